@@ -1,0 +1,65 @@
+"""Attribution chains and the independence of citations.
+
+A statement reaches us through a chain: anonymous military investigators → 161.ru → us.
+Each citation's *lineage* is the set of sources it passes through: its source, the source it
+came `via`, and every source those are themselves `reached_via`, followed to the end.
+Two citations are independent only when their lineages share no source: two reports that
+both go back to the same insiders, or one of which relays the other, count once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from itertools import combinations
+
+ViaMap = Mapping[int, int | None]
+
+
+def via_map_for_case(case_id) -> dict[int, int | None]:
+    """{source id: id of the source it is reached via} for every source of a case (one query)."""
+    from .models import Source
+
+    return dict(Source.objects.filter(case_id=case_id).values_list("pk", "reached_via_id"))
+
+
+def _follow(start: int | None, via_map: ViaMap) -> set[int]:
+    seen: set[int] = set()
+    current = start
+    while current is not None and current not in seen:  # `seen` also stops a cycle
+        seen.add(current)
+        current = via_map.get(current)
+    return seen
+
+
+def reached_via_chain(source) -> set[int]:
+    """Ids of `source` and of every source it is (transitively) reached via."""
+    return _follow(source.pk, via_map_for_case(source.case_id))
+
+
+def lineage(citation, via_map: ViaMap) -> frozenset[int]:
+    return frozenset(_follow(citation.source_id, via_map) | _follow(citation.via_id, via_map))
+
+
+def are_independent(first, second, via_map: ViaMap) -> bool:
+    return lineage(first, via_map).isdisjoint(lineage(second, via_map))
+
+
+def independent_pair(citations: Iterable, via_map: ViaMap):
+    """Two citations whose chains share no source, or None if there is no such pair."""
+    for first, second in combinations(list(citations), 2):
+        if are_independent(first, second, via_map):
+            return first, second
+    return None
+
+
+def origins(citations: Iterable, via_map: ViaMap) -> list[frozenset[int]]:
+    """Lineages merged into groups of mutually dependent citations: the number of groups is
+    the number of independent origins among the citations."""
+    groups: list[set[int]] = []
+    for citation in citations:
+        merged = set(lineage(citation, via_map))
+        for group in [g for g in groups if not g.isdisjoint(merged)]:
+            merged |= group
+            groups.remove(group)
+        groups.append(merged)
+    return [frozenset(g) for g in groups]

@@ -1,0 +1,24 @@
+"""The Casedesk domain model, one module per concern (see docs/architecture.md)."""
+
+from .case import Case, Membership
+from .claim import Claim, VerificationEvent
+from .evidence import CustodyEntry, Evidence
+from .followup import CommentRequest, Task
+from .incident import Incident, IncidentType
+from .source import Citation, Source, SourceIdentity
+
+__all__ = [
+    "Case",
+    "Citation",
+    "Claim",
+    "CommentRequest",
+    "CustodyEntry",
+    "Evidence",
+    "Incident",
+    "IncidentType",
+    "Membership",
+    "Source",
+    "SourceIdentity",
+    "Task",
+    "VerificationEvent",
+]

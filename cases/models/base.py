@@ -1,0 +1,48 @@
+from django.conf import settings
+from django.db import models
+
+
+class CaseDataQuerySet(models.QuerySet):
+    """Queryset of records that belong to a case; `case_path` says how to reach it."""
+
+    case_path = "case"
+
+    def visible_to(self, user):
+        """Only records of cases the user is a member of (superusers are no exception:
+        editorial access is granted per case, never implied by a technical role)."""
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        from .case import Membership
+
+        member_case_ids = Membership.objects.filter(user=user).values("case_id")
+        return self.filter(**{f"{self.case_path}__in": member_case_ids})
+
+    def of_case(self, case):
+        return self.filter(**{self.case_path: case})
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class AuthoredModel(TimeStampedModel):
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+
+    class Meta:
+        abstract = True
+
+
+def same_case_errors(case_id, **related) -> dict[str, str]:
+    """Errors for related records (a source, an incident…) that belong to another case."""
+    errors = {}
+    for field, obj in related.items():
+        if obj is not None and case_id is not None and obj.case_id != case_id:
+            errors[field] = "This record belongs to another case."
+    return errors

@@ -1,0 +1,143 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from ..enums import (
+    Credibility,
+    FigureQualifier,
+    VerificationEventKind,
+    VerificationStatus,
+)
+from ..figures import Figure
+from .base import AuthoredModel, CaseDataQuerySet, same_case_errors
+
+
+class ClaimQuerySet(CaseDataQuerySet):
+    def awaiting_review(self):
+        """Claims an editor should look at: in review, or carrying a proposed verdict."""
+        return self.filter(
+            models.Q(status=VerificationStatus.IN_REVIEW) | models.Q(proposed_verdict__gt="")
+        ).exclude(status__in=VerificationStatus.finals())
+
+    def final(self):
+        return self.filter(status__in=VerificationStatus.finals())
+
+    def open(self):
+        return self.exclude(status__in=VerificationStatus.finals())
+
+    def with_figures(self):
+        return self.filter(figure_value__isnull=False)
+
+
+class Claim(AuthoredModel):
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="claims")
+    incident = models.ForeignKey("cases.Incident", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="claims")
+    statement = models.TextField(help_text="One checkable statement, in our own words.")
+
+    figure_value = models.DecimalField("figure", max_digits=14, decimal_places=2, null=True,
+                                       blank=True, help_text="The number the statement gives.")
+    figure_unit = models.CharField(
+        "counted", max_length=100, blank=True,
+        help_text="What the figure counts, named the same way each time so the running tally "
+                  "can be followed (deserters, caught, at large, arrest warrants).",
+    )
+    figure_qualifier = models.CharField("qualifier", max_length=10,
+                                        choices=FigureQualifier.choices,
+                                        default=FigureQualifier.EXACTLY)
+
+    credibility = models.CharField(
+        max_length=1, choices=Credibility.choices, default=Credibility.CANNOT_BE_JUDGED,
+        help_text="Admiralty grade of the statement itself: 1 confirmed by other sources, "
+                  "2 probably true, 3 possibly true, 4 doubtful, 5 improbable, 6 cannot be "
+                  "judged.",
+    )
+    # Written only by cases.workflow: never by forms, the admin or imports.
+    status = models.CharField(max_length=20, choices=VerificationStatus.choices,
+                              default=VerificationStatus.UNVERIFIED, editable=False,
+                              db_index=True)
+    proposed_verdict = models.CharField(max_length=20, choices=VerificationStatus.choices,
+                                        blank=True, editable=False)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    editable=False)
+
+    history = HistoricalRecords()
+    objects = ClaimQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "pk"]
+        indexes = [models.Index(fields=["case", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=VerificationStatus.values),
+                name="claim_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        text = self.statement.strip().replace("\n", " ")
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    @property
+    def is_final(self) -> bool:
+        return VerificationStatus(self.status).is_final
+
+    @property
+    def figure(self) -> Figure | None:
+        if self.figure_value is None:
+            return None
+        return Figure(self.figure_value, FigureQualifier(self.figure_qualifier), self.figure_unit)
+
+    def clean(self):
+        errors = same_case_errors(self.case_id, incident=self.incident)
+        if self.figure_value is not None and not self.figure_unit.strip():
+            errors["figure_unit"] = "Say what the figure counts."
+        if errors:
+            raise ValidationError(errors)
+
+    def transition(self, to_status, *, actor, note="", override_reason=""):
+        from ..workflow import transition
+
+        return transition(self, to_status, actor=actor, note=note,
+                          override_reason=override_reason)
+
+    def propose(self, verdict, *, actor, note):
+        from ..workflow import propose
+
+        return propose(self, verdict, actor=actor, note=note)
+
+
+class VerificationEvent(models.Model):
+    """One step of a claim's verification. Written by cases.workflow only, never changed."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=VerificationEventKind.choices,
+                            default=VerificationEventKind.TRANSITION)
+    from_status = models.CharField(max_length=20, choices=VerificationStatus.choices)
+    to_status = models.CharField(max_length=20, choices=VerificationStatus.choices)
+    proposed_verdict = models.CharField(max_length=20, choices=VerificationStatus.choices,
+                                        blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="verification_events")
+    note = models.TextField(blank=True)
+    override_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        get_latest_by = ["created_at", "pk"]
+
+    def __str__(self):
+        if self.kind == VerificationEventKind.PROPOSAL:
+            return f"{self.actor} proposed {self.get_proposed_verdict_display()}"
+        return f"{self.get_from_status_display()} → {self.get_to_status_display()}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Verification history is never edited.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Verification history is never deleted.")

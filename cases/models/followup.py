@@ -1,0 +1,127 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from ..enums import CommentChannel, CommentOutcome, TaskState
+from .base import AuthoredModel, CaseDataQuerySet, same_case_errors
+
+
+class TaskQuerySet(CaseDataQuerySet):
+    def open(self):
+        return self.filter(state=TaskState.OPEN)
+
+    def overdue(self, today=None):
+        return self.open().filter(due_on__lt=today or timezone.localdate())
+
+    def assigned_to(self, user):
+        return self.filter(assignee=user)
+
+
+class Task(AuthoredModel):
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="tasks")
+    claim = models.ForeignKey("cases.Claim", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="tasks")
+    incident = models.ForeignKey("cases.Incident", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="tasks")
+    title = models.CharField(max_length=200)
+    notes = models.TextField(blank=True)
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="tasks")
+    due_on = models.DateField(null=True, blank=True)
+    state = models.CharField(max_length=20, choices=TaskState.choices, default=TaskState.OPEN)
+
+    history = HistoricalRecords()
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = [models.F("due_on").asc(nulls_last=True), "pk"]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_overdue(self) -> bool:
+        return (self.state == TaskState.OPEN and self.due_on is not None
+                and self.due_on < timezone.localdate())
+
+    def clean(self):
+        errors = same_case_errors(self.case_id, claim=self.claim, incident=self.incident)
+        if self.assignee_id and self.case_id and not self.case.memberships.filter(
+                user_id=self.assignee_id).exists():
+            errors["assignee"] = "Assign the task to a member of this case."
+        if errors:
+            raise ValidationError(errors)
+
+
+class CommentRequestQuerySet(CaseDataQuerySet):
+    def past_deadline(self, now=None):
+        return self.filter(outcome=CommentOutcome.PENDING,
+                           deadline__lt=now or timezone.now())
+
+
+class CommentRequest(AuthoredModel):
+    """Right of reply: who we asked for comment, how, by when, and what came of it."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE,
+                             related_name="comment_requests")
+    incident = models.ForeignKey("cases.Incident", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="comment_requests")
+    party_source = models.ForeignKey("cases.Source", null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="comment_requests",
+                                     verbose_name="party (a source of the case)")
+    party_name = models.CharField("party (anyone else)", max_length=200, blank=True)
+    asked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    asked_at = models.DateTimeField(default=timezone.now)
+    channel = models.CharField(max_length=20, choices=CommentChannel.choices,
+                               default=CommentChannel.EMAIL)
+    deadline = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=CommentOutcome.choices,
+                               default=CommentOutcome.PENDING)
+    reply_summary = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+    objects = CommentRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["asked_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(party_source__isnull=True, party_name=""),
+                name="comment_request_has_party",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.party}: {self.summary}"
+
+    @property
+    def party(self) -> str:
+        return str(self.party_source) if self.party_source_id else self.party_name
+
+    @property
+    def is_overdue(self) -> bool:
+        return (self.outcome == CommentOutcome.PENDING and self.deadline is not None
+                and self.deadline < timezone.now())
+
+    @property
+    def summary(self) -> str:
+        """'asked 12 May, no answer by deadline' – the request in one line."""
+        asked = f"asked {timezone.localtime(self.asked_at):%-d %b %Y}"
+        if self.outcome == CommentOutcome.PENDING:
+            return f"{asked}, deadline passed" if self.is_overdue else f"{asked}, awaiting reply"
+        return f"{asked}, {self.get_outcome_display().lower()}"
+
+    def clean(self):
+        errors = same_case_errors(self.case_id, incident=self.incident,
+                                  party_source=self.party_source)
+        if not self.party_source_id and not self.party_name.strip():
+            errors["party_name"] = "Say who was asked: pick a source or type a name."
+        if self.deadline and self.asked_at and self.deadline < self.asked_at:
+            errors["deadline"] = "The deadline is before the request was made."
+        if self.outcome == CommentOutcome.REPLIED and not self.reply_summary.strip():
+            errors["reply_summary"] = "Summarise the reply."
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,164 @@
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django_countries.fields import CountryField
+from simple_history.models import HistoricalRecords
+
+from .. import fuzzydate
+from ..enums import GeoPrecision
+from .base import AuthoredModel, CaseDataQuerySet
+
+
+class IncidentType(models.Model):
+    """A newsroom-wide taxonomy of incident types, extended by editors in the admin."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class IncidentQuerySet(CaseDataQuerySet):
+    def chronological(self):
+        # Incidents whose year is unknown have no derived dates and sort last.
+        return self.order_by(
+            models.F("occurred_earliest").asc(nulls_last=True), "occurred_latest", "pk"
+        )
+
+
+# People counts whose sum must not exceed the number involved: they are disjoint outcomes
+# (10 deserted = 6 detained + 4 at large). `injured` overlaps with the others, so it is
+# deliberately not part of the balance.
+OUTCOME_COUNT_FIELDS = ("detained", "killed", "missing", "at_large")
+
+
+@dataclass(frozen=True)
+class CountBalance:
+    involved: int | None
+    accounted: int
+
+    @property
+    def unaccounted(self) -> int | None:
+        return None if self.involved is None else self.involved - self.accounted
+
+    @property
+    def reconciles(self) -> bool:
+        return self.involved is not None and self.accounted == self.involved
+
+
+def _count_field(verbose_name, help_text):
+    return models.PositiveIntegerField(verbose_name, null=True, blank=True, help_text=help_text)
+
+
+class Incident(AuthoredModel):
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="incidents")
+    type = models.ForeignKey(IncidentType, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="incidents")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+
+    occurred = models.CharField(
+        "when", max_length=64,
+        help_text="EDTF date: " + fuzzydate.FORMAT_HELP,
+    )
+    occurred_earliest = models.DateField(null=True, blank=True, editable=False, db_index=True)
+    occurred_latest = models.DateField(null=True, blank=True, editable=False)
+
+    place_name = models.CharField("place", max_length=200, blank=True)
+    admin_region = models.CharField("region", max_length=200, blank=True,
+                                    help_text="First-level administrative region (oblast, "
+                                              "province, state), as ACLED's admin1.")
+    country = CountryField(blank=True)
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True,
+                                   validators=[MinValueValidator(Decimal(-90)),
+                                               MaxValueValidator(Decimal(90))])
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True,
+                                    validators=[MinValueValidator(Decimal(-180)),
+                                                MaxValueValidator(Decimal(180))])
+    geo_precision = models.CharField(
+        max_length=20, choices=GeoPrecision.choices, blank=True,
+        help_text="How precisely the place is known: the coordinates stand for a point, a town, "
+                  "a district, a region or only the country.",
+    )
+
+    involved = _count_field("people involved", "Leave empty when unknown; 0 means none.")
+    detained = _count_field("detained", "Arrested, caught or held.")
+    killed = _count_field("killed", "")
+    injured = _count_field("injured", "")
+    missing = _count_field("missing", "")
+    at_large = _count_field("at large", "Still free or being searched for.")
+
+    history = HistoricalRecords()
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = [models.F("occurred_earliest").asc(nulls_last=True), "pk"]
+        indexes = [models.Index(fields=["case", "occurred_earliest"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(latitude__isnull=True, longitude__isnull=True)
+                           | models.Q(latitude__isnull=False, longitude__isnull=False)),
+                name="incident_coordinates_both_or_neither",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def when(self) -> fuzzydate.FuzzyDate | None:
+        try:
+            return fuzzydate.parse(self.occurred)
+        except ValidationError:
+            return None
+
+    @property
+    def when_display(self) -> str:
+        when = self.when
+        return when.describe() if when else self.occurred
+
+    def count_balance(self) -> CountBalance:
+        accounted = sum(getattr(self, f) or 0 for f in OUTCOME_COUNT_FIELDS)
+        return CountBalance(self.involved, accounted)
+
+    def clean(self):
+        errors = {}
+        try:
+            self.occurred = fuzzydate.parse(self.occurred).edtf
+        except ValidationError as exc:
+            errors["occurred"] = exc.messages
+        if (self.latitude is None) != (self.longitude is None):
+            errors["longitude" if self.longitude is None else "latitude"] = (
+                "Give both latitude and longitude, or neither."
+            )
+        if self.latitude is not None and not self.geo_precision:
+            errors["geo_precision"] = "Say how precise the coordinates are."
+        balance = self.count_balance()
+        if balance.involved is not None and balance.accounted > balance.involved:
+            errors["involved"] = (
+                f"Detained, killed, missing and at large add up to {balance.accounted}, more "
+                f"than the {balance.involved} people involved."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        # Derived dates follow the EDTF string on every write path (forms, admin, imports).
+        when = fuzzydate.parse(self.occurred)
+        self.occurred = when.edtf
+        self.occurred_earliest, self.occurred_latest = when.earliest, when.latest
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "occurred" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "occurred_earliest", "occurred_latest"}
+        super().save(*args, **kwargs)
+

@@ -1,0 +1,159 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from django_countries.fields import CountryField
+from simple_history.models import HistoricalRecords
+
+from ..enums import CitationRelation, Reliability, SourceKind
+from .base import AuthoredModel, CaseDataQuerySet, same_case_errors
+
+
+class SourceQuerySet(CaseDataQuerySet):
+    def protected(self):
+        return self.filter(protected=True)
+
+
+class Source(AuthoredModel):
+    """Who or what reported something. `name` is what everyone sees: for a protected source
+    it is a codename, and the real identity lives apart in SourceIdentity (handlers only)."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="sources")
+    name = models.CharField(
+        "name or codename", max_length=200,
+        help_text="The public name (161.ru), or for a protected source a codename that does "
+                  "not hint at who they are.",
+    )
+    kind = models.CharField(max_length=20, choices=SourceKind.choices, default=SourceKind.OUTLET)
+    url = models.URLField("address", max_length=500, blank=True)
+    language = models.CharField(max_length=16, blank=True,
+                                help_text="Language code, such as ru, en or uk.")
+    country = CountryField(blank=True)
+    reliability = models.CharField(
+        max_length=1, choices=Reliability.choices, default=Reliability.F,
+        help_text="Admiralty grade from the source's track record: A completely reliable, "
+                  "B usually, C fairly, D not usually, E unreliable, F cannot be judged "
+                  "(a new or unknown source).",
+    )
+    reliability_note = models.TextField("why this grade", blank=True)
+    protected = models.BooleanField(
+        default=False,
+        help_text="Protected sources appear under their codename everywhere; only the case's "
+                  "source handlers see who they are.",
+    )
+    reached_via = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reaches",
+        help_text="The source this one is only known through (anonymous investigators "
+                  "quoted by 161.ru are reached via 161.ru).",
+    )
+
+    history = HistoricalRecords()
+    objects = SourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "name"], name="source_unique_name_per_case"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = same_case_errors(self.case_id, reached_via=self.reached_via)
+        if self.reached_via_id and self.reached_via_id == self.pk:
+            errors["reached_via"] = "A source cannot be reached through itself."
+        elif self.pk and self.reached_via_id:
+            from ..attribution import reached_via_chain
+
+            if self.pk in reached_via_chain(self.reached_via):
+                errors["reached_via"] = "This would make a circular attribution chain."
+        if errors:
+            raise ValidationError(errors)
+
+
+class SourceIdentity(models.Model):
+    """The real identity behind a protected source. Read only by the case's source handlers."""
+
+    source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="identity")
+    real_name = models.CharField(max_length=200, blank=True)
+    contact = models.TextField(blank=True, help_text="How to reach them safely.")
+    private_notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "source identities"
+
+    def __str__(self):
+        return f"Identity of {self.source}"
+
+
+class CitationQuerySet(CaseDataQuerySet):
+    def visible_to(self, user):
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        return self.filter(source__in=Source.objects.visible_to(user))
+
+    def of_case(self, case):
+        return self.filter(source__case=case)
+
+    def supporting(self):
+        return self.filter(relation__in=CitationRelation.supporting())
+
+
+class Citation(AuthoredModel):
+    """A source's statement about a claim or an incident."""
+
+    claim = models.ForeignKey("cases.Claim", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="citations")
+    incident = models.ForeignKey("cases.Incident", null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="citations")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="citations")
+    relation = models.CharField(max_length=24, choices=CitationRelation.choices,
+                                default=CitationRelation.REPORTS)
+    quote = models.TextField(blank=True)
+    url = models.URLField("address", max_length=500, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="When the source published it (report date).")
+    accessed_at = models.DateTimeField(null=True, blank=True,
+                                       help_text="When we read or archived it.")
+    language = models.CharField(max_length=16, blank=True)
+    via = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="relayed_citations",
+        help_text="The source this statement reached us through, when the source did not say it "
+                  "to us directly (161.ru relaying anonymous investigators).",
+    )
+
+    history = HistoricalRecords()
+    objects = CitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["published_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(claim__isnull=False, incident__isnull=True)
+                           | models.Q(claim__isnull=True, incident__isnull=False)),
+                name="citation_of_claim_xor_incident",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.source} {self.get_relation_display().lower()}"
+
+    @property
+    def target(self):
+        return self.claim or self.incident
+
+    def clean(self):
+        target = self.target
+        errors = {}
+        if target is None and not (self.claim_id or self.incident_id):
+            errors["claim"] = "Cite the source for a claim or for an incident."
+        elif self.claim_id and self.incident_id:
+            errors["incident"] = "A citation is about a claim or an incident, not both."
+        case_id = target.case_id if target is not None else None
+        errors.update(same_case_errors(case_id, source=self.source if self.source_id else None,
+                                       via=self.via))
+        if self.via_id and self.via_id == self.source_id:
+            errors["via"] = "A source cannot be relayed through itself."
+        if errors:
+            raise ValidationError(errors)
