@@ -6,6 +6,12 @@ from .factories import CaseFactory, MembershipFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The real hasher is deliberately slow; tests create hundreds of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _evidence_in_tmp(settings, tmp_path):
     """Uploaded files go to a throwaway folder, never the developer's var/evidence."""
     settings.STORAGES = {

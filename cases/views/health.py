@@ -1,6 +1,7 @@
 import logging
 
 from django.db import DatabaseError, connection
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -8,6 +9,7 @@ from django.views.decorators.http import require_safe
 logger = logging.getLogger(__name__)
 
 
+@login_not_required
 @require_safe
 @never_cache
 def healthz(request):

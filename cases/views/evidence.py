@@ -1,0 +1,24 @@
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+
+from ..access import get_case_for_user
+from ..models import CustodyEntry, Evidence
+
+
+def evidence_download(request, slug, pk):
+    """Stream an evidence file to a member of its case, logging the access in its custody."""
+    access = get_case_for_user(request.user, slug)
+    evidence = get_object_or_404(Evidence.objects.of_case(access.case), pk=pk)
+    try:
+        handle = evidence.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    CustodyEntry.objects.create(evidence=evidence, action=CustodyEntry.Action.DOWNLOADED,
+                                actor=request.user)
+    response = FileResponse(handle, as_attachment=True,
+                            filename=evidence.original_name or f"evidence-{evidence.pk}",
+                            content_type="application/octet-stream")
+    # Never rendered by the browser, never cached.
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,185 @@
+"""The case workspace: read views of one case (timeline, claims board, sources, evidence,
+tasks, activity). Each fetches the case through get_case_for_user (404 for non-members) and
+issues a fixed number of queries however much the case holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce, TruncDate
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .. import attribution
+from ..access import get_case_for_user
+from ..activity import activity_for
+from ..enums import VerificationStatus
+from ..models import Citation, Claim, CommentRequest, Evidence, Incident, Source, Task
+
+TIMELINE_PAGE_SIZE = 50
+BOARD_COLUMN_SIZE = 20
+LIST_PAGE_SIZE = 50
+
+
+def _render(request, template, access, tab, **context):
+    return render(request, template, {
+        "nav": "cases", "access": access, "case": access.case, "tab": tab, **context,
+    })
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    sort_date: date | None
+    incident: Incident | None = None
+    comment_request: CommentRequest | None = None
+
+
+def timeline(request, slug):
+    access = get_case_for_user(request.user, slug)
+    case = access.case
+    # An incident of unknown year (XXXX-05-09) takes its place from when it was first
+    # reported: the earliest publication among its own and its claims' citations.
+    first_report = (
+        Citation.objects.filter(Q(incident=OuterRef("pk")) | Q(claim__incident=OuterRef("pk")))
+        .exclude(published_at=None).order_by("published_at").values("published_at")[:1]
+    )
+    claims = Claim.objects.annotate(citation_count=Count("citations")).order_by("pk")
+    incidents = (
+        Incident.objects.of_case(case)
+        .annotate(sort_date=Coalesce("occurred_earliest", TruncDate(Subquery(first_report))))
+        .select_related("type")
+        .prefetch_related(Prefetch("claims", queryset=claims))
+        .order_by("sort_date", "occurred_latest", "pk")
+    )
+    page = Paginator(incidents, TIMELINE_PAGE_SIZE).get_page(request.GET.get("page"))
+    entries = [TimelineEntry(i.sort_date, incident=i) for i in page.object_list]
+
+    # Requests for comment stand at the date they were made, within this page's span.
+    requests = CommentRequest.objects.of_case(case).select_related("party_source", "incident")
+    dated = [e.sort_date for e in entries if e.sort_date]
+    if page.has_previous() and dated:
+        requests = requests.filter(asked_at__date__gte=dated[0])
+    if page.has_next() and dated:
+        requests = requests.filter(asked_at__date__lte=dated[-1])
+    incident_dates = {e.incident.pk: e.sort_date for e in entries}
+    for request_ in requests:
+        # A request about an incident never shows before it, even when the incident is
+        # placed by a report published after the request was sent.
+        asked = timezone.localdate(request_.asked_at)
+        about = incident_dates.get(request_.incident_id)
+        entries.append(TimelineEntry(max(asked, about) if about else asked,
+                                     comment_request=request_))
+    entries.sort(key=lambda e: (e.sort_date is None, e.sort_date or date.max,
+                                e.comment_request is not None))
+    return _render(request, "cases/incident_list.html", access, "timeline",
+                   page=page, entries=entries)
+
+
+@dataclass(frozen=True)
+class BoardCard:
+    claim: Claim
+    citation_count: int
+    independent_origins: int
+
+
+def _cards(claims, via_map) -> list[BoardCard]:
+    cards = []
+    for claim in claims:
+        supporting = [c for c in claim.citations.all() if c.relation in ("reports", "confirms")]
+        cards.append(BoardCard(claim, len(claim.citations.all()),
+                               len(attribution.origins(supporting, via_map))))
+    return cards
+
+
+def claims_board(request, slug):
+    """Claims grouped by verification status. The board shows the most recent claims of each
+    status; `?status=` lists one status in full, page by page."""
+    access = get_case_for_user(request.user, slug)
+    case = access.case
+    citations = Citation.objects.only("claim_id", "source_id", "via_id", "relation")
+    claims = (Claim.objects.of_case(case).select_related("incident", "proposed_by")
+              .prefetch_related(Prefetch("citations", queryset=citations)))
+    via_map = attribution.via_map_for_case(case.pk)
+    counts = dict(Claim.objects.of_case(case).values_list("status").annotate(n=Count("pk"))
+                  .values_list("status", "n"))
+    status = request.GET.get("status")
+    if status in VerificationStatus.values:
+        page = Paginator(claims.filter(status=status).order_by("-updated_at", "pk"),
+                         LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+        columns = [(VerificationStatus(status), counts.get(status, 0),
+                    _cards(page.object_list, via_map))]
+    else:
+        page = None
+        columns = [
+            (s, counts.get(s.value, 0),
+             _cards(claims.filter(status=s).order_by("-updated_at", "pk")[:BOARD_COLUMN_SIZE],
+                    via_map))
+            for s in VerificationStatus
+        ]
+    return _render(request, "cases/claim_list.html", access, "claims", columns=columns,
+                   page=page, board_column_size=BOARD_COLUMN_SIZE)
+
+
+def source_list(request, slug):
+    access = get_case_for_user(request.user, slug)
+    case = access.case
+    sources = (Source.objects.of_case(case).select_related("reached_via")
+               .annotate(claim_count=Count("citations__claim", distinct=True),
+                         incident_count=Count("citations__incident", distinct=True),
+                         relayed_count=Count("relayed_citations", distinct=True))
+               .order_by("name"))
+    names = dict(Source.objects.of_case(case).values_list("pk", "name"))
+    via_map = attribution.via_map_for_case(case.pk)
+    page = Paginator(sources, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(s, [names[i] for i in _chain(s.pk, via_map)]) for s in page.object_list]
+    return _render(request, "cases/source_list.html", access, "sources", page=page, rows=rows)
+
+
+def _chain(source_id, via_map) -> list[int]:
+    """[…, the source it is reached via, source]: the way a statement travels to us."""
+    chain, current = [], source_id
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = via_map.get(current)
+    return chain[::-1]
+
+
+def evidence_list(request, slug):
+    access = get_case_for_user(request.user, slug)
+    items = (Evidence.objects.of_case(access.case)
+             .select_related("captured_by", "claim", "incident").order_by("-captured_at", "pk"))
+    page = Paginator(items, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    return _render(request, "cases/evidence_list.html", access, "evidence", page=page)
+
+
+def task_list(request, slug):
+    access = get_case_for_user(request.user, slug)
+    tasks = (Task.objects.of_case(access.case)
+             .select_related("assignee", "claim", "incident").order_by("state", "due_on", "pk"))
+    page = Paginator(tasks, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    return _render(request, "cases/task_list.html", access, "tasks", page=page,
+                   today=timezone.localdate())
+
+
+def activity(request, slug):
+    access = get_case_for_user(request.user, slug)
+    before = _parse_cursor(request.GET.get("before", ""))
+    items = activity_for([access.case.pk], limit=LIST_PAGE_SIZE, before=before)
+    older = items[-1].at if len(items) == LIST_PAGE_SIZE else None
+    return _render(request, "cases/activity_list.html", access, "activity", items=items,
+                   older=older)
+
+
+def _parse_cursor(value: str):
+    """The `before` cursor of the activity pages; anything unreadable means "the newest"."""
+    try:
+        parsed = parse_datetime(value.strip()) if value else None
+    except ValueError:
+        return None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed

@@ -1,0 +1,219 @@
+"""The newsroom pages so far: sign-in, dashboard, case list, new case, case overview."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.enums import CaseStatus, FigureQualifier, Role, Sensitivity
+from cases.enums import VerificationStatus as S
+from cases.models import Case, Membership
+
+from .factories import (
+    PASSWORD,
+    CaseFactory,
+    CitationFactory,
+    ClaimFactory,
+    CommentRequestFactory,
+    IncidentFactory,
+    MembershipFactory,
+    SourceFactory,
+    TaskFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_pages_without_sign_in_redirect_to_sign_in(client, case):
+    for url in (reverse("cases:dashboard"), reverse("cases:case_list"),
+                reverse("cases:case_overview", args=[case.slug])):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+def test_sign_in_with_the_right_password_opens_the_dashboard(client, reporter):
+    response = client.post(reverse("login"), {"username": "reporter", "password": PASSWORD},
+                           follow=True)
+    assert response.context["user"] == reporter
+    assert b"My cases" in response.content
+
+
+def test_sign_in_with_a_wrong_password_is_refused_with_a_message(client, reporter):
+    response = client.post(reverse("login"), {"username": "reporter", "password": "nope"})
+    assert not response.context["user"].is_authenticated
+    assert "correct username and password" in response.content.decode()
+
+
+def test_sign_out_ends_the_session(client, reporter):
+    client.force_login(reporter)
+    client.post(reverse("logout"))
+    response = client.get(reverse("cases:dashboard"))
+    assert response.status_code == 302
+
+
+def test_dashboard_shows_my_cases_tasks_overdue_replies_and_verdicts(client, case, editor,
+                                                                     reporter):
+    other_case = CaseFactory(title="Somebody else's story")
+    claim = ClaimFactory(case=case, statement="Ten men deserted.", created_by=reporter)
+    SourceFactory(case=case)
+    claim.propose(S.CONFIRMED, actor=reporter, note="Two outlets say so.")
+    TaskFactory(case=case, title="Archive the original", assignee=editor,
+                due_on=timezone.localdate() - dt.timedelta(days=2))
+    TaskFactory(case=other_case, title="Hidden task", assignee=editor)
+    CommentRequestFactory(case=case, party_name="Defence Ministry",
+                          asked_at=timezone.now() - dt.timedelta(days=10),
+                          deadline=timezone.now() - dt.timedelta(days=3))
+    client.force_login(editor)
+    page = client.get(reverse("cases:dashboard")).content.decode()
+    assert case.title in page and other_case.title not in page
+    assert "Ten men deserted." in page and "proposes" in page
+    assert "Archive the original" in page and "overdue since" in page
+    assert "Hidden task" not in page
+    assert "Defence Ministry" in page
+    assert "proposed confirmed" in page  # the activity feed
+
+
+def test_dashboard_hides_the_verdict_queue_from_reporters(client, case, reporter):
+    client.force_login(reporter)
+    page = client.get(reverse("cases:dashboard")).content.decode()
+    assert "Waiting for a verdict" not in page
+
+
+def test_dashboard_query_count_does_not_grow_with_data(client, case, editor,
+                                                       django_assert_max_num_queries):
+    def populate(n):
+        for i in range(n):
+            c = CaseFactory()
+            MembershipFactory(case=c, user=editor, role=Role.EDITOR)
+            claim = ClaimFactory(case=c)
+            claim.propose(S.FALSE, actor=editor, note="Wrong.")
+            TaskFactory(case=c, assignee=editor)
+            CommentRequestFactory(case=c, deadline=timezone.now() - dt.timedelta(days=1),
+                                  asked_at=timezone.now() - dt.timedelta(days=2))
+            IncidentFactory(case=c)
+            SourceFactory(case=c)
+
+    client.force_login(editor)
+    populate(1)
+    with django_assert_max_num_queries(20) as baseline:
+        client.get(reverse("cases:dashboard"))
+    populate(30)
+    with django_assert_max_num_queries(len(baseline.captured_queries)):
+        response = client.get(reverse("cases:dashboard"))
+    assert response.content.decode().count("Wrong.") == 0  # notes are not on the dashboard
+
+
+def test_case_list_shows_only_my_cases_with_my_role(client, case, viewer):
+    CaseFactory(title="Secret investigation")
+    client.force_login(viewer)
+    page = client.get(reverse("cases:case_list")).content.decode()
+    assert case.title in page
+    assert "Secret investigation" not in page
+    assert "Viewer" in page
+
+
+def test_case_list_filters_by_status_role_sensitivity_and_text(client, editor, case):
+    closed = CaseFactory(title="Closed story", status=CaseStatus.CLOSED,
+                         sensitivity=Sensitivity.RESTRICTED)
+    MembershipFactory(case=closed, user=editor, role=Role.VIEWER)
+    client.force_login(editor)
+
+    def titles(**params):
+        response = client.get(reverse("cases:case_list"), params)
+        return {c.title for c in response.context["page"].object_list}
+
+    assert titles() == {case.title, "Closed story"}
+    assert titles(status="closed") == {"Closed story"}
+    assert titles(role="editor") == {case.title}
+    assert titles(sensitivity="restricted") == {"Closed story"}
+    assert titles(q="rostov") == {case.title}
+
+
+def test_case_list_query_count_does_not_grow_with_cases(client, editor,
+                                                        django_assert_max_num_queries):
+    client.force_login(editor)
+    MembershipFactory(user=editor, role=Role.EDITOR)
+    with django_assert_max_num_queries(20) as baseline:
+        client.get(reverse("cases:case_list"))
+    for _ in range(30):
+        MembershipFactory(user=editor, role=Role.REPORTER)
+    with django_assert_max_num_queries(len(baseline.captured_queries)):
+        client.get(reverse("cases:case_list"))
+
+
+def test_case_create_makes_the_creator_its_editor(client, outsider):
+    client.force_login(outsider)
+    response = client.post(reverse("cases:case_create"), {
+        "title": "  Border   arrests ", "slug": "", "summary": "Two men arrested.",
+        "status": "active", "sensitivity": "sensitive", "lead": "",
+    })
+    case = Case.objects.get()
+    assert response["Location"] == reverse("cases:case_overview", args=[case.slug])
+    assert case.title == "Border arrests" and case.slug == "border-arrests"
+    assert case.created_by == outsider
+    membership = Membership.objects.get(case=case)
+    assert (membership.user, membership.role, membership.added_by) == (outsider, "editor",
+                                                                       outsider)
+    assert case.history.get().history_user == outsider
+
+
+def test_case_create_with_bad_input_shows_errors_and_writes_nothing(client, outsider, case):
+    client.force_login(outsider)
+    response = client.post(reverse("cases:case_create"), {
+        "title": "", "slug": case.slug, "status": "bogus", "sensitivity": "normal",
+    })
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert set(form.errors) == {"title", "slug", "status"}
+    assert "This field is required." in response.content.decode()
+    assert Case.objects.count() == 1 and not Membership.objects.filter(user=outsider).exists()
+
+
+def test_case_overview_is_404_for_an_outsider(client, case, outsider):
+    client.force_login(outsider)
+    assert client.get(reverse("cases:case_overview", args=[case.slug])).status_code == 404
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.REPORTER, Role.EDITOR])
+def test_case_overview_shows_members_figures_and_counts(client, case, make_member, role):
+    user = make_member(role)
+    source = SourceFactory(case=case, name="IStories")
+    for value, published in ((Decimal("40000"), 10), (Decimal("49000"), 2)):
+        claim = ClaimFactory(case=case, figure_value=value, figure_unit="arrest warrants",
+                             figure_qualifier=FigureQualifier.AT_LEAST)
+        CitationFactory(claim=claim, source=source,
+                        published_at=timezone.now() - dt.timedelta(days=published))
+    IncidentFactory(case=case, title="Desertion", involved=10)
+    IncidentFactory(case=case, title="First catch", detained=6)
+    IncidentFactory(case=case, title="Manhunt", at_large=4)
+    client.force_login(user)
+    page = client.get(reverse("cases:case_overview", args=[case.slug])).content.decode()
+    assert "at least 49,000 arrest warrants" in page
+    assert "at least 40,000 arrest warrants" in page  # the earlier figure
+    assert "IStories" in page
+    assert "10 involved = 6 detained" in page and "adds up" in page
+    assert user.username in page
+    assert f"You are {role.label.lower()}" in page
+
+
+def test_case_overview_query_count_does_not_grow(client, case, editor,
+                                                 django_assert_max_num_queries):
+    client.force_login(editor)
+
+    def populate(n):
+        for _ in range(n):
+            claim = ClaimFactory(case=case, figure_value=3, figure_unit=f"unit {_}")
+            CitationFactory(claim=claim)
+            IncidentFactory(case=case, involved=3, detained=1)
+            MembershipFactory(case=case, user=UserFactory())
+
+    populate(1)
+    with django_assert_max_num_queries(30) as baseline:
+        client.get(reverse("cases:case_overview", args=[case.slug]))
+    populate(25)
+    with django_assert_max_num_queries(len(baseline.captured_queries)):
+        client.get(reverse("cases:case_overview", args=[case.slug]))
