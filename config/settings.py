@@ -145,5 +145,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-# Password of the demo accounts created by `manage.py seed_demo` (local demo only).
+# `manage.py seed_demo` creates accounts with a known password: a local demo only. It refuses
+# to run unless DEBUG is on or CASEDESK_ALLOW_DEMO says otherwise.
+DEMO_ALLOWED = env.bool("CASEDESK_ALLOW_DEMO", default=DEBUG)
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="casedesk-demo")

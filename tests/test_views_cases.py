@@ -86,7 +86,7 @@ def test_dashboard_hides_the_verdict_queue_from_reporters(client, case, reporter
 def test_dashboard_query_count_does_not_grow_with_data(client, case, editor,
                                                        django_assert_max_num_queries):
     def populate(n):
-        for i in range(n):
+        for _i in range(n):
             c = CaseFactory()
             MembershipFactory(case=c, user=editor, role=Role.EDITOR)
             claim = ClaimFactory(case=c)

@@ -320,3 +320,14 @@ def test_figures_reach_the_board(client, case, viewer):
     client.force_login(viewer)
     assert "nearly 300 dead, captured or missing" in client.get(
         url("claims_board", case)).content.decode()
+
+
+def test_timeline_shows_a_request_about_an_undated_incident_right_after_it(client, case,
+                                                                          viewer):
+    undated = IncidentFactory(case=case, title="Desertion", occurred="XXXX-05-09")
+    IncidentFactory(case=case, title="Dated arrest", occurred="2025-05-20")
+    CommentRequestFactory(case=case, incident=undated, party_name="Defence Ministry",
+                          asked_at=dt.datetime(2025, 5, 12, tzinfo=dt.UTC))
+    client.force_login(viewer)
+    page = client.get(url("timeline", case)).content.decode()
+    assert page.index("Dated arrest") < page.index("Desertion") < page.index("Defence Ministry")

@@ -4,6 +4,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Coalesce, TruncDate
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
@@ -30,10 +31,19 @@ class IncidentType(models.Model):
 
 class IncidentQuerySet(CaseDataQuerySet):
     def chronological(self):
-        # Incidents whose year is unknown have no derived dates and sort last.
-        return self.order_by(
-            models.F("occurred_earliest").asc(nulls_last=True), "occurred_latest", "pk"
+        """Oldest first, by `sort_date`: the earliest possible day, or for an incident whose
+        year is unknown (XXXX-05-09) the day it was first reported, i.e. the earliest
+        publication among its own and its claims' citations. Undated ones come last."""
+        from .source import Citation
+
+        first_report = (
+            Citation.objects.filter(models.Q(incident=models.OuterRef("pk"))
+                                    | models.Q(claim__incident=models.OuterRef("pk")))
+            .exclude(published_at=None).order_by("published_at").values("published_at")[:1]
         )
+        return self.annotate(
+            sort_date=Coalesce("occurred_earliest", TruncDate(models.Subquery(first_report)))
+        ).order_by(models.F("sort_date").asc(nulls_last=True), "occurred_latest", "pk")
 
 
 # People counts whose sum must not exceed the number involved: they are disjoint outcomes

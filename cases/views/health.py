@@ -1,7 +1,7 @@
 import logging
 
-from django.db import DatabaseError, connection
 from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError, connection
 from django.http import HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, Prefetch
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -41,19 +40,11 @@ class TimelineEntry:
 def timeline(request, slug):
     access = get_case_for_user(request.user, slug)
     case = access.case
-    # An incident of unknown year (XXXX-05-09) takes its place from when it was first
-    # reported: the earliest publication among its own and its claims' citations.
-    first_report = (
-        Citation.objects.filter(Q(incident=OuterRef("pk")) | Q(claim__incident=OuterRef("pk")))
-        .exclude(published_at=None).order_by("published_at").values("published_at")[:1]
-    )
     claims = Claim.objects.annotate(citation_count=Count("citations")).order_by("pk")
     incidents = (
-        Incident.objects.of_case(case)
-        .annotate(sort_date=Coalesce("occurred_earliest", TruncDate(Subquery(first_report))))
+        Incident.objects.of_case(case).chronological()
         .select_related("type")
         .prefetch_related(Prefetch("claims", queryset=claims))
-        .order_by("sort_date", "occurred_latest", "pk")
     )
     page = Paginator(incidents, TIMELINE_PAGE_SIZE).get_page(request.GET.get("page"))
     entries = [TimelineEntry(i.sort_date, incident=i) for i in page.object_list]
@@ -65,18 +56,33 @@ def timeline(request, slug):
         requests = requests.filter(asked_at__date__gte=dated[0])
     if page.has_next() and dated:
         requests = requests.filter(asked_at__date__lte=dated[-1])
-    incident_dates = {e.incident.pk: e.sort_date for e in entries}
+    return _render(request, "cases/incident_list.html", access, "timeline", page=page,
+                   entries=_place_requests(entries, requests))
+
+
+def _place_requests(incident_entries, requests) -> list[TimelineEntry]:
+    """Put each request for comment in its place among the (already ordered) incidents: right
+    after the incident it is about, when that is on the page; otherwise by the date it was
+    sent, before the first incident that is later (undated incidents count as latest)."""
+    after_incident: dict[int, list[TimelineEntry]] = {}
+    by_date: list[TimelineEntry] = []
+    on_page = {e.incident.pk for e in incident_entries}
     for request_ in requests:
-        # A request about an incident never shows before it, even when the incident is
-        # placed by a report published after the request was sent.
-        asked = timezone.localdate(request_.asked_at)
-        about = incident_dates.get(request_.incident_id)
-        entries.append(TimelineEntry(max(asked, about) if about else asked,
-                                     comment_request=request_))
-    entries.sort(key=lambda e: (e.sort_date is None, e.sort_date or date.max,
-                                e.comment_request is not None))
-    return _render(request, "cases/incident_list.html", access, "timeline",
-                   page=page, entries=entries)
+        entry = TimelineEntry(timezone.localdate(request_.asked_at), comment_request=request_)
+        if request_.incident_id in on_page:
+            after_incident.setdefault(request_.incident_id, []).append(entry)
+        else:
+            by_date.append(entry)
+    by_date.sort(key=lambda e: e.sort_date)
+    placed: list[TimelineEntry] = []
+    for entry in incident_entries:
+        incident_date = entry.sort_date or date.max
+        while by_date and by_date[0].sort_date < incident_date:
+            placed.append(by_date.pop(0))
+        placed.append(entry)
+        placed.extend(sorted(after_incident.get(entry.incident.pk, []),
+                             key=lambda e: e.sort_date))
+    return placed + by_date
 
 
 @dataclass(frozen=True)
