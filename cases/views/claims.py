@@ -3,8 +3,8 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
 
 from .. import attribution, workflow
 from ..access import get_case_for_user
@@ -48,10 +48,13 @@ def claim_detail(request, slug, pk):
     return _render_claim(request, access, _claim_for(access, pk))
 
 
-@require_POST
 def claim_transition(request, slug, pk):
     access = get_case_for_user(request.user, slug)
     claim = _claim_for(access, pk)
+    # The method is checked after the access check (not with @require_POST) so a non-member
+    # gets 404 whatever the method, never a 405 that confirms the case exists.
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     form = TransitionForm(request.POST, moves=workflow.available_moves(claim, request.user))
     if form.is_valid():
         data = form.cleaned_data
@@ -69,10 +72,11 @@ def claim_transition(request, slug, pk):
     return _render_claim(request, access, claim, transition_form=form, status=400)
 
 
-@require_POST
 def claim_propose(request, slug, pk):
     access = get_case_for_user(request.user, slug)
     claim = _claim_for(access, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     form = ProposeForm(request.POST)
     if form.is_valid():
         try:

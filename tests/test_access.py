@@ -1,0 +1,117 @@
+"""Every URL of a case is scoped to its members: walk every URL pattern of the app with the
+demo case's ids and require 404 for a non-member, GET and POST alike."""
+
+import re
+
+import pytest
+from django.core.management import call_command
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from cases.models import (
+    Case,
+    Citation,
+    Claim,
+    CommentRequest,
+    Evidence,
+    Incident,
+    Membership,
+    Source,
+    Task,
+)
+
+from .factories import EvidenceFactory, TaskFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# Pages that are not about one case: they list only what the user's memberships allow
+# (tested in the view tests), or need no case at all.
+NOT_CASE_SCOPED = {"healthz", "dashboard", "case_list", "case_create", "review_queue"}
+
+# The path segment before <int:pk> → a record of that kind in the case.
+PK_RECORDS = {
+    "claims": lambda case: Claim.objects.of_case(case),
+    "incidents": lambda case: Incident.objects.of_case(case),
+    "sources": lambda case: Source.objects.of_case(case),
+    "evidence": lambda case: Evidence.objects.of_case(case),
+    "tasks": lambda case: Task.objects.of_case(case),
+    "comment-requests": lambda case: CommentRequest.objects.of_case(case),
+    "citations": lambda case: Citation.objects.of_case(case),
+    "members": lambda case: Membership.objects.filter(case=case),
+}
+
+
+def _case_patterns():
+    resolver = get_resolver()
+    (namespace_resolver,) = [p for p in resolver.url_patterns
+                             if isinstance(p, URLResolver) and p.namespace == "cases"]
+    return [p for p in namespace_resolver.url_patterns if isinstance(p, URLPattern)]
+
+
+def _kwargs_for(pattern, case):
+    route = str(pattern.pattern)
+    kwargs = {}
+    if "<slug:slug>" in route:
+        kwargs["slug"] = case.slug
+    for segment in re.findall(r"([\w-]+)/<int:pk>", route):
+        records = PK_RECORDS.get(segment)
+        assert records is not None, (
+            f"URL pattern {route!r} is not covered by the access walk: add its segment "
+            f"{segment!r} to PK_RECORDS")
+        obj = records(case).first()
+        assert obj is not None, f"the demo case has no record for {route!r}"
+        kwargs["pk"] = obj.pk
+    return kwargs
+
+
+@pytest.fixture
+def demo_case(db):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    case = Case.objects.get()
+    # Records the demo does not seed, so every pattern has an id to try.
+    EvidenceFactory(case=case)
+    if not Task.objects.filter(case=case).exists():
+        TaskFactory(case=case)
+    return case
+
+
+def test_every_case_url_is_404_for_a_non_member(client, demo_case):
+    client.force_login(UserFactory(username="walker-outsider"))
+    checked = []
+    for pattern in _case_patterns():
+        if pattern.name in NOT_CASE_SCOPED:
+            continue
+        assert "<slug:slug>" in str(pattern.pattern), (
+            f"URL pattern {pattern.name!r} takes no case: list it in NOT_CASE_SCOPED if it "
+            "really is not about one case")
+        path = reverse(f"cases:{pattern.name}", kwargs=_kwargs_for(pattern, demo_case))
+        for method in (client.get, client.post):
+            response = method(path)
+            assert response.status_code == 404, f"{method.__name__.upper()} {path}"
+        checked.append(pattern.name)
+    assert {"case_overview", "timeline", "claims_board", "claim_detail",
+            "claim_transition"} <= set(checked)
+
+
+def test_every_case_url_answers_a_member(client, demo_case):
+    """The same walk as a viewer: no 404 and no 500, so the walk above proves scoping and not
+    merely broken URLs."""
+    viewer = Membership.objects.get(case=demo_case, role="viewer").user
+    client.force_login(viewer)
+    for pattern in _case_patterns():
+        if pattern.name in NOT_CASE_SCOPED:
+            continue
+        path = reverse(f"cases:{pattern.name}", kwargs=_kwargs_for(pattern, demo_case))
+        response = client.get(path)
+        # Reporter- and editor-only forms answer viewers with 404 too; the read pages and the
+        # POST-only endpoints (405) must not.
+        if response.status_code == 404:
+            assert any(word in pattern.name for word in ("edit", "create", "new", "member",
+                                                         "delete", "identity", "add")), path
+        else:
+            assert response.status_code in (200, 405), (path, response.status_code)
+
+
+def test_walk_covers_the_non_case_pages_explicitly():
+    names = {p.name for p in _case_patterns()}
+    assert NOT_CASE_SCOPED <= names
+    assert reverse("cases:healthz") == "/healthz"
