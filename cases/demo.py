@@ -22,6 +22,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import workflow
@@ -459,7 +460,10 @@ def _users(result: SeedResult, password: str) -> dict:
     group, group_created = Group.objects.get_or_create(name=STAFF_GROUP)
     result.count(group_created)
     if group_created:
-        group.permissions.set(Permission.objects.filter(content_type__app_label="cases"))
+        # Everything on case data, plus looking up colleagues in the admin's user pickers.
+        group.permissions.set(Permission.objects.filter(
+            Q(content_type__app_label="cases")
+            | Q(content_type__app_label="auth", codename="view_user")))
     users = {}
     for spec in USERS:
         user = User._default_manager.filter(username=spec.username).first()

@@ -69,7 +69,7 @@ class CommentRequest(AuthoredModel):
     incident = models.ForeignKey("cases.Incident", null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="comment_requests")
     party_source = models.ForeignKey("cases.Source", null=True, blank=True,
-                                     on_delete=models.PROTECT, related_name="comment_requests",
+                                     on_delete=models.RESTRICT, related_name="comment_requests",
                                      verbose_name="party (a source of the case)")
     party_name = models.CharField("party (anyone else)", max_length=200, blank=True)
     asked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,

@@ -107,7 +107,7 @@ class Citation(AuthoredModel):
                               related_name="citations")
     incident = models.ForeignKey("cases.Incident", null=True, blank=True,
                                  on_delete=models.CASCADE, related_name="citations")
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="citations")
+    source = models.ForeignKey(Source, on_delete=models.RESTRICT, related_name="citations")
     relation = models.CharField(max_length=24, choices=CitationRelation.choices,
                                 default=CitationRelation.REPORTS)
     quote = models.TextField(blank=True)
@@ -118,7 +118,7 @@ class Citation(AuthoredModel):
                                        help_text="When we read or archived it.")
     language = models.CharField(max_length=16, blank=True)
     via = models.ForeignKey(
-        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="relayed_citations",
+        Source, null=True, blank=True, on_delete=models.RESTRICT, related_name="relayed_citations",
         help_text="The source this statement reached us through, when the source did not say it "
                   "to us directly (161.ru relaying anonymous investigators).",
     )

@@ -1,0 +1,14 @@
+"""The Django admin as the newsroom's back office.
+
+One module per concern, like cases.models. Every admin of case data is scoped to the
+requesting user's memberships by the mixins of `scoping`; claim statuses change only
+through the workflow actions of `workflow_actions`.
+"""
+
+from django.contrib import admin
+
+from . import case, claim, evidence, followup, incident, source  # noqa: F401  (registration)
+
+admin.site.site_header = "Casedesk back office"
+admin.site.site_title = "Casedesk back office"
+admin.site.index_title = "Cases and their records"

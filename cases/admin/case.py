@@ -1,0 +1,71 @@
+"""Cases and their members."""
+
+from django.contrib import admin
+
+from ..enums import Role
+from ..models import Case, Membership
+from .claim import ClaimInline
+from .followup import TaskInline
+from .incident import IncidentInline
+from .scoping import CaseScopedAdmin, CaseScopedInline, forget_memberships
+
+RECORD_FIELDS = ("created_by", "created_at", "updated_at")
+
+
+class MembershipInline(CaseScopedInline, admin.TabularInline):
+    model = Membership
+    fields = ("user", "role", "can_handle_sources", "added_by", "added_at")
+    readonly_fields = ("added_by", "added_at")
+    autocomplete_fields = ("user",)
+    # Managing members is an editor's job (DESIGN.md); others see the list read-only.
+    edit_role = delete_role = Role.EDITOR
+    extra = 0
+
+
+@admin.register(Case)
+class CaseAdmin(CaseScopedAdmin):
+    case_path = "pk"
+    delete_role = Role.EDITOR
+    add_needs_membership = False
+    list_display = ("title", "status", "sensitivity", "lead", "updated_at")
+    list_filter = ("status", "sensitivity")
+    search_fields = ("title", "slug", "summary")
+    date_hierarchy = "created_at"
+    list_select_related = ("lead",)
+    autocomplete_fields = ("lead",)
+    readonly_fields = RECORD_FIELDS
+    fieldsets = (
+        (None, {"fields": ("title", "slug", "summary", "status", "sensitivity", "lead")}),
+        ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+    )
+    inlines = (MembershipInline, IncidentInline, ClaimInline, TaskInline)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not change and not request.user.is_superuser:
+            # Whoever opens a case becomes its editor; without a membership they could not
+            # even see the case they just created (superusers see every case anyway).
+            Membership.objects.get_or_create(
+                case=form.instance, user=request.user,
+                defaults={"role": Role.EDITOR, "added_by": request.user})
+            forget_memberships(request)
+
+
+@admin.register(Membership)
+class MembershipAdmin(CaseScopedAdmin):
+    edit_role = delete_role = Role.EDITOR
+    list_display = ("user", "case", "role", "can_handle_sources", "added_by", "added_at")
+    list_filter = ("role", "can_handle_sources", ("case", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("user__username", "user__first_name", "user__last_name", "case__title")
+    list_select_related = ("user", "case", "added_by")
+    autocomplete_fields = ("case", "user")
+    readonly_fields = ("added_by", "added_at")
+    fields = ("case", "user", "role", "can_handle_sources", "added_by", "added_at")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        forget_memberships(request)  # the user's own roles may just have changed
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        forget_memberships(request)

@@ -1,0 +1,119 @@
+"""Claims, their citations and their verification history."""
+
+from django import forms
+from django.contrib import admin
+from django.db import models
+
+from ..models import Citation, Claim, VerificationEvent
+from .scoping import (
+    CaseScopedAdmin,
+    CaseScopedInline,
+    ReadOnlyCaseScopedAdmin,
+    ReadOnlyInlineMixin,
+)
+from .workflow_actions import change_status, propose_verdict
+
+RECORD_FIELDS = ("created_by", "created_at", "updated_at")
+# Shown, never edited: cases.workflow writes them (see the actions).
+WORKFLOW_READONLY = ("status", "proposed_verdict", "proposed_by")
+
+
+class CitationInline(CaseScopedInline, admin.TabularInline):
+    """Citations on their claim's (or incident's) page: Citation has one FK to each."""
+
+    model = Citation
+    case_path = "source__case"
+    fields = ("source", "relation", "quote", "url", "published_at", "via")
+    autocomplete_fields = ("source", "via")
+    extra = 0
+    show_change_link = True
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source", "via")
+
+
+class VerificationEventInline(ReadOnlyInlineMixin, CaseScopedInline, admin.TabularInline):
+    """The claim's verification history, read-only: only the workflow writes it."""
+
+    model = VerificationEvent
+    case_path = "claim__case"
+    fields = ("created_at", "kind", "from_status", "to_status", "proposed_verdict", "actor",
+              "note", "override_reason")
+    verbose_name_plural = "verification history"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class ClaimInline(CaseScopedInline, admin.TabularInline):
+    """Claims on their case's page; the status is shown and changed only by the actions."""
+
+    model = Claim
+    fields = ("statement", "credibility", "status")
+    readonly_fields = ("status",)
+    extra = 0
+    show_change_link = True
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
+
+
+@admin.register(Claim)
+class ClaimAdmin(CaseScopedAdmin):
+    list_display = ("__str__", "case", "incident", "status", "proposed_verdict", "credibility",
+                    "figure", "updated_at")
+    list_filter = ("status", "proposed_verdict", "credibility",
+                   ("case", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("statement", "figure_unit")
+    date_hierarchy = "created_at"
+    list_select_related = ("case", "incident")
+    show_full_result_count = False
+    autocomplete_fields = ("case", "incident")
+    readonly_fields = WORKFLOW_READONLY + RECORD_FIELDS
+    fieldsets = (
+        (None, {"fields": ("case", "incident", "statement", "credibility")}),
+        ("Figure", {"fields": ("figure_value", "figure_qualifier", "figure_unit"),
+                    "description": "The number the statement gives, so running tallies can "
+                                   "be followed."}),
+        ("Verification", {"fields": WORKFLOW_READONLY,
+                          "description": "Changed only through the “Change verification "
+                                         "status…” and “Propose a verdict…” actions of the "
+                                         "claim list, which apply the verification rules."}),
+        ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+    )
+    inlines = (CitationInline, VerificationEventInline)
+    actions = (change_status, propose_verdict)
+
+    @admin.display(description="figure")
+    def figure(self, obj):
+        return str(obj.figure) if obj.figure else "–"
+
+
+@admin.register(Citation)
+class CitationAdmin(CaseScopedAdmin):
+    case_path = "source__case"
+    list_display = ("__str__", "claim", "incident", "via", "published_at", "accessed_at")
+    list_filter = ("relation", ("source__case", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("quote", "url", "source__name", "claim__statement", "incident__title")
+    date_hierarchy = "published_at"
+    list_select_related = ("source", "via", "claim", "incident")
+    show_full_result_count = False
+    autocomplete_fields = ("claim", "incident", "source", "via")
+    readonly_fields = RECORD_FIELDS
+    fieldsets = (
+        (None, {"fields": ("claim", "incident", "source", "relation", "via"),
+                "description": "A citation is about a claim or an incident, not both."}),
+        ("Statement", {"fields": ("quote", "url", "language", "published_at", "accessed_at")}),
+        ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+    )
+
+
+@admin.register(VerificationEvent)
+class VerificationEventAdmin(ReadOnlyCaseScopedAdmin):
+    case_path = "claim__case"
+    list_display = ("claim", "kind", "from_status", "to_status", "proposed_verdict", "actor",
+                    "created_at")
+    list_filter = ("kind", "to_status", ("claim__case", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("claim__statement", "note", "override_reason", "actor__username")
+    date_hierarchy = "created_at"
+    list_select_related = ("claim", "actor")
+    show_full_result_count = False

@@ -1,0 +1,89 @@
+"""Evidence files and their chain of custody."""
+
+from django.contrib import admin
+from django.template.defaultfilters import filesizeformat
+
+from ..models import CustodyEntry, Evidence
+from .scoping import (
+    CaseScopedAdmin,
+    CaseScopedInline,
+    ReadOnlyCaseScopedAdmin,
+    ReadOnlyInlineMixin,
+)
+
+RECORD_FIELDS = ("created_by", "created_at", "updated_at")
+INTEGRITY_FIELDS = ("sha256", "size", "content_type", "original_name")
+
+
+class CustodyEntryInline(ReadOnlyInlineMixin, CaseScopedInline, admin.TabularInline):
+    model = CustodyEntry
+    case_path = "evidence__case"
+    fields = ("at", "action", "actor", "note")
+    verbose_name_plural = "chain of custody"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(Evidence)
+class EvidenceAdmin(CaseScopedAdmin):
+    list_display = ("__str__", "case", "claim", "incident", "content_type", "file_size",
+                    "short_sha256", "captured_by", "captured_at")
+    list_filter = (("case", admin.RelatedOnlyFieldListFilter), "content_type",
+                   ("captured_by", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("original_name", "description", "sha256", "origin_url")
+    date_hierarchy = "captured_at"
+    list_select_related = ("case", "claim", "incident", "captured_by")
+    show_full_result_count = False
+    autocomplete_fields = ("case", "claim", "incident", "captured_by")
+    default_to_user = ("captured_by",)
+    inlines = (CustodyEntryInline,)
+
+    def get_fieldsets(self, request, obj=None):
+        # A stored file is never replaced: its hash and custody log vouch for that very file.
+        # Nor is it linked: evidence is only served by the permission-checked download view.
+        file_fields = ("file",) if obj is None else ("stored_file",) + INTEGRITY_FIELDS
+        return (
+            (None, {"fields": ("case", "claim", "incident", "description")}),
+            ("File", {"fields": file_fields}),
+            ("Collection", {"fields": ("origin_url", "captured_by", "captured_at")}),
+            ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return RECORD_FIELDS
+        return ("stored_file",) + INTEGRITY_FIELDS + RECORD_FIELDS
+
+    def get_changeform_initial_data(self, request):
+        return {"captured_by": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            # The custody log starts when the file enters Casedesk.
+            CustodyEntry.objects.create(evidence=obj, action=CustodyEntry.Action.COLLECTED,
+                                        actor=request.user, note="Uploaded in the admin.")
+
+    @admin.display(description="stored file")
+    def stored_file(self, obj):
+        return f"{obj.original_name or 'unnamed file'} ({filesizeformat(obj.size)})"
+
+    @admin.display(description="size", ordering="size")
+    def file_size(self, obj):
+        return filesizeformat(obj.size)
+
+    @admin.display(description="SHA-256")
+    def short_sha256(self, obj):
+        return f"{obj.sha256[:12]}…" if obj.sha256 else "–"
+
+
+@admin.register(CustodyEntry)
+class CustodyEntryAdmin(ReadOnlyCaseScopedAdmin):
+    case_path = "evidence__case"
+    list_display = ("evidence", "action", "actor", "at", "note")
+    list_filter = ("action", ("evidence__case", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("evidence__original_name", "evidence__sha256", "note", "actor__username")
+    date_hierarchy = "at"
+    list_select_related = ("evidence", "actor")
+    show_full_result_count = False

@@ -1,0 +1,68 @@
+"""The incident-type taxonomy and the incidents of a case's timeline."""
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from ..models import Incident, IncidentType
+from .claim import CitationInline
+from .scoping import CaseScopedAdmin, CaseScopedInline, ScopedCountryFilter
+
+RECORD_FIELDS = ("created_by", "created_at", "updated_at")
+DERIVED_DATES = ("when_display", "occurred_earliest", "occurred_latest")
+
+
+@admin.register(IncidentType)
+class IncidentTypeAdmin(SimpleHistoryAdmin):
+    """Newsroom-wide, not case data: Django's model permissions are the whole rule."""
+
+    list_display = ("name", "slug", "description")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+class IncidentInline(CaseScopedInline, admin.TabularInline):
+    """Incidents on their case's page. The type and the place details are edited on the
+    incident's own page: a select per row would cost a query per row."""
+
+    model = Incident
+    fields = ("title", "occurred", "when_display", "place_name")
+    readonly_fields = ("when_display",)
+    extra = 0
+    show_change_link = True
+
+    @admin.display(description="in plain words")
+    def when_display(self, obj):
+        return obj.when_display if obj.pk else ""
+
+
+@admin.register(Incident)
+class IncidentAdmin(CaseScopedAdmin):
+    list_display = ("title", "case", "type", "when_display", "place_name", "admin_region",
+                    "country", "involved", "detained", "killed", "at_large")
+    list_filter = (("case", admin.RelatedOnlyFieldListFilter),
+                   ("type", admin.RelatedOnlyFieldListFilter), "geo_precision",
+                   ("country", ScopedCountryFilter))
+    search_fields = ("title", "description", "place_name", "admin_region", "occurred")
+    date_hierarchy = "occurred_earliest"
+    list_select_related = ("case", "type")
+    show_full_result_count = False
+    autocomplete_fields = ("case", "type")
+    readonly_fields = DERIVED_DATES + RECORD_FIELDS
+    fieldsets = (
+        (None, {"fields": ("case", "type", "title", "description")}),
+        ("When", {"fields": ("occurred",) + DERIVED_DATES,
+                  "description": "The earliest and latest possible days follow from the "
+                                 "EDTF date when it is saved; a date without a year has "
+                                 "none."}),
+        ("Where", {"fields": ("place_name", "admin_region", "country", "latitude",
+                              "longitude", "geo_precision")}),
+        ("People", {"fields": ("involved", "detained", "killed", "injured", "missing",
+                               "at_large"),
+                    "description": "Leave a count empty when it is unknown: 0 means none."}),
+        ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+    )
+    inlines = (CitationInline,)
+
+    @admin.display(description="in plain words", ordering="occurred_earliest")
+    def when_display(self, obj):
+        return obj.when_display

@@ -1,0 +1,343 @@
+"""Per-case scoping of the admin: the one place that decides which records a staff member
+sees in the back office and what they may do with them.
+
+Django model permissions say what kind of record someone may touch at all; a case membership
+says which records. Every admin class of case data mixes in `CaseScopedAdmin` (or
+`CaseScopedInline`) and names, in `case_path`, how to get from its model to the Case. From
+that one attribute follow:
+
+- the changelist, change page, history, delete page and autocomplete results (all built on
+  `get_queryset`): another case's record is answered exactly like a missing one;
+- the choices of related fields (a Case, a Source, a Claim…): only records of cases where the
+  user holds the role needed to write there, so a forged POST cannot reach another case;
+- object permissions: viewers read, reporters and editors write (`edit_role`), and some
+  records (members, cases) need an editor.
+
+Superusers run the newsroom's infrastructure and see everything; everyone else is held to
+their memberships, whatever model permissions they have been given.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.db.models import QuerySet
+from django.http import Http404
+from simple_history.admin import SimpleHistoryAdmin
+
+from ..enums import Role
+from ..models import Case, Claim, CustodyEntry, Membership, VerificationEvent
+from ..models.base import CaseDataQuerySet
+from ..models.case import CaseQuerySet
+
+_MEMBERSHIPS_ATTR = "_casedesk_admin_memberships"
+
+# Audit logs that are appended by code and never edited (see VerificationEvent, CustodyEntry).
+AUDIT_LOG_MODELS = (VerificationEvent, CustodyEntry)
+
+# Who wrote a record is set by the server on add, never taken from a form.
+AUTHOR_FIELDS = ("created_by", "added_by")
+
+# Fields only cases.workflow writes. An admin save of an existing record leaves them out of
+# the UPDATE, so a form saved just after a status change cannot put the old status back.
+WORKFLOW_FIELDS = {Claim: frozenset({"status", "proposed_verdict", "proposed_by"})}
+
+
+# --- the requesting user's memberships ------------------------------------------------------
+
+def memberships_of(request) -> dict[int, tuple[Role, bool]]:
+    """{case id: (role, is source handler)} for the requesting user.
+
+    Read once per request: permission checks run many times on one page (every inline,
+    every action, every related field), and each would otherwise be a query."""
+    cached = getattr(request, _MEMBERSHIPS_ATTR, None)
+    if cached is None:
+        rows = Membership.objects.filter(user=request.user).values_list(
+            "case_id", "role", "can_handle_sources")
+        cached = {case_id: (Role(role), handler) for case_id, role, handler in rows}
+        setattr(request, _MEMBERSHIPS_ATTR, cached)
+    return cached
+
+
+def forget_memberships(request) -> None:
+    """Drop the per-request cache after the request itself changed a membership."""
+    if hasattr(request, _MEMBERSHIPS_ATTR):
+        delattr(request, _MEMBERSHIPS_ATTR)
+
+
+ANY_CASE = object()
+
+
+def has_case_role(request, role: Role, case_id=ANY_CASE) -> bool:
+    """Whether the user holds at least `role` in that case (or in any case)."""
+    if request.user.is_superuser:
+        return True
+    roles = memberships_of(request)
+    if case_id is ANY_CASE:
+        return any(r.at_least(role) for r, _ in roles.values())
+    membership = roles.get(case_id)
+    return membership is not None and membership[0].at_least(role)
+
+
+def handles_sources(request, case_id=ANY_CASE, role: Role = Role.VIEWER) -> bool:
+    """Whether the user may see protected identities of that case (or of any case)."""
+    if request.user.is_superuser:
+        return True
+    roles = memberships_of(request)
+    if case_id is ANY_CASE:
+        return any(handler and r.at_least(role) for r, handler in roles.values())
+    membership = roles.get(case_id)
+    return membership is not None and membership[1] and membership[0].at_least(role)
+
+
+# --- from a record to its case ---------------------------------------------------------------
+
+def case_id_via(obj, case_path: str):
+    """Follow `case_path` ("case", "claim__case", "pk" for a Case itself) on an instance."""
+    if case_path == "pk":
+        return obj.pk
+    *hops, last = case_path.split("__")
+    for hop in hops:
+        obj = getattr(obj, hop, None)
+        if obj is None:
+            return None
+    return getattr(obj, f"{last}_id")
+
+
+def visible_records(queryset: QuerySet, user, case_path: str) -> QuerySet:
+    """The records of `queryset` in cases the user belongs to (all of them for a superuser).
+
+    The models' own `visible_to()` is the rule wherever a model has one; the few models
+    without a case-data queryset (memberships, audit logs, identities) are reached through
+    the cases the user can see."""
+    if user.is_superuser:
+        return queryset
+    if isinstance(queryset, CaseDataQuerySet | CaseQuerySet):
+        return queryset.visible_to(user)
+    return queryset.filter(**{f"{case_path}__in": Case.objects.visible_to(user).values("pk")})
+
+
+def stamp_authorship(obj, user, also=()) -> None:
+    """Set created_by / added_by (and `also`, when empty) on a record being added."""
+    if not obj._state.adding:
+        return
+    field_names = {f.name for f in obj._meta.concrete_fields}
+    for name in (*AUTHOR_FIELDS, *also):
+        if name in field_names and getattr(obj, f"{name}_id") is None:
+            setattr(obj, name, user)
+
+
+def save_record(obj) -> None:
+    """Save an admin-edited record, leaving out the fields only the workflow writes."""
+    protected = WORKFLOW_FIELDS.get(type(obj))
+    if protected and not obj._state.adding:
+        obj.save(update_fields=[f.name for f in obj._meta.concrete_fields
+                                if not f.primary_key and f.name not in protected])
+    else:
+        obj.save()
+
+
+# --- the mixins --------------------------------------------------------------------------------
+
+class _CaseScoping:
+    """What model admins and inlines share: which records, and which related choices."""
+
+    #: ORM path from this model to its Case ("pk" when the model is Case).
+    case_path = "case"
+    #: The least role that may add or change these records.
+    edit_role = Role.REPORTER
+    #: The least role that may delete them.
+    delete_role = Role.REPORTER
+
+    def get_queryset(self, request):
+        return visible_records(super().get_queryset(request), request.user, self.case_path)
+
+    def case_id_of(self, obj):
+        return case_id_via(obj, self.case_path)
+
+    def in_cases_where(self, request, queryset, role: Role):
+        """`queryset` narrowed to the cases where the user holds at least `role`."""
+        if request.user.is_superuser:
+            return queryset
+        cases = Case.objects.where_role_at_least(request.user, role).values("pk")
+        return queryset.filter(**{f"{self.case_path}__in": cases})
+
+    def get_field_queryset(self, db, db_field, request):
+        # Django takes related choices straight from the default manager; case data must be
+        # limited to the cases where this user may write records of this kind.
+        related_admin = self.admin_site._registry.get(db_field.remote_field.model)
+        if isinstance(related_admin, _CaseScoping):
+            return related_admin.in_cases_where(
+                request, related_admin.get_queryset(request).using(db), self.edit_role)
+        return super().get_field_queryset(db, db_field, request)
+
+
+class CaseScopedMixin(_CaseScoping):
+    """Scoping and object permissions for a ModelAdmin of case data."""
+
+    #: Fields besides created_by/added_by that default to the requesting user on add.
+    default_to_user = ()
+    #: Whether adding needs `edit_role` in some case (not for Case: whoever opens a case
+    #: becomes its editor).
+    add_needs_membership = True
+
+    def _may(self, request, obj, role: Role) -> bool:
+        case_id = ANY_CASE if obj is None else self.case_id_of(obj)
+        return has_case_role(request, role, case_id)
+
+    # Model permissions first (super), then the membership rule.
+    def has_view_permission(self, request, obj=None):
+        return (super().has_view_permission(request, obj)
+                and self._may(request, obj, Role.VIEWER))
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and (
+            not self.add_needs_membership or self._may(request, None, self.edit_role))
+
+    def has_change_permission(self, request, obj=None):
+        return (super().has_change_permission(request, obj)
+                and self._may(request, obj, self.edit_role))
+
+    def has_delete_permission(self, request, obj=None):
+        return (super().has_delete_permission(request, obj)
+                and self._may(request, obj, self.delete_role))
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term)
+        # An autocomplete offers what the form will accept: records of cases where the user
+        # may write the record that is being edited, not every case they can read.
+        source_admin = self._autocomplete_source_admin(request)
+        if source_admin is not None:
+            queryset = self.in_cases_where(request, queryset, source_admin.edit_role)
+        return queryset, may_have_duplicates
+
+    def _autocomplete_source_admin(self, request):
+        match = getattr(request, "resolver_match", None)
+        if match is None or match.url_name != "autocomplete":
+            return None
+        try:
+            source_model = apps.get_model(request.GET["app_label"], request.GET["model_name"])
+        except (KeyError, LookupError, ValueError):
+            return None
+        source_admin = self.admin_site._registry.get(source_model)
+        return source_admin if isinstance(source_admin, _CaseScoping) else None
+
+    def save_model(self, request, obj, form, change):
+        stamp_authorship(obj, request.user, also=self.default_to_user)
+        obj._history_user = request.user  # as SimpleHistoryAdmin.save_model does
+        save_record(obj)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Audit logs are never deleted one by one (their admins refuse it), but a superuser
+        # removing a whole claim, evidence file or case takes them along. Everyone else is
+        # stopped, so verification and custody history cannot vanish with a reporter's click.
+        if request.user.is_superuser:
+            perms_needed -= {m._meta.verbose_name for m in AUDIT_LOG_MODELS}
+        return deleted, counts, perms_needed, protected
+
+    def save_formset(self, request, form, formset, change):
+        # Inline records get their author like the page's own record does.
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            obj.delete()
+        for obj in instances:
+            stamp_authorship(obj, request.user)
+            save_record(obj)
+        formset.save_m2m()
+
+
+class CaseScopedAdmin(CaseScopedMixin, SimpleHistoryAdmin):
+    """Admin of case data that keeps a simple_history log (most models)."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        # simple_history falls back to the last historical copy when the live record is not
+        # in get_queryset(): for another case's record that would show its history. Only
+        # superusers get the history of deleted records.
+        self._get_visible_object_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._get_visible_object_or_404(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def _get_visible_object_or_404(self, request, object_id):
+        if request.user.is_superuser:
+            return
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404
+
+
+class ReadOnlyCaseScopedAdmin(CaseScopedMixin, admin.ModelAdmin):
+    """Admin of an append-only audit log: readable by the case's members, written only by
+    the code that owns it (the workflow, the evidence views)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CaseScopedInline(_CaseScoping):
+    """Scoping for an inline: permissions follow the parent record's case."""
+
+    def _may(self, request, parent, role: Role) -> bool:
+        if parent is None:
+            return has_case_role(request, role)
+        parent_admin = self.admin_site._registry[type(parent)]
+        return has_case_role(request, role, parent_admin.case_id_of(parent))
+
+    def has_view_permission(self, request, obj=None):
+        return (super().has_view_permission(request, obj)
+                and self._may(request, obj, Role.VIEWER))
+
+    def has_add_permission(self, request, obj):
+        return (super().has_add_permission(request, obj)
+                and self._may(request, obj, self.edit_role))
+
+    def has_change_permission(self, request, obj=None):
+        return (super().has_change_permission(request, obj)
+                and self._may(request, obj, self.edit_role))
+
+    def has_delete_permission(self, request, obj=None):
+        return (super().has_delete_permission(request, obj)
+                and self._may(request, obj, self.delete_role))
+
+
+class ReadOnlyInlineMixin:
+    """An inline that only shows records (audit logs on their claim or evidence page)."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ScopedCountryFilter(admin.AllValuesFieldListFilter):
+    """Countries present among the records this user can see, by name.
+
+    django_countries' CountryFilter reads the whole table, which would tell a staff member
+    which countries other cases are about; AllValuesFieldListFilter reads the admin's
+    (scoped) get_queryset, and only shows codes."""
+
+    def choices(self, changelist):
+        names = dict(self.field.get_choices(include_blank=False))
+        for choice in super().choices(changelist):
+            yield {**choice, "display": names.get(choice["display"], choice["display"])}

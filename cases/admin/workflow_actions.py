@@ -1,0 +1,136 @@
+"""Admin actions that move claims through the verification workflow.
+
+The admin never writes a claim's status: these actions collect the editor's decision on an
+intermediate page and hand each selected claim to `cases.workflow`, which checks the rules,
+writes the claim and its VerificationEvent in one transaction, or refuses and changes
+nothing. Each claim is reported on its own, success or the workflow's own reasons.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+
+from .. import workflow
+from ..enums import VerificationStatus
+
+TEMPLATE = "admin/cases/claim/transition.html"
+FORM_PREFIX = "workflow"
+APPLY = "apply"  # the name of the confirmation page's submit button
+
+
+class StatusChangeForm(forms.Form):
+    # Every status a claim can move to; which move is allowed for whom is the workflow's
+    # call, made per claim, so the form does not second-guess it.
+    to_status = forms.ChoiceField(
+        label="New status",
+        choices=[(s.value, s.label) for s in VerificationStatus
+                 if s != VerificationStatus.UNVERIFIED],
+    )
+    note = forms.CharField(
+        label="Note", required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why. A final verdict and a reopening need a written rationale.",
+    )
+    override_reason = forms.CharField(
+        label="Single-source override", required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Only to confirm a claim without two independent sources: say why one "
+                  "source is enough.",
+    )
+
+
+class ProposalForm(forms.Form):
+    verdict = forms.ChoiceField(
+        label="Proposed verdict",
+        choices=[(s.value, s.label) for s in VerificationStatus if s.is_final],
+    )
+    note = forms.CharField(
+        label="Note", required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="The reasoning the deciding editor will read.",
+    )
+
+
+def _transition(claim, user, data):
+    return workflow.transition(claim, data["to_status"], actor=user, note=data["note"],
+                               override_reason=data["override_reason"])
+
+
+def _propose(claim, user, data):
+    return workflow.propose(claim, data["verdict"], actor=user, note=data["note"])
+
+
+def _describe_transition(event) -> str:
+    return (f"now {event.get_to_status_display().lower()} "
+            f"(was {event.get_from_status_display().lower()}).")
+
+
+def _describe_proposal(event) -> str:
+    return f"{event.get_proposed_verdict_display().lower()} proposed."
+
+
+def _run(modeladmin, request, queryset, *, form_class, apply, describe, title, intro,
+         submit_label):
+    """Show the confirmation page, or apply the workflow to each claim and report back.
+
+    Returning None sends the user back to the changelist, where the messages are shown."""
+    if APPLY in request.POST:
+        form = form_class(request.POST, prefix=FORM_PREFIX)
+        if form.is_valid():
+            for claim in queryset:
+                try:
+                    event = apply(claim, request.user, form.cleaned_data)
+                except ValidationError as exc:
+                    modeladmin.message_user(
+                        request, f"“{claim}” was not changed: {' '.join(exc.messages)}",
+                        messages.ERROR)
+                else:
+                    modeladmin.message_user(request, f"“{claim}”: {describe(event)}",
+                                            messages.SUCCESS)
+            return None
+    else:
+        form = form_class(prefix=FORM_PREFIX)
+
+    claims = list(queryset.select_related("case", "proposed_by"))
+    rows = [(claim, [move.to_status.label for move in
+                     workflow.available_moves(claim, request.user)]) for claim in claims]
+    opts = modeladmin.model._meta
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "intro": intro,
+        "submit_label": submit_label,
+        "opts": opts,
+        "form": form,
+        "rows": rows,
+        "action": request.POST.get("action", ""),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "apply_name": APPLY,
+        "media": modeladmin.media + form.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, TEMPLATE, context)
+
+
+@admin.action(description="Change verification status…", permissions=["change"])
+def change_status(modeladmin, request, queryset):
+    return _run(
+        modeladmin, request, queryset, form_class=StatusChangeForm, apply=_transition,
+        describe=_describe_transition, title="Change verification status",
+        intro="Each claim is checked on its own against the verification rules; a claim "
+              "the rules do not allow to move stays exactly as it is.",
+        submit_label="Change status",
+    )
+
+
+@admin.action(description="Propose a verdict…", permissions=["change"])
+def propose_verdict(modeladmin, request, queryset):
+    return _run(
+        modeladmin, request, queryset, form_class=ProposalForm, apply=_propose,
+        describe=_describe_proposal, title="Propose a verdict",
+        intro="A proposal is recorded for editors to decide; the status does not change.",
+        submit_label="Propose verdict",
+    )
+
