@@ -22,6 +22,13 @@ class Figure:
     qualifier: FigureQualifier = FigureQualifier.EXACTLY
     unit: str = ""
 
+    def __post_init__(self):
+        # Accept 300, "300" or 0.1 as well as a Decimal (through str(), so that 0.1 stays 0.1
+        # and not 0.1000000000000000055…), and "at_least" as well as the enum member.
+        if not isinstance(self.value, Decimal):
+            object.__setattr__(self, "value", Decimal(str(self.value)))
+        object.__setattr__(self, "qualifier", FigureQualifier(self.qualifier))
+
     def bounds(self) -> tuple[Decimal | None, Decimal | None]:
         """(lowest, highest) value the statement admits; None is unbounded. "Nearly" is below
         the number, never equal to it: the upper bound is exclusive (see `admits`)."""

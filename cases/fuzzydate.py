@@ -12,6 +12,9 @@ Supported forms (the ones a newsroom meets; anything else gets a clear error):
   2025-05-08/2025-05-09                             a range (the night of 8 to 9 May)
 Free input is normalised first: "~2025-05-09" and "2025-05-09~" mean the same, "05-09" is
 9 May of an unknown year.
+Refused with a clear error (a ValidationError, never another exception): days that do not
+exist (2025-02-29), a day without its month, a wholly unknown date (XXXX), open-ended
+ranges, seasons, sets, digit-level unknowns (202X) and anything over MAX_LENGTH characters.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ FORMAT_HELP = (
 
 _DAY_MONTH_NO_YEAR = re.compile(r"^(\d{2})-(\d{2})$")
 
+# The width of Incident.occurred; every supported form is far shorter. Longer input (a pasted
+# paragraph) is refused with a clear error before it is normalised or parsed.
+MAX_LENGTH = 64
+
 
 @dataclass(frozen=True)
 class DatePoint:
@@ -61,7 +68,7 @@ class DatePoint:
             return DatePrecision.UNKNOWN_YEAR
         if self.time:
             return DatePrecision.TIME
-        if self.day:
+        if self.day and self.month:
             return DatePrecision.DAY
         if self.month:
             return DatePrecision.MONTH
@@ -149,7 +156,7 @@ class FuzzyDate:
         span = (latest - earliest).days
         if span == 0 and not self.is_approximate:
             return 1
-        if span <= 7:
+        if span < 7:  # at most seven days, both ends included
             return 2
         return 3
 
@@ -158,10 +165,14 @@ class FuzzyDate:
         if self.end is None:
             return self.start.qualify(self.start.describe())
         start, end = self.start, self.end
+        if start == end:  # "2025-05-09/2025-05-09" is simply that day
+            return start.qualify(start.describe())
         plain = not (start.approximate or start.uncertain or start.time or end.time)
-        if plain and start.year == end.year and start.year is not None:
+        if plain and start.year == end.year:
+            year = "year unknown" if start.year is None else str(start.year)
+            sep = ", " if start.year is None else " "
             if start.month == end.month and start.month and start.day and end.day:
-                text = f"{start.day}–{end.day} {calendar.month_name[start.month]} {start.year}"
+                text = f"{start.day}–{end.day} {calendar.month_name[start.month]}{sep}{year}"
                 return end.qualify(text)
             if start.month and end.month:
                 left = start.describe(with_year=False)
@@ -177,9 +188,17 @@ class FuzzyDate:
 
 def normalize(text: str) -> str:
     """Turn common hand-typed variants into canonical EDTF before parsing."""
-    value = (text or "").strip().replace("–", "/").replace(" / ", "/")
+    value = (text or "").replace("\u00a0", " ").strip()  # no-break spaces from word processors
+    value = value.replace("–", "/").replace("—", "/").replace(" / ", "/")
     if "/" in value:
-        return "/".join(normalize(part) for part in value.split("/", 1))
+        # Each end on its own; a third part stays in the second and is refused by the parser.
+        start, end = value.split("/", 1)
+        return f"{_normalize_point(start)}/{_normalize_point(end)}"
+    return _normalize_point(value)
+
+
+def _normalize_point(value: str) -> str:
+    value = value.strip()
     match = _DAY_MONTH_NO_YEAR.match(value)
     if match:
         return f"XXXX-{match[1]}-{match[2]}"
@@ -187,19 +206,35 @@ def normalize(text: str) -> str:
         value = value[1:] + value[0]
     if re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?", value):
         value = value.replace(" ", "T")
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", value):
-        value += ":00"
+    time = re.fullmatch(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(Z|[+-]\d{2}(?::\d{2})?)?", value)
+    if time:  # seconds are optional when typing, not in EDTF
+        value = f"{time[1]}:00{time[2] or ''}"
     return value.replace("x", "X").replace("u", "X")
 
 
 def parse(text: str) -> FuzzyDate:
     """Parse an EDTF string (or a hand-typed variant of one) or raise ValidationError."""
+    if text is not None and not isinstance(text, str):
+        raise ValidationError("Enter the date as text. " + FORMAT_HELP, code="invalid")
+    if text and len(text) > MAX_LENGTH:
+        raise ValidationError(
+            "That is too long for a date (at most %(max)d characters). " + FORMAT_HELP,
+            code="max_length", params={"max": MAX_LENGTH},
+        )
     value = normalize(text)
     if not value:
         raise ValidationError("Enter a date. " + FORMAT_HELP, code="required")
+    if "\x00" in value or not value.isprintable():
+        raise ValidationError("The date contains characters that cannot be part of a date. "
+                              + FORMAT_HELP, code="invalid")
     try:
         parsed = parse_edtf(value)
     except (edtf_exceptions.EDTFParseException, ValueError, TypeError) as exc:
+        raise ValidationError(
+            "“%(value)s” is not a date Casedesk understands. " + FORMAT_HELP,
+            code="invalid", params={"value": text},
+        ) from exc
+    except Exception as exc:  # the parser has bugs on some malformed input (AttributeError)
         raise ValidationError(
             "“%(value)s” is not a date Casedesk understands. " + FORMAT_HELP,
             code="invalid", params={"value": text},
@@ -216,7 +251,8 @@ def parse(text: str) -> FuzzyDate:
         result = FuzzyDate(value, _point(parsed, text))
     earliest, latest = result.earliest, result.latest
     if earliest and latest and earliest > latest:
-        raise ValidationError("The range ends before it starts.", code="invalid_range")
+        raise ValidationError("The range ends before it starts: put the earlier date first.",
+                              code="invalid_range")
     if result.end is not None and (result.start.year is None) != (result.end.year is None):
         raise ValidationError(
             "Give the year at both ends of a range, or at neither.", code="invalid_range"
@@ -244,10 +280,31 @@ def _point(obj, original: str) -> DatePoint:
             code="unsupported", params={"value": original},
         )
     year, month, day = (_component(obj, name, original) for name in ("year", "month", "day"))
-    if day and not month and year is None:
-        raise ValidationError("A day alone is not a date: give at least the month.",
-                              code="invalid")
+    if year is None and month is None:
+        message = ("A day alone is not a date: give at least the month." if day else
+                   "Give at least the year or the month; for an unknown date give a range "
+                   "that bounds it, such as 2024/2025.")
+        raise ValidationError(message, code="invalid")
+    _check_calendar(year, month, day)
     return DatePoint(year, month, day, time, approximate, uncertain)
+
+
+def _check_calendar(year: int | None, month: int | None, day: int | None) -> None:
+    """The parser lets through days that do not exist (29 February 2025, 31 April of an
+    unknown year) and the year 0; refuse them here rather than fail later."""
+    if year is not None and year < 1:
+        raise ValidationError("Give a year from 1 onwards.", code="invalid")
+    if month is None or day is None:
+        return
+    # With the year unknown, 29 February is possible (a leap year): check against 2000.
+    last = calendar.monthrange(year if year is not None else 2000, month)[1]
+    if day > last:
+        month_name = calendar.month_name[month]
+        where = f" {year}" if year is not None else ""
+        raise ValidationError(
+            f"There is no {day} {month_name}{where}: that month has {last} days.",
+            code="invalid",
+        )
 
 
 def _component(obj, name: str, original: str) -> int | None:

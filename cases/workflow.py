@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from . import attribution
 from .enums import CitationRelation, Role, VerificationEventKind
@@ -51,29 +52,56 @@ def required_role(from_status: S, to_status: S) -> Role:
     return Role.REPORTER
 
 
-def _authority_problems(claim: Claim, from_status: S, to_status: S, actor, role) -> list[str]:
-    """Whether this person may make this move at all (role, allowed moves, four-eyes)."""
+def _proposers_this_round(claim: Claim) -> set:
+    """Who has proposed a verdict since the claim's last verdict or reopening.
+
+    A later proposal replaces `Claim.proposed_by`, so that field alone would let an editor
+    decide their own proposal as soon as somebody else proposed anything: the events are
+    the record of who proposed what."""
+    events = VerificationEvent.objects.filter(claim=claim)
+    settled = (events.filter(kind=VerificationEventKind.TRANSITION)
+               .filter(Q(to_status__in=FINALS) | Q(from_status__in=FINALS))
+               .order_by("-pk").values_list("pk", flat=True).first())
+    proposals = events.filter(kind=VerificationEventKind.PROPOSAL)
+    if settled is not None:
+        proposals = proposals.filter(pk__gt=settled)
+    return set(proposals.values_list("actor_id", flat=True))
+
+
+def _authority_problems(claim: Claim, from_status: S, to_status: S, actor, role,
+                        proposers: set | None = None) -> list[str]:
+    """Whether this person may make this move at all (role, allowed moves, four-eyes).
+    `proposers` (see _proposers_this_round) is looked up when a verdict needs it."""
     if role is None:
         return ["You are not a member of this case."]
     if from_status == to_status:
         return [f"The claim is already {from_status.label.lower()}."]
     if to_status not in ALLOWED_MOVES[from_status]:
-        return [f"A claim that is {from_status.label.lower()} cannot be marked "
-                f"{to_status.label.lower()}."]
+        refused = (f"A claim that is {from_status.label.lower()} cannot be marked "
+                   f"{to_status.label.lower()}")
+        if to_status == S.UNVERIFIED:
+            return [f"{refused}: unverified is only where a claim starts. Mark it in review "
+                    "instead."]
+        if from_status in FINALS:
+            return [f"{refused} directly: an editor must first reopen it (back to in "
+                    "review)."]
+        return [f"{refused}."]
     needed = required_role(from_status, to_status)
     if not role.at_least(needed):
-        if needed == Role.EDITOR and from_status in FINALS:
+        if role == Role.VIEWER:  # viewers cannot propose either: do not suggest it
+            return ["Viewers can read the case but not change a claim's status."]
+        if from_status in FINALS:
             return ["Only an editor can reopen a claim that has a verdict."]
-        if needed == Role.EDITOR:
-            return ["Only an editor can give a final verdict; you can propose one instead."]
-        return ["Viewers can read the case but not change a claim's status."]
+        return ["Only an editor can give a final verdict; you can propose one instead."]
     if to_status in FINALS:
         if claim.created_by_id == actor.pk:
             return ["Four-eyes rule: you created this claim, so another editor must give "
                     "the verdict."]
-        if claim.proposed_verdict and claim.proposed_by_id == actor.pk:
-            return ["Four-eyes rule: you proposed the pending verdict, so another editor must "
-                    "decide."]
+        if proposers is None:
+            proposers = _proposers_this_round(claim)
+        if (claim.proposed_verdict and claim.proposed_by_id == actor.pk) or actor.pk in proposers:
+            return ["Four-eyes rule: you proposed a verdict for this claim, so another editor "
+                    "must decide."]
     return []
 
 
@@ -93,8 +121,15 @@ def _evidence_problems(claim: Claim, from_status: S, to_status: S, note: str,
             problems.append("A verdict needs at least one citation.")
     if from_status in FINALS and not note.strip():
         problems.append("Say why the claim is being reopened.")
-    if to_status == S.CORROBORATED and len(supporting) < 2:
-        problems.append("Corroborated needs at least two citations that report or confirm it.")
+    if to_status == S.CORROBORATED:
+        # Corroboration means two origins: two reports of one insider are one report.
+        if len(supporting) < 2:
+            problems.append("Corroborated needs at least two citations that report or "
+                            "confirm it.")
+        elif attribution.independent_pair(
+                supporting, attribution.via_map_for_case(claim.case_id)) is None:
+            problems.append("Corroborated needs citations from two independent sources: "
+                            "these go back to the same origin or reach us through one another.")
     if to_status == S.DISPUTED and not any(c.relation == CitationRelation.DENIES
                                            for c in citations):
         problems.append("Disputed needs at least one citation that denies it.")
@@ -117,11 +152,14 @@ def available_moves(claim: Claim, user) -> list[Move]:
     Whether the citations support a move is checked when it is made."""
     role = Membership.objects.role_of(user, claim.case_id)
     current = S(claim.status)
+    proposers = (_proposers_this_round(claim)
+                 if role == Role.EDITOR and current not in FINALS else set())
     return [
         Move(to, needs_note=to in FINALS or current in FINALS,
              allows_override=to == S.CONFIRMED)
         for to in S
-        if to != S.UNVERIFIED and not _authority_problems(claim, current, to, user, role)
+        if to != S.UNVERIFIED
+        and not _authority_problems(claim, current, to, user, role, proposers)
     ]
 
 

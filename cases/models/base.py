@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -46,3 +47,15 @@ def same_case_errors(case_id, **related) -> dict[str, str]:
         if obj is not None and case_id is not None and obj.case_id != case_id:
             errors[field] = "This record belongs to another case."
     return errors
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """For logs that are written once and never changed: bulk rewrites are refused too.
+    (Deleting the record a log entry belongs to still removes it, through the database
+    cascade, which does not go through this queryset.)"""
+
+    def update(self, **kwargs):
+        raise ValidationError(f"{self.model._meta.verbose_name_plural} are never edited.")
+
+    def delete(self):
+        raise ValidationError(f"{self.model._meta.verbose_name_plural} are never deleted.")

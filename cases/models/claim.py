@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -10,7 +11,7 @@ from ..enums import (
     VerificationStatus,
 )
 from ..figures import Figure
-from .base import AuthoredModel, CaseDataQuerySet, same_case_errors
+from .base import AppendOnlyQuerySet, AuthoredModel, CaseDataQuerySet, same_case_errors
 
 
 class ClaimQuerySet(CaseDataQuerySet):
@@ -37,7 +38,8 @@ class Claim(AuthoredModel):
     statement = models.TextField(help_text="One checkable statement, in our own words.")
 
     figure_value = models.DecimalField("figure", max_digits=14, decimal_places=2, null=True,
-                                       blank=True, help_text="The number the statement gives.")
+                                       blank=True, validators=[MinValueValidator(0)],
+                                       help_text="The number the statement gives.")
     figure_unit = models.CharField(
         "counted", max_length=100, blank=True,
         help_text="What the figure counts, named the same way each time so the running tally "
@@ -73,6 +75,13 @@ class Claim(AuthoredModel):
             models.CheckConstraint(
                 condition=models.Q(status__in=VerificationStatus.values),
                 name="claim_status_valid",
+            ),
+            # A pending proposal always says who made it.
+            models.CheckConstraint(
+                condition=(models.Q(proposed_verdict="", proposed_by__isnull=True)
+                           | (~models.Q(proposed_verdict="")
+                              & models.Q(proposed_by__isnull=False))),
+                name="claim_proposal_has_proposer",
             ),
         ]
 
@@ -125,9 +134,23 @@ class VerificationEvent(models.Model):
     override_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = AppendOnlyQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at", "pk"]
         get_latest_by = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(from_status__in=VerificationStatus.values)
+                           & models.Q(to_status__in=VerificationStatus.values)),
+                name="verification_event_statuses_valid",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(kind=VerificationEventKind.TRANSITION)
+                           | ~models.Q(proposed_verdict="")),
+                name="verification_event_proposal_names_verdict",
+            ),
+        ]
 
     def __str__(self):
         if self.kind == VerificationEventKind.PROPOSAL:

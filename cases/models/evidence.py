@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from .base import AuthoredModel, CaseDataQuerySet, same_case_errors
+from .base import AppendOnlyQuerySet, AuthoredModel, CaseDataQuerySet, same_case_errors
 
 
 def evidence_upload_to(instance, filename) -> str:
@@ -57,9 +57,12 @@ class Evidence(AuthoredModel):
                 digest.update(chunk)
                 size += len(chunk)
             self.sha256, self.size = digest.hexdigest(), size
-            if not self.original_name:
+            # A replacement file brings its own name and type: the previous file's must not
+            # carry over. On creation an explicitly given name (a clearer title) is kept.
+            replacing = self.pk is not None
+            if replacing or not self.original_name:
                 self.original_name = self.file.name.rsplit("/", 1)[-1][:255]
-            if not self.content_type:
+            if replacing or not self.content_type:
                 self.content_type = getattr(self.file.file, "content_type", "") or ""
         super().save(*args, **kwargs)
 
@@ -80,6 +83,8 @@ class CustodyEntry(models.Model):
                               related_name="+")
     note = models.TextField(blank=True)
     at = models.DateTimeField(default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "custody entries"

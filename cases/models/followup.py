@@ -109,7 +109,8 @@ class CommentRequest(AuthoredModel):
     @property
     def summary(self) -> str:
         """'asked 12 May, no answer by deadline' – the request in one line."""
-        asked = f"asked {timezone.localtime(self.asked_at):%-d %b %Y}"
+        asked_on = timezone.localtime(self.asked_at)
+        asked = f"asked {asked_on.day} {asked_on:%b %Y}"
         if self.outcome == CommentOutcome.PENDING:
             return f"{asked}, deadline passed" if self.is_overdue else f"{asked}, awaiting reply"
         return f"{asked}, {self.get_outcome_display().lower()}"

@@ -40,7 +40,9 @@ class Source(AuthoredModel):
                   "source handlers see who they are.",
     )
     reached_via = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reaches",
+        # RESTRICT: deleting an origin must not make the sources that relay it look
+        # independent (deleting the whole case still takes them all).
+        "self", null=True, blank=True, on_delete=models.RESTRICT, related_name="reaches",
         help_text="The source this one is only known through (anonymous investigators "
                   "quoted by 161.ru are reached via 161.ru).",
     )
