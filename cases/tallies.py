@@ -41,7 +41,7 @@ def tracked_figures(case) -> list[TrackedFigure]:
         source = first.source.name if first else ""
         by_unit.setdefault(claim.figure_unit.strip().lower(), []).append((reported, claim, source))
     result = []
-    for unit, reports in sorted(by_unit.items()):
+    for _unit, reports in sorted(by_unit.items()):
         reports.sort(key=lambda r: (r[0], r[1].pk))
         reported, claim, source = reports[-1]
         result.append(TrackedFigure(claim.figure_unit, claim.figure, claim, reported, source,
