@@ -1,12 +1,31 @@
 """Journalist-facing forms. Each lists its fields explicitly; model validation (clean())
 is shared with the admin, which reuses the same ModelForm machinery."""
 
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Submit
-from django import forms
+import re
 
-from .enums import VerificationStatus
-from .models import Case
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Column, Field, Fieldset, Layout, Row, Submit
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.forms.models import BaseInlineFormSet, inlineformset_factory
+from django.utils.html import format_html, format_html_join
+
+from .concurrency import VersionedFormMixin
+from .enums import Credibility, Reliability, Role, VerificationStatus
+from .models import (
+    Case,
+    Citation,
+    Claim,
+    CommentRequest,
+    Evidence,
+    Incident,
+    Membership,
+    Source,
+    SourceIdentity,
+    Task,
+)
 
 
 class CrispyModelForm(forms.ModelForm):
@@ -77,3 +96,596 @@ class ProposeForm(forms.Form):
     )
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000,
                            help_text="What supports this verdict.")
+
+
+# --- The workspace's record forms -----------------------------------------------------------
+#
+# Every form below knows its case (`case=`) and the user's access (`access=`), offers related
+# records (incidents, claims, sources, members) of that case only, lays itself out with
+# crispy, carries a version token (cases.concurrency) and leaves the <form> tag and the
+# buttons to the page, which may hold several forms (a claim and its citations). The models'
+# clean() still checks that related records belong to the same case, for every write path.
+
+def one_line(value) -> str:
+    """Trim and collapse runs of whitespace (names, titles, units, short codes)."""
+    return " ".join((value or "").split())
+
+
+def tidy_text(value) -> str:
+    """Trim a multi-line text: unify line ends, drop trailing spaces and runs of blank
+    lines, keep the paragraphs."""
+    text = (value or "").replace("\r\n", "\n").replace("\r", "\n")
+    text = "\n".join(line.rstrip() for line in text.split("\n")).strip()
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def _code(value) -> str:
+    """A language code as typed: ' RU ' → 'ru'."""
+    return one_line(value).lower()
+
+
+# Plain-words meaning of the Admiralty (NATO) grades, shown beside the grade fields.
+RELIABILITY_MEANING = {
+    Reliability.A: "No doubt about authenticity, trustworthiness or competence; a history of "
+                   "complete reliability.",
+    Reliability.B: "Minor doubts; has given valid information most of the time.",
+    Reliability.C: "Some doubts, but has given valid information in the past.",
+    Reliability.D: "Significant doubts, though it has given valid information in the past.",
+    Reliability.E: "Lacks authenticity, trustworthiness and competence; a history of invalid "
+                   "information.",
+    Reliability.F: "No basis to judge yet: a new or unknown source. This says nothing bad "
+                   "about it.",
+}
+CREDIBILITY_MEANING = {
+    Credibility.CONFIRMED: "Confirmed by other independent sources; logical in itself and "
+                           "consistent with what else we know.",
+    Credibility.PROBABLY_TRUE: "Not confirmed, but logical in itself and consistent with what "
+                               "else we know.",
+    Credibility.POSSIBLY_TRUE: "Not confirmed; reasonably logical and agrees with some of what "
+                               "else we know.",
+    Credibility.DOUBTFUL: "Not confirmed; possible but not logical, and nothing else bears it "
+                          "out.",
+    Credibility.IMPROBABLE: "Not confirmed; not logical in itself and contradicted by other "
+                            "information.",
+    Credibility.CANNOT_BE_JUDGED: "No basis to judge whether it is true.",
+}
+
+
+def _scale(title: str, meaning: dict) -> HTML:
+    rows = format_html_join("", "<dt class=\"col-sm-4\">{}</dt><dd class=\"col-sm-8\">{}</dd>",
+                            ((choice.label, text) for choice, text in meaning.items()))
+    return HTML(format_html(
+        '<details class="small mb-3"><summary>{}</summary><dl class="row mb-0 mt-2">{}</dl>'
+        "</details>", title, rows))
+
+
+class _UserChoiceField(forms.ModelChoiceField):
+    """Users (assignees, members) by their name, then their username."""
+
+    def label_from_instance(self, obj):
+        full = obj.get_full_name()
+        return f"{full} ({obj.get_username()})" if full else obj.get_username()
+
+
+class _IncidentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.title} ({obj.when_display})"
+
+
+def _members(case):
+    return get_user_model().objects.filter(memberships__case=case).order_by("username")
+
+
+class CaseRecordForm(VersionedFormMixin, CrispyModelForm):
+    """Base of the workspace forms (see the comment above)."""
+
+    def __init__(self, *args, case, access=None, **kwargs):
+        self.case, self.access = case, access
+        super().__init__(*args, **kwargs)
+        self.limit_choices()
+        self.helper = FormHelper(self)
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.render_hidden_fields = True  # the version token, a formset's ids
+        self.helper.layout = self.get_layout()
+
+    def limit_choices(self) -> None:
+        """Point related-record fields at this case's records."""
+
+    def clean(self):
+        cleaned = super().clean()
+        # Date-and-time inputs show minutes: a saved time with seconds comes back truncated.
+        # Unless the user changed it, keep the saved value rather than rewrite it.
+        for name, field in self.fields.items():
+            saved = getattr(self.instance, name, None) if self.instance.pk else None
+            value = cleaned.get(name)
+            if (isinstance(field, forms.DateTimeField) and saved is not None
+                    and value is not None and value == saved.replace(second=0, microsecond=0)):
+                cleaned[name] = saved
+        return cleaned
+
+    def get_layout(self) -> Layout:
+        return Layout(*self.fields)
+
+    def _limit(self, name, queryset) -> None:
+        if name in self.fields:
+            self.fields[name].queryset = queryset
+
+
+class IncidentForm(CaseRecordForm):
+    class Meta:
+        model = Incident
+        fields = ["title", "type", "description", "occurred", "place_name", "admin_region",
+                  "country", "latitude", "longitude", "geo_precision", "involved", "detained",
+                  "killed", "injured", "missing", "at_large"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {
+            "title": "What happened, in a few words.",
+            "place_name": "The town, village or site, as precisely as it is known.",
+            "latitude": "Decimal degrees (47.2357). Give both coordinates, or neither.",
+            "longitude": "Decimal degrees (39.7015).",
+        }
+
+    def get_layout(self):
+        return Layout(
+            Fieldset("What happened", "title", "type", "description"),
+            Fieldset("When", "occurred"),
+            Fieldset(
+                "Where",
+                Row(Column("place_name"), Column("admin_region"), Column("country")),
+                Row(Column("latitude"), Column("longitude"), Column("geo_precision")),
+            ),
+            Fieldset(
+                "People",
+                HTML('<p class="small text-body-secondary">Leave a count empty when it is '
+                     "unknown; 0 means none. Detained, killed, missing and at large are "
+                     "separate outcomes and together cannot exceed the people involved; "
+                     "injured overlaps with them and is not part of that sum.</p>"),
+                Row(Column("involved"), Column("detained"), Column("killed")),
+                Row(Column("injured"), Column("missing"), Column("at_large")),
+            ),
+        )
+
+    def clean_title(self):
+        return one_line(self.cleaned_data["title"])
+
+    def clean_description(self):
+        return tidy_text(self.cleaned_data["description"])
+
+    def clean_occurred(self):
+        # Normalised and checked as EDTF by Incident.clean(), which every write path runs.
+        return one_line(self.cleaned_data["occurred"])
+
+    def clean_place_name(self):
+        return one_line(self.cleaned_data["place_name"])
+
+    def clean_admin_region(self):
+        return one_line(self.cleaned_data["admin_region"])
+
+
+class SourceForm(CaseRecordForm):
+    """A source's public side. Its real identity (SourceIdentity) is a separate form that
+    only the case's source handlers get."""
+
+    class Meta:
+        model = Source
+        fields = ["name", "kind", "url", "language", "country", "reliability",
+                  "reliability_note", "protected", "reached_via"]
+        widgets = {"reliability_note": forms.Textarea(attrs={"rows": 2})}
+
+    def limit_choices(self):
+        instance = self.instance
+        if (instance.pk and instance.protected and self.access is not None
+                and not self.access.can_handle_sources):
+            # A protected source's address may point at who they are, and lifting its
+            # protection is its handlers' decision.
+            del self.fields["url"]
+            del self.fields["protected"]
+        sources = Source.objects.of_case(self.case).order_by("name")
+        if instance.pk:
+            sources = sources.exclude(pk=instance.pk)
+        self._limit("reached_via", sources)
+
+    def get_layout(self):
+        public = ["url", "reached_via", "protected"]
+        if "protected" not in self.fields:
+            public = ["reached_via", HTML(
+                '<p class="small text-body-secondary">Only this case\'s source handlers can '
+                "change a protected source's address or lift its protection.</p>")]
+        return Layout(
+            Fieldset("Source", "name", Row(Column("kind"), Column("language"), Column("country")),
+                     *public),
+            Fieldset("Reliability", "reliability",
+                     _scale("What the grades mean", RELIABILITY_MEANING), "reliability_note"),
+        )
+
+    def clean_name(self):
+        name = one_line(self.cleaned_data["name"])
+        clash = Source.objects.of_case(self.case).filter(name=name)
+        if self.instance.pk:
+            clash = clash.exclude(pk=self.instance.pk)
+        if name and clash.exists():
+            raise ValidationError("This case already has a source of that name.")
+        return name
+
+    def clean_url(self):
+        return self.cleaned_data["url"].strip()
+
+    def clean_language(self):
+        return _code(self.cleaned_data["language"])
+
+    def clean_reliability_note(self):
+        return tidy_text(self.cleaned_data["reliability_note"])
+
+
+class SourceIdentityForm(CaseRecordForm):
+    """Who a protected source really is. Only ever built for the case's source handlers."""
+
+    class Meta:
+        model = SourceIdentity
+        fields = ["real_name", "contact", "private_notes"]
+        widgets = {"contact": forms.Textarea(attrs={"rows": 2}),
+                   "private_notes": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {"private_notes": "Seen only by this case's source handlers."}
+
+    def conflict_subject(self):
+        return "this source's identity"
+
+    def clean_real_name(self):
+        return one_line(self.cleaned_data["real_name"])
+
+    def clean_contact(self):
+        return tidy_text(self.cleaned_data["contact"])
+
+    def clean_private_notes(self):
+        return tidy_text(self.cleaned_data["private_notes"])
+
+    def is_empty(self) -> bool:
+        return not any(self.cleaned_data.get(f) for f in self.Meta.fields)
+
+
+class ClaimForm(CaseRecordForm):
+    """A claim's statement, figure and credibility. Its verification status is not here: it
+    changes only through cases.workflow (the claim page's moves)."""
+
+    incident = _IncidentChoiceField(queryset=Incident.objects.none(), required=False,
+                                    help_text="The event the statement is about, if any.")
+
+    class Meta:
+        model = Claim
+        fields = ["statement", "incident", "figure_value", "figure_qualifier", "figure_unit",
+                  "credibility"]
+        widgets = {"statement": forms.Textarea(attrs={"rows": 3})}
+
+    def limit_choices(self):
+        self._limit("incident", Incident.objects.of_case(self.case).chronological())
+
+    def get_layout(self):
+        return Layout(
+            Fieldset("Statement", "statement", "incident"),
+            Fieldset(
+                "Figure",
+                HTML('<p class="small text-body-secondary">When the statement gives a number '
+                     "(“at least 49,000 deserters”), record it so the running tally can be "
+                     "followed.</p>"),
+                Row(Column("figure_qualifier"), Column("figure_value"), Column("figure_unit")),
+            ),
+            Fieldset("Credibility", "credibility",
+                     _scale("What the grades mean", CREDIBILITY_MEANING)),
+        )
+
+    def clean_statement(self):
+        return one_line(self.cleaned_data["statement"])
+
+    def clean_figure_unit(self):
+        return one_line(self.cleaned_data["figure_unit"])
+
+
+class CitationForm(CaseRecordForm):
+    """One citation in a claim's formset. `source_choices` lets the formset fetch the case's
+    sources once for all its forms."""
+
+    class Meta:
+        model = Citation
+        fields = ["source", "relation", "via", "quote", "url", "published_at", "accessed_at",
+                  "language"]
+        widgets = {
+            "quote": forms.Textarea(attrs={"rows": 2}),
+            "published_at": forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                format="%Y-%m-%dT%H:%M"),
+            "accessed_at": forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                               format="%Y-%m-%dT%H:%M"),
+        }
+        # The page explains source and via once, above the citations.
+        help_texts = {"source": "", "via": ""}
+
+    def __init__(self, *args, source_choices=None, **kwargs):
+        self._source_choices = source_choices
+        super().__init__(*args, **kwargs)
+
+    def limit_choices(self):
+        sources = Source.objects.of_case(self.case).order_by("name")
+        for name in ("source", "via"):
+            self.fields[name].queryset = sources
+            if self._source_choices is not None:
+                self.fields[name].choices = self._source_choices
+
+    def get_layout(self):
+        return Layout(
+            Row(Column("source"), Column("relation"), Column("via")),
+            "quote",
+            Row(Column("url"), Column("language", css_class="col-md-2")),
+            Row(Column("published_at"), Column("accessed_at")),
+            Field("DELETE"),
+        )
+
+    def conflict_subject(self):
+        if self.instance.pk is None or not self.instance.source_id:
+            return "a citation"
+        return f"the citation from {self.instance.source}"
+
+    def clean_quote(self):
+        return tidy_text(self.cleaned_data["quote"])
+
+    def clean_url(self):
+        return self.cleaned_data["url"].strip()
+
+    def clean_language(self):
+        return _code(self.cleaned_data["language"])
+
+
+class BaseCitationFormSet(BaseInlineFormSet):
+    def __init__(self, *args, case, access=None, **kwargs):
+        self.case, self.access = case, access
+        self.source_choices = [("", "---------"), *(
+            (pk, name) for pk, name in
+            Source.objects.of_case(case).order_by("name").values_list("pk", "name"))]
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "case": self.case, "access": self.access,
+                "source_choices": self.source_choices}
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = "Remove this citation"
+
+
+def citation_formset(extra: int):
+    return inlineformset_factory(Claim, Citation, form=CitationForm, formset=BaseCitationFormSet,
+                                 fk_name="claim", fields=CitationForm.Meta.fields, extra=extra,
+                                 can_delete=True, can_delete_extra=False)
+
+
+class EvidenceForm(CaseRecordForm):
+    """An evidence upload. Casedesk hashes the file (SHA-256) as it stores it and records who
+    captured it; the file itself is never replaced."""
+
+    claim = forms.ModelChoiceField(queryset=Claim.objects.none(), required=False,
+                                   help_text="The claim this file supports or refutes, if any.")
+    incident = _IncidentChoiceField(queryset=Incident.objects.none(), required=False)
+
+    class Meta:
+        model = Evidence
+        fields = ["file", "description", "claim", "incident", "origin_url", "captured_at"]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "captured_at": forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                               format="%Y-%m-%dT%H:%M"),
+        }
+        help_texts = {
+            "file": "A document, photo, screenshot or archived page. Keep the original: "
+                    "Casedesk stores it as uploaded and records its SHA-256 fingerprint.",
+            "origin_url": "Where the file was found or archived from.",
+        }
+
+    def limit_choices(self):
+        self._limit("claim", Claim.objects.of_case(self.case).order_by("-updated_at", "pk"))
+        self._limit("incident", Incident.objects.of_case(self.case).chronological())
+
+    def get_layout(self):
+        return Layout(
+            Fieldset("File", "file", "description"),
+            Fieldset("About", Row(Column("claim"), Column("incident"))),
+            Fieldset("Collection", Row(Column("origin_url"), Column("captured_at"))),
+        )
+
+    def clean_description(self):
+        return tidy_text(self.cleaned_data["description"])
+
+    def clean_origin_url(self):
+        return self.cleaned_data["origin_url"].strip()
+
+
+class TaskForm(CaseRecordForm):
+    assignee = _UserChoiceField(queryset=get_user_model().objects.none(), required=False,
+                                help_text="A member of this case.")
+    claim = forms.ModelChoiceField(queryset=Claim.objects.none(), required=False)
+    incident = _IncidentChoiceField(queryset=Incident.objects.none(), required=False)
+
+    class Meta:
+        model = Task
+        fields = ["title", "notes", "assignee", "due_on", "state", "claim", "incident"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3}),
+                   "due_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        help_texts = {"title": "The follow-up to do: ask for comment, archive the original, "
+                               "geolocate a photo…"}
+
+    def limit_choices(self):
+        self._limit("assignee", _members(self.case))
+        self._limit("claim", Claim.objects.of_case(self.case).order_by("-updated_at", "pk"))
+        self._limit("incident", Incident.objects.of_case(self.case).chronological())
+        if self.instance.pk is None:
+            del self.fields["state"]  # a new task is open
+
+    def get_layout(self):
+        return Layout(
+            "title", "notes",
+            Row(Column("assignee"), Column("due_on"),
+                *([Column("state")] if "state" in self.fields else [])),
+            Fieldset("About", Row(Column("claim"), Column("incident"))),
+        )
+
+    def clean_title(self):
+        return one_line(self.cleaned_data["title"])
+
+    def clean_notes(self):
+        return tidy_text(self.cleaned_data["notes"])
+
+
+class CommentRequestForm(CaseRecordForm):
+    """Right of reply: who was asked, by whom, how, by when, and what came of it."""
+
+    party_source = forms.ModelChoiceField(
+        queryset=Source.objects.none(), required=False, label="Party (a source of this case)",
+        help_text="Pick a source of the case, or type the party's name below.")
+    asked_by = _UserChoiceField(queryset=get_user_model().objects.none(), required=False,
+                                help_text="The member who made the request.")
+    incident = _IncidentChoiceField(queryset=Incident.objects.none(), required=False)
+
+    class Meta:
+        model = CommentRequest
+        fields = ["party_source", "party_name", "incident", "asked_by", "asked_at", "channel",
+                  "deadline", "outcome", "reply_summary"]
+        widgets = {
+            "asked_at": forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                            format="%Y-%m-%dT%H:%M"),
+            "deadline": forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                            format="%Y-%m-%dT%H:%M"),
+            "reply_summary": forms.Textarea(attrs={"rows": 3}),
+        }
+        labels = {"asked_at": "Asked on"}
+        help_texts = {
+            "party_name": "Anyone who is not a source of the case: the Defence Ministry, a "
+                          "press office, a named official.",
+            "deadline": "When we said we would publish without their comment.",
+            "outcome": "“No answer by the deadline” is what lets us write that they did not "
+                       "comment.",
+        }
+
+    def limit_choices(self):
+        self._limit("party_source", Source.objects.of_case(self.case).order_by("name"))
+        self._limit("asked_by", _members(self.case))
+        self._limit("incident", Incident.objects.of_case(self.case).chronological())
+
+    def get_layout(self):
+        return Layout(
+            Fieldset("Who was asked", Row(Column("party_source"), Column("party_name")),
+                     "incident"),
+            Fieldset("The request", Row(Column("asked_by"), Column("channel")),
+                     Row(Column("asked_at"), Column("deadline"))),
+            Fieldset("Outcome", "outcome", "reply_summary"),
+        )
+
+    def clean_party_name(self):
+        return one_line(self.cleaned_data["party_name"])
+
+    def clean_reply_summary(self):
+        return tidy_text(self.cleaned_data["reply_summary"])
+
+
+def _last_editor_problem(membership, *, actor) -> str | None:
+    """Why `membership` may not stop being an editor: a case always keeps one."""
+    if membership.pk is None or membership.role != Role.EDITOR:
+        return None
+    others = (Membership.objects.filter(case_id=membership.case_id, role=Role.EDITOR)
+              .exclude(pk=membership.pk))
+    if others.exists():
+        return None
+    if actor is not None and membership.user_id == actor.pk:
+        return ("You are the last editor of this case: make another member editor before you "
+                "step down.")
+    return "This is the case's last editor: make another member editor first."
+
+
+def _actor(access):
+    return access.membership.user if access is not None else None
+
+
+class MemberAddForm(CaseRecordForm):
+    username = forms.CharField(max_length=150, help_text="Their Casedesk username.")
+
+    class Meta:
+        model = Membership
+        fields = ["role", "can_handle_sources"]
+
+    def get_layout(self):
+        return Layout(Row(Column("username"), Column("role")), "can_handle_sources")
+
+    def clean_username(self):
+        name = one_line(self.cleaned_data["username"])
+        users = get_user_model().objects.filter(is_active=True)
+        user = users.filter(username=name).first()
+        if user is None:
+            matches = list(users.filter(username__iexact=name)[:2])
+            user = matches[0] if len(matches) == 1 else None
+        if user is None:
+            raise ValidationError("No active Casedesk account has this username.")
+        if Membership.objects.filter(case=self.case, user=user).exists():
+            raise ValidationError(f"{user.get_username()} is already a member of this case; "
+                                  "change their role in the list below.")
+        self.instance.user = user
+        return user.get_username()
+
+
+class MembershipForm(CaseRecordForm):
+    """A member's role and source-handler right (editors only)."""
+
+    class Meta:
+        model = Membership
+        fields = ["role", "can_handle_sources"]
+
+    def conflict_subject(self):
+        return f"{self.instance.user.get_username()}'s membership"
+
+    def get_layout(self):
+        return Layout("role", "can_handle_sources")
+
+    def clean_role(self):
+        role = self.cleaned_data["role"]
+        if role != Role.EDITOR:
+            problem = _last_editor_problem(self.instance, actor=_actor(self.access))
+            if problem:
+                raise ValidationError(problem)
+        return role
+
+
+class MemberRemoveForm(VersionedFormMixin, forms.Form):
+    """Taking someone off the case. Versioned like an edit: a role changed meanwhile is
+    reason enough to look again before removing them."""
+
+    def __init__(self, *args, instance, case=None, access=None, **kwargs):
+        self.instance, self.case, self.access = instance, case, access
+        super().__init__(*args, **kwargs)
+
+    def conflict_subject(self):
+        return f"{self.instance.user.get_username()}'s membership"
+
+    def clean(self):
+        problem = _last_editor_problem(self.instance, actor=_actor(self.access))
+        if problem:
+            raise ValidationError(problem)
+        return super().clean()
+
+
+class CaseEditForm(VersionedFormMixin, CaseForm):
+    """Editing a case (editors only): CaseForm with a version token and its lead chosen among
+    the case's members."""
+
+    def __init__(self, *args, case, access=None, **kwargs):
+        self.case, self.access = case, access
+        members = get_user_model().objects.filter(
+            Q(memberships__case=case) | Q(pk=case.lead_id)).distinct()
+        super().__init__(*args, lead_choices=members.order_by("username"), **kwargs)
+        self.helper.layout = Layout(
+            "title", "slug", "summary",
+            Row(Column("status"), Column("sensitivity"), Column("lead")),
+            Field("version"),
+        )
+
+    def clean_slug(self):
+        return one_line(self.cleaned_data["slug"]).lower()
+
+    def clean_summary(self):
+        return tidy_text(self.cleaned_data["summary"])

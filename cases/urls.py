@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import cases, claims, dashboard, evidence, health, workspace
+from .views import cases, claims, dashboard, evidence, health, records, workspace
 
 app_name = "cases"
 
@@ -23,5 +23,32 @@ urlpatterns = [
          name="evidence_download"),
     path("cases/<slug:slug>/tasks/", workspace.task_list, name="task_list"),
     path("cases/<slug:slug>/activity/", workspace.activity, name="activity"),
+    # The workspace's create and edit forms (cases/views/records.py).
+    path("cases/<slug:slug>/edit/", records.CaseEditView.as_view(), name="case_edit"),
+    path("cases/<slug:slug>/members/", records.MemberListView.as_view(), name="member_list"),
+    path("cases/<slug:slug>/members/<int:pk>/edit/", records.MemberEditView.as_view(),
+         name="member_edit"),
+    path("cases/<slug:slug>/members/<int:pk>/remove/", records.MemberRemoveView.as_view(),
+         name="member_remove"),
+    path("cases/<slug:slug>/incidents/new/", records.IncidentFormView.as_view(),
+         name="incident_create"),
+    path("cases/<slug:slug>/incidents/<int:pk>/edit/", records.IncidentFormView.as_view(),
+         name="incident_edit"),
+    path("cases/<slug:slug>/sources/new/", records.SourceFormView.as_view(),
+         name="source_create"),
+    path("cases/<slug:slug>/sources/<int:pk>/edit/", records.SourceFormView.as_view(),
+         name="source_edit"),
+    path("cases/<slug:slug>/claims/new/", records.ClaimFormView.as_view(), name="claim_create"),
+    path("cases/<slug:slug>/claims/<int:pk>/edit/", records.ClaimFormView.as_view(),
+         name="claim_edit"),
+    path("cases/<slug:slug>/evidence/new/", records.EvidenceFormView.as_view(),
+         name="evidence_create"),
+    path("cases/<slug:slug>/tasks/new/", records.TaskFormView.as_view(), name="task_create"),
+    path("cases/<slug:slug>/tasks/<int:pk>/edit/", records.TaskFormView.as_view(),
+         name="task_edit"),
+    path("cases/<slug:slug>/comment-requests/new/", records.CommentRequestFormView.as_view(),
+         name="commentrequest_create"),
+    path("cases/<slug:slug>/comment-requests/<int:pk>/edit/",
+         records.CommentRequestFormView.as_view(), name="commentrequest_edit"),
     path("review/", claims.review_queue, name="review_queue"),
 ]

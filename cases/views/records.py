@@ -1,0 +1,412 @@
+"""The workspace's create and edit forms: incidents, sources (with a protected source's
+identity, for its handlers only), claims with their citations, evidence uploads, tasks,
+requests for comment, the case itself and its members.
+
+Each page is a RecordFormView. It fetches the case with get_case_for_user() first, so that
+outsiders, and members below the page's `min_role`, get 404 on GET and POST alike; it offers
+related records of this case only; and it handles POSTs with concurrency.NoLostUpdatesMixin:
+one transaction that locks the record, refuses a form opened on an older version (saying
+what changed and who changed it), validates, and saves. The same class serves a record's
+"new" URL (no pk) and its "edit" URL (pk).
+"""
+
+from django.contrib import messages
+from django.db.models import Case as CaseWhen
+from django.db.models import IntegerField, Value, When
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views import View
+
+from ..access import get_case_for_user
+from ..concurrency import NoLostUpdatesMixin
+from ..enums import Role
+from ..forms import (
+    CaseEditForm,
+    ClaimForm,
+    CommentRequestForm,
+    EvidenceForm,
+    IncidentForm,
+    MemberAddForm,
+    MemberRemoveForm,
+    MembershipForm,
+    SourceForm,
+    SourceIdentityForm,
+    TaskForm,
+    citation_formset,
+)
+from ..models import (
+    Case,
+    Citation,
+    Claim,
+    CommentRequest,
+    CustodyEntry,
+    Evidence,
+    Incident,
+    Membership,
+    Source,
+    SourceIdentity,
+    Task,
+)
+
+
+class RecordFormView(NoLostUpdatesMixin, View):
+    """Create (no `pk` in the URL) or edit (`pk`) one record of a case."""
+
+    model = None
+    form_class = None
+    template_name = None
+    tab = None
+    min_role = Role.REPORTER
+    list_url_name = None  # where to go after saving
+
+    def dispatch(self, request, *args, **kwargs):
+        # Access first: a non-member learns nothing, not even which methods a URL accepts.
+        self.access = get_case_for_user(request.user, kwargs["slug"], min_role=self.min_role)
+        self.case = self.access.case
+        return super().dispatch(request, *args, **kwargs)
+
+    @property
+    def creating(self) -> bool:
+        return "pk" not in self.kwargs
+
+    # --- the record
+
+    def get_queryset(self):
+        return self.model.objects.of_case(self.case)
+
+    def get_object(self, *, lock=False):
+        if self.creating:
+            return self.new_object()
+        queryset = self.get_queryset()
+        if lock:
+            queryset = queryset.select_for_update(of=("self",))
+        return get_object_or_404(queryset, pk=self.kwargs["pk"])
+
+    def new_object(self):
+        return self.model(case=self.case, created_by=self.request.user)
+
+    # --- the forms
+
+    def form_kwargs(self) -> dict:
+        return {"case": self.case, "access": self.access}
+
+    def get_forms(self, obj, data=None, files=None) -> dict:
+        return {"form": self.form_class(data, files, instance=obj, **self.form_kwargs())}
+
+    def save_forms(self, obj, forms):
+        return forms["form"].save()
+
+    # --- the page
+
+    def get(self, request, *args, **kwargs):
+        obj = self.get_object()
+        return self.render_forms(obj, self.get_forms(obj))
+
+    def get_context(self, obj) -> dict:
+        return {}
+
+    def render_forms(self, obj, forms, *, conflicts=(), status=200):
+        return render(self.request, self.template_name, {
+            "nav": "cases", "access": self.access, "case": self.case, "tab": self.tab,
+            "object": obj, "creating": self.creating, "conflicts": conflicts,
+            "heading": self.heading(obj), "cancel_url": self.cancel_url(obj),
+            "form_action": self.form_action(obj), **forms,
+            **self.get_context(obj),
+        }, status=status)
+
+    def form_action(self, obj) -> str:
+        return self.request.path
+
+    def heading(self, obj) -> str:
+        noun = self.model._meta.verbose_name
+        return f"New {noun}" if self.creating else f"Edit {noun}"
+
+    def cancel_url(self, obj) -> str:
+        return reverse(f"cases:{self.list_url_name}", args=[self.case.slug])
+
+    def success_url(self, obj) -> str:
+        return reverse(f"cases:{self.list_url_name}", args=[self.case.slug])
+
+    def success_message(self, obj) -> str:
+        verb = "added" if self.creating else "saved"
+        return f"{obj._meta.verbose_name.capitalize()} “{obj}” {verb}."
+
+    def forms_saved(self, obj):
+        messages.success(self.request, self.success_message(obj))
+        return redirect(self.success_url(obj))
+
+
+class IncidentFormView(RecordFormView):
+    model = Incident
+    form_class = IncidentForm
+    template_name = "cases/incident_form.html"
+    tab = "timeline"
+    list_url_name = "timeline"
+
+    def success_message(self, obj):
+        if self.creating:
+            return f"Incident “{obj}” added to the timeline."
+        return super().success_message(obj)
+
+
+class SourceFormView(RecordFormView):
+    """A source's public fields for every reporter; its identity for source handlers only."""
+
+    model = Source
+    form_class = SourceForm
+    template_name = "cases/source_form.html"
+    tab = "sources"
+    list_url_name = "source_list"
+
+    def get_forms(self, obj, data=None, files=None):
+        forms = super().get_forms(obj, data, files)
+        if self.access.can_handle_sources:
+            identity = None
+            if obj.pk is not None:
+                identities = SourceIdentity.objects.filter(source=obj)
+                if data is not None:
+                    identities = identities.select_for_update()
+                identity = identities.first()
+            forms["identity_form"] = SourceIdentityForm(
+                data, files, instance=identity or SourceIdentity(source=obj), prefix="identity",
+                **self.form_kwargs())
+        return forms
+
+    def save_forms(self, obj, forms):
+        source = forms["form"].save()
+        identity_form = forms.get("identity_form")
+        if identity_form is not None and (identity_form.instance.pk
+                                          or not identity_form.is_empty()):
+            identity = identity_form.save(commit=False)
+            identity.source = source
+            identity.save()
+        return source
+
+
+class ClaimFormView(RecordFormView):
+    """A claim and its citations, saved together or not at all."""
+
+    model = Claim
+    form_class = ClaimForm
+    template_name = "cases/claim_form.html"
+    tab = "claims"
+    list_url_name = "claims_board"
+
+    def get_forms(self, obj, data=None, files=None):
+        forms = super().get_forms(obj, data, files)
+        citations = Citation.objects.order_by("published_at", "pk")
+        if data is not None:
+            citations = citations.select_for_update(of=("self",))
+        formset_class = citation_formset(extra=3 if obj.pk is None else 2)
+        forms["citations"] = formset_class(data, files, instance=obj, queryset=citations,
+                                           prefix="citations", **self.form_kwargs())
+        return forms
+
+    def save_forms(self, obj, forms):
+        form, citations = forms["form"], forms["citations"]
+        creating = obj.pk is None
+        if creating:
+            form.save()  # the citations need the claim's id
+        for citation in citations.save(commit=False):
+            if citation.pk is None:
+                citation.created_by = self.request.user
+            citation.save()
+        for citation in citations.deleted_objects:
+            citation.delete()
+        # An edit saves the claim last, even when only its citations changed: its version
+        # moves, so a colleague editing it at the same time is told.
+        return obj if creating else form.save()
+
+    def cancel_url(self, obj):
+        if obj.pk is not None:
+            return reverse("cases:claim_detail", args=[self.case.slug, obj.pk])
+        return super().cancel_url(obj)
+
+    def success_url(self, obj):
+        return reverse("cases:claim_detail", args=[self.case.slug, obj.pk])
+
+    def success_message(self, obj):
+        return "Claim added." if self.creating else "Claim saved."
+
+
+class EvidenceFormView(RecordFormView):
+    """Uploading evidence. The file's hash is computed as it is stored (Evidence.save) and
+    its chain of custody starts here."""
+
+    model = Evidence
+    form_class = EvidenceForm
+    template_name = "cases/evidence_form.html"
+    tab = "evidence"
+    list_url_name = "evidence_list"
+
+    def new_object(self):
+        return Evidence(case=self.case, created_by=self.request.user,
+                        captured_by=self.request.user)
+
+    def save_forms(self, obj, forms):
+        evidence = forms["form"].save()
+        CustodyEntry.objects.create(evidence=evidence, action=CustodyEntry.Action.COLLECTED,
+                                    actor=self.request.user,
+                                    note="Uploaded in the case workspace.")
+        return evidence
+
+    def heading(self, obj):
+        return "Upload evidence"
+
+    def success_message(self, obj):
+        return f"Evidence “{obj}” stored (SHA-256 {obj.sha256[:12]}…)."
+
+
+class TaskFormView(RecordFormView):
+    model = Task
+    form_class = TaskForm
+    template_name = "cases/task_form.html"
+    tab = "tasks"
+    list_url_name = "task_list"
+
+
+class CommentRequestFormView(RecordFormView):
+    model = CommentRequest
+    form_class = CommentRequestForm
+    template_name = "cases/commentrequest_form.html"
+    tab = "timeline"
+    list_url_name = "timeline"
+
+    def new_object(self):
+        return CommentRequest(case=self.case, created_by=self.request.user,
+                              asked_by=self.request.user)
+
+    def heading(self, obj):
+        return "New request for comment" if self.creating else "Edit request for comment"
+
+    def success_message(self, obj):
+        verb = "recorded" if self.creating else "saved"
+        return f"Request for comment to {obj.party} {verb}."
+
+
+class CaseEditView(RecordFormView):
+    """The case's own fields (editors only)."""
+
+    model = Case
+    form_class = CaseEditForm
+    template_name = "cases/case_form.html"
+    tab = "overview"
+    min_role = Role.EDITOR
+    list_url_name = "case_overview"
+
+    @property
+    def creating(self):
+        return False
+
+    def get_object(self, *, lock=False):
+        if lock:
+            return Case.objects.select_for_update().get(pk=self.case.pk)
+        return self.case
+
+    def success_url(self, obj):
+        return reverse("cases:case_overview", args=[obj.slug])  # the slug may have changed
+
+    def heading(self, obj):
+        return "Edit case"
+
+    def success_message(self, obj):
+        return f"Case “{obj}” saved."
+
+
+# --- Members (editors only) -----------------------------------------------------------------
+
+class MembershipViewMixin:
+    """Membership changes serialise on the case row: the "a case keeps one editor" rule and
+    "one membership per person" hold even when two editors act at once."""
+
+    model = Membership
+    template_name = "cases/membership_form.html"
+    tab = "overview"
+    min_role = Role.EDITOR
+    list_url_name = "member_list"
+
+    def get_queryset(self):
+        return Membership.objects.filter(case=self.case).select_related("user")
+
+    def get_object(self, *, lock=False):
+        if lock:
+            Case.objects.select_for_update().filter(pk=self.case.pk).first()
+        return super().get_object(lock=lock)
+
+    def new_object(self):
+        return Membership(case=self.case, added_by=self.request.user)
+
+    def heading(self, obj):
+        return "Members" if self.creating else f"Member: {obj.user.get_username()}"
+
+    def cancel_url(self, obj):
+        if self.creating:
+            return reverse("cases:case_overview", args=[self.case.slug])
+        return reverse("cases:member_list", args=[self.case.slug])
+
+    def get_context(self, obj):
+        editors_first = CaseWhen(When(role=Role.EDITOR, then=Value(0)),
+                                 When(role=Role.REPORTER, then=Value(1)), default=Value(2),
+                                 output_field=IntegerField())
+        return {"members": self.get_queryset().order_by(editors_first, "user__username")}
+
+    def after_change(self, membership, *, removed=False):
+        """Where to go after a change: acting on oneself may end one's editor rights."""
+        me = self.request.user
+        if membership.user_id == me.pk and (removed or membership.role != Role.EDITOR):
+            if removed:
+                return redirect("cases:case_list")
+            return redirect("cases:case_overview", slug=self.case.slug)
+        return redirect("cases:member_list", slug=self.case.slug)
+
+
+class MemberListView(MembershipViewMixin, RecordFormView):
+    """The case's members, and the form that adds one."""
+
+    form_class = MemberAddForm
+
+    def forms_saved(self, obj):
+        messages.success(self.request, f"{obj.user.get_username()} added as "
+                                       f"{obj.get_role_display().lower()}.")
+        return redirect("cases:member_list", slug=self.case.slug)
+
+
+class MemberEditView(MembershipViewMixin, RecordFormView):
+    form_class = MembershipForm
+
+    def get_context(self, obj):
+        return {**super().get_context(obj),
+                "remove_form": MemberRemoveForm(instance=obj, prefix="remove",
+                                                 **self.form_kwargs())}
+
+    def forms_saved(self, obj):
+        handler = " and a source handler" if obj.can_handle_sources else ""
+        messages.success(self.request, f"{obj.user.get_username()} is now "
+                                       f"{obj.get_role_display().lower()}{handler}.")
+        return self.after_change(obj)
+
+
+class MemberRemoveView(MembershipViewMixin, RecordFormView):
+    """Taking a member off the case (POST only), refused like an edit when it is stale."""
+
+    http_method_names = ["post"]
+
+    def get_forms(self, obj, data=None, files=None):
+        return {"remove_form": MemberRemoveForm(data, instance=obj, prefix="remove",
+                                                **self.form_kwargs())}
+
+    def save_forms(self, obj, forms):
+        obj.delete()
+        return obj
+
+    def form_action(self, obj):
+        return reverse("cases:member_edit", args=[self.case.slug, obj.pk])
+
+    def render_forms(self, obj, forms, *, conflicts=(), status=200):
+        # Refused: the member's page again, the reason beside the remove button.
+        forms = {"form": MembershipForm(instance=obj, **self.form_kwargs()), **forms}
+        return super().render_forms(obj, forms, conflicts=conflicts, status=status)
+
+    def forms_saved(self, obj):
+        messages.success(self.request, f"{obj.user.get_username()} removed from the case.")
+        return self.after_change(obj, removed=True)
