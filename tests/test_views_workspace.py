@@ -83,7 +83,7 @@ def test_timeline_query_count_does_not_grow(client, case, viewer,
     populate(1)
     with django_assert_max_num_queries(30) as baseline:
         client.get(url("timeline", case))
-    populate(40)
+    populate(199)  # 1 and 200 records cost the same
     with django_assert_max_num_queries(len(baseline.captured_queries)):
         client.get(url("timeline", case))
 
@@ -125,7 +125,7 @@ def test_claims_board_query_count_does_not_grow(client, case, viewer,
     CitationFactory(claim=ClaimFactory(case=case))
     with django_assert_max_num_queries(40) as baseline:
         client.get(url("claims_board", case))
-    for _ in range(30):
+    for _ in range(199):
         CitationFactory(claim=ClaimFactory(case=case))
     with django_assert_max_num_queries(len(baseline.captured_queries)):
         client.get(url("claims_board", case))
@@ -227,7 +227,7 @@ def test_claim_page_query_count_does_not_grow(client, case, reporter, editor,
     client.force_login(editor)
     with django_assert_max_num_queries(30) as baseline:
         client.get(url("claim_detail", case, claim.pk))
-    for i in range(30):
+    for i in range(199):
         CitationFactory(claim=claim, source=SourceFactory(case=case))
         claim.propose(S.FALSE, actor=reporter, note=f"Note {i}")
     with django_assert_max_num_queries(len(baseline.captured_queries)):
