@@ -416,7 +416,6 @@ class CitationForm(CaseRecordForm):
             "quote",
             Row(Column("url"), Column("language", css_class="col-md-2")),
             Row(Column("published_at"), Column("accessed_at")),
-            Field("DELETE"),
         )
 
     def conflict_subject(self):
@@ -448,8 +447,11 @@ class BaseCitationFormSet(BaseInlineFormSet):
 
     def add_fields(self, form, index):
         super().add_fields(form, index)
+        # Only saved citations can be removed (can_delete_extra=False): the blank rows have no
+        # DELETE field, so it joins the layout only where the formset added it.
         if "DELETE" in form.fields:
             form.fields["DELETE"].label = "Remove this citation"
+            form.helper.layout.append(Field("DELETE"))
 
 
 def citation_formset(extra: int):
