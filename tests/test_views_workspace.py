@@ -206,7 +206,7 @@ def test_reporter_proposes_from_the_claim_page(client, case, reporter):
     claim = confirmable_claim(case, reporter)
     client.force_login(reporter)
     client.post(url("claim_propose", case, claim.pk),
-                {"verdict": "confirmed", "note": "Two outlets."})
+                {"propose-verdict": "confirmed", "propose-note": "Two outlets."})
     claim.refresh_from_db()
     assert (claim.status, claim.proposed_verdict, claim.proposed_by) == (
         S.UNVERIFIED, S.CONFIRMED, reporter)

@@ -13,6 +13,8 @@ from ..forms import ProposeForm, TransitionForm
 from ..models import Claim, Membership
 
 REVIEW_PAGE_SIZE = 50
+# The claim page shows two forms with a note each: the prefix keeps their ids apart.
+PROPOSE_PREFIX = "propose"
 
 
 def _claim_for(access, pk) -> Claim:
@@ -38,7 +40,7 @@ def _render_claim(request, access, claim, *, transition_form=None, propose_form=
         "events": claim.events.select_related("actor").order_by("-created_at", "-pk"),
         "moves": moves,
         "transition_form": transition_form or TransitionForm(moves=moves),
-        "propose_form": propose_form or ProposeForm(),
+        "propose_form": propose_form or ProposeForm(prefix=PROPOSE_PREFIX),
         "can_propose": access.can_edit and not claim.is_final,
     }, status=status)
 
@@ -77,7 +79,7 @@ def claim_propose(request, slug, pk):
     claim = _claim_for(access, pk)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    form = ProposeForm(request.POST)
+    form = ProposeForm(request.POST, prefix=PROPOSE_PREFIX)
     if form.is_valid():
         try:
             workflow.propose(claim, form.cleaned_data["verdict"], actor=request.user,
