@@ -196,7 +196,9 @@ class Conflict:
     model: type
     changes: list[Change] = field(default_factory=list)
     form: forms.BaseForm | None = None
-    saved_values: dict[str, str] = field(default_factory=dict)  # form field → saved value
+    # form field → saved value. May hold a protected source's identity (shown to its handler
+    # only), so it stays out of repr(): tracebacks and debug logs print reprs.
+    saved_values: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def field_labels(self) -> list[str]:
