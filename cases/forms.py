@@ -26,6 +26,7 @@ from .models import (
     SourceIdentity,
     Task,
 )
+from .uploads import EvidenceUploadFormMixin
 
 
 class CrispyModelForm(forms.ModelForm):
@@ -460,9 +461,11 @@ def citation_formset(extra: int):
                                  can_delete=True, can_delete_extra=False)
 
 
-class EvidenceForm(CaseRecordForm):
-    """An evidence upload. Casedesk hashes the file (SHA-256) as it stores it and records who
-    captured it; the file itself is never replaced."""
+class EvidenceForm(EvidenceUploadFormMixin, CaseRecordForm):
+    """An evidence upload. The file is checked (size, kind by content, extension) and an
+    image's metadata removed by cases.uploads, the one check the admin uses too; Casedesk
+    hashes the file (SHA-256) as it stores it and records who captured it; the file itself is
+    never replaced."""
 
     claim = forms.ModelChoiceField(queryset=Claim.objects.none(), required=False,
                                    help_text="The claim this file supports or refutes, if any.")
@@ -477,8 +480,7 @@ class EvidenceForm(CaseRecordForm):
                                                format="%Y-%m-%dT%H:%M"),
         }
         help_texts = {
-            "file": "A document, photo, screenshot or archived page. Keep the original: "
-                    "Casedesk stores it as uploaded and records its SHA-256 fingerprint.",
+            # The file's help (what is accepted, up to what size) comes from cases.uploads.
             "origin_url": "Where the file was found or archived from.",
         }
 

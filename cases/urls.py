@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import cases, claims, dashboard, evidence, health, records, workspace
+from .views import cases, claims, dashboard, evidence, health, records, reveals, workspace
 
 app_name = "cases"
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("cases/<slug:slug>/claims/<int:pk>/propose/", claims.claim_propose,
          name="claim_propose"),
     path("cases/<slug:slug>/sources/", workspace.source_list, name="source_list"),
+    path("cases/<slug:slug>/sources/reveals/", reveals.identity_reveals, name="identity_reveals"),
     path("cases/<slug:slug>/evidence/", workspace.evidence_list, name="evidence_list"),
     path("cases/<slug:slug>/evidence/<int:pk>/download/", evidence.evidence_download,
          name="evidence_download"),

@@ -4,6 +4,7 @@ Local defaults are safe for a laptop demo (SQLite file, DEBUG on, development ke
 DEBUG off the process refuses to start without a real SECRET_KEY.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "csp",  # django-csp: its system checks (the policy itself is set by its middleware)
+    "axes",  # django-axes: sign-in throttling (its tables hold recent failed attempts)
     "cases",
 ]
 
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records request.user as the author of every history row written during the request.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -131,6 +135,41 @@ STORAGES = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "cases:dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Sign-in -----------------------------------------------------------------------------
+# django-axes throttles sign-in: AxesStandaloneBackend refuses a locked-out attempt before
+# ModelBackend checks the password (so the right password is refused too while locked), and
+# ModelBackend's get_user() refuses an inactive user, so a disabled account's sessions end on
+# their next request. Failures count per username *and* IP address: one person mistyping does
+# not lock out colleagues behind the same office address, and a success clears that pair's
+# count. A lockout lasts AXES_COOLOFF_MINUTES (0: until an admin resets it; README,
+# "Locked out"). Successful sign-ins are not logged by axes: a table of every staff member's IP
+# addresses is exactly what a leaked database must not contain.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+_axes_cooloff_minutes = env.int("AXES_COOLOFF_MINUTES", default=30)
+AXES_COOLOFF_TIME = (timedelta(minutes=_axes_cooloff_minutes)
+                     if _axes_cooloff_minutes > 0 else None)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_USERNAME_CALLABLE = "config.auth.axes_username"  # cut to 255 characters (axes' column)
+# The lockout page: our template (it says for how long, and who can help) with status 429.
+AXES_LOCKOUT_CALLABLE = "config.auth.lockout_response"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+
+# Sessions end at sign-out (LogoutView, POST only), when the browser closes, and after
+# SESSION_IDLE_TIMEOUT_SECONDS without a request (default 2 hours): every request saves the
+# session and so pushes its expiry back; the database copy expires with it, so an idle
+# session is refused by the server, not only forgotten by the browser. Django gives a new
+# session key at every sign-in.
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=2 * 60 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
 
 # URL fields without a scheme mean https (Django 6's default, adopted now).
 FORMS_URLFIELD_ASSUME_HTTPS = True
@@ -203,3 +242,37 @@ LOGGING = {
 # to run unless DEBUG is on or CASEDESK_ALLOW_DEMO says otherwise.
 DEMO_ALLOWED = env.bool("CASEDESK_ALLOW_DEMO", default=DEBUG)
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="casedesk-demo")
+
+# Protected source identities are encrypted at rest (cases/crypto.py) with these Fernet keys,
+# never with anything derived from SECRET_KEY. CASEDESK_ENCRYPTION_KEYS is a comma-separated
+# list: the first key encrypts, every key decrypts; to rotate, put a new key first, run
+# `manage.py rotate_encryption_keys`, then drop the old one. Without it, DEBUG (a laptop demo,
+# the tests) falls back to a published development key; with DEBUG off Casedesk refuses to start.
+CASEDESK_DEVELOPMENT_ENCRYPTION_KEY = "QVO80GJwttkSzjNyqRR1WmSSADN6KbmoUAgCrtBofRo="
+CASEDESK_ENCRYPTION_KEYS = env.list("CASEDESK_ENCRYPTION_KEYS", default=[])
+if not CASEDESK_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "CASEDESK_ENCRYPTION_KEYS must be set when DEBUG is off; Casedesk refuses to start "
+            "without the keys that protect source identities."
+        )
+    CASEDESK_ENCRYPTION_KEYS = [CASEDESK_DEVELOPMENT_ENCRYPTION_KEY]
+
+# Evidence uploads (cases/uploads.py). A file over EVIDENCE_MAX_UPLOAD_BYTES is refused with
+# its size beside the field; SizeLimitUploadHandler stops keeping its bytes as soon as it
+# passes the limit, so it never lands whole in memory or in a temporary file. Files up to
+# FILE_UPLOAD_MAX_MEMORY_SIZE (photos, whose metadata may locate a source) stay in memory;
+# bigger ones (videos) go to a temporary file in FILE_UPLOAD_TEMP_DIR (default: the system's),
+# removed at the end of the request. DATA_UPLOAD_MAX_MEMORY_SIZE bounds the rest of a request
+# body (form fields, not files). Stored files are readable by the server's user only.
+EVIDENCE_MAX_UPLOAD_BYTES = env.int("EVIDENCE_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "cases.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=None)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # Django's default (2.5 MiB), stated on purpose
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700

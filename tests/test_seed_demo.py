@@ -8,6 +8,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.utils import timezone
 
 from cases import demo
@@ -134,16 +135,20 @@ def test_the_demo_users_and_their_roles(case, users):
 
 
 def test_the_demo_passwords_work(client, settings, users):
+    # django-axes' backend needs the request authenticate() is given (Client.login passes
+    # none unless told): an empty one, as axes' documentation does.
     for username in ("admin", "editor", "editor2", "reporter", "viewer", "outsider"):
-        assert client.login(username=username, password=settings.DEMO_PASSWORD), username
+        assert client.login(request=HttpRequest(), username=username,
+                            password=settings.DEMO_PASSWORD), username
         client.logout()
-    assert not client.login(username="editor", password="wrong password")
+    assert not client.login(request=HttpRequest(), username="editor", password="wrong password")
 
 
 def test_the_password_comes_from_settings(client, settings, db):
     settings.DEMO_PASSWORD = "another-demo-password"
     output = seed_demo()
-    assert client.login(username="reporter", password="another-demo-password")
+    assert client.login(request=HttpRequest(), username="reporter",
+                        password="another-demo-password")
     assert "another-demo-password" in output
 
 

@@ -1,9 +1,11 @@
 """Evidence files and their chain of custody."""
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 
 from ..models import CustodyEntry, Evidence
+from ..uploads import EvidenceUploadFormMixin
 from .scoping import (
     CaseScopedAdmin,
     CaseScopedInline,
@@ -12,7 +14,17 @@ from .scoping import (
 )
 
 RECORD_FIELDS = ("created_by", "created_at", "updated_at")
-INTEGRITY_FIELDS = ("sha256", "size", "content_type", "original_name")
+INTEGRITY_FIELDS = ("sha256", "original_sha256", "size", "content_type", "original_name")
+
+
+class EvidenceAdminForm(EvidenceUploadFormMixin, forms.ModelForm):
+    """The admin's upload goes through the same check as the workspace's (cases.uploads)."""
+
+    class Meta:
+        model = Evidence
+        # The admin lays out its own fieldsets; these are the editable fields it may show.
+        fields = ["case", "claim", "incident", "description", "file", "origin_url",
+                  "captured_by", "captured_at"]
 
 
 class CustodyEntryInline(ReadOnlyInlineMixin, CaseScopedInline, admin.TabularInline):
@@ -38,6 +50,7 @@ class EvidenceAdmin(CaseScopedAdmin):
     autocomplete_fields = ("case", "claim", "incident", "captured_by")
     default_to_user = ("captured_by",)
     inlines = (CustodyEntryInline,)
+    form = EvidenceAdminForm
 
     def get_fieldsets(self, request, obj=None):
         # A stored file is never replaced: its hash and custody log vouch for that very file.
@@ -62,8 +75,10 @@ class EvidenceAdmin(CaseScopedAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             # The custody log starts when the file enters Casedesk.
-            CustodyEntry.objects.create(evidence=obj, action=CustodyEntry.Action.COLLECTED,
-                                        actor=request.user, note="Uploaded in the admin.")
+            obj.start_custody(request.user, "Uploaded in the admin.")
+            if obj.metadata_removed:
+                self.message_user(request, "Metadata removed before storing: "
+                                           f"{', '.join(obj.metadata_removed)}.", messages.INFO)
 
     @admin.display(description="stored file")
     def stored_file(self, obj):

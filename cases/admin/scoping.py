@@ -27,14 +27,11 @@ from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from ..enums import Role
-from ..models import Case, Claim, CustodyEntry, Membership, VerificationEvent
+from ..models import Case, Claim, Membership
 from ..models.base import CaseDataQuerySet
 from ..models.case import CaseQuerySet
 
 _MEMBERSHIPS_ATTR = "_casedesk_admin_memberships"
-
-# Audit logs that are appended by code and never edited (see VerificationEvent, CustodyEntry).
-AUDIT_LOG_MODELS = (VerificationEvent, CustodyEntry)
 
 # Who wrote a record is set by the server on add, never taken from a form.
 AUTHOR_FIELDS = ("created_by", "added_by")
@@ -132,6 +129,14 @@ def save_record(obj) -> None:
     """Save an admin-edited record, leaving out the fields only the workflow writes."""
     protected = WORKFLOW_FIELDS.get(type(obj))
     if protected and not obj._state.adding:
+        # The history row copies the whole record, so it must carry the workflow's fields as
+        # stored, read under a lock (the admin saves in a transaction): a status changed
+        # since the form was read would otherwise go into the history as if undone.
+        attnames = [obj._meta.get_field(name).attname for name in protected]
+        stored = (type(obj)._base_manager.select_for_update().filter(pk=obj.pk)
+                  .values(*attnames).first())
+        for attname, value in (stored or {}).items():
+            setattr(obj, attname, value)
         obj.save(update_fields=[f.name for f in obj._meta.concrete_fields
                                 if not f.primary_key and f.name not in protected])
     else:
@@ -231,11 +236,11 @@ class CaseScopedMixin(_CaseScoping):
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        # Audit logs are never deleted one by one (their admins refuse it), but a superuser
-        # removing a whole claim, evidence file or case takes them along. Everyone else is
-        # stopped, so verification and custody history cannot vanish with a reporter's click.
-        if request.user.is_superuser:
-            perms_needed -= {m._meta.verbose_name for m in AUDIT_LOG_MODELS}
+        # Records that stand in the way (audit logs are PROTECT: see cases/history.py) are
+        # also counted by Django as lacking a delete permission, and its page then speaks of
+        # permissions. Nothing can be deleted while anything is protected: say that.
+        if protected:
+            perms_needed = set()
         return deleted, counts, perms_needed, protected
 
     def save_formset(self, request, form, formset, change):

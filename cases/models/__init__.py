@@ -5,6 +5,7 @@ from .claim import Claim, VerificationEvent
 from .evidence import CustodyEntry, Evidence
 from .followup import CommentRequest, Task
 from .incident import Incident, IncidentType
+from .reveal import IdentityReveal, RevealChannel
 from .source import Citation, Source, SourceIdentity
 
 __all__ = [
@@ -14,9 +15,11 @@ __all__ = [
     "CommentRequest",
     "CustodyEntry",
     "Evidence",
+    "IdentityReveal",
     "Incident",
     "IncidentType",
     "Membership",
+    "RevealChannel",
     "Source",
     "SourceIdentity",
     "Task",

@@ -51,8 +51,9 @@ def same_case_errors(case_id, **related) -> dict[str, str]:
 
 class AppendOnlyQuerySet(models.QuerySet):
     """For logs that are written once and never changed: bulk rewrites are refused too.
-    (Deleting the record a log entry belongs to still removes it, through the database
-    cascade, which does not go through this queryset.)"""
+    The record a log entry belongs to cannot be deleted while it has entries (their foreign
+    keys are PROTECT), and on PostgreSQL a trigger refuses any UPDATE or DELETE of these
+    tables (cases/history.py)."""
 
     def update(self, **kwargs):
         raise ValidationError(f"{self.model._meta.verbose_name_plural} are never edited.")

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.db import models
 from django.utils.text import slugify
-from simple_history.models import HistoricalRecords
 
 from ..enums import CaseStatus, Role, Sensitivity
+from ..history import HistoricalRecords
 from .base import TimeStampedModel
 
 

@@ -2,7 +2,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from simple_history.models import HistoricalRecords
 
 from ..enums import (
     Credibility,
@@ -11,6 +10,7 @@ from ..enums import (
     VerificationStatus,
 )
 from ..figures import Figure
+from ..history import HistoricalRecords
 from .base import AppendOnlyQuerySet, AuthoredModel, CaseDataQuerySet, same_case_errors
 
 
@@ -121,7 +121,9 @@ class Claim(AuthoredModel):
 class VerificationEvent(models.Model):
     """One step of a claim's verification. Written by cases.workflow only, never changed."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
+    # PROTECT: verification history is never deleted, not even with its claim (see
+    # cases/history.py); a claim that has any cannot be deleted.
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=20, choices=VerificationEventKind.choices,
                             default=VerificationEventKind.TRANSITION)
     from_status = models.CharField(max_length=20, choices=VerificationStatus.choices)

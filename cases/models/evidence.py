@@ -5,8 +5,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from ..history import HistoricalRecords
+from ..uploads import content_type_of
 from .base import AppendOnlyQuerySet, AuthoredModel, CaseDataQuerySet, same_case_errors
 
 
@@ -25,6 +26,11 @@ class Evidence(AuthoredModel):
     file = models.FileField(upload_to=evidence_upload_to, max_length=255)
     original_name = models.CharField(max_length=255, blank=True)
     sha256 = models.CharField("SHA-256", max_length=64, editable=False, db_index=True)
+    # The file as it was collected, before Casedesk removed an image's metadata (see
+    # cases/uploads.py): equal to sha256 when the stored file is the upload itself.
+    original_sha256 = models.CharField(
+        "SHA-256 as collected", max_length=64, editable=False, blank=True, db_index=True,
+        help_text="Of the file as uploaded, before its metadata was removed.")
     size = models.PositiveBigIntegerField(editable=False, default=0)
     content_type = models.CharField(max_length=100, blank=True)
     origin_url = models.URLField("found at", max_length=500, blank=True)
@@ -52,19 +58,48 @@ class Evidence(AuthoredModel):
     def save(self, *args, **kwargs):
         # Hash the content as it is stored, whenever a new file arrives.
         if self.file and not getattr(self.file, "_committed", True):
+            content = self.file.file
             digest, size = hashlib.sha256(), 0
             for chunk in self.file.chunks():
                 digest.update(chunk)
                 size += len(chunk)
             self.sha256, self.size = digest.hexdigest(), size
+            # What the upload check learnt (cases.uploads.clean_upload), when the file came
+            # through a form; otherwise the stored file is the file as collected.
+            info = getattr(content, "upload_info", None)
+            self.original_sha256 = info.original_sha256 if info else self.sha256
+            self._upload_info = info
             # A replacement file brings its own name and type: the previous file's must not
             # carry over. On creation an explicitly given name (a clearer title) is kept.
             replacing = self.pk is not None
             if replacing or not self.original_name:
                 self.original_name = self.file.name.rsplit("/", 1)[-1][:255]
-            if replacing or not self.content_type:
-                self.content_type = getattr(self.file.file, "content_type", "") or ""
+            # The type is the one detected from the content, never a browser's claim.
+            self.content_type = info.kind.content_type if info else content_type_of(content)
         super().save(*args, **kwargs)
+
+    def start_custody(self, actor, note: str) -> None:
+        """The first links of the file's chain of custody, right after it is stored: its
+        collection and, when the stored file is a copy without metadata, that copy."""
+        CustodyEntry.objects.create(
+            evidence=self, action=CustodyEntry.Action.COLLECTED, actor=actor,
+            note=f"{note} SHA-256 as collected: {self.original_sha256 or self.sha256}.")
+        info = getattr(self, "_upload_info", None)
+        if info is not None and info.rewritten:
+            removed = ", ".join(info.metadata_removed) or "none found"
+            CustodyEntry.objects.create(
+                evidence=self, action=CustodyEntry.Action.METADATA_STRIPPED, actor=actor,
+                note=f"Metadata removed before storing (found: {removed})"
+                     f"{'; EXIF orientation applied to the pixels' if info.turned_upright else ''}"
+                     f". Stored working copy: SHA-256 {self.sha256}, {self.size} bytes. The file "
+                     f"as uploaded (SHA-256 {info.original_sha256}, {info.original_size} bytes) "
+                     "was not kept.")
+
+    @property
+    def metadata_removed(self) -> tuple[str, ...]:
+        """What the upload check removed from this file, in the request that stored it."""
+        info = getattr(self, "_upload_info", None)
+        return info.metadata_removed if info is not None and info.rewritten else ()
 
 
 class CustodyEntry(models.Model):
@@ -76,8 +111,11 @@ class CustodyEntry(models.Model):
         HASH_VERIFIED = "hash_verified", "Hash verified"
         TRANSFERRED = "transferred", "Handed over"
         WORKING_COPY = "working_copy", "Working copy made"
+        METADATA_STRIPPED = "metadata_stripped", "Metadata removed"
 
-    evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="custody")
+    # PROTECT: the custody log outlives nothing it vouches for; evidence with a custody log
+    # cannot be deleted (see cases/history.py).
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="custody")
     action = models.CharField(max_length=20, choices=Action.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                               related_name="+")

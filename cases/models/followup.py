@@ -2,9 +2,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
 from ..enums import CommentChannel, CommentOutcome, TaskState
+from ..history import HistoricalRecords
 from .base import AuthoredModel, CaseDataQuerySet, same_case_errors
 
 

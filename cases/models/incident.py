@@ -6,10 +6,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce, TruncDate
 from django_countries.fields import CountryField
-from simple_history.models import HistoricalRecords
 
 from .. import fuzzydate
 from ..enums import GeoPrecision
+from ..history import HistoricalRecords
 from .base import AuthoredModel, CaseDataQuerySet
 
 

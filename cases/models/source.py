@@ -1,9 +1,10 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 from django_countries.fields import CountryField
-from simple_history.models import HistoricalRecords
 
+from ..crypto import EncryptedCharField, EncryptedTextField
 from ..enums import CitationRelation, Reliability, SourceKind
+from ..history import HistoricalRecords
 from .base import AuthoredModel, CaseDataQuerySet, same_case_errors
 
 
@@ -73,12 +74,15 @@ class Source(AuthoredModel):
 
 
 class SourceIdentity(models.Model):
-    """The real identity behind a protected source. Read only by the case's source handlers."""
+    """The real identity behind a protected source. Read only by the case's source handlers.
+
+    Its three fields are encrypted at rest (cases/crypto.py): the table and its history hold
+    Fernet tokens only. Each time a page shows them to someone, an IdentityReveal is logged."""
 
     source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="identity")
-    real_name = models.CharField(max_length=200, blank=True)
-    contact = models.TextField(blank=True, help_text="How to reach them safely.")
-    private_notes = models.TextField(blank=True)
+    real_name = EncryptedCharField(max_length=200, blank=True)
+    contact = EncryptedTextField(blank=True, help_text="How to reach them safely.")
+    private_notes = EncryptedTextField(blank=True)
 
     history = HistoricalRecords()
 

@@ -18,7 +18,10 @@ def evidence_download(request, slug, pk):
     response = FileResponse(handle, as_attachment=True,
                             filename=evidence.original_name or f"evidence-{evidence.pk}",
                             content_type="application/octet-stream")
-    # Never rendered by the browser, never cached.
+    # Never rendered by the browser, never cached. The stored type (detected from the content
+    # at upload, cases/uploads.py) is not sent: octet-stream and nosniff leave the browser
+    # nothing to render, whatever the file holds.
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
     return response

@@ -15,7 +15,9 @@ from django.db.models import Case as CaseWhen
 from django.db.models import IntegerField, Value, When
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.debug import sensitive_post_parameters
 
 from ..access import get_case_for_user
 from ..concurrency import NoLostUpdatesMixin
@@ -39,10 +41,11 @@ from ..models import (
     Citation,
     Claim,
     CommentRequest,
-    CustodyEntry,
     Evidence,
+    IdentityReveal,
     Incident,
     Membership,
+    RevealChannel,
     Source,
     SourceIdentity,
     Task,
@@ -149,6 +152,9 @@ class IncidentFormView(RecordFormView):
         return super().success_message(obj)
 
 
+# An error report (the admins' error email) lists a request's POST data: never an identity.
+@method_decorator(sensitive_post_parameters("identity-real_name", "identity-contact",
+                                            "identity-private_notes"), name="dispatch")
 class SourceFormView(RecordFormView):
     """A source's public fields for every reporter; its identity for source handlers only."""
 
@@ -171,6 +177,14 @@ class SourceFormView(RecordFormView):
                 data, files, instance=identity or SourceIdentity(source=obj), prefix="identity",
                 **self.form_kwargs())
         return forms
+
+    def render_forms(self, obj, forms, **kwargs):
+        # Showing a handler the form of a saved identity shows them who the source is (on a
+        # refused save too, with the saved values beside the fields): the reveal log says so.
+        identity_form = forms.get("identity_form")
+        if identity_form is not None and identity_form.instance.pk is not None:
+            IdentityReveal.objects.record(self.request.user, [obj], RevealChannel.SOURCE_PAGE)
+        return super().render_forms(obj, forms, **kwargs)
 
     def save_forms(self, obj, forms):
         source = forms["form"].save()
@@ -230,8 +244,9 @@ class ClaimFormView(RecordFormView):
 
 
 class EvidenceFormView(RecordFormView):
-    """Uploading evidence. The file's hash is computed as it is stored (Evidence.save) and
-    its chain of custody starts here."""
+    """Uploading evidence. The form checks the file and removes an image's metadata
+    (cases.uploads); its hash is computed as it is stored (Evidence.save) and its chain of
+    custody starts here."""
 
     model = Evidence
     form_class = EvidenceForm
@@ -245,16 +260,18 @@ class EvidenceFormView(RecordFormView):
 
     def save_forms(self, obj, forms):
         evidence = forms["form"].save()
-        CustodyEntry.objects.create(evidence=evidence, action=CustodyEntry.Action.COLLECTED,
-                                    actor=self.request.user,
-                                    note="Uploaded in the case workspace.")
+        evidence.start_custody(self.request.user, "Uploaded in the case workspace.")
         return evidence
 
     def heading(self, obj):
         return "Upload evidence"
 
     def success_message(self, obj):
-        return f"Evidence “{obj}” stored (SHA-256 {obj.sha256[:12]}…)."
+        stored = f"Evidence “{obj}” stored (SHA-256 {obj.sha256[:12]}…)."
+        if obj.metadata_removed:
+            return (f"{stored} Metadata removed before storing: "
+                    f"{', '.join(obj.metadata_removed)}.")
+        return stored
 
 
 class TaskFormView(RecordFormView):

@@ -1,0 +1,431 @@
+"""History that tells the truth: every write leaves a history row naming who made it, and on
+PostgreSQL nothing can rewrite or remove those rows afterwards.
+
+django-simple-history writes a historical row from `post_save` / `post_delete`, with the user
+of the request (`HistoryRequestMiddleware`) or `instance._history_user` (the workflow, the
+admin, seed_demo). Writes that send no signals leave no row: `QuerySet.update()`,
+`bulk_create()`, `bulk_update()`, raw SQL, and the `UPDATE … SET x = NULL` Django's deletion
+collector issues for `on_delete=SET_NULL`. So:
+
+- **Bulk writes** of history-tracked models go through `bulk_create_with_history`,
+  `bulk_update_with_history` and `update_with_history` below (they take the acting user,
+  explicitly). tests/test_history.py fails when a new `.update(` / `bulk_create(` /
+  `bulk_update(` / raw SQL call appears in `cases/` outside its allow-list.
+- **Links cleared by a deletion** (a claim's incident when the incident is deleted…) get a
+  history row too: see `_record_cleared_links`.
+- **Who acted** is part of the record: a user named in history cannot be deleted
+  (`history_user` is PROTECT, see `HistoricalRecords`); deactivate the account instead.
+
+**Append-only on PostgreSQL.** Migration 0004 installs `casedesk_append_only()` and, on every
+`cases_historical*` table and on the audit logs (`APPEND_ONLY_LOGS`), a row trigger refusing
+UPDATE and DELETE and a statement trigger refusing TRUNCATE (SQLSTATE 23001,
+restrict_violation: Django raises `IntegrityError`). After every `migrate`, `install_guards`
+runs again (post_migrate), so a history table created by a later migration is guarded too.
+The one exception in normal operation is `IdentityReveal.source_id`, which a source's deletion
+sets to NULL (the entry keeps the codename): the trigger lets an UPDATE through that clears
+that column and changes nothing else.
+
+**Maintenance.** The single, explicit way past the trigger is `history_maintenance()`: a
+transaction-local `casedesk.history_maintenance = 'on'`. It is for `manage.py
+rotate_encryption_keys` (which rewrites the ciphertext in HistoricalSourceIdentity: a new
+token for the same value, not an edit) and for a future data migration that must touch
+history; nothing else in `cases/` may use it (tests/test_history.py holds the list). A
+database operator can do the same by hand in psql (`BEGIN; SET LOCAL
+casedesk.history_maintenance = 'on'; …; COMMIT;`), which is the only way to erase an audit log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
+from django.db.models.signals import post_delete, post_migrate, pre_delete
+from django.utils import timezone
+from simple_history import models as simple_history_models
+from simple_history.utils import bulk_create_with_history as _bulk_create_with_history
+from simple_history.utils import get_history_manager_for_model
+
+logger = logging.getLogger("casedesk.history")
+
+MAINTENANCE_SETTING = "casedesk.history_maintenance"
+GUARD_FUNCTION = "casedesk_append_only"
+ROW_TRIGGER = "casedesk_append_only"
+TRUNCATE_TRIGGER = "casedesk_append_only_truncate"
+HISTORY_TABLE_PATTERN = r"cases\_historical%"
+
+#: The audit logs (AppendOnlyQuerySet models) that carry no simple-history of their own,
+#: with the columns a deletion elsewhere may set to NULL (on_delete=SET_NULL).
+APPEND_ONLY_LOGS = {
+    "cases_verificationevent": (),
+    "cases_custodyentry": (),
+    "cases_identityreveal": ("source_id",),
+}
+
+
+# --- who acted: a user named in history cannot be deleted -------------------------------------
+
+class HistoricalRecords(simple_history_models.HistoricalRecords):
+    """simple-history's HistoricalRecords, except that `history_user` is PROTECT.
+
+    simple-history sets it to NULL when the user is deleted: an UPDATE of every history row
+    they wrote, which forgets who made the change (and which the append-only trigger refuses,
+    so on PostgreSQL the deletion would fail with a database error). With PROTECT the
+    deletion is refused up front, as for the audit logs' `actor`: the admin says which
+    records stand in the way, and the account is deactivated instead."""
+
+    def _get_history_user_fields(self):
+        fields = super()._get_history_user_fields()
+        user_field = fields.get("history_user")
+        if isinstance(user_field, models.ForeignKey):
+            user_field.remote_field.on_delete = models.PROTECT
+        return fields
+
+
+def is_history_tracked(model) -> bool:
+    return hasattr(model._meta, "simple_history_manager_attribute")
+
+
+# --- bulk writes that leave history ---------------------------------------------------------
+
+def _model_of(objs):
+    kinds = {type(obj) for obj in objs}
+    if len(kinds) != 1:
+        raise TypeError(f"Bulk writes take records of one model, not {sorted(map(str, kinds))}.")
+    (model,) = kinds
+    get_history_manager_for_model(model)  # NotHistoricalModelError for untracked models
+    return model
+
+
+def _auto_now_fields(model) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
+
+
+def _record_changes(model, pks, *, user, reason, using) -> list:
+    """A "changed" history row for each record in `pks`, from what is stored now."""
+    rows = list(model._base_manager.using(using).filter(pk__in=pks).order_by("pk"))
+    get_history_manager_for_model(model).bulk_history_create(
+        rows, update=True, default_user=user, default_change_reason=reason)
+    return rows
+
+
+def bulk_create_with_history(objs, *, user, reason: str = "", batch_size=None) -> list:
+    """`Model.objects.bulk_create(objs)` plus a "created" history row for each record,
+    written by `user` (see update_with_history for `user=None`).
+
+    Like bulk_create, it calls no `save()`: do not use it for models whose save() derives
+    fields (Incident's dates, Evidence's hash, Case's slug) unless `objs` carry them."""
+    objs = list(objs)
+    if not objs:
+        return []
+    model = _model_of(objs)
+    with transaction.atomic(using=router.db_for_write(model)):
+        return _bulk_create_with_history(objs, model, batch_size=batch_size,
+                                         default_user=user, default_change_reason=reason)
+
+
+def bulk_update_with_history(objs, fields, *, user, reason: str = "", batch_size=None) -> int:
+    """`Model.objects.bulk_update(objs, fields)` plus a "changed" history row for each record,
+    written by `user`. `updated_at` moves too (a record's version: see cases.concurrency).
+
+    The history rows are read back from the database after the update, so they show what is
+    stored, whatever else the objects held in memory."""
+    objs = list(objs)
+    if not objs:
+        return 0
+    model = _model_of(objs)
+    fields = list(fields)
+    now = timezone.now()
+    for field in _auto_now_fields(model):
+        for obj in objs:
+            setattr(obj, field.attname, now)
+        if field.name not in fields:
+            fields.append(field.name)
+    using = router.db_for_write(model)
+    with transaction.atomic(using=using):
+        updated = model._base_manager.using(using).bulk_update(objs, fields,
+                                                                batch_size=batch_size)
+        _record_changes(model, [obj.pk for obj in objs], user=user, reason=reason,
+                        using=using)
+    return updated
+
+
+def update_with_history(queryset, *, user, reason: str = "", **values) -> int:
+    """`queryset.update(**values)` plus a "changed" history row for each record, written by
+    `user`; `updated_at` moves too. The rows are locked first (`select_for_update`), so the
+    history rows show exactly what the update left. Like QuerySet.update(), it calls no
+    `save()` (so no field a save() derives is recomputed).
+
+    For all three helpers, `user=None` means the request's user when there is a request
+    (HistoryRequestMiddleware) and nobody otherwise (a system job: the history says so)."""
+    model = queryset.model
+    get_history_manager_for_model(model)
+    using = queryset.db
+    now = timezone.now()
+    for field in _auto_now_fields(model):
+        values.setdefault(field.name, now)
+    with transaction.atomic(using=using):
+        pks = list(queryset.order_by().values_list("pk", flat=True))
+        records = model._base_manager.using(using).filter(pk__in=pks)
+        pks = list(records.select_for_update().values_list("pk", flat=True))
+        if not pks:
+            return 0
+        updated = len(pks)
+        if values:
+            # The one sanctioned QuerySet.update() of a history-tracked model.
+            updated = records.filter(pk__in=pks).update(**values)
+        _record_changes(model, pks, user=user, reason=reason, using=using)
+    return updated
+
+
+# --- links cleared by a deletion (on_delete=SET_NULL) ---------------------------------------
+
+_CLEARED = "_casedesk_history_cleared_links"
+_DELETING = "_casedesk_history_deleting"
+
+
+def _clearing_relations():
+    """{target model: [(history-tracked model, foreign key)]} for every foreign key of a
+    tracked model that a deletion of its target rewrites instead of deleting (SET_NULL,
+    SET_DEFAULT, SET(...))."""
+    from django.apps import apps
+
+    keep = (models.CASCADE, models.PROTECT, models.RESTRICT, models.DO_NOTHING)
+    relations: dict = {}
+    for model in apps.get_models():
+        if not is_history_tracked(model):
+            continue
+        for field in model._meta.concrete_fields:
+            if field.many_to_one and field.remote_field.on_delete not in keep:
+                target = field.remote_field.model
+                relations.setdefault(target, []).append((model, field))
+    return relations
+
+
+def _note_deletion(sender, instance, origin=None, **kwargs):
+    """pre_delete of a record that may lose a link: Django sends every pre_delete of one
+    deletion before it clears any link, so `_record_cleared_links` knows which records go
+    anyway (they get their "deleted" row, not a "changed" one first). Kept on `origin`, the
+    instance or queryset the deletion started from, so it lasts as long as that deletion."""
+    if origin is not None:
+        origin.__dict__.setdefault(_DELETING, set()).add((sender._meta.concrete_model,
+                                                           instance.pk))
+
+
+def _remember_links_to_clear(sender, instance, using, relations, **kwargs):
+    pending = []
+    for model, field in relations:
+        pks = list(model._base_manager.using(using).filter(**{field.name: instance})
+                   .values_list("pk", flat=True))
+        if pks:
+            pending.append((model, field, pks))
+    if pending:
+        instance.__dict__[_CLEARED] = pending
+
+
+def _record_cleared_links(sender, instance, using, origin=None, **kwargs):
+    """After the collector has cleared the links, give every record whose link was cleared
+    and that this deletion does not take along a history row and a new version, in the
+    deleting user's name."""
+    pending = instance.__dict__.pop(_CLEARED, None)
+    if not pending:
+        return
+    deleting = getattr(origin, "__dict__", {}).get(_DELETING, set())
+    # Whoever deleted: `_history_user` when the code set one, else (None) the request's user
+    # (HistoryRequestMiddleware), as for the deleted record's own history row.
+    user = getattr(instance, "_history_user", None)
+    noun = sender._meta.verbose_name
+    for model, field, pks in pending:
+        pks = [pk for pk in pks if (model._meta.concrete_model, pk) not in deleting]
+        survivors = model._base_manager.using(using).filter(pk__in=pks)
+        if not survivors.exists():
+            continue
+        reason = f"{field.verbose_name} cleared: the {noun} was deleted"[:100]
+        update_with_history(survivors, user=user, reason=reason)
+
+
+def connect_signals() -> None:
+    """Called from CasesConfig.ready(), once every model (and history model) is loaded."""
+    clearing = _clearing_relations()
+    for model in {model for relations in clearing.values() for model, _field in relations}:
+        pre_delete.connect(_note_deletion, sender=model, weak=False,
+                           dispatch_uid=f"casedesk.history.deleting.{model._meta.label_lower}")
+    for target, relations in clearing.items():
+        def remember(sender, instance, using, _relations=relations, **kwargs):
+            _remember_links_to_clear(sender, instance, using, _relations, **kwargs)
+
+        uid = f"casedesk.history.{target._meta.label_lower}"
+        pre_delete.connect(remember, sender=target, weak=False, dispatch_uid=f"{uid}.pre")
+        post_delete.connect(_record_cleared_links, sender=target, weak=False,
+                            dispatch_uid=f"{uid}.post")
+    post_migrate.connect(_guard_new_tables, dispatch_uid="casedesk.history.guards")
+
+
+# --- PostgreSQL: the append-only guard --------------------------------------------------------
+
+# Plain SQL, no interpolation: the names are GUARD_FUNCTION and MAINTENANCE_SETTING.
+GUARD_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION casedesk_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $guard$
+DECLARE
+    new_row jsonb;
+    old_row jsonb;
+BEGIN
+    IF coalesce(current_setting('casedesk.history_maintenance', true), '') = 'on' THEN
+        -- cases.history.history_maintenance(): a documented maintenance transaction.
+        IF TG_LEVEL = 'STATEMENT' THEN RETURN NULL; END IF;
+        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' AND TG_NARGS > 0 THEN
+        -- The trigger's arguments name links that a deletion elsewhere may clear
+        -- (on_delete=SET_NULL): let an UPDATE through that clears them and nothing else.
+        new_row := to_jsonb(NEW);
+        old_row := to_jsonb(OLD);
+        IF (new_row - TG_ARGV) = (old_row - TG_ARGV) AND NOT EXISTS (
+            SELECT 1 FROM unnest(TG_ARGV) AS link(name)
+            WHERE new_row -> link.name <> 'null'::jsonb
+              AND (new_row -> link.name) IS DISTINCT FROM (old_row -> link.name))
+        THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION '% on %.% refused: the table is append-only', TG_OP, TG_TABLE_SCHEMA,
+        TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation',
+              HINT = 'History rows and audit logs are never changed or removed. Documented '
+                     'maintenance (such as encryption key rotation) runs inside '
+                     'cases.history.history_maintenance().';
+END;
+$guard$;
+"""
+
+
+def _quote(connection, name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def guarded_tables(connection) -> dict[str, tuple[str, ...]]:
+    """{table: columns a deletion may clear} for every table that must be append-only and
+    exists in the connected database (history tables found by name, so new ones count)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' "
+            "AND (table_name LIKE %s OR table_name = ANY(%s)) ORDER BY table_name",
+            [HISTORY_TABLE_PATTERN, list(APPEND_ONLY_LOGS)])
+        names = [row[0] for row in cursor.fetchall()]
+    return {name: APPEND_ONLY_LOGS.get(name, ()) for name in names}
+
+
+def _existing_triggers(connection) -> set[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgname FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND t.tgname IN (%s, %s) "
+            "AND NOT t.tgisinternal",
+            [ROW_TRIGGER, TRUNCATE_TRIGGER])
+        return set(cursor.fetchall())
+
+
+def _guard_function_exists(connection) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE p.proname = %s AND n.nspname = current_schema()", [GUARD_FUNCTION])
+        return cursor.fetchone() is not None
+
+
+def install_guards(connection) -> list[str]:
+    """Create (or refresh) the guard function and add the triggers to every guarded table
+    that lacks them. Returns the tables that got a trigger. PostgreSQL only; elsewhere a
+    no-op (SQLite, the local demo's database, has no such guard)."""
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(GUARD_FUNCTION_SQL)
+    existing = _existing_triggers(connection)
+    added = []
+    for table, clearable in guarded_tables(connection).items():
+        quoted = _quote(connection, table)
+        statements = []
+        if (table, ROW_TRIGGER) not in existing:
+            args = ", ".join(_literal(column) for column in clearable)
+            statements.append(
+                f"CREATE TRIGGER {ROW_TRIGGER} BEFORE UPDATE OR DELETE ON {quoted} "
+                f"FOR EACH ROW EXECUTE FUNCTION {GUARD_FUNCTION}({args})")
+        if (table, TRUNCATE_TRIGGER) not in existing:
+            statements.append(
+                f"CREATE TRIGGER {TRUNCATE_TRIGGER} BEFORE TRUNCATE ON {quoted} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {GUARD_FUNCTION}()")
+        if statements:
+            with connection.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+            added.append(table)
+    return added
+
+
+def remove_guards(connection) -> None:
+    """Undo install_guards (migrating back before 0004)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for table, _trigger in sorted(_existing_triggers(connection)):
+            quoted = _quote(connection, table)
+            cursor.execute(f"DROP TRIGGER IF EXISTS {ROW_TRIGGER} ON {quoted}")
+            cursor.execute(f"DROP TRIGGER IF EXISTS {TRUNCATE_TRIGGER} ON {quoted}")
+        cursor.execute(f"DROP FUNCTION IF EXISTS {GUARD_FUNCTION}()")
+
+
+def _guard_new_tables(sender, using=DEFAULT_DB_ALIAS, **kwargs):
+    """post_migrate: a history table created by a migration after 0004 gets the triggers.
+    Only where 0004 is in effect (the function exists): migrating back stays migrated back."""
+    if sender.name != "cases":
+        return
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not _guard_function_exists(connection):
+        return
+    with transaction.atomic(using=using):
+        added = install_guards(connection)
+    if added:
+        logger.info("Append-only guard added to %s", ", ".join(added))
+
+
+# --- maintenance: the one documented way past the guard ---------------------------------------
+
+@contextlib.contextmanager
+def history_maintenance(using=None, *, reason: str):
+    """Let the statements run inside this block update or delete history rows and audit
+    log entries, on PostgreSQL (elsewhere there is nothing to let through).
+
+    Opens a transaction (a savepoint when already in one) and sets
+    `casedesk.history_maintenance = 'on'` for it with `set_config(..., is_local => true)`
+    (`SET LOCAL`): the setting dies with the transaction, and is put back as it was when the
+    block ends, so nothing after the block, and no other connection, is let through. The
+    `reason` is logged. Only `manage.py rotate_encryption_keys` uses it."""
+    if not reason or not reason.strip():
+        raise ValueError("history_maintenance() needs a reason: it is logged.")
+    alias = using or DEFAULT_DB_ALIAS
+    connection = connections[alias]
+    with transaction.atomic(using=alias):
+        previous = None
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting(%s, true), set_config(%s, 'on', true)",
+                               [MAINTENANCE_SETTING, MAINTENANCE_SETTING])
+                previous = cursor.fetchone()[0]
+        logger.info("History maintenance on database %r: %s", alias, reason)
+        yield
+        # Reached only when the block succeeded: on an error the savepoint or transaction
+        # is rolled back, which undoes SET LOCAL by itself.
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, %s, true)",
+                               [MAINTENANCE_SETTING, previous if previous == "on" else "off"])

@@ -1,0 +1,425 @@
+"""Sign-in (issue 4, part 3, without the second factor): throttling with django-axes and the
+documented way back in, over-long usernames, the session's life (a new one at sign-in, ended
+at sign-out, after inactivity and when the account is disabled), and no self sign-up."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from axes.models import AccessAttempt, AccessLog
+from django.conf import settings as django_settings
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import DataError, connection, transaction
+from django.test import Client, RequestFactory
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from config.auth import AXES_USERNAME_MAX_LENGTH
+
+from .factories import PASSWORD, UserFactory
+from .test_http_security import assert_no_inline_code, assert_security_headers
+
+pytestmark = pytest.mark.django_db
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+LIMIT = 3  # failures that lock out, in these tests (settings: AXES_FAILURE_LIMIT, default 5)
+
+
+@pytest.fixture(autouse=True)
+def _small_failure_limit(settings):
+    settings.AXES_FAILURE_LIMIT = LIMIT
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="reporter")
+
+
+def sign_in(client, username="reporter", password=PASSWORD, **extra):
+    return client.post(reverse("login"), {"username": username, "password": password}, **extra)
+
+
+def signed_in_as(client):
+    """The id of the user the client's session belongs to, or None."""
+    return client.session.get(SESSION_KEY)
+
+
+def session_key(client):
+    cookie = client.cookies.get(django_settings.SESSION_COOKIE_NAME)
+    return cookie.value if cookie else None
+
+
+def lock_out(client, username="reporter", **extra):
+    for _ in range(LIMIT - 1):
+        response = sign_in(client, username, "wrong password", **extra)
+        assert response.status_code == 200  # the form again, with its message
+    response = sign_in(client, username, "wrong password", **extra)
+    assert response.status_code == 429
+    return response
+
+
+# --- throttling -------------------------------------------------------------------------
+
+
+def test_the_settings_throttle_with_axes_before_the_password_check():
+    assert django_settings.AUTHENTICATION_BACKENDS == [
+        "axes.backends.AxesStandaloneBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+    assert django_settings.MIDDLEWARE[-1] == "axes.middleware.AxesMiddleware"
+    assert django_settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
+    assert django_settings.AXES_RESET_ON_SUCCESS is True
+
+
+def test_failures_below_the_limit_get_the_form_again(client, user):
+    for _ in range(LIMIT - 1):
+        response = sign_in(client, password="wrong password")
+        assert response.status_code == 200
+        assert "correct username and password" in response.content.decode()
+    attempt = AccessAttempt.objects.get(username="reporter")
+    assert attempt.failures_since_start == LIMIT - 1
+    assert attempt.ip_address == "127.0.0.1"
+    # Never the password, in clear, in axes' record.
+    assert "wrong password" not in attempt.post_data
+
+
+def test_the_nth_failure_locks_out_with_our_page_and_no_session(client, user):
+    response = lock_out(client)
+
+    assert "registration/locked_out.html" in [t.name for t in response.templates]
+    page = response.content.decode()
+    assert "Sign-in paused" in page
+    assert "too many failed sign-ins" in page
+    assert "30 minutes" in page  # AXES_COOLOFF_MINUTES' default
+    assert "administrator" in page
+    assert reverse("login") in page  # the way back to the form
+    assert_security_headers(response)
+    assert_no_inline_code(page, "lockout page")
+    assert signed_in_as(client) is None
+    assert not response.context["user"].is_authenticated
+
+
+def test_the_lockout_page_without_cool_off_says_an_administrator_lifts_it(client, user,
+                                                                          settings):
+    settings.AXES_COOLOFF_TIME = None
+    page = lock_out(client).content.decode()
+    assert "until an administrator lifts the lock" in page
+    assert "minutes" not in page
+
+
+def test_the_right_password_is_refused_while_locked_out(client, user):
+    lock_out(client)
+    AccessAttempt.objects.update(attempt_time=timezone.now() - dt.timedelta(minutes=10))
+
+    response = sign_in(client)
+
+    assert response.status_code == 429
+    assert "Sign-in paused" in response.content.decode()
+    assert signed_in_as(client) is None
+    assert client.get(reverse("cases:dashboard")).status_code == 302
+    # The try counted as a failure and started the pause again.
+    attempt = AccessAttempt.objects.get()
+    assert attempt.failures_since_start == LIMIT + 1
+    assert attempt.attempt_time > timezone.now() - dt.timedelta(minutes=1)
+
+
+def test_the_lockout_ends_after_the_cool_off(client, user, settings):
+    lock_out(client)
+    assert sign_in(client).status_code == 429
+
+    # The failures were made longer ago than the cool-off (30 minutes by default).
+    AccessAttempt.objects.update(attempt_time=timezone.now() - dt.timedelta(minutes=31))
+
+    response = sign_in(client)
+    assert response.status_code == 302
+    assert signed_in_as(client) == str(user.pk)
+
+
+def test_an_admin_resets_a_lockout_with_the_management_command(client, user):
+    lock_out(client)
+    out = StringIO()
+
+    call_command("axes_reset_username", "reporter", stdout=out)
+
+    assert "1 attempts removed" in out.getvalue()
+    assert not AccessAttempt.objects.exists()
+    response = sign_in(client)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("cases:dashboard")
+    assert signed_in_as(client) == str(user.pk)
+
+
+def test_an_admin_lifts_a_lockout_in_the_admin(client, user):
+    lock_out(client)
+    admin_client = Client()
+    admin_client.force_login(UserFactory(username="chief", is_staff=True, is_superuser=True))
+    attempt = AccessAttempt.objects.get()
+
+    response = admin_client.post(reverse("admin:axes_accessattempt_delete", args=[attempt.pk]),
+                                 {"post": "yes"})
+
+    assert response.status_code == 302
+    assert sign_in(client).status_code == 302
+
+
+def test_a_lockout_is_per_username_and_address(client, user):
+    """Colleagues behind the same address (the browser tests' many sign-ins from 127.0.0.1
+    among them) are not locked out by one person's failures, nor is the same person from
+    elsewhere."""
+    colleague = UserFactory(username="editor")
+    lock_out(client)
+
+    other = Client()
+    assert sign_in(other, "editor").status_code == 302
+    assert signed_in_as(other) == str(colleague.pk)
+
+    elsewhere = Client(REMOTE_ADDR="203.0.113.7")
+    assert sign_in(elsewhere).status_code == 302
+    assert signed_in_as(elsewhere) == str(user.pk)
+    assert sign_in(client).status_code == 429  # still locked where the failures came from
+
+
+def test_a_successful_sign_in_clears_the_failures_and_is_not_logged(client, user):
+    for _ in range(LIMIT - 1):
+        sign_in(client, password="wrong password")
+    assert sign_in(client).status_code == 302
+    assert not AccessAttempt.objects.exists()
+    # Axes keeps no log of successful sign-ins (the addresses staff sign in from).
+    assert not AccessLog.objects.exists()
+
+    client.post(reverse("logout"))
+    for _ in range(LIMIT - 1):
+        assert sign_in(client, password="wrong password").status_code == 200
+    assert sign_in(client).status_code == 302
+
+
+def test_many_successful_sign_ins_never_lock_out(client, user):
+    for _ in range(LIMIT * 3):
+        assert sign_in(client).status_code == 302
+        client.post(reverse("logout"))
+    assert not AccessAttempt.objects.exists()
+
+
+def test_an_unknown_username_is_counted_and_locked_out_like_a_known_one(client, db):
+    """The lockout says nothing about whether an account exists."""
+    response = lock_out(client, username="nobody-by-this-name")
+    assert "Sign-in paused" in response.content.decode()
+
+
+# --- over-long usernames ------------------------------------------------------------------
+
+
+def test_a_300_character_username_on_the_sign_in_page_is_no_server_error(client, user):
+    response = sign_in(client, "x" * 300, "wrong password")
+    # Django's sign-in form refuses a name longer than a username can be, before any
+    # password check (so nothing to count: no account can have that name).
+    assert response.status_code == 200
+    assert signed_in_as(client) is None
+
+
+def test_a_300_character_username_is_cut_to_255_and_counted():
+    """Wherever an over-long name reaches authenticate() (the admin's or another sign-in
+    form), axes counts it under its first 255 characters: PostgreSQL would refuse the whole
+    name in axes' 255-character column, and the page would answer 500."""
+    name = "y" * 300
+    for tail in ("a", "b"):  # differs only past character 255: the same name to axes
+        request = RequestFactory().post(reverse("login"), {"username": name + tail})
+        assert authenticate(request, username=name + tail, password="wrong") is None
+
+    attempt = AccessAttempt.objects.get()
+    assert attempt.username == name[:AXES_USERNAME_MAX_LENGTH]
+    assert attempt.failures_since_start == 2
+
+    request = RequestFactory().post(reverse("login"))
+    assert authenticate(request, username=name, password="wrong") is None
+    assert request.axes_locked_out  # the third failure: locked out like any other name
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="SQLite does not enforce a column's length")
+def test_without_the_cut_postgresql_would_refuse_an_over_long_username(settings):
+    settings.AXES_USERNAME_CALLABLE = None
+    request = RequestFactory().post(reverse("login"))
+    with pytest.raises(DataError), transaction.atomic():
+        authenticate(request, username="z" * 300, password="wrong")
+
+
+# --- the session --------------------------------------------------------------------------
+
+
+def test_sign_in_gives_a_new_session_key(client, user):
+    """A session key planted before sign-in (session fixation) is worthless after it."""
+    planted = client.session
+    planted["before sign-in"] = True
+    planted.save()
+    old_key = planted.session_key
+    assert session_key(client) == old_key
+
+    assert sign_in(client).status_code == 302
+
+    new_key = session_key(client)
+    assert new_key and new_key != old_key
+    assert signed_in_as(client) == str(user.pk)
+    assert not Session.objects.filter(session_key=old_key).exists()
+    attacker = Client()
+    attacker.cookies[django_settings.SESSION_COOKIE_NAME] = old_key
+    assert attacker.get(reverse("cases:dashboard")).status_code == 302
+
+
+def test_sign_out_ends_the_session_on_the_server(client, user):
+    sign_in(client)
+    key = session_key(client)
+    assert client.get(reverse("cases:dashboard")).status_code == 200
+
+    response = client.post(reverse("logout"))
+
+    assert response.status_code == 302
+    assert not Session.objects.filter(session_key=key).exists()
+    # The old cookie, kept by someone, no longer signs anyone in.
+    stolen = Client()
+    stolen.cookies[django_settings.SESSION_COOKIE_NAME] = key
+    response = stolen.get(reverse("cases:dashboard"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_sign_out_needs_a_post(client, user):
+    sign_in(client)
+    assert client.get(reverse("logout")).status_code == 405
+    assert client.get(reverse("cases:dashboard")).status_code == 200
+
+
+def test_the_session_lasts_two_hours_idle_and_ends_with_the_browser():
+    assert django_settings.SESSION_COOKIE_AGE == 2 * 60 * 60
+    assert django_settings.SESSION_SAVE_EVERY_REQUEST is True
+    assert django_settings.SESSION_EXPIRE_AT_BROWSER_CLOSE is True
+
+
+def test_every_request_pushes_the_idle_expiry_back(client, user, settings):
+    settings.SESSION_COOKIE_AGE = 600
+    sign_in(client)
+    key = session_key(client)
+    Session.objects.filter(session_key=key).update(
+        expire_date=timezone.now() + dt.timedelta(seconds=30))
+
+    before = timezone.now()
+    assert client.get(reverse("cases:dashboard")).status_code == 200
+
+    expiry = Session.objects.get(session_key=key).expire_date
+    assert before + dt.timedelta(seconds=590) < expiry <= timezone.now() + dt.timedelta(
+        seconds=600)
+    # A session cookie: the browser forgets it when it closes.
+    assert client.cookies[django_settings.SESSION_COOKIE_NAME]["max-age"] == ""
+
+
+def test_an_idle_session_ends(client, user, settings):
+    settings.SESSION_COOKIE_AGE = 60
+    sign_in(client)
+    key = session_key(client)
+    assert client.get(reverse("cases:dashboard")).status_code == 200
+
+    # More than SESSION_COOKIE_AGE without a request: the server's copy has expired.
+    Session.objects.filter(session_key=key).update(
+        expire_date=timezone.now() - dt.timedelta(seconds=1))
+
+    response = client.get(reverse("cases:dashboard"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def _settings_in_a_fresh_process(**env):
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("SESSION_IDLE_TIMEOUT_SECONDS", "AXES_FAILURE_LIMIT",
+                                "AXES_COOLOFF_MINUTES", "SESSION_EXPIRE_AT_BROWSER_CLOSE")}
+    environment.update(env)
+    code = ("import config.settings as s; print(s.SESSION_COOKIE_AGE, s.AXES_FAILURE_LIMIT, "
+            "s.AXES_COOLOFF_TIME)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=environment,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_idle_timeout_and_lockout_come_from_the_environment():
+    assert _settings_in_a_fresh_process() == "7200 5 0:30:00"
+    assert _settings_in_a_fresh_process(SESSION_IDLE_TIMEOUT_SECONDS="900",
+                                        AXES_FAILURE_LIMIT="10",
+                                        AXES_COOLOFF_MINUTES="90") == "900 10 1:30:00"
+    # 0: no cool-off, a lockout lasts until an administrator resets it.
+    assert _settings_in_a_fresh_process(AXES_COOLOFF_MINUTES="0") == "7200 5 None"
+
+
+# --- disabled accounts ----------------------------------------------------------------------
+
+
+def test_a_disabled_account_is_signed_out_on_its_next_request(client, user):
+    sign_in(client)
+    # Signed in through the axes backend first in line; ModelBackend let the user in.
+    assert client.session[BACKEND_SESSION_KEY] == "django.contrib.auth.backends.ModelBackend"
+    assert client.get(reverse("cases:dashboard")).status_code == 200
+
+    user.is_active = False
+    user.save()
+
+    response = client.get(reverse("cases:dashboard"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_a_disabled_account_cannot_sign_in(client, user):
+    user.is_active = False
+    user.save()
+    response = sign_in(client)
+    assert response.status_code == 200
+    assert signed_in_as(client) is None
+
+
+# --- accounts are created by admins -------------------------------------------------------------
+
+
+def _all_routes(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _all_routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.name or ""
+
+
+def test_there_is_no_sign_up_url(client, user):
+    for name in ("signup", "sign_up", "register", "registration_register",
+                 "django_registration_register", "account_signup"):
+        with pytest.raises(NoReverseMatch):
+            reverse(name)
+    for route, name in _all_routes(get_resolver().url_patterns):
+        text = f"{route} {name}".lower()
+        assert not any(word in text for word in ("signup", "sign-up", "sign_up", "register",
+                                                 "join")), (route, name)
+
+    assert client.get("/accounts/signup/").status_code == 404
+    assert client.post("/accounts/signup/", {"username": "new", "password1": "x"}
+                       ).status_code == 404
+    sign_in(client)
+    assert client.get("/accounts/signup/").status_code == 404
+
+
+def test_the_sign_in_page_offers_no_sign_up(client):
+    page = client.get(reverse("login")).content.decode()
+    assert "Accounts are created by your newsroom's administrator." in page
+    assert "sign up" not in page.lower() and "register" not in page.lower()
+
+
+def test_django_password_validators_are_on():
+    validators = [v["NAME"].rsplit(".", 1)[1] for v in django_settings.AUTH_PASSWORD_VALIDATORS]
+    assert validators == ["UserAttributeSimilarityValidator", "MinimumLengthValidator",
+                          "CommonPasswordValidator", "NumericPasswordValidator"]
+    for weak in ("password", "12345678", "short"):
+        with pytest.raises(ValidationError):
+            validate_password(weak)
