@@ -18,10 +18,7 @@ from .models import (
     Task,
     VerificationEvent,
 )
-
-# The workflow tags the history rows it writes with this reason; the feed shows the
-# VerificationEvent instead, which says more (from, to, note).
-WORKFLOW_CHANGE_REASON = "verification workflow"
+from .workflow import HISTORY_CHANGE_REASON
 
 _HISTORY_VERBS = {"+": "added", "~": "changed", "-": "deleted"}
 
@@ -31,7 +28,8 @@ _HISTORY_SOURCES = {
     Claim: ("claim", lambda row: row.statement, ()),
     Source: ("source", lambda row: row.name, ()),  # a protected source's name is its codename
     Task: ("task", lambda row: row.title, ()),
-    CommentRequest: ("comment request", lambda row: row.party_name or "to a source", ()),
+    CommentRequest: ("request for comment to",
+                     lambda row: row.party_name or row.party_source.name, ("party_source",)),
     Evidence: ("evidence", lambda row: row.original_name, ()),
     Membership: ("member", lambda row: f"{row.user.get_username()} ({row.role})", ("user",)),
 }
@@ -72,7 +70,7 @@ def activity_for(case_ids, *, limit: int = 20, before: dt.datetime | None = None
 
     for model, (label, name_of, related) in _HISTORY_SOURCES.items():
         rows = model.history.filter(case_id__in=case_ids).exclude(
-            history_change_reason=WORKFLOW_CHANGE_REASON)
+            history_change_reason=HISTORY_CHANGE_REASON)
         if before is not None:
             rows = rows.filter(history_date__lt=before)
         rows = rows.select_related("history_user", *related).order_by(

@@ -21,6 +21,9 @@ from .enums import VerificationStatus as S
 from .models import Citation, Claim, Membership, VerificationEvent
 
 FINALS = S.finals()
+# Tags the claim history rows the workflow writes: the activity feed shows the richer
+# VerificationEvent for them instead.
+HISTORY_CHANGE_REASON = "verification workflow"
 OPEN_STATES = (S.UNVERIFIED, S.IN_REVIEW, S.CORROBORATED, S.DISPUTED)
 
 # from → the statuses it may move to. `unverified` is only ever a starting point.
@@ -184,6 +187,7 @@ def transition(claim: Claim, to_status, *, actor, note: str = "",
 
         locked.status = to_status
         locked._history_user = actor  # the claim's change history names the editor too
+        locked._change_reason = HISTORY_CHANGE_REASON
         if to_status in FINALS or from_status in FINALS:
             # A verdict settles the pending proposal; reopening starts the review afresh.
             locked.proposed_verdict, locked.proposed_by = "", None
@@ -223,6 +227,7 @@ def propose(claim: Claim, verdict, *, actor, note: str) -> VerificationEvent:
 
         locked.proposed_verdict, locked.proposed_by = verdict, actor
         locked._history_user = actor
+        locked._change_reason = HISTORY_CHANGE_REASON
         locked.save(update_fields=["proposed_verdict", "proposed_by", "updated_at"])
         event = VerificationEvent.objects.create(
             claim=locked, kind=VerificationEventKind.PROPOSAL, from_status=locked.status,

@@ -331,3 +331,17 @@ def test_timeline_shows_a_request_about_an_undated_incident_right_after_it(clien
     client.force_login(viewer)
     page = client.get(url("timeline", case)).content.decode()
     assert page.index("Dated arrest") < page.index("Desertion") < page.index("Defence Ministry")
+
+
+def test_activity_shows_a_status_change_once_as_the_workflow_event(client, case, reporter,
+                                                                   editor):
+    claim = confirmable_claim(case, reporter)
+    claim.transition(S.IN_REVIEW, actor=reporter, note="")
+    claim.propose(S.CONFIRMED, actor=reporter, note="Ready.")
+    CommentRequestFactory(case=case, party_name="", party_source=SourceFactory(
+        case=case, name="Defence Ministry"))
+    client.force_login(editor)
+    texts = [i.text for i in client.get(url("activity", case)).context["items"]]
+    assert not any(t.startswith("changed claim") for t in texts)
+    assert sum(t.startswith(("moved", "proposed")) for t in texts) == 2
+    assert "added request for comment to “Defence Ministry”" in texts
