@@ -1,216 +1,36 @@
-"""Journalist-facing forms. Each lists its fields explicitly; model validation (clean())
-is shared with the admin, which reuses the same ModelForm machinery."""
+"""Create and edit forms of a case's records: incidents, sources (and identities),
+claims with their citations, evidence, tasks and requests for comment."""
 
-import re
 
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Column, Field, Fieldset, Layout, Row, Submit
+from crispy_forms.layout import HTML, Column, Field, Fieldset, Layout, Row
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
-from django.utils.html import format_html, format_html_join
 
-from .concurrency import VersionedFormMixin
-from .enums import Credibility, Reliability, Role, VerificationStatus
-from .models import (
-    Case,
+from ..models import (
     Citation,
     Claim,
     CommentRequest,
     Evidence,
     Incident,
-    Membership,
     Source,
     SourceIdentity,
     Task,
 )
-from .uploads import EvidenceUploadFormMixin
-
-
-class CrispyModelForm(forms.ModelForm):
-    submit_label = "Save"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.add_input(Submit("save", self.submit_label))
-
-
-class CaseForm(CrispyModelForm):
-    class Meta:
-        model = Case
-        fields = ["title", "slug", "summary", "status", "sensitivity", "lead"]
-        widgets = {"summary": forms.Textarea(attrs={"rows": 4})}
-        help_texts = {
-            "sensitivity": "Restricted cases should have as few members as the work allows.",
-        }
-
-    def __init__(self, *args, lead_choices=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if lead_choices is not None:
-            self.fields["lead"].queryset = lead_choices
-
-    def clean_title(self):
-        return " ".join(self.cleaned_data["title"].split())
-
-
-class TransitionForm(forms.Form):
-    """A verification move on a claim page. It offers the moves the workflow offers this user
-    (`moves`); the workflow still decides, when it is made, whether the record supports it."""
-
-    # Any status validates here: whether this user may make the move is the workflow's call,
-    # and its refusal says why better than "select a valid choice" would.
-    to_status = forms.ChoiceField(label="New status", choices=VerificationStatus.choices)
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                           max_length=5000,
-                           help_text="Why. A verdict or a reopening needs a written rationale.")
-    override_reason = forms.CharField(
-        label="Single-source override", required=False, max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Only when confirming on one source, or on sources that share an origin: "
-                  "say why that is enough here.",
-    )
-
-    def __init__(self, *args, moves=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["to_status"].widget.choices = [
-            (m.to_status.value, _move_label(m)) for m in moves
-        ]
-        if not any(m.allows_override for m in moves):
-            del self.fields["override_reason"]
-
-
-def _move_label(move) -> str:
-    if move.is_verdict:
-        return f"Verdict: {move.to_status.label.lower()}"
-    if move.needs_note:
-        return "Reopen for review"
-    return move.to_status.label
-
-
-class ProposeForm(forms.Form):
-    verdict = forms.ChoiceField(
-        choices=[(s.value, s.label) for s in VerificationStatus if s.is_final],
-        help_text="Editors see your proposal; one who did not propose it decides.",
-    )
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000,
-                           help_text="What supports this verdict.")
-
-
-# --- The workspace's record forms -----------------------------------------------------------
-#
-# Every form below knows its case (`case=`) and the user's access (`access=`), offers related
-# records (incidents, claims, sources, members) of that case only, lays itself out with
-# crispy, carries a version token (cases.concurrency) and leaves the <form> tag and the
-# buttons to the page, which may hold several forms (a claim and its citations). The models'
-# clean() still checks that related records belong to the same case, for every write path.
-
-def one_line(value) -> str:
-    """Trim and collapse runs of whitespace (names, titles, units, short codes)."""
-    return " ".join((value or "").split())
-
-
-def tidy_text(value) -> str:
-    """Trim a multi-line text: unify line ends, drop trailing spaces and runs of blank
-    lines, keep the paragraphs."""
-    text = (value or "").replace("\r\n", "\n").replace("\r", "\n")
-    text = "\n".join(line.rstrip() for line in text.split("\n")).strip()
-    return re.sub(r"\n{3,}", "\n\n", text)
-
-
-def _code(value) -> str:
-    """A language code as typed: ' RU ' → 'ru'."""
-    return one_line(value).lower()
-
-
-# Plain-words meaning of the Admiralty (NATO) grades, shown beside the grade fields.
-RELIABILITY_MEANING = {
-    Reliability.A: "No doubt about authenticity, trustworthiness or competence; a history of "
-                   "complete reliability.",
-    Reliability.B: "Minor doubts; has given valid information most of the time.",
-    Reliability.C: "Some doubts, but has given valid information in the past.",
-    Reliability.D: "Significant doubts, though it has given valid information in the past.",
-    Reliability.E: "Lacks authenticity, trustworthiness and competence; a history of invalid "
-                   "information.",
-    Reliability.F: "No basis to judge yet: a new or unknown source. This says nothing bad "
-                   "about it.",
-}
-CREDIBILITY_MEANING = {
-    Credibility.CONFIRMED: "Confirmed by other independent sources; logical in itself and "
-                           "consistent with what else we know.",
-    Credibility.PROBABLY_TRUE: "Not confirmed, but logical in itself and consistent with what "
-                               "else we know.",
-    Credibility.POSSIBLY_TRUE: "Not confirmed; reasonably logical and agrees with some of what "
-                               "else we know.",
-    Credibility.DOUBTFUL: "Not confirmed; possible but not logical, and nothing else bears it "
-                          "out.",
-    Credibility.IMPROBABLE: "Not confirmed; not logical in itself and contradicted by other "
-                            "information.",
-    Credibility.CANNOT_BE_JUDGED: "No basis to judge whether it is true.",
-}
-
-
-def _scale(title: str, meaning: dict) -> HTML:
-    rows = format_html_join("", "<dt class=\"col-sm-4\">{}</dt><dd class=\"col-sm-8\">{}</dd>",
-                            ((choice.label, text) for choice, text in meaning.items()))
-    return HTML(format_html(
-        '<details class="small mb-3"><summary>{}</summary><dl class="row mb-0 mt-2">{}</dl>'
-        "</details>", title, rows))
-
-
-class _UserChoiceField(forms.ModelChoiceField):
-    """Users (assignees, members) by their name, then their username."""
-
-    def label_from_instance(self, obj):
-        full = obj.get_full_name()
-        return f"{full} ({obj.get_username()})" if full else obj.get_username()
-
-
-class _IncidentChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return f"{obj.title} ({obj.when_display})"
-
-
-def _members(case):
-    return get_user_model().objects.filter(memberships__case=case).order_by("username")
-
-
-class CaseRecordForm(VersionedFormMixin, CrispyModelForm):
-    """Base of the workspace forms (see the comment above)."""
-
-    def __init__(self, *args, case, access=None, **kwargs):
-        self.case, self.access = case, access
-        super().__init__(*args, **kwargs)
-        self.limit_choices()
-        self.helper = FormHelper(self)
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        self.helper.render_hidden_fields = True  # the version token, a formset's ids
-        self.helper.layout = self.get_layout()
-
-    def limit_choices(self) -> None:
-        """Point related-record fields at this case's records."""
-
-    def clean(self):
-        cleaned = super().clean()
-        # Date-and-time inputs show minutes: a saved time with seconds comes back truncated.
-        # Unless the user changed it, keep the saved value rather than rewrite it.
-        for name, field in self.fields.items():
-            saved = getattr(self.instance, name, None) if self.instance.pk else None
-            value = cleaned.get(name)
-            if (isinstance(field, forms.DateTimeField) and saved is not None
-                    and value is not None and value == saved.replace(second=0, microsecond=0)):
-                cleaned[name] = saved
-        return cleaned
-
-    def get_layout(self) -> Layout:
-        return Layout(*self.fields)
-
-    def _limit(self, name, queryset) -> None:
-        if name in self.fields:
-            self.fields[name].queryset = queryset
+from ..uploads import EvidenceUploadFormMixin
+from .base import (
+    CREDIBILITY_MEANING,
+    RELIABILITY_MEANING,
+    CaseRecordForm,
+    _code,
+    _IncidentChoiceField,
+    _members,
+    _scale,
+    _UserChoiceField,
+    one_line,
+    tidy_text,
+)
 
 
 class IncidentForm(CaseRecordForm):
@@ -587,109 +407,3 @@ class CommentRequestForm(CaseRecordForm):
 
     def clean_reply_summary(self):
         return tidy_text(self.cleaned_data["reply_summary"])
-
-
-def _last_editor_problem(membership, *, actor) -> str | None:
-    """Why `membership` may not stop being an editor: a case always keeps one."""
-    if membership.pk is None or membership.role != Role.EDITOR:
-        return None
-    others = (Membership.objects.filter(case_id=membership.case_id, role=Role.EDITOR)
-              .exclude(pk=membership.pk))
-    if others.exists():
-        return None
-    if actor is not None and membership.user_id == actor.pk:
-        return ("You are the last editor of this case: make another member editor before you "
-                "step down.")
-    return "This is the case's last editor: make another member editor first."
-
-
-def _actor(access):
-    return access.membership.user if access is not None else None
-
-
-class MemberAddForm(CaseRecordForm):
-    username = forms.CharField(max_length=150, help_text="Their Casedesk username.")
-
-    class Meta:
-        model = Membership
-        fields = ["role", "can_handle_sources"]
-
-    def get_layout(self):
-        return Layout(Row(Column("username"), Column("role")), "can_handle_sources")
-
-    def clean_username(self):
-        name = one_line(self.cleaned_data["username"])
-        users = get_user_model().objects.filter(is_active=True)
-        user = users.filter(username=name).first()
-        if user is None:
-            matches = list(users.filter(username__iexact=name)[:2])
-            user = matches[0] if len(matches) == 1 else None
-        if user is None:
-            raise ValidationError("No active Casedesk account has this username.")
-        if Membership.objects.filter(case=self.case, user=user).exists():
-            raise ValidationError(f"{user.get_username()} is already a member of this case; "
-                                  "change their role in the list below.")
-        self.instance.user = user
-        return user.get_username()
-
-
-class MembershipForm(CaseRecordForm):
-    """A member's role and source-handler right (editors only)."""
-
-    class Meta:
-        model = Membership
-        fields = ["role", "can_handle_sources"]
-
-    def conflict_subject(self):
-        return f"{self.instance.user.get_username()}'s membership"
-
-    def get_layout(self):
-        return Layout("role", "can_handle_sources")
-
-    def clean_role(self):
-        role = self.cleaned_data["role"]
-        if role != Role.EDITOR:
-            problem = _last_editor_problem(self.instance, actor=_actor(self.access))
-            if problem:
-                raise ValidationError(problem)
-        return role
-
-
-class MemberRemoveForm(VersionedFormMixin, forms.Form):
-    """Taking someone off the case. Versioned like an edit: a role changed meanwhile is
-    reason enough to look again before removing them."""
-
-    def __init__(self, *args, instance, case=None, access=None, **kwargs):
-        self.instance, self.case, self.access = instance, case, access
-        super().__init__(*args, **kwargs)
-
-    def conflict_subject(self):
-        return f"{self.instance.user.get_username()}'s membership"
-
-    def clean(self):
-        problem = _last_editor_problem(self.instance, actor=_actor(self.access))
-        if problem:
-            raise ValidationError(problem)
-        return super().clean()
-
-
-class CaseEditForm(VersionedFormMixin, CaseForm):
-    """Editing a case (editors only): CaseForm with a version token and its lead chosen among
-    the case's members."""
-
-    def __init__(self, *args, case, access=None, **kwargs):
-        self.case, self.access = case, access
-        members = get_user_model().objects.filter(
-            Q(memberships__case=case) | Q(pk=case.lead_id)).distinct()
-        super().__init__(*args, lead_choices=members.order_by("username"), **kwargs)
-        self.helper.layout = Layout(
-            "title", "slug", "summary",
-            Row(Column("status"), Column("sensitivity"), Column("lead")),
-            Field("version"),
-        )
-
-    def clean_slug(self):
-        return one_line(self.cleaned_data["slug"]).lower()
-
-    def clean_summary(self):
-        return tidy_text(self.cleaned_data["summary"])

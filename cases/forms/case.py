@@ -1,0 +1,145 @@
+"""Forms on the case itself: creating and editing it, and its members."""
+
+
+from crispy_forms.layout import Column, Field, Layout, Row
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from ..concurrency import VersionedFormMixin
+from ..enums import Role
+from ..models import (
+    Case,
+    Membership,
+)
+from .base import (
+    CaseRecordForm,
+    CrispyModelForm,
+    one_line,
+    tidy_text,
+)
+
+
+class CaseForm(CrispyModelForm):
+    class Meta:
+        model = Case
+        fields = ["title", "slug", "summary", "status", "sensitivity", "lead"]
+        widgets = {"summary": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {
+            "sensitivity": "Restricted cases should have as few members as the work allows.",
+        }
+
+    def __init__(self, *args, lead_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if lead_choices is not None:
+            self.fields["lead"].queryset = lead_choices
+
+    def clean_title(self):
+        return " ".join(self.cleaned_data["title"].split())
+
+
+def _last_editor_problem(membership, *, actor) -> str | None:
+    """Why `membership` may not stop being an editor: a case always keeps one."""
+    if membership.pk is None or membership.role != Role.EDITOR:
+        return None
+    others = (Membership.objects.filter(case_id=membership.case_id, role=Role.EDITOR)
+              .exclude(pk=membership.pk))
+    if others.exists():
+        return None
+    if actor is not None and membership.user_id == actor.pk:
+        return ("You are the last editor of this case: make another member editor before you "
+                "step down.")
+    return "This is the case's last editor: make another member editor first."
+
+
+def _actor(access):
+    return access.membership.user if access is not None else None
+
+
+class MemberAddForm(CaseRecordForm):
+    username = forms.CharField(max_length=150, help_text="Their Casedesk username.")
+
+    class Meta:
+        model = Membership
+        fields = ["role", "can_handle_sources"]
+
+    def get_layout(self):
+        return Layout(Row(Column("username"), Column("role")), "can_handle_sources")
+
+    def clean_username(self):
+        name = one_line(self.cleaned_data["username"])
+        users = get_user_model().objects.filter(is_active=True)
+        user = users.filter(username=name).first()
+        if user is None:
+            matches = list(users.filter(username__iexact=name)[:2])
+            user = matches[0] if len(matches) == 1 else None
+        if user is None:
+            raise ValidationError("No active Casedesk account has this username.")
+        if Membership.objects.filter(case=self.case, user=user).exists():
+            raise ValidationError(f"{user.get_username()} is already a member of this case; "
+                                  "change their role in the list below.")
+        self.instance.user = user
+        return user.get_username()
+
+
+class MembershipForm(CaseRecordForm):
+    """A member's role and source-handler right (editors only)."""
+
+    class Meta:
+        model = Membership
+        fields = ["role", "can_handle_sources"]
+
+    def conflict_subject(self):
+        return f"{self.instance.user.get_username()}'s membership"
+
+    def get_layout(self):
+        return Layout("role", "can_handle_sources")
+
+    def clean_role(self):
+        role = self.cleaned_data["role"]
+        if role != Role.EDITOR:
+            problem = _last_editor_problem(self.instance, actor=_actor(self.access))
+            if problem:
+                raise ValidationError(problem)
+        return role
+
+
+class MemberRemoveForm(VersionedFormMixin, forms.Form):
+    """Taking someone off the case. Versioned like an edit: a role changed meanwhile is
+    reason enough to look again before removing them."""
+
+    def __init__(self, *args, instance, case=None, access=None, **kwargs):
+        self.instance, self.case, self.access = instance, case, access
+        super().__init__(*args, **kwargs)
+
+    def conflict_subject(self):
+        return f"{self.instance.user.get_username()}'s membership"
+
+    def clean(self):
+        problem = _last_editor_problem(self.instance, actor=_actor(self.access))
+        if problem:
+            raise ValidationError(problem)
+        return super().clean()
+
+
+class CaseEditForm(VersionedFormMixin, CaseForm):
+    """Editing a case (editors only): CaseForm with a version token and its lead chosen among
+    the case's members."""
+
+    def __init__(self, *args, case, access=None, **kwargs):
+        self.case, self.access = case, access
+        members = get_user_model().objects.filter(
+            Q(memberships__case=case) | Q(pk=case.lead_id)).distinct()
+        super().__init__(*args, lead_choices=members.order_by("username"), **kwargs)
+        self.helper.layout = Layout(
+            "title", "slug", "summary",
+            Row(Column("status"), Column("sensitivity"), Column("lead")),
+            Field("version"),
+        )
+
+    def clean_slug(self):
+        return one_line(self.cleaned_data["slug"]).lower()
+
+    def clean_summary(self):
+        return tidy_text(self.cleaned_data["summary"])
