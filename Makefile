@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test migrate demo lint clean
+.PHONY: run test install install-test migrate demo lint clean scan
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,18 @@ lint: install-test
 	$(BIN)/python -m pip install --quiet ruff==0.14.0
 	$(BIN)/ruff check .
 
+# Security scan (not part of `make test`): bandit, then wapiti against a throwaway local
+# instance, signed in as the reporter. Fails on any finding or HTTP 5xx. See scan/run.py.
+SCAN_VENV := .venv-scan
+$(SCAN_VENV)/.installed: pyproject.toml scan/requirements.py
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(PYTHON) scan/requirements.py > $(SCAN_VENV)/requirements.txt
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r $(SCAN_VENV)/requirements.txt
+	touch $@
+
+scan: install $(SCAN_VENV)/.installed
+	$(BIN)/python scan/run.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache
+	rm -rf $(SCAN_VENV)

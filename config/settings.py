@@ -184,6 +184,8 @@ CRISPY_FAIL_SILENTLY = not DEBUG
 # secure cookies). `manage.py check --deploy --fail-level WARNING` passes with them
 # (tests/test_http_security.py runs it). Each can be relaxed from the environment.
 SESSION_COOKIE_HTTPONLY = True
+# No script of ours reads the CSRF cookie (forms carry the token), so scripts may not either.
+CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True

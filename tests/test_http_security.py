@@ -592,3 +592,8 @@ def test_our_copy_of_simple_historys_template_differs_only_by_the_inline_style()
     ours = ours[ours.index("{% endcomment %}\n") + len("{% endcomment %}\n"):]
     assert ours == theirs.replace('<p class="paginator" style="border-top: 0">',
                                   '<p class="paginator">')
+
+
+def test_csrf_cookie_is_out_of_reach_of_scripts(client):
+    response = client.get("/accounts/login/")
+    assert response.cookies["csrftoken"]["httponly"] is True
