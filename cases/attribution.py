@@ -22,13 +22,18 @@ def via_map_for_case(case_id) -> dict[int, int | None]:
     return dict(Source.objects.filter(case_id=case_id).values_list("pk", "reached_via_id"))
 
 
-def _follow(start: int | None, via_map: ViaMap) -> set[int]:
-    seen: set[int] = set()
+def chain(start: int | None, via_map: ViaMap) -> list[int]:
+    """[start, the source it is reached via, …] up to the origin; a cycle stops the walk."""
+    walked: list[int] = []
     current = start
-    while current is not None and current not in seen:  # `seen` also stops a cycle
-        seen.add(current)
+    while current is not None and current not in walked:
+        walked.append(current)
         current = via_map.get(current)
-    return seen
+    return walked
+
+
+def _follow(start: int | None, via_map: ViaMap) -> set[int]:
+    return set(chain(start, via_map))
 
 
 def reached_via_chain(source) -> set[int]:

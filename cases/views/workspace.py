@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 from .. import attribution
 from ..access import get_case_for_user
 from ..activity import activity_for
-from ..enums import VerificationStatus
+from ..enums import CitationRelation, VerificationStatus
 from ..models import Citation, Claim, CommentRequest, Evidence, Incident, Source, Task
 
 TIMELINE_PAGE_SIZE = 50
@@ -95,7 +95,8 @@ class BoardCard:
 def _cards(claims, via_map) -> list[BoardCard]:
     cards = []
     for claim in claims:
-        supporting = [c for c in claim.citations.all() if c.relation in ("reports", "confirms")]
+        supporting = [c for c in claim.citations.all()
+                      if c.relation in CitationRelation.supporting()]
         cards.append(BoardCard(claim, len(claim.citations.all()),
                                len(attribution.origins(supporting, via_map))))
     return cards
@@ -141,17 +142,10 @@ def source_list(request, slug):
     names = dict(Source.objects.of_case(case).values_list("pk", "name"))
     via_map = attribution.via_map_for_case(case.pk)
     page = Paginator(sources, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(s, [names[i] for i in _chain(s.pk, via_map)]) for s in page.object_list]
+    # Each source with its chain as a statement travels: origin → … → this source.
+    rows = [(s, [names[i] for i in reversed(attribution.chain(s.pk, via_map))])
+            for s in page.object_list]
     return _render(request, "cases/source_list.html", access, "sources", page=page, rows=rows)
-
-
-def _chain(source_id, via_map) -> list[int]:
-    """[…, the source it is reached via, source]: the way a statement travels to us."""
-    chain, current = [], source_id
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = via_map.get(current)
-    return chain[::-1]
 
 
 def evidence_list(request, slug):
