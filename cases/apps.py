@@ -9,6 +9,6 @@ class CasesConfig(AppConfig):
     def ready(self):
         # History rows for links a deletion clears, and the append-only guard on history
         # tables created after migration 0004 (cases/history.py).
-        from . import history
+        from . import history, two_factor  # noqa: F401 (its receiver and system check)
 
         history.connect_signals()

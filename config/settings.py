@@ -44,6 +44,11 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",  # django-csp: its system checks (the policy itself is set by its middleware)
     "axes",  # django-axes: sign-in throttling (its tables hold recent failed attempts)
+    # django-allauth: the sign-in flow, with its two-factor stage (TOTP, recovery codes,
+    # security keys) from allauth.mfa. Only these two parts: no social accounts, no sign-up.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "cases",
 ]
 
@@ -61,6 +66,11 @@ MIDDLEWARE = [
     "config.middleware.NoStoreForSignedInMiddleware",
     # Every page needs a signed-in user unless its view says otherwise (sign-in, /healthz).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # allauth's sign-in stages (the two-factor step between password and session).
+    "allauth.account.middleware.AccountMiddleware",
+    # Editors and admins reach nothing but their account pages until this session has
+    # passed a second factor (cases/two_factor.py).
+    "cases.two_factor.RequireSecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records request.user as the author of every history row written during the request.
@@ -81,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cases.two_factor.two_factor_context",
             ],
         },
     },
@@ -132,9 +143,9 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "cases:dashboard"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
 
 # --- Sign-in -----------------------------------------------------------------------------
 # django-axes throttles sign-in: AxesStandaloneBackend refuses a locked-out attempt before
@@ -157,6 +168,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True
 AXES_USERNAME_CALLABLE = "config.auth.axes_username"  # cut to 255 characters (axes' column)
+AXES_USERNAME_FORM_FIELD = "login"  # allauth's sign-in form calls the username field `login`
 # The lockout page: our template (it says for how long, and who can help) with status 429.
 AXES_LOCKOUT_CALLABLE = "config.auth.lockout_response"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -170,6 +182,36 @@ AXES_HTTP_RESPONSE_CODE = 429
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=2 * 60 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
+
+# --- allauth: sign-in and two-factor authentication -----------------------------------------
+# Accounts are created by admins: no sign-up, no e-mail flows (a reset link sent by e-mail is a
+# phishing lure; an admin resets passwords). Only the URLs config/urls.py lists are served.
+ACCOUNT_ADAPTER = "config.auth.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = False  # the session ends with the browser (see below)
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PREVENT_ENUMERATION = True
+# "Was this you?" mails when a password or a second factor changes: a hijacked account is
+# noticed by its owner. They carry no code and no link that signs anyone in.
+ACCOUNT_EMAIL_NOTIFICATIONS = env.bool("ACCOUNT_EMAIL_NOTIFICATIONS", default=True)
+# Wrong second-factor codes: 5 per user per 5 minutes (a 6-digit code cannot be guessed that
+# way). Wrong passwords are django-axes' job (config/auth.py, AccountAdapter).
+ACCOUNT_RATE_LIMITS = {"login_failed": "5/300s/key"}
+# Second factors: an authenticator app (TOTP), one-time recovery codes, and security keys or
+# passkeys (WebAuthn; browsers only offer it over HTTPS or on localhost). The TOTP secret and
+# the recovery-code seed are encrypted with CASEDESK_ENCRYPTION_KEYS (config/auth.py).
+MFA_ADAPTER = "config.auth.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Casedesk")
+MFA_PASSKEY_LOGIN_ENABLED = False  # a key is a second factor here, never the only one
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG  # http://localhost in development only
+# Editors and admins must pass a second factor before any page but their account settings
+# (cases/two_factor.py). On by default; only the local demo of `make run` switches it off
+# (CASEDESK_REQUIRE_2FA=false), and every page then says so. `check --deploy` warns too.
+CASEDESK_REQUIRE_2FA = env.bool("CASEDESK_REQUIRE_2FA", default=True)
+
 
 # URL fields without a scheme mean https (Django 6's default, adopted now).
 FORMS_URLFIELD_ASSUME_HTTPS = True

@@ -1,18 +1,35 @@
 from unittest import mock
 
 import pytest
+from django.core.cache import cache
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from cases.enums import Role
 from cases.history import history_maintenance
 
+from .clients import TwoFactorClient
 from .factories import CaseFactory, MembershipFactory, UserFactory
+
+
+@pytest.fixture
+def client():
+    """pytest-django's `client`, whose sign-ins include the second factor (tests/clients.py)."""
+    return TwoFactorClient()
 
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # The real hasher is deliberately slow; tests create hundreds of users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """allauth's rate limits live in the cache: one test's failed sign-ins must not count
+    against the next."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,6 @@ import pytest
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -36,6 +35,7 @@ from cases.models import (
     Task,
 )
 
+from .clients import TwoFactorClient as Client
 from .factories import (
     CaseFactory,
     CitationFactory,

@@ -109,7 +109,7 @@ def test_signed_in_page(editor_client):
 
 
 def test_login_page(client):
-    response = client.get(reverse("login"))
+    response = client.get(reverse("account_login"))
     assert response.status_code == 200
     assert_security_headers(response)
     assert_no_store(response)  # it carries a CSRF token (Django's LoginView: never_cache)
@@ -153,7 +153,7 @@ def test_redirect_to_sign_in(client):
 
 
 def test_post_redirect_after_sign_in_is_not_stored(client, demo_world):
-    response = client.post(reverse("login"), {"username": "editor", "password": PASSWORD})
+    response = client.post(reverse("account_login"), {"login": "editor", "password": PASSWORD})
     assert response.status_code == 302, response.content
     assert response["Location"] == reverse("cases:dashboard")
     assert_security_headers(response)
@@ -168,14 +168,14 @@ def test_post_redirect_of_a_form(editor_client, demo_world):
     assert response["Location"] == reverse("cases:task_list", args=[case.slug])
     assert_security_headers(response)
     assert_no_store(response)
-    response = editor_client.post(reverse("logout"))
+    response = editor_client.post(reverse("account_logout"))
     assert response.status_code == 302
     assert_security_headers(response)
 
 
 def test_csrf_failure_page(client, demo_world):
     csrf_client = type(client)(enforce_csrf_checks=True)
-    response = csrf_client.post(reverse("login"), {"username": "editor", "password": PASSWORD})
+    response = csrf_client.post(reverse("account_login"), {"login": "editor", "password": PASSWORD})
     assert response.status_code == 403
     assert_security_headers(response)
     assert "could not be accepted" in response.content.decode()
@@ -309,8 +309,8 @@ def test_a_form_with_errors_has_no_inline_code(editor_client, demo_world):
 
 
 def test_the_login_page_has_no_inline_code(client, demo_world):
-    assert_no_inline_code(client.get(reverse("login")).content.decode(), "login")
-    response = client.post(reverse("login"), {"username": "editor", "password": "wrong"})
+    assert_no_inline_code(client.get(reverse("account_login")).content.decode(), "login")
+    response = client.post(reverse("account_login"), {"login": "editor", "password": "wrong"})
     assert response.status_code == 200
     assert_no_inline_code(response.content.decode(), "login with an error")
 
@@ -349,11 +349,14 @@ def test_the_admin_pages_have_no_inline_code(superuser_client, demo_world):
     assert checked > 40
 
 
-def test_the_admin_login_page_has_no_inline_code(client):
-    response = client.get(reverse("admin:login"))
-    assert response.status_code == 200
+def test_the_admin_signs_in_through_the_site_sign_in(client):
+    # The admin's own password-only form is replaced: staff go through the two-factor step.
+    response = client.get(reverse("admin:login"), follow=True)
+    assert response.redirect_chain[0][0].startswith(reverse("account_login") + "?next=")
     assert_security_headers(response)
-    assert_no_inline_code(response.content.decode(), "admin login")
+    page = response.content.decode()
+    assert 'name="login"' in page and 'name="password"' in page
+    assert_no_inline_code(page, "admin login")
 
 
 def test_the_admin_popup_and_autocomplete_have_no_inline_code(superuser_client, demo_world):
@@ -397,7 +400,7 @@ HSTS = "max-age=31536000; includeSubDomains; preload"
 
 def test_hsts_on_every_https_response(client, demo_world, production_https, static_served):
     responses = {
-        "login": client.get(reverse("login"), secure=True),
+        "login": client.get(reverse("account_login"), secure=True),
         "healthz": client.get(reverse("cases:healthz"), secure=True),
         "404": client.get("/no-such-page/", secure=True),
         "static": client.get("/static/css/casedesk.css", secure=True),
@@ -405,14 +408,14 @@ def test_hsts_on_every_https_response(client, demo_world, production_https, stat
     }
     client.force_login(demo_world.users["editor"])
     responses["dashboard"] = client.get(reverse("cases:dashboard"), secure=True)
-    responses["sign-out"] = client.post(reverse("logout"), secure=True)
+    responses["sign-out"] = client.post(reverse("account_logout"), secure=True)
     for name, response in responses.items():
         assert response["Strict-Transport-Security"] == HSTS, name
         assert_security_headers(response, framed_by_header=name not in ("static", "trace"))
 
 
 def test_plain_http_is_redirected_to_https(client, production_https):
-    response = client.get(reverse("login"))
+    response = client.get(reverse("account_login"))
     assert response.status_code == 301
     assert response["Location"] == "https://testserver/accounts/login/"
     assert "Strict-Transport-Security" not in response  # only ever sent over HTTPS
@@ -425,9 +428,9 @@ def test_load_balancer_probe_stays_on_http(client, production_https):
 
 
 def test_cookies_are_secure_in_production(client, demo_world, production_https):
-    page = client.get(reverse("login"), secure=True)
+    page = client.get(reverse("account_login"), secure=True)
     assert page.cookies["csrftoken"]["secure"]
-    response = client.post(reverse("login"), {"username": "editor", "password": PASSWORD},
+    response = client.post(reverse("account_login"), {"login": "editor", "password": PASSWORD},
                            secure=True)
     assert response.status_code == 302
     session_cookie = response.cookies["sessionid"]

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from config.auth import AXES_USERNAME_MAX_LENGTH
 
+from .clients import TwoFactorClient
 from .factories import PASSWORD, UserFactory
 from .test_http_security import assert_no_inline_code, assert_security_headers
 
@@ -44,7 +45,7 @@ def user(db):
 
 
 def sign_in(client, username="reporter", password=PASSWORD, **extra):
-    return client.post(reverse("login"), {"username": username, "password": password}, **extra)
+    return client.post(reverse("account_login"), {"login": username, "password": password}, **extra)
 
 
 def signed_in_as(client):
@@ -83,7 +84,7 @@ def test_failures_below_the_limit_get_the_form_again(client, user):
     for _ in range(LIMIT - 1):
         response = sign_in(client, password="wrong password")
         assert response.status_code == 200
-        assert "correct username and password" in response.content.decode()
+        assert "username and/or password you specified are not correct" in response.content.decode()
     attempt = AccessAttempt.objects.get(username="reporter")
     assert attempt.failures_since_start == LIMIT - 1
     assert attempt.ip_address == "127.0.0.1"
@@ -100,7 +101,7 @@ def test_the_nth_failure_locks_out_with_our_page_and_no_session(client, user):
     assert "too many failed sign-ins" in page
     assert "30 minutes" in page  # AXES_COOLOFF_MINUTES' default
     assert "administrator" in page
-    assert reverse("login") in page  # the way back to the form
+    assert reverse("account_login") in page  # the way back to the form
     assert_security_headers(response)
     assert_no_inline_code(page, "lockout page")
     assert signed_in_as(client) is None
@@ -159,7 +160,7 @@ def test_an_admin_resets_a_lockout_with_the_management_command(client, user):
 
 def test_an_admin_lifts_a_lockout_in_the_admin(client, user):
     lock_out(client)
-    admin_client = Client()
+    admin_client = TwoFactorClient()
     admin_client.force_login(UserFactory(username="chief", is_staff=True, is_superuser=True))
     attempt = AccessAttempt.objects.get()
 
@@ -195,7 +196,7 @@ def test_a_successful_sign_in_clears_the_failures_and_is_not_logged(client, user
     # Axes keeps no log of successful sign-ins (the addresses staff sign in from).
     assert not AccessLog.objects.exists()
 
-    client.post(reverse("logout"))
+    client.post(reverse("account_logout"))
     for _ in range(LIMIT - 1):
         assert sign_in(client, password="wrong password").status_code == 200
     assert sign_in(client).status_code == 302
@@ -204,7 +205,7 @@ def test_a_successful_sign_in_clears_the_failures_and_is_not_logged(client, user
 def test_many_successful_sign_ins_never_lock_out(client, user):
     for _ in range(LIMIT * 3):
         assert sign_in(client).status_code == 302
-        client.post(reverse("logout"))
+        client.post(reverse("account_logout"))
     assert not AccessAttempt.objects.exists()
 
 
@@ -231,14 +232,14 @@ def test_a_300_character_username_is_cut_to_255_and_counted():
     name in axes' 255-character column, and the page would answer 500."""
     name = "y" * 300
     for tail in ("a", "b"):  # differs only past character 255: the same name to axes
-        request = RequestFactory().post(reverse("login"), {"username": name + tail})
+        request = RequestFactory().post(reverse("account_login"), {"login": name + tail})
         assert authenticate(request, username=name + tail, password="wrong") is None
 
     attempt = AccessAttempt.objects.get()
     assert attempt.username == name[:AXES_USERNAME_MAX_LENGTH]
     assert attempt.failures_since_start == 2
 
-    request = RequestFactory().post(reverse("login"))
+    request = RequestFactory().post(reverse("account_login"))
     assert authenticate(request, username=name, password="wrong") is None
     assert request.axes_locked_out  # the third failure: locked out like any other name
 
@@ -247,7 +248,7 @@ def test_a_300_character_username_is_cut_to_255_and_counted():
                     reason="SQLite does not enforce a column's length")
 def test_without_the_cut_postgresql_would_refuse_an_over_long_username(settings):
     settings.AXES_USERNAME_CALLABLE = None
-    request = RequestFactory().post(reverse("login"))
+    request = RequestFactory().post(reverse("account_login"))
     with pytest.raises(DataError), transaction.atomic():
         authenticate(request, username="z" * 300, password="wrong")
 
@@ -279,7 +280,7 @@ def test_sign_out_ends_the_session_on_the_server(client, user):
     key = session_key(client)
     assert client.get(reverse("cases:dashboard")).status_code == 200
 
-    response = client.post(reverse("logout"))
+    response = client.post(reverse("account_logout"))
 
     assert response.status_code == 302
     assert not Session.objects.filter(session_key=key).exists()
@@ -288,12 +289,15 @@ def test_sign_out_ends_the_session_on_the_server(client, user):
     stolen.cookies[django_settings.SESSION_COOKIE_NAME] = key
     response = stolen.get(reverse("cases:dashboard"))
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
+    assert response["Location"].startswith(reverse("account_login"))
 
 
 def test_sign_out_needs_a_post(client, user):
     sign_in(client)
-    assert client.get(reverse("logout")).status_code == 405
+    # A GET (a link, an <img> on another site) only asks; it does not sign out.
+    page = client.get(reverse("account_logout"))
+    assert "Are you sure you want to sign out?" in page.content.decode()
+    assert signed_in_as(client) == str(user.pk)
     assert client.get(reverse("cases:dashboard")).status_code == 200
 
 
@@ -332,7 +336,7 @@ def test_an_idle_session_ends(client, user, settings):
 
     response = client.get(reverse("cases:dashboard"))
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
+    assert response["Location"].startswith(reverse("account_login"))
 
 
 def _settings_in_a_fresh_process(**env):
@@ -371,7 +375,7 @@ def test_a_disabled_account_is_signed_out_on_its_next_request(client, user):
 
     response = client.get(reverse("cases:dashboard"))
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
+    assert response["Location"].startswith(reverse("account_login"))
 
 
 def test_a_disabled_account_cannot_sign_in(client, user):
@@ -411,7 +415,7 @@ def test_there_is_no_sign_up_url(client, user):
 
 
 def test_the_sign_in_page_offers_no_sign_up(client):
-    page = client.get(reverse("login")).content.decode()
+    page = client.get(reverse("account_login")).content.decode()
     assert "Accounts are created by your newsroom's administrator." in page
     assert "sign up" not in page.lower() and "register" not in page.lower()
 

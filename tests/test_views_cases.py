@@ -32,25 +32,25 @@ def test_pages_without_sign_in_redirect_to_sign_in(client, case):
                 reverse("cases:case_overview", args=[case.slug])):
         response = client.get(url)
         assert response.status_code == 302
-        assert response["Location"].startswith(reverse("login") + "?next=")
+        assert response["Location"].startswith(reverse("account_login") + "?next=")
 
 
 def test_sign_in_with_the_right_password_opens_the_dashboard(client, reporter):
-    response = client.post(reverse("login"), {"username": "reporter", "password": PASSWORD},
+    response = client.post(reverse("account_login"), {"login": "reporter", "password": PASSWORD},
                            follow=True)
     assert response.context["user"] == reporter
     assert b"My cases" in response.content
 
 
 def test_sign_in_with_a_wrong_password_is_refused_with_a_message(client, reporter):
-    response = client.post(reverse("login"), {"username": "reporter", "password": "nope"})
+    response = client.post(reverse("account_login"), {"login": "reporter", "password": "nope"})
     assert not response.context["user"].is_authenticated
-    assert "correct username and password" in response.content.decode()
+    assert "username and/or password you specified are not correct" in response.content.decode()
 
 
 def test_sign_out_ends_the_session(client, reporter):
     client.force_login(reporter)
-    client.post(reverse("logout"))
+    client.post(reverse("account_logout"))
     response = client.get(reverse("cases:dashboard"))
     assert response.status_code == 302
 

@@ -7,6 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
+
+from cases.two_factor import requires_second_factor
+
+from ..mfa import enrol_totp, totp_code
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -34,20 +39,31 @@ def chromium():
 
 @pytest.fixture
 def open_page(chromium, live_server):
-    """open_page(username) -> a Page signed in as that user (one browser context each)."""
+    """open_page(username) -> a Page signed in as that user (one browser context each),
+    through the real sign-in: password, then, for editors and admins, the code of an
+    authenticator app enrolled for them here (as their phone would show it)."""
     contexts = []
+    secrets = {}
 
     def open_as(username, password):
+        user = get_user_model().objects.get(username=username)
+        if requires_second_factor(user) and username not in secrets:
+            secrets[username] = enrol_totp(user)
         context = chromium.new_context(viewport={"width": 1280, "height": 900},
                                        base_url=live_server.url)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
         page.goto("/accounts/login/")
-        page.fill("#id_username", username)
+        page.fill("#id_login", username)
         page.fill("#id_password", password)
         page.click("button[type=submit]")
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
+        if username in secrets:
+            assert "/accounts/2fa/authenticate/" in page.url, page.url
+            page.fill("#id_code", totp_code(secrets[username]))
+            page.click("button[type=submit]")
+            page.wait_for_url(lambda url: "/accounts/2fa/" not in url)
         return page
 
     yield open_as

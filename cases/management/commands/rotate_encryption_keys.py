@@ -7,7 +7,8 @@ Rotation, step by step:
   3. `manage.py rotate_encryption_keys --check` reports 0, then drop the old keys.
 
 Every model with an encrypted field is covered, history tables included (the source
-identities and their django-simple-history copies). The command reads and writes the stored
+identities and their django-simple-history copies), and so are the two-factor secrets that
+allauth keeps inside its authenticators' JSON (config/auth.py, MFAAdapter). The command reads and writes the stored
 tokens only: no plaintext passes through it, and re-encrypting is not an edit, so it writes
 no history row and leaves the records' versions alone.
 """
@@ -53,6 +54,10 @@ class Command(BaseCommand):
             for name, value in counts.items():
                 totals[name] += value
             self.stdout.write(self.describe(model._meta.label, counts, check))
+        counts = self.rotate_authenticators(batch_size, check=check)
+        for name, value in counts.items():
+            totals[name] += value
+        self.stdout.write(self.describe("mfa.Authenticator (two-factor secrets)", counts, check))
         self.stdout.write(self.describe("total", totals, check))
         if totals["unreadable"]:
             raise CommandError(
@@ -133,4 +138,38 @@ class Command(BaseCommand):
                         crypto.write_raw(manager, pk, {
                             name: crypto.rotate(values[name]) for name in stale})
                         counts["rotated"] += 1
+        return counts
+
+    def rotate_authenticators(self, batch_size, *, check):
+        """The TOTP secrets and recovery-code seeds: tokens inside a JSON column."""
+        from allauth.mfa.models import Authenticator
+
+        from config.auth import AUTHENTICATOR_SECRET_KEYS
+
+        counts = {"rows": 0, "stale": 0, "rotated": 0, "unreadable": 0}
+        queryset = Authenticator.objects.filter(type__in=list(AUTHENTICATOR_SECRET_KEYS))
+        pks = list(queryset.order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(pks), batch_size):
+            with transaction.atomic(using=router.db_for_write(Authenticator)):
+                for authenticator in queryset.filter(
+                        pk__in=pks[start:start + batch_size]).select_for_update():
+                    counts["rows"] += 1
+                    data = dict(authenticator.data)
+                    keys = [key for key in AUTHENTICATOR_SECRET_KEYS[authenticator.type]
+                            if data.get(key) is not None]
+                    tokens = [token for key in keys for token in (
+                        data[key] if isinstance(data[key], list) else [data[key]])]
+                    stale, unreadable = self._classify(dict(enumerate(tokens)))
+                    if unreadable:
+                        counts["unreadable"] += 1
+                    elif stale:
+                        counts["stale"] += 1
+                        if not check:
+                            for key in keys:
+                                value = data[key]
+                                data[key] = ([crypto.rotate(token) for token in value]
+                                             if isinstance(value, list)
+                                             else crypto.rotate(value))
+                            Authenticator.objects.filter(pk=authenticator.pk).update(data=data)
+                            counts["rotated"] += 1
         return counts
