@@ -102,6 +102,10 @@ ALLOWED_BULK_WRITES = {
     ("cases/crypto.py", "manager.filter(pk=pk)", "update"):
         "write_raw() stores encryption tokens as they are: key rotation (under "
         "history_maintenance) and migration 0002; a new token for the same value, not an edit",
+    ("cases/management/commands/rotate_encryption_keys.py",
+     "Authenticator.objects.filter(pk=authenticator.pk)", "update"):
+        "allauth's Authenticator (a user's second factor) is not history-tracked; rotation "
+        "re-encrypts the same secret",
     ("cases/models/reveal.py", "self", "bulk_create"):
         "IdentityReveal is an append-only log, not history-tracked",
     ("cases/models/evidence.py", "digest", "update"): "hashlib",

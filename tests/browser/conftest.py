@@ -57,12 +57,12 @@ def open_page(chromium, live_server):
         page.goto("/accounts/login/")
         page.fill("#id_login", username)
         page.fill("#id_password", password)
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
         if username in secrets:
             assert "/accounts/2fa/authenticate/" in page.url, page.url
             page.fill("#id_code", totp_code(secrets[username]))
-            page.click("button[type=submit]")
+            page.click("main button[type=submit]")
             page.wait_for_url(lambda url: "/accounts/2fa/" not in url)
         return page
 
