@@ -248,6 +248,7 @@ def test_a_300_character_username_is_cut_to_255_and_counted():
                     reason="SQLite does not enforce a column's length")
 def test_without_the_cut_postgresql_would_refuse_an_over_long_username(settings):
     settings.AXES_USERNAME_CALLABLE = None
+    settings.AXES_USERNAME_FORM_FIELD = "username"  # axes' default reads it from credentials
     request = RequestFactory().post(reverse("account_login"))
     with pytest.raises(DataError), transaction.atomic():
         authenticate(request, username="z" * 300, password="wrong")
