@@ -42,7 +42,8 @@ lint: install-test
 	$(BIN)/ruff check .
 
 # Security scan (not part of `make test`): bandit, then wapiti against a throwaway local
-# instance, signed in as the reporter. Fails on any finding or HTTP 5xx. See scan/run.py.
+# instance with production settings over HTTPS, signed in as the reporter. Fails on any
+# finding, HTTP 5xx or server exception; summary in scan/results/latest.txt. See scan/run.py.
 SCAN_VENV := .venv-scan
 $(SCAN_VENV)/.installed: pyproject.toml scan/requirements.py
 	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
