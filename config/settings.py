@@ -50,6 +50,11 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "cases",
+    # The REST API (api/): Django REST Framework, its per-user tokens, the OpenAPI schema.
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +217,42 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG  # http://localhost in development on
 # (CASEDESK_REQUIRE_2FA=false), and every page then says so. `check --deploy` warns too.
 CASEDESK_REQUIRE_2FA = env.bool("CASEDESK_REQUIRE_2FA", default=True)
 
+# --- REST API (api/, docs/architecture.md "REST API") ---------------------------------------
+# Token (per-user, revoked by deleting it in the admin) or session authentication; a session
+# needs the CSRF token on writes. JSON only: DRF's browsable pages carry inline script, which
+# the CSP forbids (the documentation page is Swagger UI at /api/docs/).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PagePagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
+    "DEFAULT_SCHEMA_CLASS": "api.schema.CasedeskAutoSchema",
+}
+# ?page_size= is honoured up to this many records.
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Casedesk API",
+    "DESCRIPTION": "Cases, incidents, sources, claims, citations, tasks and requests for "
+                   "comment of the cases you are a member of. Claim statuses change only "
+                   "through the verification workflow (/claims/{id}/transition/ and "
+                   "/propose/). Protected source identities are never part of the API.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "cases.enums.CaseStatus",
+        "VerificationStatusEnum": "cases.enums.VerificationStatus",
+        "RoleEnum": "cases.enums.Role",
+    },
+}
 
 # URL fields without a scheme mean https (Django 6's default, adopted now).
 FORMS_URLFIELD_ASSUME_HTTPS = True

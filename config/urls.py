@@ -22,5 +22,6 @@ account_patterns = [
 urlpatterns = [
     path("accounts/", include(account_patterns)),
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
     path("", include("cases.urls")),
 ]

@@ -1,0 +1,435 @@
+"""Serializers of the API: what a record looks like as JSON, and how input is checked.
+
+Input is checked by the same code as the workspace's forms, never by rules of our own: the
+forms' normalisers (`one_line`, `tidy_text`, the language code), then the model's own
+`full_clean()` (field validators, `clean()`: same-case links, EDTF dates, counts that add up,
+a task's assignee among the members, constraints such as one source name per case). A record
+never moves to another case, and a claim's status and proposed verdict are read-only: they
+change only through cases.workflow (the claims' transition and propose endpoints).
+
+Protected source identities (SourceIdentity) have no serializer at all: the API never reads
+them, for source handlers neither. A protected source appears by its codename (`name`); its
+address is withheld from everyone but the case's source handlers (`url_withheld`).
+"""
+
+import copy
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django_countries.serializers import CountryFieldMixin
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+from cases.enums import Role, VerificationStatus
+from cases.forms.base import _code, one_line, tidy_text
+from cases.models import (
+    Case,
+    Citation,
+    Claim,
+    CommentRequest,
+    Incident,
+    IncidentType,
+    Membership,
+    Source,
+    Task,
+    VerificationEvent,
+)
+
+from .access import handles_sources, require_role, role_in
+
+User = get_user_model()
+
+PROTECTED_SOURCE_FIELDS_MESSAGE = (
+    "Only this case's source handlers can change a protected source's address or lift its "
+    "protection."
+)
+
+
+def _username_field(**kwargs):
+    if kwargs.get("read_only"):
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("help_text", "A username.")
+    return serializers.SlugRelatedField(slug_field="username", **kwargs)
+
+
+def _active_users():
+    return User.objects.filter(is_active=True)
+
+
+def django_errors(exc: DjangoValidationError) -> dict:
+    """A model's ValidationError as DRF's {field: [messages]}, `__all__` as non_field_errors."""
+    detail = serializers.as_serializer_error(exc)
+    if "__all__" in detail:
+        detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop("__all__")
+    return detail
+
+
+class RecordSerializer(CountryFieldMixin, serializers.ModelSerializer):
+    """A record of a case, written under the model's own validation."""
+
+    #: field → the form's normaliser for it (cases/forms).
+    normalisers: dict = {}
+    #: The least role that may create or change this kind of record.
+    write_role = Role.REPORTER
+
+    created_by = _username_field(read_only=True)
+
+    class Meta:
+        # Uniqueness is checked by the model (full_clean validates its constraints), with the
+        # model's messages; DRF's own unique validators would only repeat them.
+        validators = []
+
+    @property
+    def request(self):
+        return self.context["request"]
+
+    def case_id_for(self, attrs) -> int | None:
+        case = attrs.get("case") or (self.instance.case if self.instance else None)
+        return case.pk if case is not None else None
+
+    def build(self, attrs):
+        """The record as it would be saved: a copy of the instance (or a new one) with the
+        input applied. Validation runs on the copy, so a refusal leaves the instance as read."""
+        obj = copy.copy(self.instance) if self.instance is not None else self.Meta.model()
+        if self.instance is None and hasattr(obj, "created_by_id"):
+            obj.created_by = self.request.user
+        for name, value in attrs.items():
+            setattr(obj, name, value)
+        return obj
+
+    def validate(self, attrs):
+        for name, normalise in self.normalisers.items():
+            if isinstance(attrs.get(name), str):
+                attrs[name] = normalise(attrs[name])
+        if self.instance is not None and "case" in attrs and attrs["case"] != self.instance.case:
+            raise serializers.ValidationError({"case": ["A record stays in its case."]})
+        case_id = self.case_id_for(attrs)
+        if case_id is not None:
+            # A member below the role gets 403; a non-member never reaches a case here (the
+            # related querysets are scoped: "object does not exist", as for a missing id).
+            require_role(self.request, case_id, self.write_role)
+        obj = self.build(attrs)
+        try:
+            obj.full_clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(django_errors(exc)) from None
+        # The model's clean() may normalise what it checked (an EDTF date): keep its version.
+        return {name: getattr(obj, name) for name in attrs}
+
+    def create(self, validated_data):
+        obj = self.Meta.model(**validated_data)
+        if hasattr(obj, "created_by_id"):
+            obj.created_by = self.request.user
+        obj._history_user = self.request.user
+        obj.save()
+        return obj
+
+    def update(self, instance, validated_data):
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance._history_user = self.request.user
+        instance.save()
+        return instance
+
+
+def _visible(model):
+    """A related-record field's choices: records of the requesting user's cases only."""
+
+    class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
+        def get_queryset(self):
+            request = self.context.get("request")
+            return model.objects.visible_to(getattr(request, "user", None))
+
+    return VisibleRelatedField
+
+
+CaseField = _visible(Case)
+IncidentField = _visible(Incident)
+ClaimField = _visible(Claim)
+SourceField = _visible(Source)
+
+
+# --- Cases ---------------------------------------------------------------------------------
+
+class CaseSerializer(RecordSerializer):
+    normalisers = {"title": one_line, "slug": lambda s: one_line(s).lower(),
+                   "summary": tidy_text}
+    write_role = Role.EDITOR
+
+    lead = _username_field(queryset=_active_users(), required=False, allow_null=True,
+                           help_text="Username of the reporter or editor who leads the story.")
+    my_role = serializers.SerializerMethodField(help_text="Your role in this case.")
+    source_handler = serializers.SerializerMethodField(
+        help_text="Whether you are one of this case's source handlers.")
+
+    class Meta(RecordSerializer.Meta):
+        model = Case
+        fields = ["id", "slug", "title", "summary", "status", "sensitivity", "lead", "my_role",
+                  "source_handler", "created_by", "created_at", "updated_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Role.choices))
+    def get_my_role(self, case):
+        role = role_in(self.request, case.pk)
+        return role.value if role else None
+
+    def get_source_handler(self, case) -> bool:
+        return handles_sources(self.request, case.pk)
+
+    def case_id_for(self, attrs):
+        # Whoever opens a case becomes its editor (as on the pages); changing one needs an
+        # editor of it.
+        return self.instance.pk if self.instance is not None else None
+
+    def validate_lead(self, lead):
+        if lead is None or self.instance is None:
+            return lead
+        # As on the case's edit page: the lead is one of its members (or stays who it was).
+        if lead.pk != self.instance.lead_id and not Membership.objects.filter(
+                case=self.instance, user=lead).exists():
+            raise serializers.ValidationError("The lead must be a member of this case.")
+        return lead
+
+    def create(self, validated_data):
+        with transaction.atomic():
+            case = super().create(validated_data)
+            membership = Membership(case=case, user=self.request.user, role=Role.EDITOR,
+                                    added_by=self.request.user)
+            membership._history_user = self.request.user
+            membership.save()
+        return case
+
+
+# --- Incidents -----------------------------------------------------------------------------
+
+class IncidentTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IncidentType
+        fields = ["slug", "name", "description"]
+
+
+class IncidentSerializer(RecordSerializer):
+    normalisers = {"title": one_line, "description": tidy_text, "occurred": one_line,
+                   "place_name": one_line, "admin_region": one_line}
+
+    case = CaseField()
+    type = serializers.SlugRelatedField(slug_field="slug", queryset=IncidentType.objects.all(),
+                                        required=False, allow_null=True,
+                                        help_text="Slug of an incident type "
+                                                  "(/api/v1/incident-types/).")
+    occurred_display = serializers.CharField(source="when_display", read_only=True,
+                                             help_text="The date in plain words.")
+
+    class Meta(RecordSerializer.Meta):
+        model = Incident
+        fields = ["id", "case", "type", "title", "description", "occurred", "occurred_display",
+                  "occurred_earliest", "occurred_latest", "place_name", "admin_region",
+                  "country", "latitude", "longitude", "geo_precision", "involved", "detained",
+                  "killed", "injured", "missing", "at_large", "created_by", "created_at",
+                  "updated_at"]
+        read_only_fields = ["occurred_earliest", "occurred_latest"]
+
+
+# --- Sources -------------------------------------------------------------------------------
+
+class SourceSerializer(RecordSerializer):
+    normalisers = {"name": one_line, "url": str.strip, "language": _code,
+                   "reliability_note": tidy_text}
+
+    case = CaseField()
+    reached_via = SourceField(required=False, allow_null=True,
+                              help_text="The source this one is only known through.")
+    url_withheld = serializers.SerializerMethodField(
+        help_text="True when this is a protected source and you are not one of the case's "
+                  "source handlers: its address is then withheld (given as an empty string).")
+
+    class Meta(RecordSerializer.Meta):
+        model = Source
+        fields = ["id", "case", "name", "kind", "url", "url_withheld", "language", "country",
+                  "reliability", "reliability_note", "protected", "reached_via", "created_by",
+                  "created_at", "updated_at"]
+
+    def _withheld(self, source) -> bool:
+        return source.protected and not handles_sources(self.request, source.case_id)
+
+    def get_url_withheld(self, source) -> bool:
+        return self._withheld(source)
+
+    def to_representation(self, source):
+        data = super().to_representation(source)
+        if self._withheld(source):
+            # A protected source's address may point at who they are.
+            data["url"] = ""
+        return data
+
+    def validate(self, attrs):
+        if self.instance is not None and self._withheld(self.instance):
+            # As on the source form: its handlers decide a protected source's address and
+            # whether it stays protected. Sending back what was read (an empty, withheld
+            # address; protected) changes nothing and is accepted.
+            if attrs.get("url"):
+                raise serializers.ValidationError({"url": [PROTECTED_SOURCE_FIELDS_MESSAGE]})
+            if attrs.get("protected") is False:
+                raise serializers.ValidationError({"protected": [PROTECTED_SOURCE_FIELDS_MESSAGE]})
+            attrs.pop("url", None)
+            attrs.pop("protected", None)
+        return super().validate(attrs)
+
+
+# --- Claims --------------------------------------------------------------------------------
+
+class ClaimSerializer(RecordSerializer):
+    normalisers = {"statement": one_line, "figure_unit": one_line}
+
+    case = CaseField()
+    incident = IncidentField(required=False, allow_null=True)
+    proposed_by = _username_field(read_only=True)
+    proposed_verdict = serializers.ChoiceField(
+        choices=VerificationStatus.choices, read_only=True, allow_blank=True,
+        help_text="A verdict proposed for an editor to decide; empty when none is pending.")
+
+    class Meta(RecordSerializer.Meta):
+        model = Claim
+        fields = ["id", "case", "incident", "statement", "figure_value", "figure_unit",
+                  "figure_qualifier", "credibility", "status", "proposed_verdict",
+                  "proposed_by", "created_by", "created_at", "updated_at"]
+        # Written only by cases.workflow: /claims/{id}/transition/ and /propose/.
+        read_only_fields = ["status", "proposed_verdict"]
+
+
+class TransitionSerializer(serializers.Serializer):
+    to_status = serializers.ChoiceField(choices=VerificationStatus.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="",
+                                 help_text="Why: required for a verdict and for reopening.")
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, default="",
+        help_text="Confirming on a single source: the editor's reason for the override.")
+
+
+class ProposeSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=[(s.value, s.label)
+                                               for s in VerificationStatus
+                                               if s in VerificationStatus.finals()])
+    note = serializers.CharField(allow_blank=True, help_text="Why this verdict.")
+
+
+class VerificationEventSerializer(serializers.ModelSerializer):
+    actor = _username_field(read_only=True, allow_null=False)
+    proposed_verdict = serializers.ChoiceField(choices=VerificationStatus.choices,
+                                               read_only=True, allow_blank=True)
+
+    class Meta:
+        model = VerificationEvent
+        fields = ["id", "kind", "from_status", "to_status", "proposed_verdict", "actor", "note",
+                  "override_reason", "created_at"]
+        read_only_fields = fields
+
+
+# --- Citations -----------------------------------------------------------------------------
+
+class CitationSerializer(RecordSerializer):
+    normalisers = {"quote": tidy_text, "url": str.strip, "language": _code}
+
+    claim = ClaimField(required=False, allow_null=True,
+                       help_text="The claim cited for; give a claim or an incident.")
+    incident = IncidentField(required=False, allow_null=True,
+                             help_text="The incident cited for; give a claim or an incident.")
+    source = SourceField()
+    via = SourceField(required=False, allow_null=True,
+                      help_text="The source this statement reached us through.")
+    source_name = serializers.CharField(source="source.name", read_only=True,
+                                        help_text="The source's name, or its codename.")
+    via_name = serializers.SerializerMethodField(
+        help_text="The name, or codename, of the source it came via.")
+    case = serializers.SerializerMethodField(help_text="The case of the claim or incident.")
+
+    class Meta(RecordSerializer.Meta):
+        model = Citation
+        fields = ["id", "case", "claim", "incident", "source", "source_name", "relation", "via",
+                  "via_name", "quote", "url", "published_at", "accessed_at", "language",
+                  "created_by", "created_at", "updated_at"]
+
+    def get_via_name(self, citation) -> str | None:
+        return citation.via.name if citation.via_id else None
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_case(self, citation):
+        return citation.source.case_id
+
+    def case_id_for(self, attrs):
+        target = None
+        for name in ("claim", "incident"):
+            if name in attrs:
+                target = attrs[name] or target
+            elif self.instance is not None:
+                target = getattr(self.instance, name) or target
+        return target.case_id if target is not None else None
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            # A citation stays with its claim or incident (as in the claim's form).
+            for name in ("claim", "incident"):
+                if name in attrs and attrs[name] != getattr(self.instance, name):
+                    raise serializers.ValidationError(
+                        {name: ["A citation stays with the claim or incident it was made "
+                                "for."]})
+        return super().validate(attrs)
+
+
+# --- Tasks and requests for comment --------------------------------------------------------
+
+class TaskSerializer(RecordSerializer):
+    normalisers = {"title": one_line, "notes": tidy_text}
+
+    case = CaseField()
+    claim = ClaimField(required=False, allow_null=True)
+    incident = IncidentField(required=False, allow_null=True)
+    assignee = _username_field(queryset=_active_users(), required=False, allow_null=True,
+                               help_text="Username of a member of the case.")
+
+    class Meta(RecordSerializer.Meta):
+        model = Task
+        fields = ["id", "case", "title", "notes", "assignee", "due_on", "state", "claim",
+                  "incident", "created_by", "created_at", "updated_at"]
+
+
+class CommentRequestSerializer(RecordSerializer):
+    normalisers = {"party_name": one_line, "reply_summary": tidy_text}
+
+    case = CaseField()
+    incident = IncidentField(required=False, allow_null=True)
+    party_source = SourceField(required=False, allow_null=True,
+                               help_text="The party asked, when it is a source of the case.")
+    party = serializers.CharField(read_only=True,
+                                  help_text="Who was asked: the source's name (or codename), "
+                                            "or the party's name.")
+    asked_by = _username_field(queryset=_active_users(), required=False, allow_null=True,
+                               help_text="Username of the member who asked; you, when left out "
+                                         "of a new request.")
+
+    class Meta(RecordSerializer.Meta):
+        model = CommentRequest
+        fields = ["id", "case", "incident", "party_source", "party_name", "party", "asked_by",
+                  "asked_at", "channel", "deadline", "outcome", "reply_summary", "created_by",
+                  "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        asked_by, case_id = attrs.get("asked_by"), self.case_id_for(attrs)
+        if (asked_by is not None and case_id is not None
+                and (self.instance is None or asked_by.pk != self.instance.asked_by_id)
+                and not Membership.objects.filter(case_id=case_id, user=asked_by).exists()):
+            # The request form offers the case's members only.
+            raise serializers.ValidationError({"asked_by": ["Pick a member of this case."]})
+        return super().validate(attrs)
+
+    def build(self, attrs):
+        obj = super().build(attrs)
+        if self.instance is None and "asked_by" not in attrs:
+            obj.asked_by = self.request.user  # as the page's new request does
+        return obj
+
+    def create(self, validated_data):
+        validated_data.setdefault("asked_by", self.request.user)
+        return super().create(validated_data)

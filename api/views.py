@@ -1,0 +1,315 @@
+"""The API's endpoints. Each one reads through the models' `visible_to(user)` (so another
+case's record is a 404, like a missing one), writes under the role the workspace's forms ask
+(api.access), validates with the model's own rules (api.serializers) and changes a claim's
+status only through cases.workflow."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils.dateparse import parse_datetime
+from django.views.generic import TemplateView
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import (
+    action,
+    api_view,
+    authentication_classes,
+    permission_classes,
+)
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from cases import workflow
+from cases.concurrency import Conflict, history_since, version_of
+from cases.enums import Role
+from cases.models import (
+    Case,
+    Citation,
+    Claim,
+    CommentRequest,
+    Incident,
+    IncidentType,
+    Source,
+    Task,
+)
+
+from . import filters
+from . import serializers as s
+from .access import CaseRolePermission
+from .serializers import django_errors
+
+
+class LoginNotRequiredMixin:
+    """The site's LoginRequiredMiddleware would redirect an API client to the sign-in page;
+    the API answers for itself: 401 without a valid token or session, 403 for a role."""
+
+    @classmethod
+    def as_view(cls, *args, **kwargs):
+        return login_not_required(super().as_view(*args, **kwargs))
+
+
+class PreconditionFailed(APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The record changed since that version; nothing was saved."
+    default_code = "precondition_failed"
+
+
+def etag_of(obj) -> str | None:
+    version = version_of(obj)
+    return f'"{version.isoformat()}"' if version is not None else None
+
+
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER, required=False,
+    description="The ETag of the version you read (GET answers it). When given, a save over "
+                "a version changed since is refused with 412, naming who changed what.")
+
+
+@extend_schema_view(update=extend_schema(parameters=[IF_MATCH]),
+                    partial_update=extend_schema(parameters=[IF_MATCH]))
+class CaseRecordViewSet(LoginNotRequiredMixin, mixins.ListModelMixin,
+                        mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                        mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Read, create and change the records of your cases. Deleting is the back office's
+    (the workspace has no delete either), except for citations."""
+
+    model = None
+    # Any segment reaches the view, so a malformed id is answered like a missing one (404).
+    lookup_value_regex = "[^/]+"
+    permission_classes = [IsAuthenticated, CaseRolePermission]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+    #: The least role that may change a record (the workspace forms' min_role).
+    write_role = Role.REPORTER
+    select_related = ("created_by",)
+    ordering = ("pk",)
+
+    def get_queryset(self):
+        records = self.model.objects.visible_to(self.request.user)
+        if self.request.method in ("PUT", "PATCH"):
+            # The row is locked for the rest of the (atomic) update.
+            return records.select_for_update(of=("self",))
+        return records.select_related(*self.select_related).order_by(*self.ordering)
+
+    def case_id_of(self, obj) -> int:
+        return obj.case_id
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        return self._with_etag(response, self._object)
+
+    def get_object(self):
+        self._object = super().get_object()
+        return self._object
+
+    def _with_etag(self, response, obj):
+        etag = etag_of(obj) if obj else None
+        if etag:
+            response["ETag"] = etag
+        return response
+
+    def update(self, request, *args, **kwargs):
+        with transaction.atomic():
+            response = super().update(request, *args, **kwargs)
+        return self._with_etag(response, self._object)
+
+    def perform_update(self, serializer):
+        self._check_if_match(serializer.instance)
+        serializer.save()
+
+    def _check_if_match(self, obj):
+        """No lost updates, as on the pages: a client that says which version it read is
+        refused when someone saved the record since (the row is locked)."""
+        header = self.request.headers.get("If-Match")
+        if not header or header.strip() == "*":
+            return
+        current = etag_of(obj)
+        wanted = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+        if current in wanted:
+            return
+        read = parse_datetime(wanted[0].strip('"')) if wanted[0].startswith('"') else None
+        changes = history_since(obj, read) if read is not None else []
+        if read is None:
+            conflict = Conflict(f"this {obj._meta.verbose_name}", "unverifiable", type(obj),
+                                changes[-1:])
+        else:
+            conflict = Conflict(f"this {obj._meta.verbose_name}", "changed", type(obj),
+                                changes)
+        raise PreconditionFailed(conflict.text)
+
+    def create(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().create(request, *args, **kwargs)
+
+
+# --- Cases ---------------------------------------------------------------------------------
+
+@extend_schema_view(
+    list=extend_schema(summary="Your cases"),
+    create=extend_schema(summary="Open a case (you become its editor)"),
+)
+class CaseViewSet(CaseRecordViewSet):
+    model = Case
+    serializer_class = s.CaseSerializer
+    filterset_class = filters.CaseFilter
+    write_role = Role.EDITOR
+    select_related = ("lead", "created_by")
+    ordering = ("-updated_at", "pk")
+
+    def case_id_of(self, obj):
+        return obj.pk
+
+
+class IncidentTypeViewSet(LoginNotRequiredMixin, viewsets.ReadOnlyModelViewSet):
+    """The newsroom's incident types (extended by editors in the back office)."""
+
+    queryset = IncidentType.objects.order_by("name", "pk")
+    serializer_class = s.IncidentTypeSerializer
+    lookup_field = "slug"
+    lookup_value_regex = "[^/]+"
+    filter_backends = []
+
+
+class IncidentViewSet(CaseRecordViewSet):
+    model = Incident
+    serializer_class = s.IncidentSerializer
+    filterset_class = filters.IncidentFilter
+    select_related = ("type", "created_by")
+    ordering = (F("occurred_earliest").asc(nulls_last=True), "occurred_latest", "pk")
+
+
+class SourceViewSet(CaseRecordViewSet):
+    """Sources by name; protected ones by codename, their address withheld from everyone but
+    the case's source handlers. Protected identities are never part of the API."""
+
+    model = Source
+    serializer_class = s.SourceSerializer
+    filterset_class = filters.SourceFilter
+    ordering = ("name", "pk")
+
+
+@extend_schema_view(
+    transition=extend_schema(
+        summary="Change the claim's verification status (cases.workflow)",
+        request=s.TransitionSerializer, responses={200: s.ClaimSerializer}),
+    propose=extend_schema(
+        summary="Propose a verdict for an editor to decide (cases.workflow)",
+        request=s.ProposeSerializer, responses={200: s.ClaimSerializer}),
+    events=extend_schema(summary="The claim's verification history",
+                         responses={200: s.VerificationEventSerializer(many=True)}),
+)
+class ClaimViewSet(CaseRecordViewSet):
+    """Claims. `status` and `proposed_verdict` are read-only here: they change through
+    /transition/ and /propose/, which apply the verification workflow's rules (roles,
+    four-eyes, citations, independent sources) and refuse with 400 and its reasons."""
+
+    model = Claim
+    serializer_class = s.ClaimSerializer
+    filterset_class = filters.ClaimFilter
+    select_related = ("created_by", "proposed_by")
+    ordering = ("-updated_at", "pk")
+
+    def get_serializer_class(self):
+        return {"transition": s.TransitionSerializer, "propose": s.ProposeSerializer,
+                "events": s.VerificationEventSerializer}.get(self.action, s.ClaimSerializer)
+
+    def _workflow_move(self, request, move):
+        # Any member may ask; the workflow alone decides (a viewer is refused by it, with its
+        # own words). Non-members get 404 from the scoped queryset.
+        claim = self.get_object()
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            move(claim, form.validated_data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(django_errors(exc)) from None
+        claim = self.model.objects.select_related(*self.select_related).get(pk=claim.pk)
+        return Response(s.ClaimSerializer(claim, context=self.get_serializer_context()).data)
+
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated],
+            filter_backends=[])
+    def transition(self, request, pk=None):
+        return self._workflow_move(request, lambda claim, data: workflow.transition(
+            claim, data["to_status"], actor=request.user, note=data["note"],
+            override_reason=data["override_reason"]))
+
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated],
+            filter_backends=[])
+    def propose(self, request, pk=None):
+        return self._workflow_move(request, lambda claim, data: workflow.propose(
+            claim, data["verdict"], actor=request.user, note=data["note"]))
+
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def events(self, request, pk=None):
+        claim = self.get_object()
+        events = claim.events.select_related("actor").order_by("created_at", "pk")
+        return Response(self.get_serializer(events, many=True).data)
+
+
+class CitationViewSet(mixins.DestroyModelMixin, CaseRecordViewSet):
+    """Citations of claims and incidents. Reporters may remove one, as in the claim's form."""
+
+    model = Citation
+    serializer_class = s.CitationSerializer
+    filterset_class = filters.CitationFilter
+    http_method_names = [*CaseRecordViewSet.http_method_names, "delete"]
+    select_related = ("source", "via", "created_by")
+    ordering = (F("published_at").asc(nulls_first=True), "pk")
+
+    def get_queryset(self):
+        records = super().get_queryset()
+        if self.request.method in ("PUT", "PATCH", "DELETE"):
+            return records.select_related("source")
+        return records
+
+    def case_id_of(self, obj):
+        return obj.source.case_id
+
+    def perform_destroy(self, instance):
+        instance._history_user = self.request.user
+        instance.delete()
+
+
+class TaskViewSet(CaseRecordViewSet):
+    model = Task
+    serializer_class = s.TaskSerializer
+    filterset_class = filters.TaskFilter
+    select_related = ("assignee", "created_by")
+    ordering = (F("due_on").asc(nulls_last=True), "pk")
+
+
+class CommentRequestViewSet(CaseRecordViewSet):
+    """Requests for comment (right of reply)."""
+
+    model = CommentRequest
+    serializer_class = s.CommentRequestSerializer
+    filterset_class = filters.CommentRequestFilter
+    select_related = ("party_source", "asked_by", "created_by")
+    ordering = ("asked_at", "pk")
+
+
+# --- Schema and its documentation page -----------------------------------------------------
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([])
+@authentication_classes([])
+def not_found(request, path=""):
+    """Any other address under /api/: a JSON 404, not the site's HTML page."""
+    raise NotFound("No such API address.")
+
+
+not_found = login_not_required(not_found)
+
+
+class SchemaView(LoginNotRequiredMixin, SpectacularAPIView):
+    """The OpenAPI 3 schema, for signed-in users and token holders."""
+
+
+class DocsView(TemplateView):
+    """Swagger UI, vendored (static/vendor/), started by our own script: no inline code.
+    A page like the others, so it needs a signed-in user (LoginRequiredMiddleware)."""
+
+    template_name = "api/docs.html"
