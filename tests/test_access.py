@@ -25,7 +25,8 @@ pytestmark = pytest.mark.django_db
 
 # Pages that are not about one case: they list only what the user's memberships allow
 # (tested in the view tests), or need no case at all.
-NOT_CASE_SCOPED = {"healthz", "dashboard", "case_list", "case_create", "review_queue"}
+NOT_CASE_SCOPED = {"healthz", "dashboard", "case_list", "case_create", "review_queue",
+                   "search"}
 
 # The path segment before <int:pk> → a record of that kind in the case.
 PK_RECORDS = {
@@ -106,7 +107,8 @@ def test_every_case_url_answers_a_member(client, demo_case):
         # POST-only endpoints (405) must not.
         if response.status_code == 404:
             assert any(word in pattern.name for word in ("edit", "create", "new", "member",
-                                                         "delete", "identity", "add")), path
+                                                         "delete", "identity", "add",
+                                                         "import")), path
         else:
             assert response.status_code in (200, 405), (path, response.status_code)
 

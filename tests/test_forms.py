@@ -110,7 +110,9 @@ def read_form(response, action=None) -> dict:
     """The data the page's (main) form would post, as {name: [values]}."""
     parser = _Forms()
     parser.feed(response.content.decode())
-    forms = [f for f in parser.forms if "logout" not in (f["action"] or "")]
+    # The navbar's forms (sign-out, search) are not the page's.
+    forms = [f for f in parser.forms if "logout" not in (f["action"] or "")
+             and f["action"] != reverse("cases:search")]
     if action is not None:
         forms = [f for f in forms if f["action"] == action]
     assert forms, "no form on the page"
