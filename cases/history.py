@@ -150,6 +150,55 @@ def bulk_update_with_history(objs, fields, *, user, reason: str = "", batch_size
     return updated
 
 
+def copy_create_with_history(model, rows: list[dict], *, user, reason: str, mine: dict,
+                             progress=None, batch_size: int = 2000) -> list[int]:
+    """PostgreSQL only: insert `rows` ({attname: value} holding every concrete field but the
+    primary key, values ready for the database) with COPY, then a "created" history row for
+    each, by `user`, also with COPY, in the caller's transaction. Returns the new ids in the
+    order of `rows`.
+
+    Why not bulk_create_with_history: for 100,000 rows Django's bulk insert spends most of its
+    time preparing each value in Python (about 0.3 ms a row here, twice: records and history),
+    where COPY streams the rows to PostgreSQL's bulk loader. The history rows hold what
+    simple-history's bulk_history_create would write (every tracked field, history_date,
+    history_type "+", history_user, history_change_reason), read from the same values.
+
+    `mine` picks this import's rows back (their ids, in insertion order: one COPY assigns
+    identity values row by row): a filter on values this import alone has, such as its case,
+    its user and its timestamp. Other transactions' uncommitted rows are invisible here."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    attnames = [f.attname for f in fields]
+    step = batch_size
+    with connection.cursor() as cursor:
+        with cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for index, row in enumerate(rows, start=1):
+                copy.write_row([row[name] for name in attnames])
+                if progress is not None and index % step == 0:
+                    progress(step)
+        pks = list(model._base_manager.filter(**mine).order_by("pk")
+                   .values_list("pk", flat=True))
+        if len(pks) != len(rows):
+            raise RuntimeError(f"{len(pks)} rows read back after inserting {len(rows)}: "
+                               "the `mine` filter does not single out this import.")
+        history_model = model.history.model
+        tracked = history_model.tracked_fields
+        history_columns = [f.column for f in tracked] + [
+            "history_date", "history_change_reason", "history_type", "history_user_id"]
+        extra = [timezone.now(), reason[:100], "+", getattr(user, "pk", None)]
+        pk_name = model._meta.pk.attname
+        with cursor.copy(f"COPY {quote(history_model._meta.db_table)} "
+                         f"({', '.join(quote(c) for c in history_columns)}) FROM STDIN") as copy:
+            for pk, row in zip(pks, rows, strict=True):
+                copy.write_row([pk if f.attname == pk_name else row[f.attname]
+                                for f in tracked] + extra)
+    if progress is not None and len(rows) % step:
+        progress(len(rows) % step)
+    return pks
+
+
 def update_with_history(queryset, *, user, reason: str = "", **values) -> int:
     """`queryset.update(**values)` plus a "changed" history row for each record, written by
     `user`; `updated_at` moves too. The rows are locked first (`select_for_update`), so the

@@ -1,6 +1,8 @@
 from django.urls import path
 
 from .views import cases, claims, dashboard, evidence, health, records, reveals, workspace
+from .views import search as search_views
+from .views import transfer
 
 app_name = "cases"
 
@@ -51,5 +53,10 @@ urlpatterns = [
          name="commentrequest_create"),
     path("cases/<slug:slug>/comment-requests/<int:pk>/edit/",
          records.CommentRequestFormView.as_view(), name="commentrequest_edit"),
+    # Import and export (cases/views/transfer.py).
+    path("cases/<slug:slug>/export/", transfer.export_case, name="export_case"),
+    path("cases/<slug:slug>/import/", transfer.import_upload, name="import_upload"),
+    path("cases/<slug:slug>/import/confirm/", transfer.import_confirm, name="import_confirm"),
     path("review/", claims.review_queue, name="review_queue"),
+    path("search/", search_views.search_page, name="search"),
 ]

@@ -1,0 +1,51 @@
+"""The import page's upload form: what to import and the file."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
+
+from ..uploads import max_upload_bytes
+
+IMPORT_KINDS = [
+    ("incidents", "Incidents (CSV or Excel)"),
+    ("sources", "Sources (CSV or Excel)"),
+    ("case", "A whole case exported from Casedesk (JSON), into this empty case"),
+]
+ACCEPTED_EXTENSIONS = {"incidents": (".csv", ".xlsx", ".txt"), "sources": (".csv", ".xlsx", ".txt"),
+                       "case": (".json",)}
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(label="What the file holds", choices=IMPORT_KINDS,
+                             widget=forms.RadioSelect, initial="incidents")
+    file = forms.FileField(
+        label="File",
+        help_text="CSV (UTF-8) or Excel .xlsx with the column names in the first row, or a "
+                  "Casedesk case export (.json). Nothing is written until you confirm the "
+                  "preview.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,.txt,.json"}),
+    )
+
+    def __init__(self, *args, kinds=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if kinds is not None:
+            self.fields["kind"].choices = [c for c in IMPORT_KINDS if c[0] in kinds]
+
+    def clean(self):
+        cleaned = super().clean()
+        upload, kind = cleaned.get("file"), cleaned.get("kind")
+        if upload is None or kind is None:
+            return cleaned
+        limit = max_upload_bytes()
+        if upload.size is not None and upload.size > limit:
+            self.add_error("file", ValidationError(
+                f"This file is {filesizeformat(upload.size)}; files up to "
+                f"{filesizeformat(limit)} are accepted. Split it into several files.",
+                code="size"))
+            return cleaned
+        name = (upload.name or "").lower()
+        if not name.endswith(ACCEPTED_EXTENSIONS[kind]):
+            allowed = ", ".join(ACCEPTED_EXTENSIONS[kind])
+            self.add_error("file", ValidationError(
+                f"For this kind of import the file must end in {allowed}.", code="type"))
+        return cleaned

@@ -1,0 +1,22 @@
+"""What the import and export commands share: who runs them, in which case."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+from django.http import Http404
+
+from ...access import get_case_for_user
+from ...enums import Role
+
+
+def access_for(slug: str, username: str, *, min_role: Role):
+    """The case and the user's membership, with the same rule as the pages: an import needs a
+    reporter or editor of the case, an export any member. The history names this user."""
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise CommandError(f"No active user “{username}”.")
+    try:
+        return get_case_for_user(user, slug, min_role=min_role), user
+    except Http404:
+        raise CommandError(
+            f"“{username}” is not a {min_role.label.lower()} (or above) of a case "
+            f"“{slug}”.") from None

@@ -1,0 +1,119 @@
+"""Import into a case and export out of it.
+
+Import is upload → preview → confirm, for the case's reporters and editors (404 for anyone
+else, as for the record forms). The upload is checked in full and kept on the server,
+encrypted, under a signed token (cases.imports.stage_upload); the preview lists every row
+with an error beside its errors, and the confirmation reads the file from the server, never
+from the browser, checks it again against the case as it is now, and writes every row or
+none.
+
+Export is for every member: incidents as CSV or XLSX, the whole case as JSON, GeoJSON and
+ClaimReview JSON-LD, streamed (cases/exports.py). No export carries a protected identity.
+"""
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpResponseNotAllowed, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from .. import exports, imports
+from ..access import get_case_for_user
+from ..enums import Role
+from ..forms.imports import ImportUploadForm
+
+KIND_DESTINATION = {"incidents": "timeline", "sources": "source_list", "case": "case_overview"}
+
+
+def _render(request, template, access, *, status=200, **context):
+    return render(request, template, {
+        "nav": "cases", "access": access, "case": access.case, "tab": "transfer", **context,
+    }, status=status)
+
+
+def export_case(request, slug):
+    """The export page, or with ?format= one export as a download."""
+    access = get_case_for_user(request.user, slug)  # first: a non-member learns nothing
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET"])
+    name = request.GET.get("format")
+    if not name:
+        return _render(request, "cases/export_list.html", access,
+                       formats=[(key, label) for key, (label, _ct, _ext) in
+                                exports.EXPORTS.items()])
+    if name not in exports.EXPORTS:
+        raise Http404("No such export format.")
+    _label, content_type, _ext = exports.EXPORTS[name]
+    filename = exports.filename(access.case, name)
+    if name == "xlsx":
+        return FileResponse(exports.incidents_xlsx(access.case), as_attachment=True,
+                            filename=filename, content_type=content_type)
+    response = StreamingHttpResponse(
+        (chunk.encode("utf-8") for chunk in exports.export_chunks(access.case, name)),
+        content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def import_upload(request, slug):
+    access = get_case_for_user(request.user, slug, min_role=Role.REPORTER)
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    if request.method != "POST":
+        initial = {"kind": request.GET.get("kind")} if request.GET.get("kind") in KIND_DESTINATION \
+            else None
+        return _render(request, "cases/import_form.html", access,
+                       form=ImportUploadForm(initial=initial))
+    form = ImportUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _render(request, "cases/import_form.html", access, form=form, status=400)
+    kind, upload = form.cleaned_data["kind"], form.cleaned_data["file"]
+    data = upload.read()
+    try:
+        report = imports.check_file(kind, access, request.user, data, upload.name)
+    except imports.FileRefused as exc:
+        form.add_error("file", str(exc))
+        return _render(request, "cases/import_form.html", access, form=form, status=400)
+    token = None
+    if report.ok:
+        token = imports.stage_upload(data, case=access.case, user=request.user, kind=kind,
+                                     name=upload.name)
+    return _preview(request, access, report, kind=kind, name=upload.name, token=token)
+
+
+def _preview(request, access, report, *, kind, name, token, status=200):
+    importer = imports.importer_for(kind, access, request.user)
+    return render(request, "cases/import_preview.html", {
+        "nav": "cases", "access": access, "case": access.case, "tab": "transfer",
+        "report": report, "kind": kind, "noun": importer.noun, "file_name": name,
+        "token": token,
+    }, status=status)
+
+
+def import_confirm(request, slug):
+    access = get_case_for_user(request.user, slug, min_role=Role.REPORTER)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        data, info = imports.read_staged(request.POST.get("token", ""), case=access.case,
+                                         user=request.user)
+    except imports.StagingExpired:
+        messages.error(request, "This preview has expired or was already imported: upload the "
+                                "file again.")
+        return redirect("cases:import_upload", access.case.slug)
+    kind, name = info["k"], info["n"]
+    try:
+        report = imports.import_file(kind, access, request.user, data, name)
+    except imports.FileRefused as exc:
+        imports.discard_staged(info)
+        messages.error(request, str(exc))
+        return redirect("cases:import_upload", access.case.slug)
+    if not report.ok:
+        # The case changed since the preview (a source name taken meanwhile…): nothing was
+        # written; show why, and let them upload again.
+        imports.discard_staged(info)
+        return _preview(request, access, report, kind=kind, name=name, token=None, status=409)
+    imports.discard_staged(info)
+    importer = imports.importer_for(kind, access, request.user)
+    noun = importer.noun if report.written == 1 else f"{importer.noun}s"
+    messages.success(request, f"Imported {report.written:,} {noun} from “{name}”.")
+    return redirect(reverse(f"cases:{KIND_DESTINATION[kind]}", args=[access.case.slug]))
