@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test migrate demo lint clean scan
+.PHONY: run test install install-test migrate demo lint clean scan bench-search bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,26 @@ $(SCAN_VENV)/.installed: pyproject.toml scan/requirements.py
 
 scan: install $(SCAN_VENV)/.installed
 	$(BIN)/python scan/run.py
+
+# Benchmarks on PostgreSQL (not part of `make test`). BENCH_DATABASE_URL names a database of
+# their own: it is filled with bench/generate.py's data (1,000,000 claims) when it has none.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casedesk_bench
+# Both benchmarks run even when the first misses its goals; the target fails if either does.
+bench-search: install
+	status=0; export BENCH_DATABASE_URL=$(BENCH_DATABASE_URL); \
+	$(BIN)/python bench/search.py --generate || status=1; \
+	if [ -f bench/imports.py ]; then $(BIN)/python bench/imports.py || status=1; fi; \
+	exit $$status
+
+# What every page costs as data grows (issue 6; bench/README.md): queries and p50/p95 per page
+# at BENCH_SCALE and at a tenth of it, the floor and the stock admin beside them, then
+# gunicorn + wrk. Fills BENCH_PAGES_DATABASE_URL (and <name>_tenth) when missing or at another
+# scale. Writes bench/results/latest.md; fails when a target is missed.
+BENCH_PAGES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casedesk_pagebench
+BENCH_SCALE ?= 1.0
+bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/pages.py --scale $(BENCH_SCALE) --database-url $(BENCH_PAGES_DATABASE_URL)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

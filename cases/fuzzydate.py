@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -227,6 +228,14 @@ def parse(text: str) -> FuzzyDate:
     if "\x00" in value or not value.isprintable():
         raise ValidationError("The date contains characters that cannot be part of a date. "
                               + FORMAT_HELP, code="invalid")
+    return _parse_normalized(value, text)
+
+
+# The edtf package's parser (pyparsing) takes milliseconds per value, and a timeline page
+# shows dozens of dates: parse each distinct string once per process. FuzzyDate is immutable;
+# refusals (ValidationError) are not cached and cost the parse again.
+@functools.lru_cache(maxsize=8192)
+def _parse_normalized(value: str, text: str) -> FuzzyDate:
     try:
         parsed = parse_edtf(value)
     except (edtf_exceptions.EDTFParseException, ValueError, TypeError) as exc:

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.db import models
 
 from ..models import Citation, Claim, VerificationEvent
+from .pagination import EstimatedCountPaginator, VisibleCaseListFilter
 from .scoping import (
     CaseScopedAdmin,
     CaseScopedInline,
@@ -61,12 +62,18 @@ class ClaimInline(CaseScopedInline, admin.TabularInline):
 class ClaimAdmin(CaseScopedAdmin):
     list_display = ("__str__", "case", "incident", "status", "proposed_verdict", "credibility",
                     "figure", "updated_at")
+    # A million claims: no filter or count may read them all on each page view (the
+    # date hierarchy and RelatedOnlyFieldListFilter each did; see pagination.py).
     list_filter = ("status", "proposed_verdict", "credibility",
-                   ("case", admin.RelatedOnlyFieldListFilter))
+                   ("case", VisibleCaseListFilter), ("created_at", admin.DateFieldListFilter))
     search_fields = ("statement", "figure_unit")
-    date_hierarchy = "created_at"
     list_select_related = ("case", "incident")
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    # Newest first by id, which its primary key index serves: the model's "-updated_at"
+    # has no index, and sorting a million claims for the first 100 took seconds.
+    ordering = ("-pk",)
+    list_per_page = 50
     autocomplete_fields = ("case", "incident")
     readonly_fields = WORKFLOW_READONLY + RECORD_FIELDS
     fieldsets = (

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Count, F, Prefetch, Window
+from django.db.models.functions import RowNumber
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -19,7 +20,9 @@ from ..activity import activity_for
 from ..enums import CitationRelation, VerificationStatus
 from ..models import Citation, Claim, CommentRequest, Evidence, Incident, Source, Task
 
-TIMELINE_PAGE_SIZE = 50
+TIMELINE_PAGE_SIZE = 15
+# Claims shown under each incident of the timeline; the rest are counted, not rendered.
+TIMELINE_CLAIMS_PER_INCIDENT = 5
 BOARD_COLUMN_SIZE = 20
 LIST_PAGE_SIZE = 50
 
@@ -40,11 +43,17 @@ class TimelineEntry:
 def timeline(request, slug):
     access = get_case_for_user(request.user, slug)
     case = access.case
-    claims = Claim.objects.annotate(citation_count=Count("citations")).order_by("pk")
+    # Each incident shows its first few claims and how many more there are (an incident
+    # can gather hundreds): one query for the page's claims, however many they are.
+    claims = (Claim.objects
+              .annotate(citation_count=Count("citations"),
+                        incident_claim_total=Window(Count("pk"), partition_by=F("incident_id")))
+              .order_by("pk"))
     incidents = (
         Incident.objects.of_case(case).chronological()
         .select_related("type")
-        .prefetch_related(Prefetch("claims", queryset=claims))
+        .prefetch_related(Prefetch("claims", queryset=claims[:TIMELINE_CLAIMS_PER_INCIDENT],
+                                   to_attr="shown_claims"))
     )
     page = Paginator(incidents, TIMELINE_PAGE_SIZE).get_page(request.GET.get("page"))
     entries = [TimelineEntry(i.sort_date, incident=i) for i in page.object_list]
@@ -111,20 +120,28 @@ def claims_board(request, slug):
     claims = (Claim.objects.of_case(case).select_related("incident", "proposed_by")
               .prefetch_related(Prefetch("citations", queryset=citations)))
     via_map = attribution.via_map_for_case(case.pk)
-    counts = dict(Claim.objects.of_case(case).values_list("status").annotate(n=Count("pk"))
-                  .values_list("status", "n"))
     status = request.GET.get("status")
     if status in VerificationStatus.values:
         page = Paginator(claims.filter(status=status).order_by("-updated_at", "pk"),
                          LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-        columns = [(VerificationStatus(status), counts.get(status, 0),
+        columns = [(VerificationStatus(status), page.paginator.count,
                     _cards(page.object_list, via_map))]
     else:
         page = None
+        # One query for every column: the newest claims of each status, ranked within their
+        # status, with each status' total counted in the same pass.
+        newest_first = [F("updated_at").desc(), F("pk").asc()]
+        ranked = list(
+            claims.annotate(
+                column_rank=Window(RowNumber(), partition_by=F("status"), order_by=newest_first),
+                column_total=Window(Count("pk"), partition_by=F("status")))
+            .filter(column_rank__lte=BOARD_COLUMN_SIZE).order_by("status", "column_rank"))
+        by_status: dict[str, list[Claim]] = {}
+        for claim in ranked:
+            by_status.setdefault(claim.status, []).append(claim)
         columns = [
-            (s, counts.get(s.value, 0),
-             _cards(claims.filter(status=s).order_by("-updated_at", "pk")[:BOARD_COLUMN_SIZE],
-                    via_map))
+            (s, by_status[s.value][0].column_total if s.value in by_status else 0,
+             _cards(by_status.get(s.value, []), via_map))
             for s in VerificationStatus
         ]
     return _render(request, "cases/claim_list.html", access, "claims", columns=columns,

@@ -1,0 +1,210 @@
+"""What the pages measured by bench/pages.py do to stay cheap as data grows: the timeline
+page by page with a few claims per incident, the claims board's columns in one query, the
+claim changelist's estimated count and its filters that read no table, dates parsed once."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cases import fuzzydate
+from cases.admin import pagination
+from cases.enums import Role
+from cases.enums import VerificationStatus as S
+from cases.models import Claim
+from cases.views.workspace import (
+    BOARD_COLUMN_SIZE,
+    TIMELINE_CLAIMS_PER_INCIDENT,
+    TIMELINE_PAGE_SIZE,
+)
+
+from .factories import (
+    CaseFactory,
+    CitationFactory,
+    ClaimFactory,
+    IncidentFactory,
+    MembershipFactory,
+    SourceFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name, case, *args):
+    return reverse(f"cases:{name}", args=[case.slug, *args])
+
+
+# --- timeline -------------------------------------------------------------------------------
+
+def test_timeline_shows_one_page_of_incidents_at_a_time(client, case, viewer):
+    for day in range(1, TIMELINE_PAGE_SIZE + 6):
+        IncidentFactory(case=case, title=f"Incident {day:02d}",
+                        occurred=f"2025-{(day - 1) // 28 + 1:02d}-{(day - 1) % 28 + 1:02d}")
+    client.force_login(viewer)
+
+    first = client.get(url("timeline", case))
+    second = client.get(url("timeline", case), {"page": 2})
+
+    assert len(first.context["page"].object_list) == TIMELINE_PAGE_SIZE
+    assert "Incident 01" in first.content.decode()
+    assert f"Incident {TIMELINE_PAGE_SIZE + 1:02d}" not in first.content.decode()
+    assert [i.title for i in second.context["page"].object_list] == [
+        f"Incident {d:02d}" for d in range(TIMELINE_PAGE_SIZE + 1, TIMELINE_PAGE_SIZE + 6)]
+
+
+def test_timeline_shows_a_few_claims_per_incident_and_counts_the_rest(client, case, viewer):
+    crowded = IncidentFactory(case=case, title="Crowded", occurred="2025-05-01")
+    quiet = IncidentFactory(case=case, title="Quiet", occurred="2025-05-02")
+    claims = [ClaimFactory(case=case, incident=crowded, statement=f"Crowded claim {n}")
+              for n in range(TIMELINE_CLAIMS_PER_INCIDENT + 3)]
+    ClaimFactory(case=case, incident=quiet, statement="The only quiet claim")
+    client.force_login(viewer)
+
+    page = client.get(url("timeline", case)).content.decode()
+
+    shown = [c for c in claims if url("claim_detail", case, c.pk) in page]
+    assert shown == claims[:TIMELINE_CLAIMS_PER_INCIDENT]  # the first ones, by id
+    total = TIMELINE_CLAIMS_PER_INCIDENT + 3
+    assert f"{TIMELINE_CLAIMS_PER_INCIDENT} of {total} claims shown" in page
+    assert "The only quiet claim" in page
+    assert "1 of 1 claims shown" not in page
+
+
+def test_timeline_places_an_unknown_year_by_its_claims_first_report(client, case, viewer):
+    IncidentFactory(case=case, title="Later event", occurred="2025-07-01")
+    desertion = IncidentFactory(case=case, title="Undated desertion", occurred="XXXX-05-09")
+    # Reported only through a claim about it, not a citation of the incident itself.
+    CitationFactory(claim=ClaimFactory(case=case, incident=desertion),
+                    source=SourceFactory(case=case),
+                    published_at=dt.datetime(2025, 5, 12, tzinfo=dt.UTC))
+    client.force_login(viewer)
+
+    page = client.get(url("timeline", case)).content.decode()
+
+    assert page.index("Undated desertion") < page.index("Later event")
+
+
+def test_timeline_query_count_is_pinned(client, case, viewer, django_assert_num_queries):
+    for n in range(TIMELINE_PAGE_SIZE + 5):
+        incident = IncidentFactory(case=case, occurred=f"2025-05-{n % 28 + 1:02d}")
+        for _ in range(n % 8):
+            CitationFactory(claim=ClaimFactory(case=case, incident=incident))
+    client.force_login(viewer)
+    client.get(url("timeline", case))  # warm per-process caches
+    # session, user, case + membership, count, incidents, their claims, requests for comment,
+    # and the session's save (BEGIN, UPDATE, COMMIT on PostgreSQL; SAVEPOINTs on SQLite)
+    with CaptureQueriesContext(connection) as baseline:
+        client.get(url("timeline", case))
+    reads = [q for q in baseline.captured_queries if q["sql"].startswith("SELECT")]
+    assert len(reads) == 7
+    with django_assert_num_queries(len(baseline.captured_queries)):
+        client.get(url("timeline", case), {"page": 2})
+
+
+# --- claims board -----------------------------------------------------------------------------
+
+def test_claims_board_columns_come_from_one_query_with_their_totals(client, case, viewer):
+    old = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    for n in range(BOARD_COLUMN_SIZE + 5):
+        claim = ClaimFactory(case=case, statement=f"Unverified {n:02d}")
+        Claim.objects.filter(pk=claim.pk).update(updated_at=old + dt.timedelta(days=n))
+    for n in range(3):
+        ClaimFactory(case=case, statement=f"In review {n}", status=S.IN_REVIEW)
+    client.force_login(viewer)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url("claims_board", case))
+
+    columns = {status: (total, [c.claim.statement for c in cards])
+               for status, total, cards in response.context["columns"]}
+    total, unverified = columns[S.UNVERIFIED]
+    assert total == BOARD_COLUMN_SIZE + 5
+    # the newest first, and only as many as a column shows
+    assert unverified == [f"Unverified {n:02d}" for n in range(BOARD_COLUMN_SIZE + 4, 4, -1)]
+    assert columns[S.IN_REVIEW][0] == 3
+    assert columns[S.CONFIRMED] == (0, [])
+    claim_reads = [q for q in queries.captured_queries if 'FROM "cases_claim"' in q["sql"]]
+    assert len(claim_reads) == 1
+
+
+# --- admin claim changelist -------------------------------------------------------------------
+
+@pytest.fixture
+def claim_staff(case):
+    user = UserFactory(username="desk", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="cases", codename__in=["view_claim", "change_claim"]))
+    MembershipFactory(case=case, user=user, role=Role.EDITOR)
+    return user
+
+
+def test_claim_changelist_counts_exactly_while_the_table_is_small(client, case, claim_staff):
+    ClaimFactory.create_batch(3, case=case)
+    ClaimFactory(case=CaseFactory())  # another case's claim: neither listed nor counted
+    client.force_login(claim_staff)
+
+    response = client.get(reverse("admin:cases_claim_changelist"))
+
+    assert response.context["cl"].result_count == 3
+    assert not response.context["cl"].paginator.estimated
+    assert "about 3" not in response.content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's estimates")
+def test_claim_changelist_estimates_its_count_on_a_large_table(client, case, claim_staff,
+                                                                monkeypatch):
+    ClaimFactory.create_batch(3, case=case)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE cases_claim")
+    monkeypatch.setattr(pagination, "EXACT_COUNT_BELOW", 1)  # "large" from one row on
+    client.force_login(claim_staff)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("admin:cases_claim_changelist"))
+
+    cl = response.context["cl"]
+    assert cl.paginator.estimated
+    assert cl.result_count >= 1  # the planner's estimate, not a count
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(cl.result_list) == 3  # the rows themselves are exact
+    assert f"about {cl.result_count} claim" in response.content.decode()
+
+
+def test_claim_changelist_filters_read_no_claims(client, case, claim_staff):
+    ClaimFactory.create_batch(3, case=case)
+    CaseFactory(title="Bravo desk")
+    client.force_login(claim_staff)
+
+    with CaptureQueriesContext(connection) as queries:
+        content = client.get(reverse("admin:cases_claim_changelist")).content.decode()
+
+    assert case.title in content and "Bravo desk" not in content
+    claim_reads = [q["sql"] for q in queries.captured_queries
+                   if 'FROM "cases_claim"' in q["sql"]]
+    # the page of rows itself (and on SQLite, the exact count): no MIN/MAX or DISTINCT pass
+    # of a date hierarchy, no "cases that have claims" pass of RelatedOnlyFieldListFilter
+    assert not [sql for sql in claim_reads if "MIN(" in sql or "DISTINCT" in sql]
+    assert len(claim_reads) <= 2
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+def test_fuzzy_date_is_parsed_once_per_distinct_value():
+    fuzzydate._parse_normalized.cache_clear()
+
+    first = fuzzydate.parse("2025-05-09")
+    again = fuzzydate.parse("2025-05-09")
+
+    assert first is again and first.describe() == "9 May 2025"
+    assert fuzzydate._parse_normalized.cache_info().hits == 1
+
+
+def test_fuzzy_date_refusal_is_not_cached():
+    for _ in range(2):
+        with pytest.raises(ValidationError):
+            fuzzydate.parse("2025-02-30")
