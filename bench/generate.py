@@ -194,6 +194,41 @@ class Summary:
     password: str = BENCH_PASSWORD
 
 
+# The columns the generators write, in the order their rows list the values (bench/pages.py
+# writes its 1,000-claim case with the same rows).
+INCIDENT_COLUMNS = [
+    "id", "created_at", "updated_at", "title", "description", "occurred", "occurred_earliest",
+    "occurred_latest", "place_name", "admin_region", "country", "latitude", "longitude",
+    "geo_precision", "involved", "detained", "killed", "injured", "missing", "at_large",
+    "case_id", "created_by_id", "type_id"]
+CLAIM_COLUMNS = [
+    "id", "created_at", "updated_at", "statement", "figure_value", "figure_unit",
+    "figure_qualifier", "credibility", "status", "proposed_verdict", "case_id", "created_by_id",
+    "proposed_by_id", "incident_id"]
+CITATION_COLUMNS = [
+    "id", "created_at", "updated_at", "relation", "quote", "url", "published_at",
+    "accessed_at", "language", "created_by_id", "claim_id", "incident_id", "source_id",
+    "via_id"]
+CLAIM_STATUSES = ["unverified"] * 5 + ["in_review", "corroborated", "disputed", "confirmed",
+                                       "false", "unverifiable"]
+CITATION_RELATIONS = ["reports"] * 6 + ["confirms", "confirms", "denies",
+                                        "declined_to_comment"]
+
+
+def claim_row(rng, text, now, claim_id, case_id, user_ids, incident) -> tuple:
+    """One cases_claim row (CLAIM_COLUMNS); `incident()` picks its incident id or None, and
+    is called last, so the random sequence is the same whatever it draws."""
+    russian = rng.random() < 0.5
+    created = now - dt.timedelta(minutes=rng.randint(0, 900 * 24 * 60))
+    has_figure = rng.random() < 0.3
+    return (claim_id, created, created, text.sentence(russian, rng.choice(OUTLETS)),
+            rng.randint(1, 5000) if has_figure else None,
+            "deserters" if has_figure else "",
+            rng.choice(["exactly", "at_least", "about", "nearly"]),
+            rng.choice("123456"), rng.choice(CLAIM_STATUSES), "", case_id,
+            rng.choice(user_ids), None, incident())
+
+
 def counts_for(scale: float) -> dict[str, int]:
     counts = {k: max(1, round(v * scale)) for k, v in DEFAULT_COUNTS.items()}
     counts["users"] = max(3, counts["users"])
@@ -418,39 +453,19 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
                                involved - detained, cid, rng.choice(user_ids),
                                rng.choice(type_ids))
             with bar(counts["incidents"], "incidents") as b:
-                _copy(cur, "cases_incident", [
-                    "id", "created_at", "updated_at", "title", "description", "occurred",
-                    "occurred_earliest", "occurred_latest", "place_name", "admin_region",
-                    "country", "latitude", "longitude", "geo_precision", "involved",
-                    "detained", "killed", "injured", "missing", "at_large", "case_id",
-                    "created_by_id", "type_id"], incidents(), b)
-
-            statuses = ["unverified"] * 5 + ["in_review", "corroborated", "disputed",
-                                             "confirmed", "false", "unverifiable"]
+                _copy(cur, "cases_incident", INCIDENT_COLUMNS, incidents(), b)
 
             def claims():
                 for cid, (lo, hi), (ilo, ihi) in zip(case_ids, claim_ranges, incident_ranges):
+                    def incident(ilo=ilo, ihi=ihi):
+                        return (rng.randrange(ilo, ihi) if ihi > ilo and rng.random() < 0.8
+                                else None)
                     for kid in range(lo, hi):
-                        russian = rng.random() < 0.5
-                        created = now - dt.timedelta(minutes=rng.randint(0, 900 * 24 * 60))
-                        has_figure = rng.random() < 0.3
-                        yield (kid, created, created, text.sentence(russian, rng.choice(OUTLETS)),
-                               rng.randint(1, 5000) if has_figure else None,
-                               "deserters" if has_figure else "",
-                               rng.choice(["exactly", "at_least", "about", "nearly"]),
-                               rng.choice("123456"), rng.choice(statuses), "", cid,
-                               rng.choice(user_ids), None,
-                               rng.randrange(ilo, ihi) if ihi > ilo and rng.random() < 0.8
-                               else None)
+                        yield claim_row(rng, text, now, kid, cid, user_ids, incident)
             with bar(counts["claims"], "claims") as b:
-                _copy(cur, "cases_claim", [
-                    "id", "created_at", "updated_at", "statement", "figure_value",
-                    "figure_unit", "figure_qualifier", "credibility", "status",
-                    "proposed_verdict", "case_id", "created_by_id", "proposed_by_id",
-                    "incident_id"], claims(), b)
+                _copy(cur, "cases_claim", CLAIM_COLUMNS, claims(), b)
 
-            relations = ["reports"] * 6 + ["confirms", "confirms", "denies",
-                                           "declined_to_comment"]
+            relations = CITATION_RELATIONS
 
             def citations():
                 cit_id = 0
@@ -469,10 +484,7 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
                                rng.randrange(klo, khi) if on_claim else None,
                                None if on_claim else rng.randrange(ilo, ihi), source, None)
             with bar(counts["citations"], "citations") as b:
-                _copy(cur, "cases_citation", [
-                    "id", "created_at", "updated_at", "relation", "quote", "url",
-                    "published_at", "accessed_at", "language", "created_by_id", "claim_id",
-                    "incident_id", "source_id", "via_id"], citations(), b)
+                _copy(cur, "cases_citation", CITATION_COLUMNS, citations(), b)
 
             log(f"rebuilding {len(dropped)} indexes…")
             for name, definition in dropped:

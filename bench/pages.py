@@ -127,8 +127,17 @@ def add_thousand_claim_case(database_url: str, seed: int) -> None:
     the chief editor and three members. The generator spreads claims unevenly over cases
     (0.3×–1.7× the mean), so no generated case is guaranteed to hold exactly 1,000."""
     import psycopg
-
-    from generate import OUTLETS, REGIONS, TextMaker, _copy
+    from generate import (
+        CITATION_COLUMNS,
+        CITATION_RELATIONS,
+        CLAIM_COLUMNS,
+        INCIDENT_COLUMNS,
+        OUTLETS,
+        REGIONS,
+        TextMaker,
+        _copy,
+        claim_row,
+    )
 
     rng = random.Random(seed + 1000)
     text = TextMaker(random.Random(seed + 1001))
@@ -185,37 +194,18 @@ def add_thousand_claim_case(database_url: str, seed: int) -> None:
                        text.place(russian), rng.choice(REGIONS), "RU", None, None, "",
                        involved, detained, None, None, None, involved - detained, case_id,
                        rng.choice(members), rng.choice(type_ids))
-        _copy(cur, "cases_incident", [
-            "id", "created_at", "updated_at", "title", "description", "occurred",
-            "occurred_earliest", "occurred_latest", "place_name", "admin_region", "country",
-            "latitude", "longitude", "geo_precision", "involved", "detained", "killed",
-            "injured", "missing", "at_large", "case_id", "created_by_id", "type_id"],
-            incidents())
+        _copy(cur, "cases_incident", INCIDENT_COLUMNS, incidents())
 
         klo = next_id("cases_claim")
         claim_ids = list(range(klo, klo + THOUSAND["claims"]))
-        statuses = ["unverified"] * 5 + ["in_review", "corroborated", "disputed", "confirmed",
-                                         "false", "unverifiable"]
+        def incident():
+            return rng.choice(incident_ids) if rng.random() < 0.8 else None
 
-        def claims():
-            for kid in claim_ids:
-                russian = rng.random() < 0.5
-                created = now - dt.timedelta(minutes=rng.randint(0, 900 * 24 * 60))
-                has_figure = rng.random() < 0.3
-                yield (kid, created, created, text.sentence(russian, rng.choice(OUTLETS)),
-                       rng.randint(1, 5000) if has_figure else None,
-                       "deserters" if has_figure else "",
-                       rng.choice(["exactly", "at_least", "about", "nearly"]),
-                       rng.choice("123456"), rng.choice(statuses), "", case_id,
-                       rng.choice(members), None,
-                       rng.choice(incident_ids) if rng.random() < 0.8 else None)
-        _copy(cur, "cases_claim", [
-            "id", "created_at", "updated_at", "statement", "figure_value", "figure_unit",
-            "figure_qualifier", "credibility", "status", "proposed_verdict", "case_id",
-            "created_by_id", "proposed_by_id", "incident_id"], claims())
+        _copy(cur, "cases_claim", CLAIM_COLUMNS,
+              (claim_row(rng, text, now, kid, case_id, members, incident) for kid in claim_ids))
 
         clo = next_id("cases_citation")
-        relations = ["reports"] * 6 + ["confirms", "confirms", "denies", "declined_to_comment"]
+        relations = CITATION_RELATIONS
 
         def citations():
             for cit_id in range(clo, clo + THOUSAND["citations"]):
@@ -229,10 +219,7 @@ def add_thousand_claim_case(database_url: str, seed: int) -> None:
                        rng.choice(claim_ids) if on_claim else None,
                        None if on_claim else rng.choice(incident_ids),
                        rng.choice(source_ids), None)
-        _copy(cur, "cases_citation", [
-            "id", "created_at", "updated_at", "relation", "quote", "url", "published_at",
-            "accessed_at", "language", "created_by_id", "claim_id", "incident_id", "source_id",
-            "via_id"], citations())
+        _copy(cur, "cases_citation", CITATION_COLUMNS, citations())
 
         for table in ("cases_case", "cases_membership", "cases_source", "cases_incident",
                       "cases_claim", "cases_citation"):
@@ -274,10 +261,9 @@ def measure(requests_per_page: int, out: Path) -> None:
     from django.test.utils import CaptureQueriesContext
     from django.urls import NoReverseMatch, reverse
 
+    from bench import urls as bench_urls  # ROOT_URLCONF of this process
     from cases.models import Claim
     from tests.clients import TwoFactorClient
-
-    from bench import urls as bench_urls  # ROOT_URLCONF of this process
 
     chief = get_user_model().objects.get(username=CHIEF)
     client = TwoFactorClient()

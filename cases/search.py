@@ -43,9 +43,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
 
 from django.contrib.postgres.lookups import TrigramWordSimilar
 from django.contrib.postgres.search import (
@@ -73,7 +73,6 @@ from django.urls import reverse
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from .enums import VerificationStatus
 from .models import Case, Citation, Claim, Evidence, Incident, Source
 
 TEXT_SEARCH_CONFIG = "russian"

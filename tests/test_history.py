@@ -165,7 +165,7 @@ def test_no_copy_into_a_table_outside_the_history_helper():
         if "migrations" in path.parts or relative == HELPER_MODULE:
             continue
         for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if re.search(r"\bCOPY\b.*\bFROM\s+STDIN", line, re.IGNORECASE) or ".copy(f\"COPY" in line:
+            if re.search(r"[\"']COPY\s", line):  # a COPY statement's SQL starts a string
                 offenders.append(f"{relative}:{number}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
     assert "COPY" in (CASES_DIR / "history.py").read_text()
