@@ -3,6 +3,7 @@ page by page with a few claims per incident, the claims board's columns in one q
 claim changelist's estimated count and its filters that read no table, dates parsed once."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -16,6 +17,7 @@ from cases.admin import pagination
 from cases.enums import Role
 from cases.enums import VerificationStatus as S
 from cases.models import Claim
+from cases.views.dashboard import DASHBOARD_LIST_LIMIT
 from cases.views.workspace import (
     BOARD_COLUMN_SIZE,
     TIMELINE_CLAIMS_PER_INCIDENT,
@@ -208,3 +210,69 @@ def test_fuzzy_date_refusal_is_not_cached():
     for _ in range(2):
         with pytest.raises(ValidationError):
             fuzzydate.parse("2025-02-30")
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+def test_dashboard_lists_twenty_cases_newest_first_and_counts_the_rest(client, editor):
+    cases = CaseFactory.create_batch(DASHBOARD_LIST_LIMIT + 4)
+    for case_ in cases:
+        MembershipFactory(case=case_, user=editor, role=Role.VIEWER)
+    newest = cases[7]
+    newest.summary = "Touched last"
+    newest.save()  # updated_at moves
+    client.force_login(editor)
+
+    response = client.get(reverse("cases:dashboard"))
+
+    shown = [m.case for m in response.context["memberships"]]
+    assert len(shown) == DASHBOARD_LIST_LIMIT
+    assert shown[0] == newest
+    # the editor's own `case` fixture membership counts too: 24 + 1 cases, 20 shown
+    assert "5 more…" in response.content.decode()
+
+
+def test_dashboard_reads_the_users_cases_as_a_subquery_not_a_list(client, editor):
+    for case_ in CaseFactory.create_batch(30):
+        MembershipFactory(case=case_, user=editor, role=Role.EDITOR)
+    client.force_login(editor)
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("cases:dashboard"))
+
+    # An editor of a thousand cases once sent a thousand ids in each of ten queries and built
+    # three thousand model instances to show twenty (bench/README.md).
+    membership_rows = [q["sql"] for q in queries.captured_queries
+                       if q["sql"].startswith('SELECT "cases_membership"."id"')]
+    assert len(membership_rows) == 1 and f"LIMIT {DASHBOARD_LIST_LIMIT}" in membership_rows[0]
+    assert not [q["sql"] for q in queries.captured_queries
+                if re.search(r"IN \((\d+, ){29}\d+\)", q["sql"])]
+
+
+def test_awaiting_verdict_is_oldest_first_across_the_editors_cases_only(client, case, editor):
+    other_case, other_editor = CaseFactory(), UserFactory()
+    MembershipFactory(case=other_case, user=other_editor, role=Role.EDITOR)
+    mine, theirs = ClaimFactory(case=case), ClaimFactory(case=other_case)
+    later = ClaimFactory(case=case)
+    for claim in (mine, later):
+        claim.transition(S.IN_REVIEW, actor=editor)
+    theirs.transition(S.IN_REVIEW, actor=other_editor)
+    Claim.objects.filter(pk=later.pk).update(updated_at=mine.updated_at + dt.timedelta(hours=1))
+    client.force_login(editor)
+
+    listed = list(client.get(reverse("cases:dashboard")).context["awaiting_verdict"])
+
+    assert listed == [mine, later]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_awaiting_review_matches_its_partial_indexes(case):
+    """awaiting_review() must repeat the indexes' condition for PostgreSQL to use them: with
+    sequential scans and sorts priced out, the plan shows which index the query can use."""
+    queryset = (Claim.objects.filter(case=case).awaiting_review()
+                .order_by("updated_at")[:DASHBOARD_LIST_LIMIT])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        plan = queryset.explain()
+    assert "claim_awaiting_by_case_date" in plan or "claim_awaiting_by_date" in plan
