@@ -287,9 +287,29 @@ def measure(requests_per_page: int, out: Path) -> None:
     pages["floor: claims board"] = reverse("bench_floor_claims", args=[slug])
     pages["trivial view"] = reverse("bench_trivial")
 
+    # The same pages as the first view after a change to the case: the case's content
+    # version is raised before each request, as any edit does (cases/revisions.py), so their
+    # cached parts are rendered afresh (cases/fragments.py).
+    for name, page in AFTER_A_CHANGE.items():
+        pages[name] = pages[page]
+
+    def case_changed():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE cases_case SET content_version = content_version + 1 "
+                           "WHERE slug = %s", [slug])
+
+    def get(name, url):
+        if name in AFTER_A_CHANGE:
+            case_changed()
+        started = time.perf_counter()
+        response = client.get(url)
+        return response, (time.perf_counter() - started) * 1000
+
     results: dict[str, dict] = {}
     for name, url in pages.items():
-        client.get(url)  # warm caches (templates, connections, PostgreSQL buffers)
+        get(name, url)  # warm caches (templates, connections, PostgreSQL buffers)
+        if name in AFTER_A_CHANGE:
+            case_changed()
         with CaptureQueriesContext(connection) as captured:
             response = client.get(url)
         body = response.content
@@ -301,14 +321,17 @@ def measure(requests_per_page: int, out: Path) -> None:
             "sql": [q["sql"][:300] for q in captured.captured_queries],
             "times_ms": [],
         }
-    for _ in range(2):  # second warm-up round
-        for url in pages.values():
-            client.get(url)
-    for _ in range(requests_per_page):
-        for name, url in pages.items():
-            started = time.perf_counter()
-            client.get(url)
-            results[name]["times_ms"].append((time.perf_counter() - started) * 1000)
+    # The pages as served first, then the pages after a change (whose changes would make every
+    # page of the first group a first view after a change too).
+    served = {name: url for name, url in pages.items() if name not in AFTER_A_CHANGE}
+    changed = {name: url for name, url in pages.items() if name in AFTER_A_CHANGE}
+    for group in (served, changed):
+        for _ in range(2):  # second warm-up round
+            for name, url in group.items():
+                get(name, url)
+        for _ in range(requests_per_page):
+            for name, url in group.items():
+                results[name]["times_ms"].append(get(name, url)[1])
 
     # The floor outside any request: the raw query and the minimal template alone.
     for kind, name in (("timeline", "bare floor: timeline"),
@@ -377,10 +400,28 @@ def production_env(tmp: Path, database_url: str) -> dict[str, str]:
             # the development key encrypted the generated identities (generate.py runs with
             # DEBUG on): every key decrypts, the first encrypts, as in a key rotation
             "QVO80GJwttkSzjNyqRR1WmSSADN6KbmoUAgCrtBofRo="]),
+        # Production keeps the cache in Redis (config/settings.py, CACHE_URL), shared by the
+        # workers; the benchmark does too when a Redis answers, with a database of its own.
+        **({"CACHE_URL": BENCH_CACHE_URL} if _redis_answers(BENCH_CACHE_URL) else {}),
         "STATIC_ROOT": str(tmp / "static"),
         "SECURE_SSL_REDIRECT": "false",
         "ACCOUNT_EMAIL_NOTIFICATIONS": "false",
     }
+
+
+BENCH_CACHE_URL = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/9")
+
+
+def _redis_answers(url: str) -> bool:
+    """True when a Redis answers at `url`; its database is emptied for the run."""
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        client.flushdb()
+        return True
+    except Exception:  # no Redis here: the cache is each process's memory
+        return False
 
 
 def run_measure(env, requests_per_page: int, out: Path) -> dict:
@@ -530,6 +571,8 @@ def main(argv=None) -> int:
         print(f"measuring pages at scale {args.scale:g} ({args.requests} requests each)…")
         big = run_measure(env, args.requests, tmp / "big.json")
         print(f"measuring pages at scale {args.scale / 10:g}…")
+        if "CACHE_URL" in env:
+            _redis_answers(BENCH_CACHE_URL)  # empty: nothing rendered from the other database
         small = run_measure({**env, "DATABASE_URL": small_url}, args.small_requests,
                             tmp / "small.json")
         wrk = None
@@ -542,7 +585,9 @@ def main(argv=None) -> int:
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     # The raw figures, so that the report can be written again without measuring again.
-    raw = {"big": big, "small": small, "wrk": wrk, "machine": machine(),
+    host = {**machine(), "cache": f"Redis ({BENCH_CACHE_URL})" if "CACHE_URL" in env
+            else "each process's local memory (no Redis answered)"}
+    raw = {"big": big, "small": small, "wrk": wrk, "machine": host,
            "seconds": time.perf_counter() - started, "scale": args.scale, "seed": args.seed,
            "requests": args.requests, "wrk_seconds": args.wrk_seconds,
            "wrk_connections": args.wrk_connections}
@@ -561,7 +606,10 @@ def main(argv=None) -> int:
 # --------------------------------------------------------------------------------------------
 # Report
 
-APP_PAGES = ["dashboard", "case list", "case timeline", "claims board", "claim page", "search",
+AFTER_A_CHANGE = {"case timeline, after a change": "case timeline",
+                  "claims board, after a change": "claims board"}
+APP_PAGES = ["dashboard", "case list", "case timeline", "case timeline, after a change",
+             "claims board", "claims board, after a change", "claim page", "search",
              "admin claim changelist"]
 
 
@@ -639,6 +687,7 @@ def write_report(args, big, small, wrk, host, seconds) -> tuple[str, bool]:
         "",
         f"- CPU: {host['cpu']}, {host['cores']} cores; RAM {host['ram']}; Linux {host['kernel']}",
         f"- load average at the end of the run (1/5/15 min): {host['load']}",
+        f"- cache (CACHE_URL): {host.get('cache', 'not recorded')}",
         f"- Python {host['python']}, Django {big['django']}, PostgreSQL {big['pg_version']}, "
         f"{host['wrk']}",
         "",
@@ -691,14 +740,17 @@ def write_report(args, big, small, wrk, host, seconds) -> tuple[str, bool]:
               "| page | ours p50 | floor p50 | ours / floor | bare floor p50 |",
               "|---|---:|---:|---:|---:|"]
     for name, floor in (("case timeline", "timeline"), ("claims board", "claims board")):
-        ours, fl, bare = pages[name], pages[f"floor: {floor}"], pages[f"bare floor: {floor}"]
-        ratio = ours["p50"] / fl["p50"]
-        lines.append(f"| {name} | {ours['p50']:.1f} | {fl['p50']:.1f} | {ratio:.2f}× | "
-                     f"{bare['p50']:.1f} |")
-        check(f"{name}: p50 ≤ {TARGET_RATIO_TO_FLOOR}× the floor", f"{ratio:.2f}×",
-              ratio <= TARGET_RATIO_TO_FLOOR)
-        check(f"{name}: p95 ≤ {TARGET_P95_MS} ms", f"{ours['p95']:.1f} ms",
-              ours["p95"] <= TARGET_P95_MS)
+        for page in (name, f"{name}, after a change"):
+            ours = pages[page]
+            fl, bare = pages[f"floor: {floor}"], pages[f"bare floor: {floor}"]
+            ratio = ours["p50"] / fl["p50"]
+            lines.append(f"| {page} | {ours['p50']:.1f} | {fl['p50']:.1f} | {ratio:.2f}× | "
+                         f"{bare['p50']:.1f} |")
+            if page == name:  # the page as served; after a change it is reported, not judged
+                check(f"{name}: p50 ≤ {TARGET_RATIO_TO_FLOOR}× the floor", f"{ratio:.2f}×",
+                      ratio <= TARGET_RATIO_TO_FLOOR)
+            check(f"{page}: p95 ≤ {TARGET_P95_MS} ms", f"{ours['p95']:.1f} ms",
+                  ours["p95"] <= TARGET_P95_MS)
     admin, stock = pages["admin claim changelist"], pages["stock admin claim changelist"]
     speedup = stock["p50"] / admin["p50"]
     lines += [
@@ -706,7 +758,10 @@ def write_report(args, big, small, wrk, host, seconds) -> tuple[str, bool]:
         "*Floor*: the rows the page shows fetched with one raw SQL query (membership check "
         "included) and rendered by a minimal template, served behind the same middleware and "
         "session as our page (bench/urls.py). *Bare floor*: the same query and template "
-        "called directly, outside any request.",
+        "called directly, outside any request. *After a change*: the case's content version "
+        "raised before every request, as any edit to the case does, so that the page's "
+        "cached part (cases/fragments.py) is rendered afresh from the database each time; "
+        "the page as served renders it once per change.",
         "",
         f"Admin claim changelist: ours {admin['p50']:.1f} ms p50 ({admin['queries']} "
         f"queries), stock Django admin {stock['p50']:.1f} ms p50 ({stock['queries']} "
@@ -727,7 +782,8 @@ def write_report(args, big, small, wrk, host, seconds) -> tuple[str, bool]:
             f"gunicorn with gunicorn.conf.py and 2 workers on 127.0.0.1, DEBUG off; wrk "
             f"(2 threads, on the same machine, 10 s timeout) for {args.wrk_seconds} s at "
             f"{args.wrk_connections} connections, signed in with the chief editor's session "
-            "cookie (the session is read and saved on every request, as in production).",
+            "cookie (the session is read on every request and saved once a minute, as in "
+            f"production); cache: {host.get('cache', 'not recorded')}.",
             "",
             "| target | req/s | responses | non-2xx | socket errors | p50 ms | p90 ms | "
             "p99 ms | max ms |",

@@ -9,6 +9,8 @@ class CasesConfig(AppConfig):
     def ready(self):
         # History rows for links a deletion clears, and the append-only guard on history
         # tables created after migration 0004 (cases/history.py).
-        from . import history, two_factor  # noqa: F401 (its receiver and system check)
+        from . import history, revisions, two_factor  # noqa: F401 (its receiver, system check)
 
         history.connect_signals()
+        # The triggers behind Case.content_version (cases/revisions.py).
+        revisions.connect_signals(self)

@@ -4,7 +4,13 @@
   included, and adds the cross-origin headers Django has no setting for.
 - `NoStoreForSignedInMiddleware` marks every response to a signed-in user as not to be stored
   by the browser or any cache: a shared or seized computer must not keep case pages on disk.
+- `SessionRefreshMiddleware` has a signed-in user's unchanged session saved (its idle expiry
+  pushed back) once per SESSION_REFRESH_SECONDS instead of on every request.
 """
+
+import time
+
+from django.conf import settings
 
 from django.http import HttpResponseNotAllowed
 from django.utils.cache import add_never_cache_headers
@@ -47,4 +53,32 @@ class NoStoreForSignedInMiddleware:
         if user is not None and user.is_authenticated:
             # Cache-Control: max-age=0, no-cache, no-store, must-revalidate, private
             add_never_cache_headers(response)
+        return response
+
+
+class SessionRefreshMiddleware:
+    """Sessions end SESSION_COOKIE_AGE after the last request: saving a session moves its
+    expiry (in the database) that far ahead. Saving it on every request
+    (SESSION_SAVE_EVERY_REQUEST) costs a write and a commit per page view; saving a signed-in
+    user's session once it is SESSION_REFRESH_SECONDS old is enough, and the idle timeout is
+    then kept to within that many seconds. Sits after AuthenticationMiddleware; Django's
+    SessionMiddleware, further out, saves what this marks (and any session that changed)."""
+
+    REFRESHED_AT = "_casedesk_refreshed_at"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session, user = request.session, getattr(request, "user", None)
+        # Only a session the request came with: a token-authenticated API call has none, and
+        # must not be given one.
+        if (session.session_key is not None and not session.modified and user is not None
+                and user.is_authenticated):
+            now = int(time.time())
+            refreshed_at = session.get(self.REFRESHED_AT)
+            if not isinstance(refreshed_at, int) or (
+                    now - refreshed_at >= settings.SESSION_REFRESH_SECONDS):
+                session[self.REFRESHED_AT] = now  # modified: SessionMiddleware saves it
         return response

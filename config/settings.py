@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Pages for a signed-in user are never stored by the browser or a proxy (needs request.user).
     "config.middleware.NoStoreForSignedInMiddleware",
+    # A signed-in user's session is saved (its idle expiry moved) once a minute, not per page.
+    "config.middleware.SessionRefreshMiddleware",
     # Every page needs a signed-in user unless its view says otherwise (sign-in, /healthz).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # allauth's sign-in stages (the two-factor step between password and session).
@@ -113,6 +115,16 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# CACHE_URL, e.g. redis://127.0.0.1:6379/0 in production: one cache for every worker. allauth
+# counts wrong two-factor codes in it (per user, so across workers only with a shared cache;
+# `check --deploy` warns otherwise) and the case pages keep their costly parts in it
+# (cases/fragments.py). Without it: each process's own memory, fine for one process.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+CACHES["default"].setdefault("KEY_PREFIX", "casedesk")
+# How long a cached page part lives at most: its key changes with any change to the case's
+# records; this bounds what no trigger sees (a renamed user).
+CASEDESK_FRAGMENT_CACHE_SECONDS = env.int("CASEDESK_FRAGMENT_CACHE_SECONDS", default=600)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -180,12 +192,14 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 
 # Sessions end at sign-out (LogoutView, POST only), when the browser closes, and after
-# SESSION_IDLE_TIMEOUT_SECONDS without a request (default 2 hours): every request saves the
-# session and so pushes its expiry back; the database copy expires with it, so an idle
-# session is refused by the server, not only forgotten by the browser. Django gives a new
-# session key at every sign-in.
+# SESSION_IDLE_TIMEOUT_SECONDS without a request (default 2 hours): a request saves the
+# session, and so pushes its expiry back, once the last save is SESSION_REFRESH_SECONDS old
+# (config/middleware.py: not a database write per page view); the database copy expires with
+# it, so an idle session is refused by the server, not only forgotten by the browser. Django
+# gives a new session key at every sign-in.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=2 * 60 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_REFRESH_SECONDS = min(60, SESSION_COOKIE_AGE // 10)
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
 
 # --- allauth: sign-in and two-factor authentication -----------------------------------------

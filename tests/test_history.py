@@ -115,6 +115,8 @@ ALLOWED_BULK_WRITES = {
     ("cases/uploads.py", "digest", "update"): "hashlib",
     ("cases/models/source.py", "errors", "update"): "a dict",
     ("cases/views/health.py", "cursor", "execute"): "SELECT 1",
+    ("cases/revisions.py", "cursor", "execute"):
+        "DDL: the triggers behind Case.content_version, and reading which are installed",
     ("cases/search.py", "cursor", "execute"):
         "read-only: a query's node count, and planner settings (set_config, local to the "
         "search's transaction)",

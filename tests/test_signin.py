@@ -6,23 +6,29 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt, AccessLog
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 from django.conf import settings as django_settings
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import DataError, connection, transaction
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from config.auth import AXES_USERNAME_MAX_LENGTH
+from config.middleware import SessionRefreshMiddleware
 
 from .clients import TwoFactorClient
 from .factories import PASSWORD, UserFactory
@@ -304,16 +310,30 @@ def test_sign_out_needs_a_post(client, user):
 
 def test_the_session_lasts_two_hours_idle_and_ends_with_the_browser():
     assert django_settings.SESSION_COOKIE_AGE == 2 * 60 * 60
-    assert django_settings.SESSION_SAVE_EVERY_REQUEST is True
     assert django_settings.SESSION_EXPIRE_AT_BROWSER_CLOSE is True
+    # refreshed once a minute by our middleware, not written on every request
+    assert django_settings.SESSION_REFRESH_SECONDS == 60
+    assert django_settings.SESSION_SAVE_EVERY_REQUEST is False
+    middleware = django_settings.MIDDLEWARE
+    assert middleware.index("config.middleware.SessionRefreshMiddleware") > middleware.index(
+        "django.contrib.auth.middleware.AuthenticationMiddleware")
 
 
-def test_every_request_pushes_the_idle_expiry_back(client, user, settings):
+def _last_saved(key, *, seconds_ago, expires_in):
+    """The session as if its last save (its expiry refresh) was `seconds_ago`."""
+    store = SessionStore(session_key=key)
+    store[SessionRefreshMiddleware.REFRESHED_AT] = int(time.time()) - seconds_ago
+    store.save()
+    Session.objects.filter(session_key=key).update(
+        expire_date=timezone.now() + dt.timedelta(seconds=expires_in))
+
+
+def test_a_request_a_minute_after_the_last_save_pushes_the_idle_expiry_back(client, user,
+                                                                            settings):
     settings.SESSION_COOKIE_AGE = 600
     sign_in(client)
     key = session_key(client)
-    Session.objects.filter(session_key=key).update(
-        expire_date=timezone.now() + dt.timedelta(seconds=30))
+    _last_saved(key, seconds_ago=61, expires_in=30)
 
     before = timezone.now()
     assert client.get(reverse("cases:dashboard")).status_code == 200
@@ -323,6 +343,44 @@ def test_every_request_pushes_the_idle_expiry_back(client, user, settings):
         seconds=600)
     # A session cookie: the browser forgets it when it closes.
     assert client.cookies[django_settings.SESSION_COOKIE_NAME]["max-age"] == ""
+
+
+def test_requests_within_a_minute_of_the_last_save_write_no_session(client, user, settings):
+    settings.SESSION_COOKIE_AGE = 600
+    sign_in(client)
+    key = session_key(client)
+    _last_saved(key, seconds_ago=30, expires_in=570)
+    expiry = Session.objects.get(session_key=key).expire_date
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("cases:dashboard"))
+
+    assert page.status_code == 200 and signed_in_as(client) == str(user.pk)
+    assert not [q for q in queries.captured_queries if "django_session" in q["sql"]
+                and not q["sql"].startswith("SELECT")]
+    assert Session.objects.get(session_key=key).expire_date == expiry
+
+
+def test_a_token_authenticated_api_call_is_given_no_session(user):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    response = api.get("/api/v1/cases/")
+
+    assert response.status_code == 200
+    assert Session.objects.count() == 0
+    assert django_settings.SESSION_COOKIE_NAME not in response.cookies
+
+
+def test_a_changed_session_is_saved_at_once(client, user, settings):
+    sign_in(client)
+    key = session_key(client)
+    _last_saved(key, seconds_ago=0, expires_in=600)
+
+    client.post(reverse("account_logout"))
+
+    assert not Session.objects.filter(session_key=key).exists()
+    assert signed_in_as(client) is None
 
 
 def test_an_idle_session_ends(client, user, settings):

@@ -37,7 +37,12 @@ class Case(TimeStampedModel):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+", editable=False)
 
-    history = HistoricalRecords()
+    # Written by database triggers only (cases/revisions.py): one more whenever an incident,
+    # claim, source, citation or request for comment of the case changes. Cached page parts
+    # are keyed by it (cases/fragments.py).
+    content_version = models.PositiveBigIntegerField(default=0, editable=False)
+
+    history = HistoricalRecords(excluded_fields=["content_version"])
     objects = CaseQuerySet.as_manager()
 
     class Meta:

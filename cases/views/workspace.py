@@ -11,13 +11,16 @@ from django.core.paginator import Paginator
 from django.db.models import Count, F, Prefetch, Window
 from django.db.models.functions import RowNumber
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.safestring import SafeString
 
 from .. import attribution
 from ..access import get_case_for_user
 from ..activity import activity_for
 from ..enums import CitationRelation, VerificationStatus
+from ..fragments import case_fragment
 from ..models import Citation, Claim, CommentRequest, Evidence, Incident, Source, Task
 
 TIMELINE_PAGE_SIZE = 15
@@ -42,6 +45,13 @@ class TimelineEntry:
 
 def timeline(request, slug):
     access = get_case_for_user(request.user, slug)
+    entries_html = case_fragment(request, access, "timeline",
+                                 lambda: _timeline_entries(request, access), params=["page"])
+    return _render(request, "cases/incident_list.html", access, "timeline",
+                   entries_html=entries_html)
+
+
+def _timeline_entries(request, access) -> SafeString:
     case = access.case
     # Each incident shows its first few claims and how many more there are (an incident
     # can gather hundreds): one query for the page's claims, however many they are.
@@ -65,8 +75,9 @@ def timeline(request, slug):
         requests = requests.filter(asked_at__date__gte=dated[0])
     if page.has_next() and dated:
         requests = requests.filter(asked_at__date__lte=dated[-1])
-    return _render(request, "cases/incident_list.html", access, "timeline", page=page,
-                   entries=_place_requests(entries, requests))
+    return render_to_string("cases/includes/timeline_entries.html", {
+        "request": request, "access": access, "case": case, "page": page,
+        "entries": _place_requests(entries, requests)})
 
 
 def _place_requests(incident_entries, requests) -> list[TimelineEntry]:
@@ -115,6 +126,15 @@ def claims_board(request, slug):
     """Claims grouped by verification status. The board shows the most recent claims of each
     status; `?status=` lists one status in full, page by page."""
     access = get_case_for_user(request.user, slug)
+    columns_html = case_fragment(request, access, "claims-board",
+                                 lambda: _board_columns(request, access),
+                                 params=["status", "page"])
+    return _render(request, "cases/claim_list.html", access, "claims",
+                   columns_html=columns_html,
+                   one_status=request.GET.get("status") in VerificationStatus.values)
+
+
+def _board_columns(request, access) -> SafeString:
     case = access.case
     citations = Citation.objects.only("claim_id", "source_id", "via_id", "relation")
     claims = (Claim.objects.of_case(case).select_related("incident", "proposed_by")
@@ -144,8 +164,9 @@ def claims_board(request, slug):
              _cards(by_status.get(s.value, []), via_map))
             for s in VerificationStatus
         ]
-    return _render(request, "cases/claim_list.html", access, "claims", columns=columns,
-                   page=page, board_column_size=BOARD_COLUMN_SIZE)
+    return render_to_string("cases/includes/claim_columns.html", {
+        "request": request, "access": access, "case": case, "columns": columns, "page": page,
+        "board_column_size": BOARD_COLUMN_SIZE})
 
 
 def source_list(request, slug):
