@@ -280,3 +280,10 @@ def test_the_triggers_survive_reinstalling():
     revisions.install_triggers(connection)
 
     assert revisions.installed_triggers(connection) == before
+
+
+def test_the_status_badge_names_the_status_and_carries_its_colour_class(client, case, viewer,
+                                                                        story):
+    client.force_login(viewer)
+    page = timeline(client, case).content.decode()
+    assert '<span class="badge status-badge status-unverified">Unverified</span>' in page

@@ -137,7 +137,7 @@ def claims_board(request, slug):
 def _board_columns(request, access) -> SafeString:
     case = access.case
     citations = Citation.objects.only("claim_id", "source_id", "via_id", "relation")
-    claims = (Claim.objects.of_case(case).select_related("incident", "proposed_by")
+    claims = (Claim.objects.of_case(case).select_related("proposed_by")
               .prefetch_related(Prefetch("citations", queryset=citations)))
     via_map = attribution.via_map_for_case(case.pk)
     status = request.GET.get("status")
