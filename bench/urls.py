@@ -28,7 +28,6 @@ from cases.views.workspace import (  # the pages' own sizes: the floor fetches t
 from config.urls import urlpatterns as app_urlpatterns
 
 
-
 def trivial(request):
     return HttpResponse("ok", content_type="text/plain")
 

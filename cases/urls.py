@@ -1,8 +1,7 @@
 from django.urls import path
 
-from .views import cases, claims, dashboard, evidence, health, records, reveals, workspace
+from .views import cases, claims, dashboard, evidence, health, records, reveals, transfer, workspace
 from .views import search as search_views
-from .views import transfer
 
 app_name = "cases"
 

@@ -11,7 +11,6 @@
 import time
 
 from django.conf import settings
-
 from django.http import HttpResponseNotAllowed
 from django.utils.cache import add_never_cache_headers
 

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt, AccessLog
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 from django.conf import settings as django_settings
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, authenticate
 from django.contrib.auth.password_validation import validate_password
@@ -26,6 +24,8 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from config.auth import AXES_USERNAME_MAX_LENGTH
 from config.middleware import SessionRefreshMiddleware

@@ -13,7 +13,6 @@ from ..figures import Figure
 from ..history import HistoricalRecords
 from .base import AppendOnlyQuerySet, AuthoredModel, CaseDataQuerySet, same_case_errors
 
-
 # In review, or carrying a proposed verdict: the condition of the partial indexes below, which
 # awaiting_review() repeats word for word so that PostgreSQL can use them.
 AWAITING_REVIEW = (models.Q(status=VerificationStatus.IN_REVIEW)
