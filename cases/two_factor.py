@@ -146,3 +146,21 @@ def check_two_factor_required(app_configs=None, **kwargs):
              "production.",
         id="casedesk.W020",
     )]
+
+
+# Per-process caches: each worker would count wrong two-factor codes on its own.
+PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache",
+                      "django.core.cache.backends.dummy.DummyCache")
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_shared_cache(app_configs=None, **kwargs):
+    if settings.CACHES["default"]["BACKEND"] not in PER_PROCESS_CACHES:
+        return []
+    return [checks.Warning(
+        "The cache is each process's own memory (CACHE_URL is not set).",
+        hint="allauth counts wrong two-factor codes per user in the cache: with several "
+             "workers each counts on its own, and an attacker gets that many more tries. Set "
+             "CACHE_URL to a Redis every worker shares (redis://host:6379/0).",
+        id="casedesk.W021",
+    )]

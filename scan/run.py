@@ -224,6 +224,9 @@ def production_env(tmp: Path, port: int) -> dict[str, str]:
         ALLOWED_HOSTS="127.0.0.1",
         CSRF_TRUSTED_ORIGINS=f"https://127.0.0.1:{port}",
         DATABASE_URL=f"sqlite:///{tmp / 'scan.sqlite3'}",
+        # The shared cache production has (check --deploy warns without one): a Redis
+        # database of the scan's own.
+        CACHE_URL=os.environ.get("SCAN_CACHE_URL", "redis://127.0.0.1:6379/11"),
         STATIC_ROOT=str(tmp / "static"),
         EVIDENCE_ROOT=str(tmp / "evidence"),
         # Deviations from production, explained in the module docstring.

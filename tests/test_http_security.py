@@ -453,6 +453,8 @@ def production_env(**extra) -> dict[str, str]:
         "ALLOWED_HOSTS": "casedesk.example",
         # A Fernet key (32 random bytes, URL-safe base64) for the protected identities.
         "CASEDESK_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        # A cache every worker shares (the check reads the setting; nothing connects to it).
+        "CACHE_URL": "redis://127.0.0.1:6379/0",
     }
     env.update(extra)
     return env

@@ -19,7 +19,7 @@ from cases import crypto
 from cases.crypto import IdentityDecryptionError
 from cases.enums import Role
 from cases.models import Claim, Membership, VerificationEvent
-from cases.two_factor import check_two_factor_required
+from cases.two_factor import check_shared_cache, check_two_factor_required
 
 from .factories import PASSWORD, UserFactory
 from .mfa import enrol_recovery_codes, enrol_totp, totp_authenticator, totp_code
@@ -335,6 +335,16 @@ def test_check_deploy_warns_when_the_requirement_is_off(settings):
     settings.CASEDESK_REQUIRE_2FA = False
     (warning,) = check_two_factor_required()
     assert warning.id == "casedesk.W020"
+
+
+def test_check_deploy_warns_when_the_cache_is_per_process(settings):
+    settings.CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/0"}}
+    assert check_shared_cache() == []
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    (warning,) = check_shared_cache()
+    assert warning.id == "casedesk.W021" and "CACHE_URL" in warning.msg
 
 
 def test_make_run_switches_the_requirement_off_for_the_demo_only():
