@@ -231,7 +231,10 @@ _SIX_PLACES = Decimal("0.000001")
 
 
 def parse_coordinate(value, limit: int) -> Decimal | None:
-    text = cell_text(value).strip().replace(",", ".") if not isinstance(value, float) else repr(value)
+    if isinstance(value, float):
+        text = repr(value)
+    else:
+        text = cell_text(value).strip().replace(",", ".")
     if not text:
         return None
     try:
@@ -300,57 +303,13 @@ EMPTY_CELL = {parse_text: "", parse_count: None, parse_coordinate: None,
 
 # --- dates -----------------------------------------------------------------------------------
 
-_PLAIN_DATE = re.compile(r"(\d{4}|XXXX)(?:-(\d{2})(?:-(\d{2}))?)?([~?%]?)")
-
-
 @functools.lru_cache(maxsize=65536)
 def _parse_date_cached(text: str) -> tuple[fuzzydate.FuzzyDate | None, tuple[str, ...]]:
+    """fuzzydate.parse() once per distinct value of a file, refusals included."""
     try:
-        return parse_date(text), ()
+        return fuzzydate.parse(text), ()
     except ValidationError as exc:
         return None, tuple(exc.messages)
-
-
-def parse_date(text: str) -> fuzzydate.FuzzyDate:
-    """fuzzydate.parse(), with a quick path for the plain forms that make up almost every
-    row of an import (2024-05-09, 2024-05, 2024, ~2024-05-09, 05-09).
-
-    python-edtf's grammar takes several milliseconds per value, which for 100,000 rows with
-    a few thousand distinct dates would be most of the import. The quick path builds exactly
-    what fuzzydate.parse() returns for those forms (tests/test_imports.py compares the two on
-    every form); anything else, and any value it does not accept, goes to fuzzydate.parse(),
-    which gives the error messages."""
-    if text and len(text) <= fuzzydate.MAX_LENGTH:
-        value = fuzzydate.normalize(text)
-        match = _PLAIN_DATE.fullmatch(value)
-        if match:
-            year_text, month_text, day_text, flag = match.groups()
-            year = None if year_text == "XXXX" else int(year_text)
-            month = int(month_text) if month_text else None
-            day = int(day_text) if day_text else None
-            if _plain_date_exists(year, month, day):
-                point = fuzzydate.DatePoint(year, month, day, None,
-                                            approximate=flag in ("~", "%"),
-                                            uncertain=flag in ("?", "%"))
-                return fuzzydate.FuzzyDate(value, point)
-    return fuzzydate.parse(text)
-
-
-def _plain_date_exists(year, month, day) -> bool:
-    if year is None:
-        # XXXX-05-09 only; XXXX alone and XXXX-05 go to the full parser.
-        if month is None or day is None:
-            return False
-        year = 2000  # a leap year: 29 February of an unknown year is possible
-    elif year < 1:
-        return False
-    if month is None:
-        return day is None
-    try:
-        dt.date(year, month, day or 1)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_occurred(value) -> fuzzydate.FuzzyDate:
@@ -1109,7 +1068,8 @@ class CaseJSONImporter:
         claims = []
         for values in self.claims:
             values = dict(values)
-            ref, incident = values.pop("ref"), values.pop("incident")
+            values.pop("ref")  # matched to its new id below, in file order
+            incident = values.pop("incident")
             claims.append(Claim(case=case, created_by=user, incident_id=incident_pk.get(incident),
                                 **values))
         created = bulk_create_with_history(claims, user=user, reason=reason)

@@ -243,3 +243,33 @@ def test_date_point_describe_parts():
     assert point.describe() == "9 May 2025"
     assert point.describe(with_year=False) == "9 May"
     assert fuzzydate.DatePoint(None, 5, None).describe() == "May, year unknown"
+
+
+@pytest.mark.parametrize("text", [
+    "2024-05-09", "2024-05", "2024", "~2024-05-09", "2024-05-09~", "2024-05?", "2024%",
+    "?2024", "05-09", "XXXX-05-09", "02-29", "xxxx-12-31", " 2024-05-09 ", "2024-02-29",
+    "2025-02-29", "2024-13", "2024-00-10", "0000", "XXXX-05", "2024-05-09T14:30",
+    "2024-05-08/2024-05-09", "2024-21", "13-01", "31-02", "2024-04-31",
+])
+def test_plain_forms_parse_as_the_edtf_parser_would(text):
+    """parse() builds the plain forms itself (the EDTF parser takes milliseconds a value):
+    the result, or the refusal, is the parser's own."""
+    def outcome(parse):
+        try:
+            return parse(text)
+        except ValidationError as exc:
+            return ("refused", tuple(exc.messages))
+
+    def edtf_parser_only(text):
+        return fuzzydate._parse_normalized(fuzzydate.normalize(text), text)
+
+    assert outcome(fuzzydate.parse) == outcome(edtf_parser_only)
+
+
+def test_plain_forms_skip_the_edtf_parser():
+    fuzzydate._parse_normalized.cache_clear()
+
+    assert fuzzydate.parse("2024-05-09").describe() == "9 May 2024"
+    assert fuzzydate.parse("XXXX-05-09").describe().startswith("9 May")
+
+    assert fuzzydate._parse_normalized.cache_info().misses == 0

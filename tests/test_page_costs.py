@@ -201,8 +201,8 @@ def test_claim_changelist_filters_read_no_claims(client, case, claim_staff):
 def test_fuzzy_date_is_parsed_once_per_distinct_value():
     fuzzydate._parse_normalized.cache_clear()
 
-    first = fuzzydate.parse("2025-05-09")
-    again = fuzzydate.parse("2025-05-09")
+    first = fuzzydate.parse("2025-05-08/2025-05-09")  # a range: the EDTF parser's work
+    again = fuzzydate.parse("2025-05-08/2025-05-09")
 
     assert first is again and first.describe() == "9 May 2025"
     assert fuzzydate._parse_normalized.cache_info().hits == 1
