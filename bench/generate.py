@@ -357,14 +357,14 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
                                      "date_joined"],
                   ((uid, password, False, name, name.split("_")[-1].title(), "Bench",
                     f"{name}@bench.example", False, True, now)
-                   for uid, name in zip(user_ids, usernames)))
+                   for uid, name in zip(user_ids, usernames, strict=True)))
 
             types = ["Desertion", "Detention", "Court hearing", "Shelling", "Drone attack",
                      "Mobilisation", "Protest"]
             type_ids = list(range(type_base + 1, type_base + 1 + len(types)))
             _copy(cur, "cases_incidenttype", ["id", "name", "slug", "description"],
                   ((tid, f"{name} (bench)", f"bench-{name.lower().replace(' ', '-')}", "")
-                   for tid, name in zip(type_ids, types)))
+                   for tid, name in zip(type_ids, types, strict=True)))
 
             n_cases = counts["cases"]
             case_ids = list(range(1, n_cases + 1))
@@ -400,7 +400,7 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
             protected_ids: list[int] = []
 
             def sources():
-                for cid, (lo, hi) in zip(case_ids, source_ranges):
+                for cid, (lo, hi) in zip(case_ids, source_ranges, strict=True):
                     for sid in range(lo, hi):
                         if rng.random() < 0.1:
                             protected_ids.append(sid)
@@ -429,7 +429,7 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
                     sid) for i, sid in enumerate(protected_ids, start=1)))
 
             def incidents():
-                for cid, (lo, hi) in zip(case_ids, incident_ranges):
+                for cid, (lo, hi) in zip(case_ids, incident_ranges, strict=True):
                     for iid in range(lo, hi):
                         russian = rng.random() < 0.5
                         day = dt.date(2023, 1, 1) + dt.timedelta(days=rng.randint(0, 1400))
@@ -456,7 +456,8 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
                 _copy(cur, "cases_incident", INCIDENT_COLUMNS, incidents(), b)
 
             def claims():
-                for cid, (lo, hi), (ilo, ihi) in zip(case_ids, claim_ranges, incident_ranges):
+                for cid, (lo, hi), (ilo, ihi) in zip(case_ids, claim_ranges, incident_ranges,
+                                                     strict=True):
                     def incident(ilo=ilo, ihi=ihi):
                         return (rng.randrange(ilo, ihi) if ihi > ilo and rng.random() < 0.8
                                 else None)
@@ -469,8 +470,9 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
 
             def citations():
                 cit_id = 0
-                for cid, share, (klo, khi), (ilo, ihi), (slo, shi) in zip(
-                        case_ids, citation_shares, claim_ranges, incident_ranges, source_ranges):
+                for _case_id, share, (klo, khi), (ilo, ihi), (slo, shi) in zip(
+                        case_ids, citation_shares, claim_ranges, incident_ranges, source_ranges,
+                        strict=True):
                     for _ in range(share):
                         cit_id += 1
                         russian = rng.random() < 0.5

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='case',
             name='content_version',
-            field=models.PositiveBigIntegerField(default=0, editable=False),
+            field=models.PositiveBigIntegerField(db_default=0, default=0, editable=False),
         ),
         migrations.RunPython(install_triggers, remove_triggers, elidable=False),
     ]

@@ -40,7 +40,7 @@ class Case(TimeStampedModel):
     # Written by database triggers only (cases/revisions.py): one more whenever an incident,
     # claim, source, citation or request for comment of the case changes. Cached page parts
     # are keyed by it (cases/fragments.py).
-    content_version = models.PositiveBigIntegerField(default=0, editable=False)
+    content_version = models.PositiveBigIntegerField(default=0, db_default=0, editable=False)
 
     history = HistoricalRecords(excluded_fields=["content_version"])
     objects = CaseQuerySet.as_manager()
