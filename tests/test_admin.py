@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from cases import workflow
+from cases.admin.pagination import VisibleCaseListFilter
 from cases.enums import Role, VerificationEventKind
 from cases.enums import VerificationStatus as S
 from cases.models import (
@@ -292,6 +293,32 @@ def test_autocomplete_offers_staff_member_only_their_cases(client, world, alpha_
     texts = [r["text"] for r in response.json()["results"]]
     assert label(target, "alpha") in texts
     assert not [t for t in texts if "bravo" in t.lower()]
+
+
+def test_case_filter_of_a_member_of_more_cases_than_it_lists_still_filters(
+        client, world, alpha_staff, monkeypatch):
+    monkeypatch.setattr(VisibleCaseListFilter, "MAX_CHOICES", 1)
+    charlie = CaseFactory(title="Charlie desk")
+    MembershipFactory(case=charlie, user=alpha_staff, role=Role.EDITOR)
+    ClaimFactory(case=charlie, statement="charlie-claim statement")
+    client.force_login(alpha_staff)
+
+    unfiltered = client.get(changelist_url(Claim)).content.decode()
+    chosen = client.get(changelist_url(Claim), {"case__id__exact": charlie.pk})
+    not_theirs = client.get(changelist_url(Claim),
+                            {"case__id__exact": world["bravo"][Case].pk})
+
+    # Two cases, one at most in the list: no list, but a chosen case (from a link, say)
+    # filters, and is shown so that it can be unset. It was once dropped with the list.
+    assert "alpha-claim statement" in unfiltered and "charlie-claim statement" in unfiltered
+    assert 'data-filter-title="case"' not in unfiltered
+    content = chosen.content.decode()
+    assert "charlie-claim statement" in content and "alpha-claim statement" not in content
+    assert chosen.context["cl"].result_count == 1
+    assert f'<a href="?case__id__exact={charlie.pk}">Charlie desk</a>' in content
+    # Another case's id filters to nothing, and its title is not shown.
+    assert not_theirs.context["cl"].result_count == 0
+    assert "Bravo desk" not in not_theirs.content.decode()
 
 
 def test_country_filter_lists_only_countries_of_visible_records(client, world, alpha_staff):

@@ -5,7 +5,8 @@ from django.contrib import admin
 from django.db import models
 
 from ..models import Citation, Claim, VerificationEvent
-from .pagination import EstimatedCountPaginator, VisibleCaseListFilter
+from .changelist import LargeTableAdminMixin
+from .pagination import VisibleCaseListFilter
 from .scoping import (
     CaseScopedAdmin,
     CaseScopedInline,
@@ -59,7 +60,7 @@ class ClaimInline(CaseScopedInline, admin.TabularInline):
 
 
 @admin.register(Claim)
-class ClaimAdmin(CaseScopedAdmin):
+class ClaimAdmin(LargeTableAdminMixin, CaseScopedAdmin):
     list_display = ("__str__", "case", "incident", "status", "proposed_verdict", "credibility",
                     "figure", "updated_at")
     # A million claims: no filter or count may read them all on each page view (the
@@ -68,8 +69,6 @@ class ClaimAdmin(CaseScopedAdmin):
                    ("case", VisibleCaseListFilter), ("created_at", admin.DateFieldListFilter))
     search_fields = ("statement", "figure_unit")
     list_select_related = ("case", "incident")
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     # Newest first by id, which its primary key index serves: the model's "-updated_at"
     # has no index, and sorting a million claims for the first 100 took seconds.
     ordering = ("-pk",)

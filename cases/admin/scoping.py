@@ -50,9 +50,13 @@ def memberships_of(request) -> dict[int, tuple[Role, bool]]:
     every action, every related field), and each would otherwise be a query."""
     cached = getattr(request, _MEMBERSHIPS_ATTR, None)
     if cached is None:
-        rows = Membership.objects.filter(user=request.user).values_list(
+        # Unordered: Membership's default order joins the case and the user and sorts, for a
+        # dict (about 0.6 ms for an editor of a thousand cases, on every admin page); and
+        # roles by dict, not Role(value) (a quarter of a millisecond more there).
+        rows = Membership.objects.filter(user=request.user).order_by().values_list(
             "case_id", "role", "can_handle_sources")
-        cached = {case_id: (Role(role), handler) for case_id, role, handler in rows}
+        role_of_value = {role.value: role for role in Role}
+        cached = {case_id: (role_of_value[role], handler) for case_id, role, handler in rows}
         setattr(request, _MEMBERSHIPS_ATTR, cached)
     return cached
 
