@@ -115,30 +115,21 @@ def icontains(user, q):
 
 
 def explain(user, q) -> str:
-    """EXPLAIN ANALYZE of the claim search's two queries, run as the search runs them."""
+    """EXPLAIN ANALYZE of the claim search's candidate query (it finds, counts and ranks the
+    candidates), run as the search runs it."""
     from django.db import connection, transaction
 
     from cases import search
 
     kind = search.KINDS["claim"]
-    out = []
     with transaction.atomic(), connection.cursor() as cursor:
-        single_word = search._query_terms(cursor, q) == 1
-        search._candidate_plans(cursor, single_word=single_word)
-        candidates = search.matching(kind, user, q).values_list("pk", flat=True)
-        if single_word:
-            candidates = candidates.order_by("-pk")
-        candidates = candidates[:search.CANDIDATE_LIMIT]
-        ids = list(candidates)
-        for label, queryset in (("candidates", candidates),
-                                ("ranking", search.ranked(kind, q, ids)[:20])):
-            if label == "ranking":
-                search._ranking_plans(cursor)
-            sql, params = queryset.query.sql_with_params()
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params)
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-            out.append(f"-- {label}\n{re.sub(r'[0-9]+(?:, ?[0-9]+){20,}', '…', plan)}")
-    return "\n\n".join(out)
+        survey = search._survey(cursor, [kind], user, q, search.Filters())  # and the plans
+        sql, params = search.ranking_statement(
+            kind, user, q, limit=20, read_from=survey.read_from.get(kind.key),
+            scope_keys=survey.scope_keys.get(kind.key))
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    return f"-- candidates\n{re.sub(r'[0-9]+(?:, ?[0-9]+){20,}', '…', plan)}"
 
 
 def main(argv=None) -> int:

@@ -14,23 +14,45 @@ similarity (pg_trgm: "Rostow" finds "Rostov"). Each searchable table has a store
 column `search_document` (the weighted tsvector of the fields in `RecordKind.document`) with
 a GIN index, and trigram GIN indexes on names and places (migration 0005).
 
-Ranking is bounded: a kind's matches are first cut to CANDIDATE_LIMIT rows straight from the
-GIN index (no ordering, so no visit of every match of a frequent word), and only those are
-ranked (ts_rank on the stored document, or trigram similarity when greater) and given a
-highlighted snippet (ts_headline, computed for the shown rows only). When a word matches
-more rows than that, the page says so and suggests narrowing.
+Ranking is bounded: a kind's matches are first cut to CANDIDATE_LIMIT candidates, and only
+those are ranked (ts_rank on the stored document, or trigram similarity when greater); one
+query per kind finds, counts and ranks them and returns the best keys. Only the shown rows
+are then fetched, with what they link to and a highlighted snippet (ts_headline, the costly
+part, computed for those rows only). When a word matches more rows than that, the page says
+so and suggests narrowing.
 
-The candidates are found with sequential scans priced out and JIT off (SET LOCAL, this
-transaction only); for several words also plain index scans and nested loops. With a LIMIT,
-PostgreSQL otherwise likes plans that hope to meet matches early (walk the table, or the
-user's cases one by one), which for words that never occur together ("soldiers
-военнослужащие": English and Russian reports) means visiting every row, or scanning the
-text index once per case: its statistics cannot know how often words occur together. Bitmap
-scans of the GIN indexes, with the user's cases hashed, cost about the same whatever the
-words. For one word the statistics are reliable, so the candidates are its newest matches
-and the planner may walk the primary key backwards when the word is frequent (stopping at
-the limit instead of building a bitmap of hundreds of thousands of rows), or use the bitmap
-when it is rare. The ranking query then fetches the candidates by key.
+Where the candidates come from. Asking a GIN index for the matches of frequent words costs
+as much as there are matches of each word in the whole table, however few candidates are
+needed and however few of the rows are the user's ("military court" over two million
+quotes: 40 ms for the index scan alone); and with a LIMIT, PostgreSQL likes plans that hope
+to meet matches early (walk the table, or the user's cases one by one), which for words
+that never occur together ("soldiers военнослужащие": English and Russian reports) means
+visiting every row: its statistics cannot know how often words occur together. So, per
+kind (`_survey`, then one candidate query):
+
+- The user's cases. When they are few among all (at most a quarter), their keys (for
+  citations: their sources' keys) are read once, from `Case.objects.visible_to(user)` in
+  the same transaction, as a list that the case (or source) index can be read with, alone
+  or combined with the text index (bitmap AND): only the user's rows are visited.
+- A sample of the user's rows (large tables only): the table's newest SAMPLE_ROWS rows, or
+  for a user with few cases a few rows of each of their cases; how many match. Rare words
+  (under 1% of the sample) leave the list aside: the text index alone finds few rows, and
+  reading the list's index would cost more. When at the sample's rate NEWEST_ROWS rows of
+  the user's would hold 1.5 times the candidates needed (frequent words), rows are read
+  one by one first, each checked with `ts_match_vq` (the function behind `@@`, which no
+  index serves, so the planner cannot trade the rows for the text index): the newest rows
+  that hold about NEWEST_ROWS of the user's (a range of keys, at most four times as long),
+  or all the rows of the user's few cases (through the list).
+- The rest comes from the GIN indexes (bitmap scans; trigram indexes for names and
+  places), without what was read one by one, and only when that gave fewer than
+  CANDIDATE_LIMIT (the two are one UNION ALL under the LIMIT).
+
+The candidate queries run with sequential scans, plain index scans and nested loops priced
+out and JIT off (SET LOCAL, this transaction only): tables are read through bitmap scans
+(of keys, or of the text indexes) and joined by hashing, which costs about the same
+whatever the words. The candidates are therefore the first matches among the rows read one
+by one (the newest, for a user who sees most cases), otherwise the first ones the text
+index gives, in table order.
 
 SQLite (the local demo): every word must start a word of the record (case-insensitive,
 Unicode-aware), newest first, with the matches highlighted in Python. No stemming.
@@ -55,19 +77,23 @@ from django.contrib.postgres.search import (
     SearchVectorField,
     TrigramWordSimilarity,
 )
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import (
+    BooleanField,
     Count,
     Expression,
+    ExpressionWrapper,
     F,
     FloatField,
+    Func,
     Lookup,
     Q,
     QuerySet,
     Value,
     Window,
 )
-from django.db.models.expressions import Col
+from django.db.models.expressions import Col, RawSQL
 from django.db.models.functions import Greatest, Replace
 from django.urls import reverse
 from django.utils.html import escape, format_html, format_html_join
@@ -79,6 +105,13 @@ TEXT_SEARCH_CONFIG = "russian"
 MAX_QUERY_LENGTH = 200
 # How many matches of one record kind are ranked at most (see the module docstring).
 CANDIDATE_LIMIT = 1000
+# About how many of the user's rows may be checked one by one for matches before the text
+# index is asked for the rest, and how many rows are sampled to decide whether that is
+# worth it (see the module docstring).
+NEWEST_ROWS = 20_000
+SAMPLE_ROWS = 500
+# The fewest of the user's rows in a sample that say anything about their rate of matches.
+MIN_SAMPLED = 50
 # Trigram similarity is for names and places: short queries only.
 TRIGRAM_MAX_WORDS = 4
 # Highlight markers: private-use characters, replaced by <mark> after escaping.
@@ -262,8 +295,10 @@ def uses_full_text() -> bool:
 def search(user, text: str, filters: Filters = Filters(), *, per_kind: int = 5,
            offset: int = 0) -> Results:
     """Ranked matches of `text` among the records `user` may see, one group per record kind
-    (`per_kind` hits each, from `offset`). A fixed number of queries (on PostgreSQL: the plan
-    settings, then per kind its candidates and their ranking), whatever the number of hits."""
+    (`per_kind` hits each, from `offset`). A fixed number of queries whatever the number of
+    hits: on PostgreSQL the survey (two queries, the second also setting the plans), then
+    per kind one query that finds, counts and ranks its candidates, and one that fetches the
+    shown rows (none when there are none)."""
     text = clean_query(text)
     results = Results(query=text)
     if not words_of(text):
@@ -271,17 +306,22 @@ def search(user, text: str, filters: Filters = Filters(), *, per_kind: int = 5,
         return results
     if uses_full_text():
         kinds = [KINDS[key] for key in filters.kinds()]
+        ranked_ids = {}
         with transaction.atomic(), connection.cursor() as cursor:
-            terms = _query_terms(cursor, text)
-            if terms == 0 and not any(_trigram_applies(kind, text) for kind in kinds):
-                kinds = []  # nothing left to search for
-            single_word = terms == 1
-            _candidate_plans(cursor, single_word=single_word)
-            candidates = [candidate_ids(kind, user, text, filters, newest_first=single_word)
-                          for kind in kinds]
-            _ranking_plans(cursor)
-            for kind, ids in zip(kinds, candidates, strict=True):
-                results.groups.append(_ranked(kind, text, ids, per_kind, offset))
+            survey = _survey(cursor, kinds, user, text, filters)  # and the plan settings
+            terms = survey.terms
+            for kind in kinds:
+                # Only stop words: no full-text match, but names and places may be near.
+                if terms or _trigram_applies(kind, text):
+                    ranked_ids[kind.key] = _best_candidates(
+                        cursor, kind, user, text, filters, per_kind, offset, survey)
+        if terms == 0 and not ranked_ids:
+            kinds = []  # nothing was left to search for
+        # The shown rows, with what they link to and their snippets, under the usual plans.
+        for kind in kinds:
+            total, ids, ranks = ranked_ids.get(kind.key, (0, [], []))
+            results.groups.append(Group(kind=kind, total=total,
+                                        hits=_shown(kind, user, text, ids, ranks)))
         if terms == 0 and not results.total:
             results.message = ("These words are too common to search for on their own; add "
                                "a more specific word.")
@@ -292,8 +332,23 @@ def search(user, text: str, filters: Filters = Filters(), *, per_kind: int = 5,
     return results
 
 
-def _scoped(kind: RecordKind, user, filters: Filters) -> QuerySet:
-    queryset = kind.model.objects.visible_to(user)
+def _scoped(kind: RecordKind, user, filters: Filters, scope_keys: list | None = None) -> QuerySet:
+    """The records of `kind` the user may see, filtered. `scope_keys`: the keys of the cases
+    (or, for citations, the sources) `Case.objects.visible_to(user)` returned earlier in the
+    same transaction, as a list (see `_survey`), in place of the membership subquery."""
+    if scope_keys is None:
+        queryset = kind.model.objects.visible_to(user)
+    else:
+        queryset = kind.model.objects.filter(_AnyOf(F(_scope_column(kind)), scope_keys))
+    return _filtered(kind, queryset, filters)
+
+
+def _scope_column(kind: RecordKind) -> str:
+    """The column `scope_keys` are keys of: the case's, the source's for citations."""
+    return {"source__case": "source_id", "pk": "pk"}.get(kind.case_path, "case_id")
+
+
+def _filtered(kind: RecordKind, queryset: QuerySet, filters: Filters) -> QuerySet:
     if filters.case is not None:
         queryset = queryset.filter(**{kind.case_path: filters.case.pk})
     if filters.status and kind.key in STATUS_KINDS:
@@ -331,60 +386,165 @@ def _trigram_applies(kind: RecordKind, text: str) -> bool:
         and len(text) >= 3
 
 
-def matching(kind: RecordKind, user, text: str, filters: Filters = Filters()) -> QuerySet:
-    """The records of `kind` that match (full text, or trigram for names and places), at
-    most CANDIDATE_LIMIT of them, unordered: the candidate set that gets ranked."""
+def matching(kind: RecordKind, user, text: str, filters: Filters = Filters(),
+             scope_keys: list | None = None) -> QuerySet:
+    """The records of `kind` that match (full text, or trigram for names and places),
+    unordered, as found through the text and trigram indexes (and the list of the user's
+    cases' keys, see `_scoped`)."""
     condition = Q(search_document=_ts_query(text))
     if _trigram_applies(kind, text):
         for name in kind.trigram_fields:
             condition |= Q(TrigramWordSimilar(F(name), text))
-    return (_scoped(kind, user, filters).alias(search_document=StoredDocument())
+    return (_scoped(kind, user, filters, scope_keys).alias(search_document=StoredDocument())
             .filter(condition).order_by())
 
 
-def _query_terms(cursor, text: str) -> int:
-    """How many nodes the query has: 0 when it holds only stop words, 1 for one word."""
-    cursor.execute("SELECT numnode(websearch_to_tsquery(%s::regconfig, %s))",
-                   [TEXT_SEARCH_CONFIG, text])
-    return cursor.fetchone()[0]
+def _unindexed_match(text: str) -> Q:
+    return Q(_UnindexedMatch(StoredDocument(), _ts_query(text)))
 
 
-def _candidate_plans(cursor, *, single_word: bool = False) -> None:
-    """For finding candidates, in this transaction: tables are read through bitmap scans of
-    their indexes and joined by hashing (see the module docstring). For a single word, the
-    primary key may also be walked backwards (newest first), each row's case looked up."""
-    cursor.execute("SELECT set_config('enable_seqscan', 'off', true), "
-                   "set_config('enable_indexscan', %s, true), "
-                   "set_config('enable_nestloop', %s, true), "
-                   # The priced-out plans inflate the estimated cost past JIT's thresholds:
-                   # compiling such a query would take longer than running it.
-                   "set_config('jit', 'off', true), "
-                   # Room for an exact bitmap of a frequent word's matches (no lossy pages
-                   # whose every row must be checked again).
-                   "set_config('work_mem', '32MB', true)", ["on" if single_word else "off"] * 2)
+@dataclass
+class _Survey:
+    terms: int  # nodes of the text search query: 0 when it holds only stop words
+    # Per kind, the first key of the rows (of the user's) that are worth reading one by one.
+    read_from: dict[str, int]
+    # Per kind, the keys its rows' cases (or sources) must have, when the user's cases are
+    # few among all and the words not rare among their rows: their rows are then found
+    # through the index of these keys (alone, or with the text index).
+    scope_keys: dict[str, list]
 
 
-def _ranking_plans(cursor) -> None:
-    """For ranking a known list of candidates: fetch them, and what they link to, by key."""
-    cursor.execute("SELECT set_config('enable_nestloop', 'on', true), "
-                   "set_config('enable_indexscan', 'on', true)")
+def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) -> _Survey:
+    """What the candidate queries need to know (see the module docstring): the size of the
+    text search query, whether the user's cases are few among all, and which kinds' newest
+    rows hold so many of the user's matches that they are best read one by one (judged on
+    each large table's newest SAMPLE_ROWS rows).
+
+    Two queries: the tables' last keys and the user's cases, then the samples between
+    known keys (or through the keys of the user's few cases), which also set the candidate
+    plan settings for what follows."""
+    quote = connection.ops.quote_name
+    visible = Case.objects.visible_to(user)
+    if filters.case is not None:
+        visible = visible.filter(pk=filters.case.pk)
+    try:
+        visible_sql, visible_params = visible.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # an inactive user sees nothing
+        visible_sql, visible_params = "SELECT NULL::bigint WHERE false", ()
+    few = ("(SELECT count(*) FROM visible) * 4 <= "
+           f"(SELECT count(*) FROM {quote(Case._meta.db_table)})")
+    columns = ["numnode(websearch_to_tsquery(%s::regconfig, %s))",
+               f"CASE WHEN {few} THEN ARRAY(SELECT * FROM visible) END"]
+    params = [*visible_params, TEXT_SEARCH_CONFIG, text]
+    if any(kind.case_path == "source__case" for kind in kinds):
+        sources = Source.objects.filter(case__in=RawSQL("SELECT * FROM visible", ()))
+        sources_sql, sources_params = sources.order_by().values("pk").query.sql_with_params()
+        columns.append(f"CASE WHEN {few} THEN ARRAY({sources_sql}) END")
+        params.extend(sources_params)
+    else:
+        columns.append("NULL")
+    columns += [f"(SELECT max({quote(kind.model._meta.pk.column)}) "
+                f"FROM {quote(kind.model._meta.db_table)})" for kind in kinds]
+    # For the samples (planned after this query ran): a sample's rows are checked against
+    # the user's cases one by one, through the keys, rather than by hashing every source of
+    # the user's cases (a thousand cases: 20,000 sources).
+    columns.append("set_config('enable_hashjoin', 'off', true)")
+    cursor.execute(f"WITH visible AS ({visible_sql}) SELECT {', '.join(columns)}", params)
+    terms, case_ids, source_ids, *last_keys, _ = cursor.fetchone()
+    survey = _Survey(terms=terms, read_from={}, scope_keys={})
+    if case_ids is not None:
+        survey.scope_keys = {kind.key: source_ids if kind.case_path == "source__case"
+                             else case_ids for kind in kinds}
+    counts, params, sampled = [], [], []
+    for kind, last_key in zip(kinds, last_keys, strict=True):
+        if not terms or last_key is None or last_key <= NEWEST_ROWS:
+            continue  # stop words only (no full-text match), or a small table
+        keys = survey.scope_keys.get(kind.key)
+        if keys == []:
+            continue  # no case: nothing to sample
+        matches = ExpressionWrapper(_unindexed_match(text), output_field=BooleanField())
+        if keys is None:
+            # The table's newest rows, of which the user can see many.
+            sample = (_scoped(kind, user, filters).alias(search_document=StoredDocument())
+                      .filter(pk__gt=last_key - SAMPLE_ROWS).order_by()
+                      .annotate(matches=matches).values("matches"))
+            source = "({}) AS sample"
+        else:
+            # A user with few cases: a few rows of each of their cases (or sources, spread
+            # over at most SAMPLE_ROWS of them), through the keys, so that one case's words
+            # do not speak for all.
+            keys = keys[::-(-len(keys) // SAMPLE_ROWS)]  # every n-th, at most SAMPLE_ROWS
+            sample = (_filtered(kind, kind.model.objects.filter(
+                          **{_scope_column(kind): RawSQL("scope.key", ())}), filters)
+                      .alias(search_document=StoredDocument()).order_by()
+                      .annotate(matches=matches).values("matches")
+                      [:-(-SAMPLE_ROWS // len(keys))])
+            source = "unnest(%s::bigint[]) AS scope (key) CROSS JOIN LATERAL ({}) AS sample"
+        try:
+            sql, sample_params = sample.query.sql_with_params()
+        except EmptyResultSet:
+            continue
+        counts.append("(SELECT ARRAY[count(*), count(*) FILTER (WHERE matches)] "
+                      f"FROM {source.format(sql)})")
+        params.extend(sample_params if keys is None else [keys, *sample_params])
+        sampled.append((kind, last_key))
+    # The candidate plan settings in the same query: they take effect once it has run, so
+    # the samples themselves were planned without them.
+    cursor.execute(f"SELECT {', '.join([*counts, _CANDIDATE_SETTINGS])}", params)
+    samples = cursor.fetchone()[:len(counts)]
+    for (kind, last_key), (rows, matches) in zip(sampled, samples, strict=True):
+        if rows < MIN_SAMPLED:
+            continue  # too few of the user's rows to tell
+        if matches * 100 < rows and kind.key in survey.scope_keys:
+            # Rare among the user's rows: the text index finds few rows in the whole
+            # table, fewer than the list of their cases' keys would find in its index.
+            del survey.scope_keys[kind.key]
+        # Read rows one by one when, at the sample's rate of matches, NEWEST_ROWS rows of
+        # the user's would hold half as many again as the candidates needed.
+        if 2 * matches * NEWEST_ROWS < 3 * CANDIDATE_LIMIT * rows:
+            continue
+        if kind.key in survey.scope_keys:
+            # All the rows of their few cases (a quarter of all cases at most).
+            survey.read_from[kind.key] = 0
+        elif rows * 4 >= SAMPLE_ROWS:
+            # The newest rows that hold NEWEST_ROWS of the user's (at most four times as
+            # many): their share of the newest rows is the sample's.
+            survey.read_from[kind.key] = last_key - NEWEST_ROWS * SAMPLE_ROWS // rows + 1
+    return survey
 
 
-def candidate_ids(kind: RecordKind, user, text: str, filters: Filters = Filters(), *,
-                  newest_first: bool = False) -> list:
-    """The ids of at most CANDIDATE_LIMIT matches. `newest_first` (for one word, whose
-    frequency PostgreSQL's statistics know) lets the planner walk the primary key backwards
-    when the word is frequent, stopping at the limit, instead of building the bitmap of all
-    its matches; for several words, whose joint frequency it can only guess, the bitmap is
-    always the plan and the candidates come in table order."""
-    queryset = matching(kind, user, text, filters).values_list("pk", flat=True)
-    if newest_first:
-        queryset = queryset.order_by("-pk")
-    return list(queryset[:CANDIDATE_LIMIT])
+# For finding candidates, in the search's transaction: tables are read through bitmap scans
+# of their indexes and joined by hashing (see the module docstring).
+_CANDIDATE_SETTINGS = (
+    "set_config('enable_seqscan', 'off', true), "
+    "set_config('enable_indexscan', 'off', true), "
+    "set_config('enable_hashjoin', 'on', true), "
+    "set_config('enable_nestloop', 'off', true), "
+    # The priced-out plans inflate the estimated cost past JIT's thresholds: compiling such
+    # a query would take longer than running it.
+    "set_config('jit', 'off', true), "
+    # Room for an exact bitmap of a frequent word's matches (no lossy pages whose every row
+    # must be checked again).
+    "set_config('work_mem', '32MB', true)"
+)
+
+
+def _candidate_plans(cursor) -> None:
+    """The candidate plan settings, for the rest of this transaction."""
+    cursor.execute(f"SELECT {_CANDIDATE_SETTINGS}")
+
+
+class _UnindexedMatch(Func):
+    """`document @@ query` written as its function, ts_match_vq(), which no index serves:
+    the newest rows are checked one by one instead of asking the text index for every match
+    of the table (see the module docstring)."""
+
+    function = "ts_match_vq"
+    output_field = BooleanField()
 
 
 class _AnyOf(Lookup):
-    """`column = ANY(%s)` with the list as one array parameter: a thousand ids cost one
+    """`column = ANY(%s)` with the list as one array parameter: a thousand keys cost one
     parameter to send and to plan, not a thousand."""
 
     lookup_name = "any_of"
@@ -392,35 +552,78 @@ class _AnyOf(Lookup):
 
     def as_sql(self, compiler, connection):
         lhs, params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", (*params, list(self.rhs))
+        # Typed, so that an empty list is an empty array of keys too.
+        array_type = self.lhs.output_field.db_type(connection)
+        return f"{lhs} = ANY(%s::{array_type}[])", (*params, list(self.rhs))
 
 
-def ranked(kind: RecordKind, text: str, ids: list) -> QuerySet:
-    """The candidates `ids` of `kind`, best first, with their rank and a snippet."""
-    query = _ts_query(text)
-    rank = SearchRank(StoredDocument(), query)
+def _rank(kind: RecordKind, text: str):
+    rank = SearchRank(StoredDocument(), _ts_query(text))
     if _trigram_applies(kind, text):
         rank = Greatest(rank, *[TrigramWordSimilarity(text, name) for name in kind.trigram_fields],
                         output_field=FloatField())
+    return rank
+
+
+def ranking_statement(kind: RecordKind, user, text: str, filters: Filters = Filters(), *,
+                      limit: int, offset: int = 0, read_from: int | None = None,
+                      scope_keys: list | None = None) -> tuple[str, list]:
+    """The SQL (and its parameters) that finds at most CANDIDATE_LIMIT matches of `kind`,
+    ranks them and returns one row: how many there are, and the ids and ranks of the best
+    `limit` from `offset`. With `read_from` (a key), the full-text matches among the rows
+    from that key on are looked for first, one row at a time; with `scope_keys` (see
+    `_scoped`), the user's rows are found through the list of their cases' keys (see the
+    module docstring)."""
+    rank = _rank(kind, text)
+    parts = [matching(kind, user, text, filters, scope_keys)]
+    if read_from is not None:
+        read = Q(pk__gte=read_from) & _unindexed_match(text)
+        parts = [_scoped(kind, user, filters, scope_keys).alias(search_document=StoredDocument())
+                 .filter(read).order_by(),
+                 parts[0].exclude(read)]
+    sql, params = [], []
+    for part in parts:
+        part_sql, part_params = part.annotate(search_rank=rank).values_list(
+            "pk", "search_rank").query.sql_with_params()
+        sql.append(f"({part_sql})")
+        params.extend(part_params)
+    best = "FROM candidates ORDER BY rank DESC, id DESC LIMIT %s OFFSET %s"
     return (
-        _with_related(kind, kind.model.objects.filter(_AnyOf(F("pk"), ids)))
-        .annotate(
-            search_rank=rank,
-            # ts_headline is costly: PostgreSQL computes it after ORDER BY … LIMIT, i.e. for
-            # the shown rows only.
-            search_headline=SearchHeadline(
-                _without_markers(kind.snippet_field), query, config=TEXT_SEARCH_CONFIG,
-                start_sel=_START, stop_sel=_STOP, max_words=35, min_words=15,
-                max_fragments=2, fragment_delimiter=" … "),
-        )
-        .order_by("-search_rank", "-pk")
+        f"WITH candidates (id, rank) AS ({' UNION ALL '.join(sql)} LIMIT %s) "
+        f"SELECT (SELECT count(*) FROM candidates), ARRAY(SELECT id {best}), "
+        f"ARRAY(SELECT rank {best})",
+        [*params, CANDIDATE_LIMIT, limit, offset, limit, offset],
     )
 
 
-def _ranked(kind, text, ids, limit, offset) -> Group:
-    rows = list(ranked(kind, text, ids)[offset:offset + limit]) if ids else []
-    return Group(kind=kind, total=len(ids),
-                 hits=_hits(kind, rows, lambda row: _marked(row.search_headline or "")))
+def _best_candidates(cursor, kind, user, text, filters, limit, offset, survey):
+    try:
+        sql, params = ranking_statement(kind, user, text, filters, limit=limit, offset=offset,
+                                        read_from=survey.read_from.get(kind.key),
+                                        scope_keys=survey.scope_keys.get(kind.key))
+    except EmptyResultSet:  # nobody's records (a user who cannot see any case)
+        return 0, [], []
+    cursor.execute(sql, params)
+    return cursor.fetchone()
+
+
+def _shown(kind: RecordKind, user, text: str, ids: list, ranks: list) -> list[Hit]:
+    """The rows `ids` (best first), with their snippets: ts_headline is costly, so it is
+    computed for the shown rows only."""
+    if not ids:
+        return []
+    rows = _with_related(kind, kind.model.objects.visible_to(user).filter(pk__in=ids)).annotate(
+        search_headline=SearchHeadline(
+            _without_markers(kind.snippet_field), _ts_query(text), config=TEXT_SEARCH_CONFIG,
+            start_sel=_START, stop_sel=_STOP, max_words=35, min_words=15,
+            max_fragments=2, fragment_delimiter=" … "))
+    by_pk = {row.pk: row for row in rows}
+    shown = []
+    for pk, rank in zip(ids, ranks, strict=True):
+        if pk in by_pk:  # unless deleted since it was found
+            by_pk[pk].search_rank = rank
+            shown.append(by_pk[pk])
+    return _hits(kind, shown, lambda row: _marked(row.search_headline or ""))
 
 
 def _without_markers(name: str):

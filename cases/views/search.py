@@ -9,8 +9,11 @@ from __future__ import annotations
 from math import ceil
 
 from django import forms
+from django.forms.utils import flatatt
 from django.http import QueryDict
 from django.shortcuts import render
+from django.utils.choices import BaseChoiceIterator
+from django.utils.html import format_html, format_html_join
 
 from .. import search
 from ..enums import VerificationStatus
@@ -18,6 +21,36 @@ from ..models import Case
 
 PER_KIND = 5  # hits per record kind when all kinds are shown
 PER_PAGE = 20  # hits per page when one kind is chosen
+
+
+class CaseChoices(BaseChoiceIterator):
+    """The case filter's choices: the empty one, then (key, title) pairs (a case's str() is
+    its title), read when the list is rendered rather than as a thousand Case objects. Like
+    Django's ModelChoiceIterator, the empty choice comes without a query: Django looks at
+    the first choice before rendering."""
+
+    def __init__(self, cases, empty_label):
+        self.cases, self.empty_label = cases, empty_label
+
+    def __iter__(self):
+        yield "", self.empty_label
+        yield from self.cases.values_list("pk", "title")
+
+
+class CaseSelect(forms.Select):
+    """The case filter's list: one option per case of the user's, a thousand for a chief
+    editor. Django renders every option through its own template (about 0.1 ms each: most of
+    the page's time with a thousand cases); this writes the same markup directly, every
+    value and label escaped."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        selected = set(self.format_value(value))
+        options = format_html_join(
+            "\n", '<option value="{}"{}>{}</option>',
+            ((option_value, " selected" if str(option_value) in selected else "", label)
+             for option_value, label in self.choices))
+        return format_html('<select name="{}"{}>\n{}\n</select>', name,
+                           flatatt(self.build_attrs(self.attrs, attrs)), options)
 
 
 class SearchForm(forms.Form):
@@ -31,7 +64,7 @@ class SearchForm(forms.Form):
                   "-word to leave a word out, or to accept either.",
     )
     case = forms.ModelChoiceField(queryset=Case.objects.none(), required=False,
-                                  empty_label="All my cases")
+                                  empty_label="All my cases", widget=CaseSelect)
     kind = forms.ChoiceField(
         label="Record type", required=False,
         choices=[("", "All records")] + [(k.key, k.label) for k in search.KINDS.values()])
@@ -51,7 +84,10 @@ class SearchForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["case"].queryset = Case.objects.visible_to(user).order_by("title")
+        cases = Case.objects.visible_to(user).order_by("title")
+        field = self.fields["case"]
+        field.queryset = cases  # what a chosen case is checked against
+        field.widget.choices = CaseChoices(cases, field.empty_label)
 
     def clean_q(self):
         return search.clean_query(self.cleaned_data["q"])
