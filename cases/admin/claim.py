@@ -69,9 +69,6 @@ class ClaimAdmin(LargeTableAdminMixin, CaseScopedAdmin):
                    ("case", VisibleCaseListFilter), ("created_at", admin.DateFieldListFilter))
     search_fields = ("statement", "figure_unit")
     list_select_related = ("case", "incident")
-    # Newest first by id, which its primary key index serves: the model's "-updated_at"
-    # has no index, and sorting a million claims for the first 100 took seconds.
-    ordering = ("-pk",)
     list_per_page = 50
     autocomplete_fields = ("case", "incident")
     readonly_fields = WORKFLOW_READONLY + RECORD_FIELDS
@@ -95,14 +92,15 @@ class ClaimAdmin(LargeTableAdminMixin, CaseScopedAdmin):
 
 
 @admin.register(Citation)
-class CitationAdmin(CaseScopedAdmin):
+class CitationAdmin(LargeTableAdminMixin, CaseScopedAdmin):
     case_path = "source__case"
     list_display = ("__str__", "claim", "incident", "via", "published_at", "accessed_at")
-    list_filter = ("relation", ("source__case", admin.RelatedOnlyFieldListFilter))
+    # Two million citations: filters that read none of them (as for claims).
+    list_filter = ("relation", ("source__case", VisibleCaseListFilter),
+                   ("published_at", admin.DateFieldListFilter))
     search_fields = ("quote", "url", "source__name", "claim__statement", "incident__title")
-    date_hierarchy = "published_at"
     list_select_related = ("source", "via", "claim", "incident")
-    show_full_result_count = False
+    list_per_page = 50
     autocomplete_fields = ("claim", "incident", "source", "via")
     readonly_fields = RECORD_FIELDS
     fieldsets = (
@@ -114,12 +112,12 @@ class CitationAdmin(CaseScopedAdmin):
 
 
 @admin.register(VerificationEvent)
-class VerificationEventAdmin(ReadOnlyCaseScopedAdmin):
+class VerificationEventAdmin(LargeTableAdminMixin, ReadOnlyCaseScopedAdmin):
     case_path = "claim__case"
     list_display = ("claim", "kind", "from_status", "to_status", "proposed_verdict", "actor",
                     "created_at")
-    list_filter = ("kind", "to_status", ("claim__case", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("kind", "to_status", ("claim__case", VisibleCaseListFilter),
+                   ("created_at", admin.DateFieldListFilter))
     search_fields = ("claim__statement", "note", "override_reason", "actor__username")
-    date_hierarchy = "created_at"
     list_select_related = ("claim", "actor")
-    show_full_result_count = False
+    list_per_page = 50
