@@ -344,6 +344,17 @@ def test_large_table_changelists_read_no_table_for_their_filters(client, case, m
     assert not [sql for sql in reads if "MIN(" in sql or "DISTINCT" in sql]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_a_cases_claims_newest_first_can_use_their_index(case):
+    """The back office's claim list filtered by case walks (case, id) backwards."""
+    queryset = Claim.objects.filter(case=case).order_by("-pk")[:50]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        plan = queryset.explain()
+    assert "claim_case_newest" in plan
+
+
 # --- dates ------------------------------------------------------------------------------------
 
 def test_fuzzy_date_is_parsed_once_per_distinct_value():

@@ -35,7 +35,9 @@ class ClaimQuerySet(CaseDataQuerySet):
 
 
 class Claim(AuthoredModel):
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="claims")
+    # Indexed by (case, id) below, which also serves lookups by case alone.
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="claims",
+                             db_index=False)
     incident = models.ForeignKey("cases.Incident", null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="claims")
     statement = models.TextField(help_text="One checkable statement, in our own words.")
@@ -74,6 +76,9 @@ class Claim(AuthoredModel):
     class Meta:
         ordering = ["-updated_at", "pk"]
         indexes = [
+            # A case's claims, newest first by id (the back office's list filtered by case:
+            # without it PostgreSQL walked the primary key through a million claims, 240 ms).
+            models.Index(fields=["case", "id"], name="claim_case_newest"),
             models.Index(fields=["case", "status"]),
             # "Awaiting your verdict" (the dashboard, the review queue): oldest first, across
             # an editor's cases. One index serves an editor of many cases (walk by date, keep
