@@ -194,12 +194,12 @@ def main(argv=None) -> int:
     rows = []
     for category, q in mix:
         row = {"category": category, "q": q}
-        row["ours_ms"], (row["ours_total"], _) = time_ms(lambda: ours(chief, q), repeat=3)
-        row["member_ms"], _ = time_ms(lambda: ours(member, q), repeat=3)
-        row["all_kinds_ms"], _ = time_ms(lambda: ours_all_kinds(chief, q), repeat=1)
+        row["ours_ms"], (row["ours_total"], _) = time_ms(lambda q=q: ours(chief, q), repeat=3)
+        row["member_ms"], _ = time_ms(lambda q=q: ours(member, q), repeat=3)
+        row["all_kinds_ms"], _ = time_ms(lambda q=q: ours_all_kinds(chief, q), repeat=1)
         if not args.skip_icontains:
             row["icontains_ms"], (row["icontains_total"], _) = time_ms(
-                lambda: icontains(chief, q))
+                lambda q=q: icontains(chief, q))
         rows.append(row)
         print(f"{category:10} {q[:30]:30} ours {row['ours_ms']:7.1f} ms "
               f"({row['ours_total']} hits) member {row['member_ms']:6.1f} ms "

@@ -9,9 +9,10 @@ management commands (import_incidents, import_sources):
 2. An importer (`IncidentImporter`, `SourceImporter`) checks every row, collecting every
    error of every row (`ImportReport`), without writing anything.
 3. `write()` runs only when no row has an error, in one transaction: all rows or none. It
-   writes in bulk (`bulk_create_with_history`, batches of BATCH_SIZE) with what `save()`
-   would have derived (an incident's earliest and latest day) and a "created" history row
-   per record in the importing user's name.
+   writes in bulk (incidents on PostgreSQL with COPY, `copy_create_with_history`; otherwise
+   `bulk_create_with_history`, batches of BATCH_SIZE) with what `save()` would have derived
+   (an incident's earliest and latest day) and a "created" history row per record in the
+   importing user's name.
 
 Who may import: reporters and editors of the case (as for the record forms). A protected
 source's identity (real name, contact, notes) is accepted only from the case's source

@@ -239,6 +239,9 @@ class Filters:
         return keys
 
 
+NO_FILTERS = Filters()  # the default: every kind, no filter (immutable)
+
+
 @dataclass
 class Hit:
     kind: RecordKind
@@ -292,7 +295,7 @@ def uses_full_text() -> bool:
     return connection.vendor == "postgresql"
 
 
-def search(user, text: str, filters: Filters = Filters(), *, per_kind: int = 5,
+def search(user, text: str, filters: Filters = NO_FILTERS, *, per_kind: int = 5,
            offset: int = 0) -> Results:
     """Ranked matches of `text` among the records `user` may see, one group per record kind
     (`per_kind` hits each, from `offset`). A fixed number of queries whatever the number of
@@ -386,7 +389,7 @@ def _trigram_applies(kind: RecordKind, text: str) -> bool:
         and len(text) >= 3
 
 
-def matching(kind: RecordKind, user, text: str, filters: Filters = Filters(),
+def matching(kind: RecordKind, user, text: str, filters: Filters = NO_FILTERS,
              scope_keys: list | None = None) -> QuerySet:
     """The records of `kind` that match (full text, or trigram for names and places),
     unordered, as found through the text and trigram indexes (and the list of the user's
@@ -565,7 +568,7 @@ def _rank(kind: RecordKind, text: str):
     return rank
 
 
-def ranking_statement(kind: RecordKind, user, text: str, filters: Filters = Filters(), *,
+def ranking_statement(kind: RecordKind, user, text: str, filters: Filters = NO_FILTERS, *,
                       limit: int, offset: int = 0, read_from: int | None = None,
                       scope_keys: list | None = None) -> tuple[str, list]:
     """The SQL (and its parameters) that finds at most CANDIDATE_LIMIT matches of `kind`,

@@ -391,7 +391,7 @@ def test_a_viewer_cannot_propose(world, viewer):
     assert Claim.objects.get(pk=world["claims"].pk).proposed_verdict == ""
 
 
-# --- protected sources ------------------------------------------------------------------------------
+# --- protected sources ---------------------------------------------------------------------
 
 @pytest.fixture
 def protected(case, reporter):
@@ -460,7 +460,7 @@ def test_only_handlers_change_a_protected_sources_address_or_protection(world, p
                                                                   True)
 
 
-# --- lost updates -------------------------------------------------------------------------------------
+# --- lost updates --------------------------------------------------------------------------
 
 def test_a_stale_if_match_is_refused_naming_who_changed_what(world, reporter, editor):
     url = f"{API}/claims/{world['claims'].pk}/"
@@ -480,7 +480,7 @@ def test_a_stale_if_match_is_refused_naming_who_changed_what(world, reporter, ed
 
 def test_page_size_is_bounded(world, reporter, settings):
     settings.API_MAX_PAGE_SIZE = 3
-    for n in range(5):
+    for _ in range(5):
         TaskFactory(case=world["cases"])
     body = token_client(reporter).get(f"{API}/tasks/?page_size=1000").json()
     assert body["count"] == 6
@@ -524,7 +524,7 @@ def test_list_query_counts_do_not_grow_with_rows(world, reporter, kind,
         small = api.get(f"{API}/{kind}/")
     assert small.status_code == 200
     _grow(world["cases"], reporter, 30)
-    for n in range(5):
+    for _ in range(5):
         MembershipFactory(case=CaseFactory(), user=reporter)
     with django_assert_max_num_queries(4):
         large = api.get(f"{API}/{kind}/?page_size=100")

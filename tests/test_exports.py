@@ -219,7 +219,7 @@ def test_export_queries_do_not_grow_with_records(client, viewer, story, case, na
     client.force_login(viewer)
     with django_assert_max_num_queries(20) as few:
         _download(client, case, name)
-    for n in range(30):
+    for _ in range(30):
         incident = IncidentFactory(case=case, latitude=Decimal("47"), longitude=Decimal("40"),
                                    geo_precision="town")
         claim = ClaimFactory(case=case, incident=incident)

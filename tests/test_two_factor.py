@@ -64,7 +64,7 @@ def assert_sent_to_set_up(response, path):
 # --- who must use a second factor -------------------------------------------------------------
 
 def test_every_case_url_sends_an_editor_without_a_second_factor_to_set_one_up(
-        browser, demo_case, settings):
+        browser, demo_case, settings):  # noqa: F811 (the fixture imported above)
     editor = Membership.objects.filter(case=demo_case, role=Role.EDITOR).first().user
     assert sign_in(browser, editor.username, settings.DEMO_PASSWORD).status_code == 302
     events_before = VerificationEvent.objects.count()

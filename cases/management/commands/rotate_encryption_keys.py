@@ -8,9 +8,9 @@ Rotation, step by step:
 
 Every model with an encrypted field is covered, history tables included (the source
 identities and their django-simple-history copies), and so are the two-factor secrets that
-allauth keeps inside its authenticators' JSON (config/auth.py, MFAAdapter). The command reads and writes the stored
-tokens only: no plaintext passes through it, and re-encrypting is not an edit, so it writes
-no history row and leaves the records' versions alone.
+allauth keeps inside its authenticators' JSON (config/auth.py, MFAAdapter). The command
+reads and writes the stored tokens only: no plaintext passes through it, and re-encrypting
+is not an edit, so it writes no history row and leaves the records' versions alone.
 """
 
 from django.apps import apps
