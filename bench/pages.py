@@ -616,51 +616,46 @@ APP_PAGES = ["dashboard", "case list", "case timeline", "case timeline, after a 
 # What profiling found while the benchmark was written (py-spy was not needed: cProfile and
 # EXPLAIN ANALYZE were enough), with the figures before and after each fix. The machine was
 # shared with other work at the time (load 6-8 on 2 cores): compare within a line only.
-PROFILING_NOTES = """## Profiling and fixes (2026-11-25, before → after)
+PROFILING_NOTES = """## Profiling and fixes (before → after)
 
-- **Timeline: PostgreSQL JIT-compiled every page.** EXPLAIN ANALYZE of the incidents query
-  (scale 0.01): 2,376 ms, of which JIT 2,375 ms (optimisation 1,471, emission 847) and
-  execution 0.4 ms. Cause: `Incident.objects.chronological()` dated an unknown-year incident
-  by a subquery on `citation.incident = X OR claim.incident = X`, which no index serves
-  (estimated as a scan of every citation per incident: cost 620,000, over `jit_above_cost`),
-  and which really is a full scan for each incident without a year. Fix
-  (cases/models/incident.py): two indexable subqueries, the earlier of the two. The query:
-  2,682 → 4 ms; the page p50 (scale 0.01): 6,061 → 2,270 ms.
-- **Timeline: every date parsed by pyparsing on every view.** cProfile of 3 requests:
-  8.5 s, 6.6 s of it in `edtf`'s parser (`Incident.when_display`). Fix (cases/fuzzydate.py):
-  each distinct EDTF string parsed once per process (an LRU cache of immutable results).
-  8.5 → 2.1 s for the same 3 requests. The page also shows 15 incidents (was 50) with at most
-  5 claims each and "5 of N claims shown" (was all of them: one incident can gather
-  hundreds), fetched in one query (a sliced prefetch).
-- **Claims board: 7 column queries + 7 citation prefetches + a count.** Now one query (each
-  status' newest 20 ranked by a window function, its total by another), one prefetch:
-  22 → 9 queries per request, the same at every scale.
-- **Admin claim changelist (scale 1.0).** The row query sorted a million claims by
-  `updated_at` (no index): 4,324 ms → 5 ms by listing newest first by id (its primary key
-  index). The exact COUNT of the visible claims (one per view) is replaced by PostgreSQL's
-  estimate above 100,000 rows (cases/admin/pagination.py); the date hierarchy (MIN/MAX and
-  DISTINCT year over every claim) became a date filter that reads nothing, and the case filter
-  lists the user's cases instead of reading every claim for the cases that have one (and no
-  list at all past 50 cases: a thousand links helped nobody and took a third of the page's
-  time to render); 50 rows a page (was 100). Page p50 at scale 1.0 on the loaded machine:
-  874 ms (1.8× faster than stock) with the queries fixed → 396 ms (3.9× faster than stock)
-  with the filter capped and 50 rows. Most of what remains is Django's own rendering of the
-  rows (the action checkbox alone is a widget render per row).
-- **The machine.** The runs while fixing shared 2 cores with other agents' test suites (load
-  average 5–10: the trivial view took 24–35 ms p50 in process, 34–83 req/s under wrk); the
-  last run had a load of about 2 (trivial view 7 ms, 282 req/s). Judge the absolute targets
-  on a quiet machine; the ratios and the query counts hold under load.
-- **Throughput.** Under wrk the timeline serves what its in-process time allows: 2 workers /
-  72 ms ≈ 28 req/s (measured 27). 200 req/s needs 10 ms a request per core; the floor itself
-  (one query and a minimal template behind the same middleware) takes 27 ms, and the trivial
-  view, which only reads and saves the session (SESSION_SAVE_EVERY_REQUEST: 5 queries),
-  serves 282 req/s. The target is out of reach of any server-rendered page of this app
-  without caching pages, which per-user, per-case pages with protected data should not be.
-- **Not fixed here: the dashboard's "awaiting your verdict".** At scale 1.0 its query takes
-  0.65–1.1 s: claims in review or with a proposed verdict in the editor's cases, oldest
-  first, is a parallel scan of every claim sorted by `updated_at`. The fix is a partial index,
-  `Index(fields=["updated_at"], condition=Q(status="in_review") | Q(proposed_verdict__gt=""))`
-  on Claim (a migration in cases/models/claim.py, outside this change)."""
+Session 3 (2026-11-25). "Before" is `make bench` on the same quiet machine at the start of
+the session (load average under 1); "after" is the table above.
+
+- **Dashboard (p50 335 ms before).** EXPLAIN ANALYZE of "waiting for a verdict" (an editor of
+  all 1,001 cases): a parallel scan of a million claims and a sort, 190 ms. Two partial
+  indexes with the query's own condition (`updated_at`, and `case, updated_at`; migration
+  0006) let the planner walk the oldest first and stop at 20: 0.4 ms (5 ms for a member of
+  a dozen cases, who gets the per-case index). cProfile then showed 3,000 model instances
+  per view: the user's 1,001 memberships and cases were loaded to show 20, and their ids
+  sent as a literal list in ten queries; now a subquery, the first 20, and an aggregate
+  for the counts; the activity feed fetches only the cases it names.
+- **Timeline and claims board: rendering was most of the page** (cProfile: template
+  rendering two thirds of the timeline, 79 includes and 101 `{% url %}` per page). The
+  entries and the columns are now cached by the case's content version, which database
+  triggers raise on any change to the case's records (cases/fragments.py,
+  cases/revisions.py), so a page is rendered once per change. Before: timeline p50 21 ms, board
+  30 ms; the rows "after a change" show what rendering costs (the board also lost
+  a join of incidents it never showed, and status badges are a tag, not an include).
+- **Throughput: the session was written on every request** (SESSION_SAVE_EVERY_REQUEST:
+  BEGIN, UPDATE, COMMIT per page view). It is now saved when it changes and otherwise once
+  a minute (config/middleware.py). Before: 90 req/s for the timeline, 793 for the trivial view.
+- **Search page (p95 299 ms before)** (details in cases/search.py's docstring). GIN scans
+  of frequent words cost as much as their matches in the whole table (quotes: 237,163
+  matches of "military court", 41 ms, to keep 1,000); ranking was a second query per kind;
+  the case filter rendered 1,001 options through a template each (82 ms of the empty page).
+- **Admin claim changelist (p50 39 ms before).** The action checkbox was a widget template
+  render per row (8 ms of 50 rows); now written directly, with row links from one
+  `reverse()` per page. Memberships were read with a join and sort (0.8 → 0.2 ms). An
+  admin search the planner underestimated listed every row without LIMIT (118,605 claims,
+  96 MB, 39 s): estimates under 200 are now checked by a count that stops at 201. Filtered
+  by case it walked the primary key through a million claims (265 → 23 ms with an index on
+  case and id, migration 0008).
+
+Session 2: the timeline's "first report" subquery made PostgreSQL JIT-compile every page
+(2,682 → 4 ms); EDTF dates were parsed by pyparsing on every view (now plain dates are built
+directly and the rest cached); the board's seven column queries became one (a window per
+status); the changelist sorted a million claims by an unindexed column (4,324 → 5 ms by
+newest id) and counted them all (now PostgreSQL's estimate above 100,000 rows)."""
 
 
 def _redact(sql: str) -> str:
