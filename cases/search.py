@@ -434,10 +434,10 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
         visible_sql, visible_params = visible.order_by().values("pk").query.sql_with_params()
     except EmptyResultSet:  # an inactive user sees nothing
         visible_sql, visible_params = "SELECT NULL::bigint WHERE false", ()
-    few = ("(SELECT count(*) FROM visible) * 4 <= "
+    few = ("(SELECT count(*) FROM visible) * 4 <= "  # nosec B608
            f"(SELECT count(*) FROM {quote(Case._meta.db_table)})")
     columns = ["numnode(websearch_to_tsquery(%s::regconfig, %s))",
-               f"CASE WHEN {few} THEN ARRAY(SELECT * FROM visible) END"]
+               f"CASE WHEN {few} THEN ARRAY(SELECT * FROM visible) END"]  # nosec B608
     params = [*visible_params, TEXT_SEARCH_CONFIG, text]
     if any(kind.case_path == "source__case" for kind in kinds):
         sources = Source.objects.filter(case__in=RawSQL("SELECT * FROM visible", ()))
@@ -446,7 +446,7 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
         params.extend(sources_params)
     else:
         columns.append("NULL")
-    columns += [f"(SELECT max({quote(kind.model._meta.pk.column)}) "
+    columns += [f"(SELECT max({quote(kind.model._meta.pk.column)}) "  # nosec B608
                 f"FROM {quote(kind.model._meta.db_table)})" for kind in kinds]
     # For the samples (planned after this query ran): a sample's rows are checked against
     # the user's cases one by one, through the keys, rather than by hashing every source of
@@ -487,7 +487,7 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
             sql, sample_params = sample.query.sql_with_params()
         except EmptyResultSet:
             continue
-        counts.append("(SELECT ARRAY[count(*), count(*) FILTER (WHERE matches)] "
+        counts.append("(SELECT ARRAY[count(*), count(*) FILTER (WHERE matches)] "  # nosec B608
                       f"FROM {source.format(sql)})")
         params.extend(sample_params if keys is None else [keys, *sample_params])
         sampled.append((kind, last_key))
@@ -592,7 +592,7 @@ def ranking_statement(kind: RecordKind, user, text: str, filters: Filters = NO_F
         params.extend(part_params)
     best = "FROM candidates ORDER BY rank DESC, id DESC LIMIT %s OFFSET %s"
     return (
-        f"WITH candidates (id, rank) AS ({' UNION ALL '.join(sql)} LIMIT %s) "
+        f"WITH candidates (id, rank) AS ({' UNION ALL '.join(sql)} LIMIT %s) "  # nosec B608
         f"SELECT (SELECT count(*) FROM candidates), ARRAY(SELECT id {best}), "
         f"ARRAY(SELECT rank {best})",
         [*params, CANDIDATE_LIMIT, limit, offset, limit, offset],
