@@ -402,7 +402,7 @@ def production_env(tmp: Path, database_url: str) -> dict[str, str]:
             "QVO80GJwttkSzjNyqRR1WmSSADN6KbmoUAgCrtBofRo="]),
         # Production keeps the cache in Redis (config/settings.py, CACHE_URL), shared by the
         # workers; the benchmark does too when a Redis answers, with a database of its own.
-        **({"CACHE_URL": BENCH_CACHE_URL} if _redis_answers(BENCH_CACHE_URL) else {}),
+        **({"CACHE_URL": BENCH_CACHE_URL} if _emptied_redis(BENCH_CACHE_URL) else {}),
         "STATIC_ROOT": str(tmp / "static"),
         "SECURE_SSL_REDIRECT": "false",
         "ACCOUNT_EMAIL_NOTIFICATIONS": "false",
@@ -412,8 +412,8 @@ def production_env(tmp: Path, database_url: str) -> dict[str, str]:
 BENCH_CACHE_URL = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/9")
 
 
-def _redis_answers(url: str) -> bool:
-    """True when a Redis answers at `url`; its database is emptied for the run."""
+def _emptied_redis(url: str) -> bool:
+    """Empties the Redis database at `url` for the run; False when no Redis answers there."""
     try:
         import redis
 
@@ -572,7 +572,7 @@ def main(argv=None) -> int:
         big = run_measure(env, args.requests, tmp / "big.json")
         print(f"measuring pages at scale {args.scale / 10:g}…")
         if "CACHE_URL" in env:
-            _redis_answers(BENCH_CACHE_URL)  # empty: nothing rendered from the other database
+            _emptied_redis(BENCH_CACHE_URL)  # nothing rendered from the other database
         small = run_measure({**env, "DATABASE_URL": small_url}, args.small_requests,
                             tmp / "small.json")
         wrk = None

@@ -357,6 +357,16 @@ def shown_errors(page: str) -> list[str] | str:
     return [e.strip() for e in errors] or "none"
 
 
+def submit(opener, page_url: str, form: dict, fields: dict) -> tuple[str, str]:
+    """POST `fields` to the form found on `page_url`, as the browser would (with the page as
+    Referer, which Django's CSRF check wants over HTTPS): the final URL and the page."""
+    action = urllib.parse.urljoin(page_url, form["action"] or page_url)
+    req = urllib.request.Request(action, data=urllib.parse.urlencode(fields).encode(),
+                                 headers={"Referer": page_url})
+    with opener.open(req, timeout=10) as resp:
+        return resp.geturl(), resp.read().decode()
+
+
 def sign_in(base: str, cert: Path, env: dict[str, str],
             totp_secret: str) -> tuple[dict[str, dict], str]:
     """Signs in once as the reporter, with the second factor if asked for it; returns the
@@ -372,11 +382,7 @@ def sign_in(base: str, cert: Path, env: dict[str, str],
     if not forms:
         raise RuntimeError(f"no sign-in form (a POST form with a password field) at {login_url}")
     fields = sign_in_fields(forms[0])
-    action = urllib.parse.urljoin(login_url, forms[0]["action"] or login_url)
-    req = urllib.request.Request(action, data=urllib.parse.urlencode(fields).encode(),
-                                 headers={"Referer": login_url})
-    with opener.open(req, timeout=10) as resp:
-        final, page = resp.geturl(), resp.read().decode()
+    final, page = submit(opener, login_url, forms[0], fields)
     if urllib.parse.urlsplit(final).path == login_path:
         raise RuntimeError(f"sign-in as {USERNAME} failed at {login_url}: still on the sign-in "
                            f"page; errors shown: {shown_errors(page)}")
@@ -390,11 +396,7 @@ def sign_in(base: str, cert: Path, env: dict[str, str],
         fields = {i["name"]: i.get("value", "") for i in code_forms[0]["inputs"]
                   if i.get("name") and i.get("type", "").lower() == "hidden"}
         fields["code"] = totp_code(env, totp_secret)
-        action = urllib.parse.urljoin(step_url, code_forms[0]["action"] or step_url)
-        req = urllib.request.Request(action, data=urllib.parse.urlencode(fields).encode(),
-                                     headers={"Referer": step_url})
-        with opener.open(req, timeout=10) as resp:
-            final, page = resp.geturl(), resp.read().decode()
+        final, page = submit(opener, step_url, code_forms[0], fields)
         if urllib.parse.urlsplit(final).path == step_path:
             raise RuntimeError(f"the second factor was refused at {step_path}; errors shown: "
                                f"{shown_errors(page)}")

@@ -146,11 +146,6 @@ def _bulk_add_incidents(story):
     return "Bulk-added escape"
 
 
-def _delete_incident(story):
-    IncidentFactory(case=story["incident"].case, title="Added by mistake", occurred="2025-06-01")
-    return "Added by mistake"
-
-
 def _update_claims_in_bulk(story):
     Claim.objects.filter(pk=story["claim"].pk).update(statement="Four men ran away.")
     return "Four men ran away."

@@ -1,4 +1,6 @@
-"""What the import and export commands share: who runs them, in which case."""
+"""What the import and export commands share: who runs them, in which case, on which file."""
+
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
@@ -20,3 +22,11 @@ def access_for(slug: str, username: str, *, min_role: Role):
         raise CommandError(
             f"“{username}” is not a {min_role.label.lower()} (or above) of a case "
             f"“{slug}”.") from None
+
+
+def read_file(path: Path) -> bytes:
+    """The file's bytes, or a CommandError saying why it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ... import imports
 from ...enums import Role
-from ._transfer import access_for
+from ._transfer import access_for, read_file
 from .import_incidents import Command as ImportCommand
 
 
@@ -20,10 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, case, file, user, **options):
         access, actor = access_for(case, user, min_role=Role.REPORTER)
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
+        data = read_file(file)
         try:
             report = imports.CaseJSONImporter(access, actor).run(data)
         except imports.FileRefused as exc:

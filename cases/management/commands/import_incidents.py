@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ... import imports
 from ...enums import Role
-from ._transfer import access_for
+from ._transfer import access_for, read_file
 
 
 class Command(BaseCommand):
@@ -30,10 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, case, file, user, check, no_progress, **options):
         access, actor = access_for(case, user, min_role=Role.REPORTER)
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
+        data = read_file(file)
         try:
             table = imports.read_table(data, file.name)
         except imports.FileRefused as exc:
