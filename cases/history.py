@@ -25,8 +25,19 @@ The one exception in normal operation is `IdentityReveal.source_id`, which a sou
 sets to NULL (the entry keeps the codename): the trigger lets an UPDATE through that clears
 that column and changes nothing else.
 
+**Append-only on SQLite** (the local demo's database) too: the same tables get a BEFORE
+UPDATE and a BEFORE DELETE trigger each that `RAISE(ABORT)` (Django raises `IntegrityError`),
+with the same exception for `IdentityReveal.source_id`. They are (re)created after every
+`migrate` once 0004 is applied (post_migrate): a migration that remakes a table drops its
+triggers, and the reveal log's trigger lists the columns it compares, so a new column must
+join the list. That one trigger is dropped before `migrate` (pre_migrate), since SQLite
+refuses to drop a column a trigger names. SQLite has no TRUNCATE; DROP TABLE fires no trigger.
+
 **Maintenance.** The single, explicit way past the trigger is `history_maintenance()`: a
-transaction-local `casedesk.history_maintenance = 'on'`. It is for `manage.py
+transaction-local `casedesk.history_maintenance = 'on'` on PostgreSQL; on SQLite, whose
+triggers cannot read a setting or a TEMP table, a row in `casedesk_history_maintenance`
+inserted and deleted again inside the block's transaction (the one writer holds the database
+meanwhile, so no other connection ever sees it). It is for `manage.py
 rotate_encryption_keys` (which rewrites the ciphertext in HistoricalSourceIdentity: a new
 token for the same value, not an edit) and for a future data migration that must touch
 history; nothing else in `cases/` may use it (tests/test_history.py holds the list). A
@@ -40,7 +51,7 @@ import contextlib
 import logging
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
-from django.db.models.signals import post_delete, post_migrate, pre_delete
+from django.db.models.signals import post_delete, post_migrate, pre_delete, pre_migrate
 from django.utils import timezone
 from simple_history import models as simple_history_models
 from simple_history.utils import bulk_create_with_history as _bulk_create_with_history
@@ -308,6 +319,8 @@ def connect_signals() -> None:
         post_delete.connect(_record_cleared_links, sender=target, weak=False,
                             dispatch_uid=f"{uid}.post")
     post_migrate.connect(_guard_new_tables, dispatch_uid="casedesk.history.guards")
+    pre_migrate.connect(_drop_column_naming_triggers,
+                        dispatch_uid="casedesk.history.sqlite_column_triggers")
 
 
 # --- PostgreSQL: the append-only guard --------------------------------------------------------
@@ -393,8 +406,10 @@ def _guard_function_exists(connection) -> bool:
 
 def install_guards(connection) -> list[str]:
     """Create (or refresh) the guard function and add the triggers to every guarded table
-    that lacks them. Returns the tables that got a trigger. PostgreSQL only; elsewhere a
-    no-op (SQLite, the local demo's database, has no such guard)."""
+    that lacks them (on SQLite: recreate every table's triggers). Returns the tables that got
+    a trigger. PostgreSQL and SQLite; elsewhere a no-op."""
+    if connection.vendor == "sqlite":
+        return _install_sqlite_guards(connection)
     if connection.vendor != "postgresql":
         return []
     with connection.cursor() as cursor:
@@ -423,6 +438,9 @@ def install_guards(connection) -> list[str]:
 
 def remove_guards(connection) -> None:
     """Undo install_guards (migrating back before 0004)."""
+    if connection.vendor == "sqlite":
+        _remove_sqlite_guards(connection)
+        return
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
@@ -433,18 +451,145 @@ def remove_guards(connection) -> None:
         cursor.execute(f"DROP FUNCTION IF EXISTS {GUARD_FUNCTION}()")
 
 
+def _guards_in_effect(connection) -> bool:
+    """Whether migration 0004 is in effect, so that the guard belongs on every table: on
+    PostgreSQL its function exists; on SQLite, which gets the triggers after migrate, 0004
+    is recorded as applied."""
+    if connection.vendor == "postgresql":
+        return _guard_function_exists(connection)
+    if connection.vendor == "sqlite":
+        from django.db.migrations.recorder import MigrationRecorder
+
+        return MigrationRecorder(connection).migration_qs.filter(
+            app="cases", name=GUARD_MIGRATION).exists()
+    return False
+
+
 def _guard_new_tables(sender, using=DEFAULT_DB_ALIAS, **kwargs):
-    """post_migrate: a history table created by a migration after 0004 gets the triggers.
-    Only where 0004 is in effect (the function exists): migrating back stays migrated back."""
+    """post_migrate: a history table created by a migration after 0004 gets the triggers
+    (on SQLite every table's are recreated, see the module's docstring). Only where 0004 is
+    in effect: migrating back stays migrated back."""
     if sender.name != "cases":
         return
     connection = connections[using]
-    if connection.vendor != "postgresql" or not _guard_function_exists(connection):
+    if not _guards_in_effect(connection):
         return
     with transaction.atomic(using=using):
         added = install_guards(connection)
-    if added:
+    if added and connection.vendor == "postgresql":
         logger.info("Append-only guard added to %s", ", ".join(added))
+
+
+# --- SQLite: the same guard, as plain triggers ------------------------------------------------
+
+SQLITE_FLAG_TABLE = "casedesk_history_maintenance"
+SQLITE_TRIGGER_PREFIX = "casedesk_append_only__"
+GUARD_MIGRATION = "0004_history_append_only"
+
+
+def _sqlite_flag_table_exists(connection) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s",
+                       [SQLITE_FLAG_TABLE])
+        return cursor.fetchone() is not None
+
+
+def sqlite_guarded_tables(connection) -> dict[str, tuple[str, ...]]:
+    """guarded_tables() for SQLite: {table: columns a deletion may clear}."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                       "AND name LIKE %s ESCAPE '\\' ORDER BY name", [HISTORY_TABLE_PATTERN])
+        names = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        names += sorted({row[0] for row in cursor.fetchall()} & set(APPEND_ONLY_LOGS))
+    return {name: APPEND_ONLY_LOGS.get(name, ()) for name in names}
+
+
+def sqlite_triggers(connection) -> dict[str, set[str]]:
+    """{table: names of its append-only triggers} as they are in the database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger' "
+                       "AND name LIKE %s", [SQLITE_TRIGGER_PREFIX + "%"])
+        triggers: dict[str, set[str]] = {}
+        for table, name in cursor.fetchall():
+            triggers.setdefault(table, set()).add(name)
+        return triggers
+
+
+def _sqlite_refusal(operation: str, table: str) -> str:
+    message = (f"{operation} on main.{table} refused: the table is append-only. History rows "
+               "and audit logs are never changed or removed; documented maintenance runs "
+               "inside cases.history.history_maintenance().")
+    return f"SELECT RAISE(ABORT, {_literal(message)});"
+
+
+def _install_sqlite_guards(connection) -> list[str]:
+    # nosec B608: every name in this DDL is a constant or a table name from sqlite_master.
+    not_in_maintenance = f"NOT EXISTS (SELECT 1 FROM {SQLITE_FLAG_TABLE})"  # nosec B608
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {SQLITE_FLAG_TABLE} "
+                       "(id INTEGER PRIMARY KEY, reason TEXT NOT NULL)")
+    installed = []
+    for table, clearable in sqlite_guarded_tables(connection).items():
+        quoted = _quote(connection, table)
+        when_update = not_in_maintenance
+        if clearable:
+            # Let through an UPDATE that clears these links (on_delete=SET_NULL) and changes
+            # nothing else; every other column is compared, so the list is read now.
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA table_info({quoted})")
+                columns = [row[1] for row in cursor.fetchall()]
+            unchanged = [f"NEW.{_quote(connection, c)} IS OLD.{_quote(connection, c)}"
+                         for c in columns if c not in clearable]
+            cleared = [f"(NEW.{_quote(connection, c)} IS NULL OR "
+                       f"NEW.{_quote(connection, c)} IS OLD.{_quote(connection, c)})"
+                       for c in clearable]
+            when_update += f" AND NOT ({' AND '.join(unchanged + cleared)})"
+        update_trigger = _quote(connection, _sqlite_update_trigger(table))
+        delete_trigger = _quote(connection, _sqlite_delete_trigger(table))
+        with connection.cursor() as cursor:
+            for trigger in (update_trigger, delete_trigger):
+                cursor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+            cursor.execute(
+                f"CREATE TRIGGER {update_trigger} BEFORE UPDATE ON {quoted} "  # nosec B608
+                f"FOR EACH ROW WHEN {when_update} "
+                f"BEGIN {_sqlite_refusal('UPDATE', table)} END")
+            cursor.execute(
+                f"CREATE TRIGGER {delete_trigger} BEFORE DELETE ON {quoted} "  # nosec B608
+                f"FOR EACH ROW WHEN {not_in_maintenance} "
+                f"BEGIN {_sqlite_refusal('DELETE', table)} END")
+        installed.append(table)
+    return installed
+
+
+def _sqlite_update_trigger(table: str) -> str:
+    return f"{SQLITE_TRIGGER_PREFIX}{table}__update"
+
+
+def _sqlite_delete_trigger(table: str) -> str:
+    return f"{SQLITE_TRIGGER_PREFIX}{table}__delete"
+
+
+def _drop_column_naming_triggers(sender, using=DEFAULT_DB_ALIAS, **kwargs):
+    """pre_migrate, SQLite: drop the triggers that name columns (the reveal log's UPDATE
+    trigger), which would make SQLite refuse a migration that drops such a column; the
+    post_migrate hook makes them again with the columns as they are then."""
+    connection = connections[using]
+    if sender.name != "cases" or connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        for table, clearable in APPEND_ONLY_LOGS.items():
+            if clearable:
+                name = _quote(connection, _sqlite_update_trigger(table))
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def _remove_sqlite_guards(connection) -> None:
+    with connection.cursor() as cursor:
+        for names in sqlite_triggers(connection).values():
+            for name in sorted(names):
+                cursor.execute(f"DROP TRIGGER IF EXISTS {_quote(connection, name)}")
+        cursor.execute(f"DROP TABLE IF EXISTS {SQLITE_FLAG_TABLE}")
 
 
 # --- maintenance: the one documented way past the guard ---------------------------------------
@@ -452,29 +597,40 @@ def _guard_new_tables(sender, using=DEFAULT_DB_ALIAS, **kwargs):
 @contextlib.contextmanager
 def history_maintenance(using=None, *, reason: str):
     """Let the statements run inside this block update or delete history rows and audit
-    log entries, on PostgreSQL (elsewhere there is nothing to let through).
+    log entries (PostgreSQL and SQLite; elsewhere there is nothing to let through).
 
-    Opens a transaction (a savepoint when already in one) and sets
+    Opens a transaction (a savepoint when already in one). On PostgreSQL it sets
     `casedesk.history_maintenance = 'on'` for it with `set_config(..., is_local => true)`
     (`SET LOCAL`): the setting dies with the transaction, and is put back as it was when the
-    block ends, so nothing after the block, and no other connection, is let through. The
-    `reason` is logged. Only `manage.py rotate_encryption_keys` uses it."""
+    block ends, so nothing after the block, and no other connection, is let through. On
+    SQLite it inserts a row in the flag table the triggers look for and deletes that row
+    when the block ends (a failed block's savepoint rollback takes it away). The `reason` is
+    logged. Only `manage.py rotate_encryption_keys` uses it."""
     if not reason or not reason.strip():
         raise ValueError("history_maintenance() needs a reason: it is logged.")
     alias = using or DEFAULT_DB_ALIAS
     connection = connections[alias]
     with transaction.atomic(using=alias):
-        previous = None
+        previous = flag_row = None
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT current_setting(%s, true), set_config(%s, 'on', true)",
                                [MAINTENANCE_SETTING, MAINTENANCE_SETTING])
                 previous = cursor.fetchone()[0]
+        elif connection.vendor == "sqlite" and _sqlite_flag_table_exists(connection):
+            with connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {SQLITE_FLAG_TABLE} (reason) "  # nosec B608
+                               "VALUES (%s)", [reason])
+                flag_row = cursor.lastrowid
         logger.info("History maintenance on database %r: %s", alias, reason)
         yield
         # Reached only when the block succeeded: on an error the savepoint or transaction
-        # is rolled back, which undoes SET LOCAL by itself.
+        # is rolled back, which undoes SET LOCAL (and the SQLite flag row) by itself.
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config(%s, %s, true)",
                                [MAINTENANCE_SETTING, previous if previous == "on" else "off"])
+        elif flag_row is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {SQLITE_FLAG_TABLE} WHERE id = %s",  # nosec B608
+                               [flag_row])

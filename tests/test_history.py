@@ -1,7 +1,7 @@
 """History that tells the truth (cases/history.py): every write path leaves a history row
 naming the acting user, bulk writes included; records the audit logs vouch for, and users
-named in history, cannot be deleted; and on PostgreSQL the history tables and audit logs are
-append-only in the database itself (the trigger tests are skipped on SQLite)."""
+named in history, cannot be deleted; and the history tables and audit logs are append-only
+in the database itself, on PostgreSQL and on SQLite (TRUNCATE is PostgreSQL's only)."""
 
 import ast
 import datetime as dt
@@ -57,8 +57,9 @@ User = get_user_model()
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 POSTGRES_ONLY = pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="the append-only trigger exists on PostgreSQL only (SQLite, the local demo's "
-           "database, has no such guard)")
+    reason="PostgreSQL's trigger catalogue, TRUNCATE and deferred constraints")
+SQLITE_ONLY = pytest.mark.skipif(connection.vendor != "sqlite",
+                                 reason="SQLite's triggers (the local demo's database)")
 
 
 def tracked_models():
@@ -490,7 +491,7 @@ def test_a_user_named_in_history_cannot_be_deleted(client, case, superuser, repo
     assert latest(incident).history_user == reporter
 
 
-# --- PostgreSQL: the tables refuse rewrites ---------------------------------------------------
+# --- the tables refuse rewrites (PostgreSQL and SQLite) ----------------------------------------
 
 def execute(sql, params=()):
     with connection.cursor() as cursor:
@@ -500,11 +501,14 @@ def execute(sql, params=()):
 
 def refused(sql, params=()):
     """Run `sql` expecting the trigger's refusal; the statement's savepoint is rolled back."""
-    import psycopg
-
     with pytest.raises(IntegrityError) as caught, transaction.atomic():
         execute(sql, params)
-    assert isinstance(caught.value.__cause__, psycopg.errors.RestrictViolation)
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        assert isinstance(caught.value.__cause__, psycopg.errors.RestrictViolation)
+    else:
+        assert caught.value.__cause__.sqlite_errorname == "SQLITE_CONSTRAINT_TRIGGER"
     assert "append-only" in str(caught.value)
 
 
@@ -537,22 +541,21 @@ GUARDED_SAMPLES = {
 }
 
 
-@POSTGRES_ONLY
 @pytest.mark.parametrize(("table", "change"), GUARDED_SAMPLES.items())
 def test_update_delete_and_truncate_are_refused_by_the_database(logged, table, change):
     before = table_rows(table)
     assert before
-    # Django's foreign keys are checked at commit; PostgreSQL will not even consider a
-    # TRUNCATE while checks are pending in the transaction (the test's), so run them now.
-    execute("SET CONSTRAINTS ALL IMMEDIATE")
     refused(f"UPDATE {table} SET {change}")
     refused(f"DELETE FROM {table}")
-    refused(f"TRUNCATE {table}")
-    refused(f"TRUNCATE {table} CASCADE")
+    if connection.vendor == "postgresql":
+        # Django's foreign keys are checked at commit; PostgreSQL will not even consider a
+        # TRUNCATE while checks are pending in the transaction (the test's), so run them now.
+        execute("SET CONSTRAINTS ALL IMMEDIATE")
+        refused(f"TRUNCATE {table}")
+        refused(f"TRUNCATE {table} CASCADE")
     assert table_rows(table) == before
 
 
-@POSTGRES_ONLY
 def test_the_orm_meets_the_same_refusal(logged):
     row = latest(logged)
     reason = row.history_change_reason
@@ -569,7 +572,6 @@ def test_the_orm_meets_the_same_refusal(logged):
     assert Claim.history.filter(id=logged.pk).count() == 2 and logged.events.count() == 1
 
 
-@POSTGRES_ONLY
 def test_a_deleted_source_clears_its_reveals_link_and_nothing_else(logged, reporter):
     reveal = IdentityReveal.objects.get()
     refused("UPDATE cases_identityreveal SET source_id = NULL, source_name = 'x'")
@@ -608,16 +610,50 @@ def test_every_history_table_and_audit_log_has_the_triggers():
     assert not unguarded  # no live table of case data is append-only by mistake
 
 
-@POSTGRES_ONLY
+@SQLITE_ONLY
+def test_every_history_table_and_audit_log_has_the_sqlite_triggers():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                       "AND name LIKE 'cases\\_historical%' ESCAPE '\\'")
+        history_tables = {row[0] for row in cursor.fetchall()}
+    assert history_tables == {m.history.model._meta.db_table for m in tracked_models()}
+    expected = {table: {f"{history.SQLITE_TRIGGER_PREFIX}{table}__update",
+                        f"{history.SQLITE_TRIGGER_PREFIX}{table}__delete"}
+                for table in history_tables | set(history.APPEND_ONLY_LOGS)}
+    assert history.sqlite_triggers(connection) == expected
+
+
+@SQLITE_ONLY
+def test_sqlite_triggers_follow_the_columns_a_migration_adds_and_drops(logged):
+    """The reveal log's trigger names the columns it compares: migrate drops it first (SQLite
+    refuses to drop a column a trigger names) and makes it again after, with a new column."""
+    from django.apps import apps
+
+    cases_app = apps.get_app_config("cases")
+    execute("ALTER TABLE cases_identityreveal ADD COLUMN added_later text DEFAULT 'kept'")
+    history._guard_new_tables(cases_app, using="default")
+    refused("UPDATE cases_identityreveal SET added_later = 'changed'")
+    refused("UPDATE cases_identityreveal SET source_id = NULL, added_later = 'changed'")
+
+    history._drop_column_naming_triggers(cases_app, using="default")
+    execute("ALTER TABLE cases_identityreveal DROP COLUMN added_later")
+    history._guard_new_tables(cases_app, using="default")
+    refused("UPDATE cases_identityreveal SET source_name = 'Someone else'")
+    assert IdentityReveal.objects.get().source_name == "Insider-7"
+
+
 def test_a_history_table_created_later_gets_the_guard_after_migrate(db):
     from django.apps import apps
 
-    execute("CREATE TABLE cases_historicalnewthing (history_id serial PRIMARY KEY, x text)")
+    key = "serial" if connection.vendor == "postgresql" else "integer"
+    execute(f"CREATE TABLE cases_historicalnewthing (history_id {key} PRIMARY KEY, x text)")
     execute("INSERT INTO cases_historicalnewthing (x) VALUES ('kept')")
     history._guard_new_tables(apps.get_app_config("cases"), using="default")
-    execute("SET CONSTRAINTS ALL IMMEDIATE")
     refused("UPDATE cases_historicalnewthing SET x = 'changed'")
-    refused("TRUNCATE cases_historicalnewthing")
+    refused("DELETE FROM cases_historicalnewthing")
+    if connection.vendor == "postgresql":
+        execute("SET CONSTRAINTS ALL IMMEDIATE")
+        refused("TRUNCATE cases_historicalnewthing")
     assert table_rows("cases_historicalnewthing") == [(1, "kept")]
 
 
@@ -628,7 +664,6 @@ def test_maintenance_needs_a_reason(db):
         pass
 
 
-@POSTGRES_ONLY
 def test_maintenance_lets_an_update_through_inside_the_block_only(logged):
     row = latest(logged)
     sql = "UPDATE cases_historicalclaim SET history_change_reason = %s WHERE history_id = %s"
@@ -640,7 +675,6 @@ def test_maintenance_lets_an_update_through_inside_the_block_only(logged):
     assert row.history_change_reason == "re-keyed"
 
 
-@POSTGRES_ONLY
 def test_maintenance_ends_with_the_block_when_it_fails(logged):
     row = latest(logged)
     reason = row.history_change_reason
@@ -653,7 +687,6 @@ def test_maintenance_ends_with_the_block_when_it_fails(logged):
     assert row.history_change_reason == reason
 
 
-@POSTGRES_ONLY
 @pytest.mark.django_db(transaction=True)
 def test_maintenance_is_transaction_local():
     case = CaseFactory(title="Committed")
@@ -668,14 +701,17 @@ def test_maintenance_is_transaction_local():
     with pytest.raises(IntegrityError):
         execute(sql, ["autocommit", row.pk])
     with connection.cursor() as cursor:
-        cursor.execute("SELECT coalesce(current_setting(%s, true), '')",
-                       [history.MAINTENANCE_SETTING])
-        assert cursor.fetchone()[0] in ("", "off")
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT coalesce(current_setting(%s, true), '')",
+                           [history.MAINTENANCE_SETTING])
+            assert cursor.fetchone()[0] in ("", "off")
+        else:
+            cursor.execute(f"SELECT count(*) FROM {history.SQLITE_FLAG_TABLE}")
+            assert cursor.fetchone()[0] == 0
     row.refresh_from_db()
     assert row.history_change_reason == "committed under maintenance"
 
 
-@POSTGRES_ONLY
 def test_key_rotation_rewrites_history_under_maintenance_only(case, settings):
     from cryptography.fernet import Fernet
 

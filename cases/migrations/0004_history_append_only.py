@@ -8,8 +8,8 @@
 - On PostgreSQL, every history table (`cases_historical*`, found in information_schema when
   this runs) and every audit log table gets a trigger that refuses UPDATE, DELETE and
   TRUNCATE outside `cases.history.history_maintenance()`. Tables created by later
-  migrations get it from the post_migrate hook in cases/history.py. Elsewhere (SQLite)
-  nothing is done.
+  migrations get it from the post_migrate hook in cases/history.py. On SQLite that hook
+  gives the same tables BEFORE UPDATE / BEFORE DELETE triggers after every migrate.
 """
 
 import django.db.models.deletion
@@ -20,7 +20,9 @@ from django.db import migrations, models
 def install_append_only_guards(apps, schema_editor):
     from cases import history
 
-    history.install_guards(schema_editor.connection)
+    # SQLite's triggers come after migrate, from the post_migrate hook (cases/history.py).
+    if schema_editor.connection.vendor == "postgresql":
+        history.install_guards(schema_editor.connection)
 
 
 def remove_append_only_guards(apps, schema_editor):
