@@ -27,7 +27,8 @@ graceful_timeout = 30
 # only from these addresses, and then tells Django the request is secure. That is the safer
 # way to know about HTTPS: Django's SECURE_PROXY_SSL_HEADER (settings.py) believes the header
 # whoever sent it, so it is only for a proxy that always overwrites it. List the proxy's
-# address(es) here when it runs on another host.
+# address(es) here when it runs on another host. config/settings.py reads the same variable:
+# only these may name the client in X-Forwarded-For, which sign-in throttling counts by.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 # Request limits: gunicorn's defaults, written down so that nobody raises them by accident.

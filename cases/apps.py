@@ -12,5 +12,11 @@ class CasesConfig(AppConfig):
         from . import history, revisions, two_factor  # noqa: F401 (its receiver, system check)
 
         history.connect_signals()
+        # A session's absolute lifetime starts at sign-in (config/middleware.py).
+        from django.contrib.auth.signals import user_logged_in
+
+        from config.middleware import record_sign_in
+
+        user_logged_in.connect(record_sign_in, dispatch_uid="casedesk.session_lifetime")
         # The triggers behind Case.content_version (cases/revisions.py).
         revisions.connect_signals(self)

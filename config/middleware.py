@@ -6,13 +6,18 @@
   by the browser or any cache: a shared or seized computer must not keep case pages on disk.
 - `SessionRefreshMiddleware` has a signed-in user's unchanged session saved (its idle expiry
   pushed back) once per SESSION_REFRESH_SECONDS instead of on every request.
+- `SessionLifetimeMiddleware` ends a session SESSION_ABSOLUTE_LIFETIME_SECONDS after sign-in,
+  however active it is; `record_sign_in` (user_logged_in) notes when that was.
 """
 
 import time
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpResponseNotAllowed
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
 
 REFUSED_METHODS = frozenset({"TRACE", "TRACK"})
 ALLOWED_METHODS = ["GET", "HEAD", "POST", "OPTIONS"]
@@ -81,3 +86,45 @@ class SessionRefreshMiddleware:
                     now - refreshed_at >= settings.SESSION_REFRESH_SECONDS):
                 session[self.REFRESHED_AT] = now  # modified: SessionMiddleware saves it
         return response
+
+
+SIGNED_IN_AT = "_casedesk_signed_in_at"
+
+
+def record_sign_in(sender, request, user, **kwargs):
+    """user_logged_in (connected in CasesConfig.ready): the session's lifetime starts now.
+    Django keeps a session's data when the same user signs in again, so it is set, not kept."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SIGNED_IN_AT] = int(time.time())
+
+
+class SessionLifetimeMiddleware:
+    """Signs the user out once SESSION_ABSOLUTE_LIFETIME_SECONDS have passed since sign-in,
+    however busy the session (the idle timeout never ends a session in use). Sits after
+    AuthenticationMiddleware and before LoginRequiredMiddleware, which then sends the page to
+    the sign-in form; an API call on that session gets the API's 401/403. Works in
+    process_view, so that the message middleware can carry the reason to the sign-in page. A
+    session from before this rule (no sign-in time) starts counting at its next request; a
+    token-authenticated API call has no session and is not concerned."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        session, user = request.session, getattr(request, "user", None)
+        if session.session_key is None or user is None or not user.is_authenticated:
+            return None
+        now = int(time.time())
+        signed_in_at = session.get(SIGNED_IN_AT)
+        if not isinstance(signed_in_at, int):
+            session[SIGNED_IN_AT] = now
+        elif now - signed_in_at >= settings.SESSION_ABSOLUTE_LIFETIME_SECONDS:
+            logout(request)  # flushes the session; request.user is anonymous from here on
+            if not request.path_info.startswith("/api/"):
+                hours = settings.SESSION_ABSOLUTE_LIFETIME_SECONDS / 3600
+                messages.info(request, _("Sessions last at most %(hours)s hours: please sign "
+                                         "in again.") % {"hours": f"{hours:g}"})
+        return None

@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "config.middleware.NoStoreForSignedInMiddleware",
     # A signed-in user's session is saved (its idle expiry moved) once a minute, not per page.
     "config.middleware.SessionRefreshMiddleware",
+    # ...and ends SESSION_ABSOLUTE_LIFETIME_SECONDS after sign-in, however active it is.
+    "config.middleware.SessionLifetimeMiddleware",
     # Every page needs a signed-in user unless its view says otherwise (sign-in, /healthz).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # allauth's sign-in stages (the two-factor step between password and session).
@@ -186,6 +188,15 @@ AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True
 AXES_USERNAME_CALLABLE = "config.auth.axes_username"  # cut to 255 characters (axes' column)
 AXES_USERNAME_FORM_FIELD = "login"  # allauth's sign-in form calls the username field `login`
+# The address a failure counts under (config/auth.py, client_ip; allauth's limits use it too).
+# Behind the reverse proxy every connection comes from the proxy: the client's address is then
+# read from X-Forwarded-For, written by the TRUSTED_PROXY_COUNT proxies in front of gunicorn,
+# but only on connections from FORWARDED_ALLOW_IPS, the addresses gunicorn trusts for
+# X-Forwarded-Proto (gunicorn.conf.py reads the same variable, with the same default). A
+# header from anyone else is ignored: it would let them pick a new address for every guess.
+AXES_CLIENT_IP_CALLABLE = "config.auth.client_ip"
+CASEDESK_TRUSTED_PROXIES = env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"])
+CASEDESK_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 # The lockout page: our template (it says for how long, and who can help) with status 429.
 AXES_LOCKOUT_CALLABLE = "config.auth.lockout_response"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -201,6 +212,11 @@ SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=2 * 60 * 60
 SESSION_REFRESH_SECONDS = min(60, SESSION_COOKIE_AGE // 10)
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
+# However active, a session ends this long after sign-in (config/middleware.py,
+# SessionLifetimeMiddleware): a stolen session cookie, or a browser left open on a shared
+# computer, is good for a working day at most. The user then signs in again.
+SESSION_ABSOLUTE_LIFETIME_SECONDS = env.int("SESSION_ABSOLUTE_LIFETIME_SECONDS",
+                                            default=12 * 60 * 60)
 
 # --- allauth: sign-in and two-factor authentication -----------------------------------------
 # Accounts are created by admins: no sign-up, no e-mail flows (a reset link sent by e-mail is a

@@ -17,7 +17,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management import call_command
 from django.db import DataError, connection, transaction
 from django.test import Client, RequestFactory
@@ -27,8 +27,13 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from config.auth import AXES_USERNAME_MAX_LENGTH
-from config.middleware import SessionRefreshMiddleware
+from config.auth import (
+    AXES_USERNAME_MAX_LENGTH,
+    AccountAdapter,
+    client_ip,
+    trusted_proxy_networks,
+)
+from config.middleware import SIGNED_IN_AT, SessionRefreshMiddleware
 
 from .clients import TwoFactorClient
 from .factories import PASSWORD, UserFactory
@@ -486,3 +491,165 @@ def test_django_password_validators_are_on():
     for weak in ("password", "12345678", "short"):
         with pytest.raises(ValidationError):
             validate_password(weak)
+
+
+# --- behind the reverse proxy: the client's address, not the proxy's --------------------------
+
+PROXY = {"REMOTE_ADDR": "127.0.0.1"}  # FORWARDED_ALLOW_IPS' default: a proxy on this host
+
+
+def test_two_clients_behind_the_proxy_are_counted_apart(client, user):
+    lock_out(client, **PROXY, HTTP_X_FORWARDED_FOR="203.0.113.5")
+
+    # Another person behind the same proxy signs in as the same user: not locked out.
+    other = TwoFactorClient()
+    response = sign_in(other, **PROXY, HTTP_X_FORWARDED_FOR="198.51.100.9")
+    assert response.status_code == 302 and signed_in_as(other) == str(user.pk)
+    # The first is still paused (and the try counted), under their own address.
+    assert sign_in(client, **PROXY, HTTP_X_FORWARDED_FOR="203.0.113.5").status_code == 429
+    assert list(AccessAttempt.objects.values_list("ip_address", "failures_since_start")) == [
+        ("203.0.113.5", LIMIT + 1)]
+
+
+def test_a_forwarded_header_from_a_non_proxy_is_not_trusted(client, user):
+    # A client reaching the app directly writes a new address in every attempt.
+    for i in range(LIMIT):
+        response = sign_in(client, password="wrong password", REMOTE_ADDR="192.0.2.50",
+                           HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
+    assert response.status_code == 429
+    assert sign_in(client, REMOTE_ADDR="192.0.2.50",
+                   HTTP_X_FORWARDED_FOR="203.0.113.99").status_code == 429
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["192.0.2.50"]
+
+
+@pytest.mark.parametrize(("remote", "forwarded", "count", "counted"), [
+    ("127.0.0.1", None, 1, "127.0.0.1"),  # no proxy in between (make run, the tests)
+    ("127.0.0.1", "203.0.113.5", 1, "203.0.113.5"),
+    # The client's own header comes first; the proxy appends the address it saw.
+    ("127.0.0.1", "6.6.6.6, 203.0.113.5", 1, "203.0.113.5"),
+    ("127.0.0.1", "6.6.6.6, 203.0.113.5, 10.0.0.2", 2, "203.0.113.5"),
+    ("127.0.0.1", "2001:DB8::0:1", 1, "2001:db8::1"),
+    ("::1", "203.0.113.5", 1, "203.0.113.5"),
+    ("127.0.0.1", "203.0.113.5", 0, "127.0.0.1"),  # TRUSTED_PROXY_COUNT=0: no proxy
+    ("127.0.0.1", "203.0.113.5", 2, "127.0.0.1"),  # fewer hops than proxies
+    ("127.0.0.1", "not-an-address", 1, "127.0.0.1"),
+    ("127.0.0.1", "203.0.113.5:4711", 1, "127.0.0.1"),
+    ("192.0.2.50", "203.0.113.5", 1, "192.0.2.50"),  # not a proxy of ours
+])
+def test_the_counted_address(settings, remote, forwarded, count, counted):
+    settings.CASEDESK_TRUSTED_PROXY_COUNT = count
+    headers = {"REMOTE_ADDR": remote}
+    if forwarded is not None:
+        headers["HTTP_X_FORWARDED_FOR"] = forwarded
+    request = RequestFactory().post(reverse("account_login"), **headers)
+    assert client_ip(request) == counted
+    # allauth's per-address limits count the same address.
+    assert AccountAdapter(request).get_client_ip(request) == counted
+
+
+def test_trusted_proxies_are_networks_or_a_star(settings):
+    settings.CASEDESK_TRUSTED_PROXIES = ["10.0.0.0/24"]
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.7", HTTP_X_FORWARDED_FOR="203.0.113.5")
+    assert client_ip(request) == "203.0.113.5"
+    settings.CASEDESK_TRUSTED_PROXIES = ["10.0.1.0/24"]
+    assert client_ip(request) == "10.0.0.7"
+    settings.CASEDESK_TRUSTED_PROXIES = ["*"]
+    assert client_ip(request) == "203.0.113.5"
+    with pytest.raises(ImproperlyConfigured, match="FORWARDED_ALLOW_IPS"):
+        trusted_proxy_networks(["10.0.0.1/24"])  # host bits set: a typo gunicorn refuses too
+
+
+def test_trusted_proxies_come_from_gunicorns_variable():
+    code = ("import config.settings as s; "
+            "print(s.CASEDESK_TRUSTED_PROXIES, s.CASEDESK_TRUSTED_PROXY_COUNT, "
+            "s.SESSION_ABSOLUTE_LIFETIME_SECONDS)")
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("FORWARDED_ALLOW_IPS", "TRUSTED_PROXY_COUNT",
+                                "SESSION_ABSOLUTE_LIFETIME_SECONDS")}
+
+    def run(**env):
+        result = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR,
+                                env={**environment, **env}, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert run() == "['127.0.0.1', '::1'] 1 43200"
+    assert run(FORWARDED_ALLOW_IPS="10.0.0.2,10.0.1.0/24", TRUSTED_PROXY_COUNT="2",
+               SESSION_ABSOLUTE_LIFETIME_SECONDS="3600") == "['10.0.0.2', '10.0.1.0/24'] 2 3600"
+
+
+# --- a session's absolute lifetime ------------------------------------------------------------
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Moves time.time() (what the session middlewares read) forward, without sleeping."""
+    start = time.time()
+    moved = {"by": 0}
+    monkeypatch.setattr(time, "time", lambda: start + moved["by"])
+
+    def move_to(seconds_after_start):
+        moved["by"] = seconds_after_start
+
+    return move_to
+
+
+def test_a_session_ends_its_lifetime_after_sign_in_however_active(client, user, settings,
+                                                                   clock):
+    settings.SESSION_ABSOLUTE_LIFETIME_SECONDS = 3600
+    sign_in(client)
+    key = session_key(client)
+    for seconds in (0, 1200, 2400, 3599):  # busy all along: the idle timeout never ends it
+        clock(seconds)
+        assert client.get(reverse("cases:dashboard")).status_code == 200
+
+    clock(3600)
+    response = client.get(reverse("cases:dashboard"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    assert not Session.objects.filter(session_key=key).exists()
+    assert signed_in_as(client) is None
+    page = client.get(response["Location"]).content.decode()
+    assert "Sessions last at most 1 hours: please sign in again." in page
+    # Signing in again starts a new lifetime.
+    sign_in(client)
+    clock(3600 + 3599)
+    assert client.get(reverse("cases:dashboard")).status_code == 200
+
+
+def test_a_session_lifetime_counts_from_the_latest_sign_in_of_the_same_user(client, user,
+                                                                             settings, clock):
+    # Django keeps the session's data when the same user signs in again (login() on a
+    # session of theirs only changes its key).
+    settings.SESSION_ABSOLUTE_LIFETIME_SECONDS = 3600
+    sign_in(client)
+    clock(3000)
+    client.force_login(user)
+    clock(3000 + 3599)
+    assert client.get(reverse("cases:dashboard")).status_code == 200
+
+
+def test_a_session_from_before_the_lifetime_starts_counting_at_its_next_request(
+        client, user, settings, clock):
+    settings.SESSION_ABSOLUTE_LIFETIME_SECONDS = 3600
+    sign_in(client)
+    session = client.session
+    del session[SIGNED_IN_AT]
+    session.save()
+    clock(5000)
+    assert client.get(reverse("cases:dashboard")).status_code == 200
+    assert client.session[SIGNED_IN_AT] == int(time.time())
+    clock(5000 + 3600)
+    assert client.get(reverse("cases:dashboard")).status_code == 302
+
+
+def test_a_session_past_its_lifetime_reaches_no_api(client, user, settings, clock):
+    settings.SESSION_ABSOLUTE_LIFETIME_SECONDS = 3600
+    sign_in(client)
+    assert client.get("/api/v1/cases/").status_code == 200
+    clock(3600)
+    response = client.get("/api/v1/cases/")
+    assert response.status_code in (401, 403)
+    assert "detail" in response.json()
+    assert signed_in_as(client) is None
