@@ -305,7 +305,12 @@ class TransitionSerializer(serializers.Serializer):
                                  help_text="Why: required for a verdict and for reopening.")
     override_reason = serializers.CharField(
         required=False, allow_blank=True, default="",
-        help_text="Confirming on a single source: the editor's reason for the override.")
+        help_text="Confirming on a single source: the editor's reason for the override (at "
+                  "least cases.workflow.OVERRIDE_REASON_MIN_LENGTH characters).")
+    acknowledge_low_grade = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Confirming on a single source graded E or F: the editor's explicit yes "
+                  "(refused with code `low_grade_not_acknowledged` without it).")
 
 
 class ProposeSerializer(serializers.Serializer):

@@ -193,9 +193,13 @@ class SourceViewSet(CaseRecordViewSet):
 @extend_schema_view(
     transition=extend_schema(
         summary="Change the claim's verification status (cases.workflow)",
+        description="A refusal (400) lists the workflow's reasons in `non_field_errors` and "
+                    "their machine-readable codes, in the same order, in `codes`.",
         request=s.TransitionSerializer, responses={200: s.ClaimSerializer}),
     propose=extend_schema(
         summary="Propose a verdict for an editor to decide (cases.workflow)",
+        description="A refusal (400) lists the reasons in `non_field_errors` and their codes "
+                    "in `codes`.",
         request=s.ProposeSerializer, responses={200: s.ClaimSerializer}),
     events=extend_schema(summary="The claim's verification history",
                          responses={200: s.VerificationEventSerializer(many=True)}),
@@ -224,7 +228,9 @@ class ClaimViewSet(CaseRecordViewSet):
         try:
             move(claim, form.validated_data)
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(django_errors(exc)) from None
+            # The reasons, and their codes as the pages and the admin have them.
+            raise serializers.ValidationError(
+                {**django_errors(exc), "codes": workflow.refusal_codes(exc)}) from None
         claim = self.model.objects.select_related(*self.select_related).get(pk=claim.pk)
         return Response(s.ClaimSerializer(claim, context=self.get_serializer_context()).data)
 
@@ -233,7 +239,8 @@ class ClaimViewSet(CaseRecordViewSet):
     def transition(self, request, pk=None):
         return self._workflow_move(request, lambda claim, data: workflow.transition(
             claim, data["to_status"], actor=request.user, note=data["note"],
-            override_reason=data["override_reason"]))
+            override_reason=data["override_reason"],
+            acknowledge_low_grade=data["acknowledge_low_grade"]))
 
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated],
             filter_backends=[])

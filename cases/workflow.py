@@ -4,11 +4,19 @@ Views, admin actions and the API all call `transition()` and `propose()`; nothin
 writes `Claim.status`. Each call checks the rules of DESIGN.md (who may make which move,
 the four-eyes rule, the citations a verdict needs), locks the claim row, saves, and writes
 a VerificationEvent in the same transaction. A refused call raises ValidationError with
-every reason, in words a journalist understands, and changes nothing.
+every reason, in words a journalist understands, and changes nothing. Each reason carries a
+machine-readable code (`Refusal`), which the pages, the admin and the API pass on unchanged.
+
+Confirming on one origin (no two independent supporting citations) takes an override: a
+reason of at least OVERRIDE_REASON_MIN_LENGTH characters and, when a source it rests on is
+graded E (unreliable) or F (cannot be judged), the editor's explicit acknowledgement of that
+grade (`acknowledge_low_grade`). `support_of()` tells the move forms which sources, and which
+grades, a confirmation would rest on.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -16,15 +24,53 @@ from django.db import transaction
 from django.db.models import Q
 
 from . import attribution
-from .enums import CitationRelation, Role, VerificationEventKind
+from .enums import CitationRelation, Reliability, Role, VerificationEventKind
 from .enums import VerificationStatus as S
-from .models import Citation, Claim, Membership, VerificationEvent
+from .models import Citation, Claim, Membership, Source, VerificationEvent
 
 FINALS = S.finals()
 # Tags the claim history rows the workflow writes: the activity feed shows the richer
 # VerificationEvent for them instead.
 HISTORY_CHANGE_REASON = "verification workflow"
 OPEN_STATES = (S.UNVERIFIED, S.IN_REVIEW, S.CORROBORATED, S.DISPUTED)
+
+# A single-source override is the editor's account of why one origin is enough: it must say
+# something ("x" is not a reason). Counted on the reason with its spaces collapsed.
+OVERRIDE_REASON_MIN_LENGTH = 30
+# Grades a claim may not be confirmed on alone without the editor saying so explicitly:
+# unreliable, and reliability cannot be judged (a new or unknown source).
+LOW_GRADES = frozenset({Reliability.E, Reliability.F})
+
+
+class Refusal:
+    """The codes of the workflow's refusals (ValidationError.code), one per kind of reason."""
+
+    INVALID_STATUS = "invalid_status"
+    NOT_A_MEMBER = "not_a_member"
+    ALREADY_IN_STATUS = "already_in_status"
+    MOVE_NOT_ALLOWED = "move_not_allowed"
+    ROLE_TOO_LOW = "role_too_low"
+    FOUR_EYES = "four_eyes"
+    RATIONALE_REQUIRED = "rationale_required"
+    CITATION_REQUIRED = "citation_required"
+    TWO_CITATIONS_REQUIRED = "two_citations_required"
+    INDEPENDENT_SOURCES_REQUIRED = "independent_sources_required"
+    DENIAL_REQUIRED = "denial_required"
+    SUPPORTING_CITATION_REQUIRED = "supporting_citation_required"
+    OVERRIDE_NOT_FOR_THIS_MOVE = "override_not_for_this_move"
+    OVERRIDE_REASON_TOO_SHORT = "override_reason_too_short"
+    LOW_GRADE_NOT_ACKNOWLEDGED = "low_grade_not_acknowledged"
+    NOT_A_VERDICT = "not_a_verdict"
+    ALREADY_DECIDED = "already_decided"
+
+
+def _refusal(message: str, code: str) -> ValidationError:
+    return ValidationError(message, code=code)
+
+
+def refusal_codes(error: ValidationError) -> list[str]:
+    """The codes of a refusal's reasons, in order (for the API's body)."""
+    return [e.code for e in error.error_list if e.code]
 
 # from → the statuses it may move to. `unverified` is only ever a starting point.
 ALLOWED_MOVES: dict[S, frozenset[S]] = {
@@ -72,81 +118,178 @@ def _proposers_this_round(claim: Claim) -> set:
 
 
 def _authority_problems(claim: Claim, from_status: S, to_status: S, actor, role,
-                        proposers: set | None = None) -> list[str]:
+                        proposers: set | None = None) -> list[ValidationError]:
     """Whether this person may make this move at all (role, allowed moves, four-eyes).
     `proposers` (see _proposers_this_round) is looked up when a verdict needs it."""
     if role is None:
-        return ["You are not a member of this case."]
+        return [_refusal("You are not a member of this case.", Refusal.NOT_A_MEMBER)]
     if from_status == to_status:
-        return [f"The claim is already {from_status.label.lower()}."]
+        return [_refusal(f"The claim is already {from_status.label.lower()}.",
+                         Refusal.ALREADY_IN_STATUS)]
     if to_status not in ALLOWED_MOVES[from_status]:
         refused = (f"A claim that is {from_status.label.lower()} cannot be marked "
                    f"{to_status.label.lower()}")
         if to_status == S.UNVERIFIED:
-            return [f"{refused}: unverified is only where a claim starts. Mark it in review "
-                    "instead."]
-        if from_status in FINALS:
-            return [f"{refused} directly: an editor must first reopen it (back to in "
-                    "review)."]
-        return [f"{refused}."]
+            refused += (": unverified is only where a claim starts. Mark it in review "
+                        "instead")
+        elif from_status in FINALS:
+            refused += " directly: an editor must first reopen it (back to in review)"
+        return [_refusal(f"{refused}.", Refusal.MOVE_NOT_ALLOWED)]
     needed = required_role(from_status, to_status)
     if not role.at_least(needed):
         if role == Role.VIEWER:  # viewers cannot propose either: do not suggest it
-            return ["Viewers can read the case but not change a claim's status."]
-        if from_status in FINALS:
-            return ["Only an editor can reopen a claim that has a verdict."]
-        return ["Only an editor can give a final verdict; you can propose one instead."]
+            message = "Viewers can read the case but not change a claim's status."
+        elif from_status in FINALS:
+            message = "Only an editor can reopen a claim that has a verdict."
+        else:
+            message = "Only an editor can give a final verdict; you can propose one instead."
+        return [_refusal(message, Refusal.ROLE_TOO_LOW)]
     if to_status in FINALS:
         if claim.created_by_id == actor.pk:
-            return ["Four-eyes rule: you created this claim, so another editor must give "
-                    "the verdict."]
+            return [_refusal("Four-eyes rule: you created this claim, so another editor must "
+                             "give the verdict.", Refusal.FOUR_EYES)]
         if proposers is None:
             proposers = _proposers_this_round(claim)
         if (claim.proposed_verdict and claim.proposed_by_id == actor.pk) or actor.pk in proposers:
-            return ["Four-eyes rule: you proposed a verdict for this claim, so another editor "
-                    "must decide."]
+            return [_refusal("Four-eyes rule: you proposed a verdict for this claim, so "
+                             "another editor must decide.", Refusal.FOUR_EYES)]
     return []
 
 
+@dataclass(frozen=True)
+class GradedSource:
+    """A source a claim's support rests on, with its Admiralty reliability grade."""
+
+    name: str
+    reliability: Reliability
+
+    @property
+    def is_low_grade(self) -> bool:
+        return self.reliability in LOW_GRADES
+
+    def __str__(self) -> str:
+        return f"{self.name} ({Reliability(self.reliability).label})"
+
+
+@dataclass(frozen=True)
+class Support:
+    """What a confirmation of a claim would rest on: the sources of its supporting citations
+    (each citation's whole lineage: source, via, and what those are reached via)."""
+
+    citations: int
+    origins: int
+    sources: tuple[GradedSource, ...]
+
+    @property
+    def single_origin(self) -> bool:
+        """Confirming needs an override: no two supporting citations are independent."""
+        return self.origins < 2
+
+    @property
+    def low_grade_sources(self) -> tuple[GradedSource, ...]:
+        return tuple(s for s in self.sources if s.is_low_grade)
+
+    @property
+    def needs_acknowledgement(self) -> bool:
+        """A single-origin confirmation that rests on a source graded E or F."""
+        return self.citations > 0 and self.single_origin and bool(self.low_grade_sources)
+
+
+def _support(claim_or_id, citations) -> Support:
+    case_id = claim_or_id.case_id
+    supporting = [c for c in citations if c.relation in CitationRelation.supporting()]
+    via_map = attribution.via_map_for_case(case_id)
+    origins = attribution.origins(supporting, via_map)
+    ids = set().union(*origins) if origins else set()
+    rows = (Source.objects.filter(pk__in=ids).order_by("name", "pk")
+            .values_list("name", "reliability")) if ids else []
+    return Support(citations=len(supporting), origins=len(origins),
+                   sources=tuple(GradedSource(name, Reliability(grade)) for name, grade in rows))
+
+
+def support_of(claim: Claim) -> Support:
+    """The sources, and their grades, that confirming `claim` would rest on (for the move
+    forms: they show the grades and ask for the acknowledgement when it is needed)."""
+    citations = Citation.objects.filter(claim=claim).only("source_id", "via_id", "relation")
+    return _support(claim, list(citations))
+
+
+def _collapsed(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _override_problems(support: Support, override_reason: str,
+                       acknowledge_low_grade: bool) -> list[ValidationError]:
+    """Whether a single-source override may confirm on this support."""
+    problems = []
+    if len(_collapsed(override_reason)) < OVERRIDE_REASON_MIN_LENGTH:
+        problems.append(_refusal(
+            f"A single-source override needs a reason of at least "
+            f"{OVERRIDE_REASON_MIN_LENGTH} characters: say why one source is enough here.",
+            Refusal.OVERRIDE_REASON_TOO_SHORT))
+    if support.single_origin and support.low_grade_sources and not acknowledge_low_grade:
+        graded = ", ".join(str(s) for s in support.low_grade_sources)
+        problems.append(_refusal(
+            f"This claim would be confirmed on one source graded E or F: {graded}. Confirm "
+            "that explicitly (acknowledge the grade), or add an independent source.",
+            Refusal.LOW_GRADE_NOT_ACKNOWLEDGED))
+    return problems
+
+
 def _evidence_problems(claim: Claim, from_status: S, to_status: S, note: str,
-                       override_reason: str) -> list[str]:
+                       override_reason: str, acknowledge_low_grade: bool = False,
+                       ) -> list[ValidationError]:
     """Whether the record supports the move (notes, citations, independent sources)."""
     problems = []
     citations = list(Citation.objects.filter(claim=claim).only("source_id", "via_id",
                                                                 "relation"))
     supporting = [c for c in citations if c.relation in CitationRelation.supporting()]
-    if override_reason.strip() and to_status != S.CONFIRMED:
-        problems.append("A single-source override only applies to confirming a claim.")
+    if override_reason and to_status != S.CONFIRMED:
+        problems.append(_refusal("A single-source override only applies to confirming a "
+                                 "claim.", Refusal.OVERRIDE_NOT_FOR_THIS_MOVE))
     if to_status in FINALS:
-        if not note.strip():
-            problems.append("A verdict needs a written rationale.")
+        if not note:
+            problems.append(_refusal("A verdict needs a written rationale.",
+                                     Refusal.RATIONALE_REQUIRED))
         if not citations:
-            problems.append("A verdict needs at least one citation.")
-    if from_status in FINALS and not note.strip():
-        problems.append("Say why the claim is being reopened.")
+            problems.append(_refusal("A verdict needs at least one citation.",
+                                     Refusal.CITATION_REQUIRED))
+    if from_status in FINALS and not note:
+        problems.append(_refusal("Say why the claim is being reopened.",
+                                 Refusal.RATIONALE_REQUIRED))
     if to_status == S.CORROBORATED:
         # Corroboration means two origins: two reports of one insider are one report.
         if len(supporting) < 2:
-            problems.append("Corroborated needs at least two citations that report or "
-                            "confirm it.")
+            problems.append(_refusal("Corroborated needs at least two citations that report "
+                                     "or confirm it.", Refusal.TWO_CITATIONS_REQUIRED))
         elif attribution.independent_pair(
                 supporting, attribution.via_map_for_case(claim.case_id)) is None:
-            problems.append("Corroborated needs citations from two independent sources: "
-                            "these go back to the same origin or reach us through one another.")
+            problems.append(_refusal(
+                "Corroborated needs citations from two independent sources: these go back to "
+                "the same origin or reach us through one another.",
+                Refusal.INDEPENDENT_SOURCES_REQUIRED))
     if to_status == S.DISPUTED and not any(c.relation == CitationRelation.DENIES
                                            for c in citations):
-        problems.append("Disputed needs at least one citation that denies it.")
+        problems.append(_refusal("Disputed needs at least one citation that denies it.",
+                                 Refusal.DENIAL_REQUIRED))
     if to_status == S.CONFIRMED and citations:
         if not supporting:
-            problems.append("Confirmed needs a citation that reports or confirms the claim.")
-        elif not override_reason.strip():
-            via_map = attribution.via_map_for_case(claim.case_id)
-            if attribution.independent_pair(supporting, via_map) is None:
-                problems.append(
-                    "Confirmed needs two independent sources: these citations go back to the "
-                    "same origin or reach us through one another. Add an independent source, "
-                    "or give a reason for a single-source override."
-                )
+            problems.append(_refusal("Confirmed needs a citation that reports or confirms the "
+                                     "claim.", Refusal.SUPPORTING_CITATION_REQUIRED))
+        else:
+            support = _support(claim, supporting)
+            if override_reason:
+                problems += _override_problems(support, override_reason, acknowledge_low_grade)
+            elif support.single_origin:
+                if support.citations == 1:
+                    why = "this claim has only one source"
+                else:
+                    why = ("these citations go back to the same origin or reach us through one "
+                           "another")
+                problems.append(_refusal(
+                    f"Confirmed needs two independent sources: {why}. Add an independent "
+                    "source, or give a reason for a single-source override.",
+                    Refusal.INDEPENDENT_SOURCES_REQUIRED))
     return problems
 
 
@@ -166,13 +309,17 @@ def available_moves(claim: Claim, user) -> list[Move]:
     ]
 
 
-def transition(claim: Claim, to_status, *, actor, note: str = "",
-               override_reason: str = "") -> VerificationEvent:
-    """Move `claim` to `to_status` on behalf of `actor`, or raise ValidationError."""
+def transition(claim: Claim, to_status, *, actor, note: str = "", override_reason: str = "",
+               acknowledge_low_grade: bool = False) -> VerificationEvent:
+    """Move `claim` to `to_status` on behalf of `actor`, or raise ValidationError.
+
+    `override_reason` confirms on a single origin; `acknowledge_low_grade` is the editor's
+    explicit yes when that origin includes a source graded E or F."""
     try:
         to_status = S(to_status)
     except ValueError:
-        raise ValidationError(f"“{to_status}” is not a verification status.") from None
+        raise ValidationError(f"“{to_status}” is not a verification status.",
+                              code=Refusal.INVALID_STATUS) from None
     note, override_reason = (note or "").strip(), (override_reason or "").strip()
     with transaction.atomic():
         locked = Claim.objects.select_for_update().get(pk=claim.pk)
@@ -181,7 +328,7 @@ def transition(claim: Claim, to_status, *, actor, note: str = "",
         problems = _authority_problems(locked, from_status, to_status, actor, role)
         if not problems:
             problems = _evidence_problems(locked, from_status, to_status, note,
-                                          override_reason)
+                                          override_reason, acknowledge_low_grade)
         if problems:
             raise ValidationError(problems)
 
@@ -205,23 +352,28 @@ def propose(claim: Claim, verdict, *, actor, note: str) -> VerificationEvent:
     try:
         verdict = S(verdict)
     except ValueError:
-        raise ValidationError(f"“{verdict}” is not a verification status.") from None
+        raise ValidationError(f"“{verdict}” is not a verification status.",
+                              code=Refusal.INVALID_STATUS) from None
     note = (note or "").strip()
     with transaction.atomic():
         locked = Claim.objects.select_for_update().get(pk=claim.pk)
         role = Membership.objects.role_of(actor, locked.case_id)
         problems = []
         if role is None:
-            problems.append("You are not a member of this case.")
+            problems.append(_refusal("You are not a member of this case.",
+                                     Refusal.NOT_A_MEMBER))
         elif not role.at_least(Role.REPORTER):
-            problems.append("Viewers can read the case but not propose verdicts.")
+            problems.append(_refusal("Viewers can read the case but not propose verdicts.",
+                                     Refusal.ROLE_TOO_LOW))
         if verdict not in FINALS:
-            problems.append("Only a final verdict (confirmed, false, unverifiable) can be "
-                            "proposed.")
+            problems.append(_refusal("Only a final verdict (confirmed, false, unverifiable) "
+                                     "can be proposed.", Refusal.NOT_A_VERDICT))
         if S(locked.status) in FINALS:
-            problems.append("This claim already has a verdict; an editor can reopen it.")
+            problems.append(_refusal("This claim already has a verdict; an editor can reopen "
+                                     "it.", Refusal.ALREADY_DECIDED))
         if not note:
-            problems.append("Explain the proposed verdict in a note.")
+            problems.append(_refusal("Explain the proposed verdict in a note.",
+                                     Refusal.RATIONALE_REQUIRED))
         if problems:
             raise ValidationError(problems)
 

@@ -337,18 +337,20 @@ def test_a_refused_transition_is_400_with_the_workflows_reasons(world, reporter,
     by_reporter = token_client(reporter).post(url, {"to_status": "confirmed"}, format="json")
     assert by_reporter.status_code == 400
     assert by_reporter.json() == {"non_field_errors": [
-        "Only an editor can give a final verdict; you can propose one instead."]}
+        "Only an editor can give a final verdict; you can propose one instead."],
+        "codes": ["role_too_low"]}
     by_editor = token_client(editor).post(url, {"to_status": "confirmed"}, format="json")
     assert by_editor.status_code == 400
-    assert by_editor.json()["non_field_errors"] == [
+    assert by_editor.json() == {"non_field_errors": [
         "A verdict needs a written rationale.",
-        "Confirmed needs two independent sources: these citations go back to the same origin "
-        "or reach us through one another. Add an independent source, or give a reason for a "
-        "single-source override."]
+        "Confirmed needs two independent sources: this claim has only one source. Add an "
+        "independent source, or give a reason for a single-source override."],
+        "codes": ["rationale_required", "independent_sources_required"]}
     by_viewer = token_client(viewer).post(url, {"to_status": "in_review"}, format="json")
     assert by_viewer.status_code == 400
     assert by_viewer.json() == {"non_field_errors": [
-        "Viewers can read the case but not change a claim's status."]}
+        "Viewers can read the case but not change a claim's status."],
+        "codes": ["role_too_low"]}
     assert token_client(outsider).post(url, {"to_status": "in_review"},
                                        format="json").status_code == 404
     unknown = token_client(editor).post(url, {"to_status": "published"}, format="json")
@@ -387,7 +389,7 @@ def test_a_viewer_cannot_propose(world, viewer):
                                          {"verdict": "false", "note": "No."}, format="json")
     assert response.status_code == 400
     assert response.json() == {"non_field_errors": [
-        "Viewers can read the case but not propose verdicts."]}
+        "Viewers can read the case but not propose verdicts."], "codes": ["role_too_low"]}
     assert Claim.objects.get(pk=world["claims"].pk).proposed_verdict == ""
 
 

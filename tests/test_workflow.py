@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from cases import workflow
 from cases.enums import CitationRelation, Role, VerificationEventKind
 from cases.enums import VerificationStatus as S
-from cases.models import Claim, VerificationEvent
+from cases.models import Claim, Membership, VerificationEvent
 
 from .factories import (
     CaseFactory,
@@ -667,14 +667,15 @@ def test_transition_confirmed_only_denials_is_refused_even_with_override(claim, 
 
 @pytest.mark.parametrize("setup", ["single", "same_source", "via", "reached_via"])
 def test_transition_confirmed_with_override_reason_succeeds(case, claim, editor, setup):
-    outlet = SourceFactory(case=case, name="161.ru")
+    # Graded A to D: no acknowledgement of a low grade is needed (see the E and F tests).
+    outlet = SourceFactory(case=case, name="161.ru", reliability="C")
     cite(claim, source=outlet)
     if setup == "same_source":
         cite(claim, source=outlet)
     elif setup == "via":
-        cite(claim, name="Investigators", via=outlet)
+        cite(claim, name="Investigators", via=outlet, reliability="D")
     elif setup == "reached_via":
-        cite(claim, name="Investigators", reached_via=outlet)
+        cite(claim, name="Investigators", reached_via=outlet, reliability="B")
     reason = "The prosecutor's indictment is itself the primary document."
 
     event = workflow.transition(claim, S.CONFIRMED, actor=editor, note=NOTE,
@@ -711,6 +712,169 @@ def test_transition_override_needs_a_rationale_too(claim, editor):
     assert_refused(claim, lambda: workflow.transition(claim, S.CONFIRMED, actor=editor,
                                                       override_reason="Primary document."),
                    "A verdict needs a written rationale")
+
+# ---------------------------------------------------------------------------------------------
+# a single-source override: a reason of substance, and E or F grades acknowledged
+
+REASON = "The indictment itself is the primary document here."
+R = workflow.Refusal
+
+
+def refusal_codes(claim, call) -> set[str]:
+    """`call()` is refused, changes nothing; the codes of its reasons."""
+    before = snapshot(claim)
+    with pytest.raises(ValidationError) as excinfo:
+        call()
+    assert snapshot(claim) == before
+    codes = workflow.refusal_codes(excinfo.value)
+    assert len(codes) == len(excinfo.value.messages)  # every reason has its code
+    return set(codes)
+
+
+def confirm(claim, editor, **kwargs):
+    return lambda: workflow.transition(claim, S.CONFIRMED, actor=editor, note=NOTE, **kwargs)
+
+
+def test_transition_one_character_override_on_a_source_graded_e_is_refused(claim, editor):
+    cite(claim, name="Telegram channel", reliability="E")
+
+    assert refusal_codes(claim, confirm(claim, editor, override_reason="x")) == {
+        R.OVERRIDE_REASON_TOO_SHORT, R.LOW_GRADE_NOT_ACKNOWLEDGED}
+
+
+def test_transition_override_reason_shorter_than_the_minimum_is_refused(claim, editor):
+    cite(claim, reliability="C")
+    # Spaces do not make a reason longer.
+    short = "    ".join(["ab"] * 9)
+    assert len(short) >= workflow.OVERRIDE_REASON_MIN_LENGTH > len(" ".join(short.split()))
+
+    assert refusal_codes(claim, confirm(claim, editor, override_reason="Because.")) == {
+        R.OVERRIDE_REASON_TOO_SHORT}
+    assert refusal_codes(claim, confirm(claim, editor, override_reason=short)) == {
+        R.OVERRIDE_REASON_TOO_SHORT}
+
+    event = confirm(claim, editor,
+                    override_reason="y" * workflow.OVERRIDE_REASON_MIN_LENGTH)()
+    assert event.to_status == S.CONFIRMED
+
+
+def test_transition_short_override_is_refused_even_with_independent_sources(claim, editor):
+    cite(claim, name="161.ru", reliability="C")
+    cite(claim, name="Astra", reliability="B")
+
+    assert refusal_codes(claim, confirm(claim, editor, override_reason="ok")) == {
+        R.OVERRIDE_REASON_TOO_SHORT}
+
+
+@pytest.mark.parametrize("grade", ["E", "F"])
+def test_transition_single_source_graded_e_or_f_needs_the_acknowledgement(claim, editor,
+                                                                          grade):
+    cite(claim, name="Telegram channel", reliability=grade)
+
+    assert refusal_codes(claim, confirm(claim, editor, override_reason=REASON)) == {
+        R.LOW_GRADE_NOT_ACKNOWLEDGED}
+
+    event = confirm(claim, editor, override_reason=REASON, acknowledge_low_grade=True)()
+    assert (event.to_status, event.override_reason) == (S.CONFIRMED, REASON)
+    claim.refresh_from_db()
+    assert claim.status == S.CONFIRMED
+
+
+@pytest.mark.parametrize("grade", ["A", "B", "C", "D"])
+def test_transition_single_source_graded_a_to_d_needs_no_acknowledgement(claim, editor, grade):
+    cite(claim, reliability=grade)
+
+    assert confirm(claim, editor, override_reason=REASON)().to_status == S.CONFIRMED
+
+
+def test_transition_low_grade_anywhere_in_the_chain_needs_the_acknowledgement(case, claim,
+                                                                             editor):
+    outlet = SourceFactory(case=case, name="161.ru", reliability="C")
+    cite(claim, name="Investigators", reliability="F", via=outlet)
+
+    assert refusal_codes(claim, confirm(claim, editor, override_reason=REASON)) == {
+        R.LOW_GRADE_NOT_ACKNOWLEDGED}
+
+
+def test_transition_independent_sources_graded_e_need_no_acknowledgement(claim, editor):
+    cite(claim, name="Telegram channel", reliability="E")
+    cite(claim, name="Regional prosecutor", reliability="B")
+
+    assert confirm(claim, editor)().to_status == S.CONFIRMED
+
+
+def test_transition_single_citation_says_it_has_only_one_source(claim, editor):
+    cite(claim, reliability="C")
+    with pytest.raises(ValidationError) as excinfo:
+        confirm(claim, editor)()
+    (message,) = excinfo.value.messages
+    assert "only one source" in message and "same origin" not in message
+    assert workflow.refusal_codes(excinfo.value) == [R.INDEPENDENT_SOURCES_REQUIRED]
+
+
+def test_transition_two_citations_of_one_origin_say_they_share_it(case, claim, editor):
+    outlet = SourceFactory(case=case, name="161.ru")
+    cite(claim, source=outlet)
+    cite(claim, CitationRelation.CONFIRMS, source=outlet)
+    with pytest.raises(ValidationError) as excinfo:
+        confirm(claim, editor)()
+    (message,) = excinfo.value.messages
+    assert "same origin" in message and "only one source" not in message
+
+
+def test_support_of_lists_the_sources_and_grades_a_confirmation_rests_on(case, claim):
+    outlet = SourceFactory(case=case, name="161.ru", reliability="C")
+    cite(claim, name="Investigators-R", reliability="F", via=outlet)
+    cite(claim, CitationRelation.DENIES, name="Defence Ministry", reliability="D")
+
+    support = workflow.support_of(claim)
+
+    assert [(s.name, s.reliability) for s in support.sources] == [
+        ("161.ru", "C"), ("Investigators-R", "F")]
+    assert (support.citations, support.origins, support.needs_acknowledgement) == (1, 1, True)
+    assert [s.name for s in support.low_grade_sources] == ["Investigators-R"]
+    assert str(support.low_grade_sources[0]) == (
+        "Investigators-R (F – Reliability cannot be judged)")
+
+
+@pytest.mark.parametrize("scenario, code", [
+    ("outsider", R.NOT_A_MEMBER), ("viewer", R.ROLE_TOO_LOW), ("same", R.ALREADY_IN_STATUS),
+    ("unverified", R.MOVE_NOT_ALLOWED), ("creator", R.FOUR_EYES), ("bogus", R.INVALID_STATUS),
+])
+def test_transition_authority_refusals_carry_their_code(claim, editor, viewer, author,
+                                                        scenario, code):
+    actor, to = {"outsider": (UserFactory(), S.IN_REVIEW), "viewer": (viewer, S.IN_REVIEW),
+                 "same": (editor, S.UNVERIFIED), "unverified": (editor, S.UNVERIFIED),
+                 "creator": (author, S.FALSE), "bogus": (editor, "bogus")}[scenario]
+    if scenario == "unverified":
+        set_status(claim, S.IN_REVIEW)
+    if scenario == "creator":
+        Membership.objects.filter(case=claim.case, user=author).update(role=Role.EDITOR)
+        cite(claim)
+
+    assert refusal_codes(claim, lambda: workflow.transition(claim, to, actor=actor,
+                                                            note=NOTE)) == {code}
+
+
+def test_transition_record_refusals_carry_their_code(claim, editor):
+    assert refusal_codes(claim, lambda: workflow.transition(claim, S.FALSE, actor=editor)) == {
+        R.RATIONALE_REQUIRED, R.CITATION_REQUIRED}
+    assert refusal_codes(claim, lambda: workflow.transition(
+        claim, S.CORROBORATED, actor=editor)) == {R.TWO_CITATIONS_REQUIRED}
+    assert refusal_codes(claim, lambda: workflow.transition(
+        claim, S.DISPUTED, actor=editor, override_reason=REASON)) == {
+        R.OVERRIDE_NOT_FOR_THIS_MOVE, R.DENIAL_REQUIRED}
+    cite(claim, CitationRelation.DENIES)
+    assert refusal_codes(claim, confirm(claim, editor)) == {R.SUPPORTING_CITATION_REQUIRED}
+
+
+def test_propose_refusals_carry_their_code(claim, viewer, reporter):
+    assert refusal_codes(claim, lambda: workflow.propose(claim, S.IN_REVIEW, actor=viewer,
+                                                         note="")) == {
+        R.ROLE_TOO_LOW, R.NOT_A_VERDICT, R.RATIONALE_REQUIRED}
+    set_status(claim, S.FALSE)
+    assert refusal_codes(claim, lambda: workflow.propose(claim, S.CONFIRMED, actor=reporter,
+                                                         note=NOTE)) == {R.ALREADY_DECIDED}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1073,14 +1237,15 @@ def test_claim_transition_delegates_to_workflow(evidenced_claim, editor):
 
 
 def test_claim_transition_passes_override_and_refusals_through(claim, editor):
-    cite(claim)
+    cite(claim)  # graded F, the default: cannot be judged
     assert_refused(claim, lambda: claim.transition(S.CONFIRMED, actor=editor, note=NOTE),
                    INDEPENDENCE)
+    reason = "The indictment is itself the primary document."
 
-    event = claim.transition(S.CONFIRMED, actor=editor, note=NOTE,
-                             override_reason="Primary document.")
+    event = claim.transition(S.CONFIRMED, actor=editor, note=NOTE, override_reason=reason,
+                             acknowledge_low_grade=True)
 
-    assert event.override_reason == "Primary document."
+    assert event.override_reason == reason
 
 
 def test_claim_propose_delegates_to_workflow(evidenced_claim, reporter):

@@ -37,8 +37,14 @@ class StatusChangeForm(forms.Form):
     override_reason = forms.CharField(
         label="Single-source override", required=False,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text="Only to confirm a claim without two independent sources: say why one "
-                  "source is enough.",
+        help_text=f"Only to confirm a claim without two independent sources: say why one "
+                  f"source is enough, in at least {workflow.OVERRIDE_REASON_MIN_LENGTH} "
+                  f"characters.",
+    )
+    acknowledge_low_grade = forms.BooleanField(
+        label="Confirm on a source graded E or F", required=False,
+        help_text="A claim confirmed on one source graded E (unreliable) or F (cannot be "
+                  "judged) needs this tick; the sources column above shows the grades.",
     )
 
 
@@ -55,7 +61,8 @@ class ProposalForm(forms.Form):
 
 def _transition(claim, user, data):
     return workflow.transition(claim, data["to_status"], actor=user, note=data["note"],
-                               override_reason=data["override_reason"])
+                               override_reason=data["override_reason"],
+                               acknowledge_low_grade=data["acknowledge_low_grade"])
 
 
 def _propose(claim, user, data):
@@ -83,9 +90,11 @@ def _run(modeladmin, request, queryset, *, form_class, apply, describe, title, i
                 try:
                     event = apply(claim, request.user, form.cleaned_data)
                 except ValidationError as exc:
+                    # The workflow's codes go with the message (its CSS classes), as the
+                    # pages' forms and the API carry them.
                     modeladmin.message_user(
                         request, f"“{claim}” was not changed: {' '.join(exc.messages)}",
-                        messages.ERROR)
+                        messages.ERROR, extra_tags=" ".join(workflow.refusal_codes(exc)))
                 else:
                     modeladmin.message_user(request, f"“{claim}”: {describe(event)}",
                                             messages.SUCCESS)
@@ -95,7 +104,8 @@ def _run(modeladmin, request, queryset, *, form_class, apply, describe, title, i
 
     claims = list(queryset.select_related("case", "proposed_by"))
     rows = [(claim, [move.to_status.label for move in
-                     workflow.available_moves(claim, request.user)]) for claim in claims]
+                     workflow.available_moves(claim, request.user)],
+             workflow.support_of(claim).sources) for claim in claims]
     opts = modeladmin.model._meta
     context = {
         **modeladmin.admin_site.each_context(request),

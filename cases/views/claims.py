@@ -10,6 +10,7 @@ from .. import attribution, workflow
 from ..access import get_case_for_user
 from ..enums import CitationRelation, Role, VerificationStatus
 from ..forms import ProposeForm, TransitionForm
+from ..identities import citation_address
 from ..models import Claim, Membership
 
 REVIEW_PAGE_SIZE = 50
@@ -29,9 +30,13 @@ def _render_claim(request, access, claim, *, transition_form=None, propose_form=
                   status=200):
     citations = list(claim.citations.select_related("source", "via").order_by(
         "published_at", "pk"))
+    for citation in citations:
+        citation.shown_url = citation_address(citation, handler=access.can_handle_sources)
     supporting = [c for c in citations if c.relation in CitationRelation.supporting()]
     via_map = attribution.via_map_for_case(access.case.pk)
     moves = workflow.available_moves(claim, request.user)
+    if transition_form is None:
+        transition_form = TransitionForm(moves=moves, support=_support_for(claim, moves))
     return render(request, "cases/claim_detail.html", {
         "nav": "cases", "access": access, "case": access.case, "tab": "claims",
         "claim": claim,
@@ -39,10 +44,17 @@ def _render_claim(request, access, claim, *, transition_form=None, propose_form=
         "independent_origins": len(attribution.origins(supporting, via_map)),
         "events": claim.events.select_related("actor").order_by("-created_at", "-pk"),
         "moves": moves,
-        "transition_form": transition_form or TransitionForm(moves=moves),
+        "transition_form": transition_form,
         "propose_form": propose_form or ProposeForm(prefix=PROPOSE_PREFIX),
         "can_propose": access.can_edit and not claim.is_final,
     }, status=status)
+
+
+def _support_for(claim, moves):
+    """What a confirmation would rest on, when confirming is among the moves offered."""
+    if any(move.allows_override for move in moves):
+        return workflow.support_of(claim)
+    return None
 
 
 def claim_detail(request, slug, pk):
@@ -57,15 +69,16 @@ def claim_transition(request, slug, pk):
     # gets 404 whatever the method, never a 405 that confirms the case exists.
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    form = TransitionForm(request.POST, moves=workflow.available_moves(claim, request.user))
+    moves = workflow.available_moves(claim, request.user)
+    form = TransitionForm(request.POST, moves=moves, support=_support_for(claim, moves))
     if form.is_valid():
         data = form.cleaned_data
         try:
             workflow.transition(claim, data["to_status"], actor=request.user,
-                                note=data["note"], override_reason=data.get("override_reason", ""))
+                                note=data["note"], override_reason=data.get("override_reason", ""),
+                                acknowledge_low_grade=data.get("acknowledge_low_grade", False))
         except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error(None, message)
+            form.add_error(None, exc)  # the workflow's reasons, with their codes
         else:
             messages.success(request, f"The claim is now "
                                       f"{VerificationStatus(claim.status).label.lower()}.")
