@@ -16,7 +16,6 @@ from django.utils.html import escape
 
 from cases import workflow
 from cases.admin.pagination import VisibleCaseListFilter
-from cases.concurrency import make_token
 from cases.enums import Role, VerificationEventKind
 from cases.enums import VerificationStatus as S
 from cases.models import (
@@ -58,8 +57,6 @@ AUDIT_LOGS = [VerificationEvent, CustodyEntry]
 # SourceIdentity is for source handlers only and has tests of its own).
 SCOPED_MODELS = [m for m in ALL_MODELS if m not in (IncidentType, SourceIdentity)]
 HISTORY_MODELS = [m for m in SCOPED_MODELS if hasattr(m, "history")]
-# What a superuser who is not a source handler sees: everything but identities.
-SUPERUSER_MODELS = [m for m in ALL_MODELS if m is not SourceIdentity]
 
 
 def ids(models):
@@ -185,7 +182,7 @@ def test_every_model_is_registered():
     assert {m for m in admin.site._registry if m._meta.app_label == "cases"} == set(ALL_MODELS)
 
 
-@pytest.mark.parametrize("model", SUPERUSER_MODELS, ids=ids(SUPERUSER_MODELS))
+@pytest.mark.parametrize("model", ALL_MODELS, ids=ids(ALL_MODELS))
 def test_changelist_renders_every_record_for_superuser(client, superuser, world, model):
     client.force_login(superuser)
     response = client.get(changelist_url(model))
@@ -195,8 +192,8 @@ def test_changelist_renders_every_record_for_superuser(client, superuser, world,
         assert escape(label(model, prefix)) in content
 
 
-@pytest.mark.parametrize("model", [m for m in SUPERUSER_MODELS if m not in AUDIT_LOGS],
-                         ids=ids([m for m in SUPERUSER_MODELS if m not in AUDIT_LOGS]))
+@pytest.mark.parametrize("model", [m for m in ALL_MODELS if m not in AUDIT_LOGS],
+                         ids=ids([m for m in ALL_MODELS if m not in AUDIT_LOGS]))
 def test_add_page_renders_for_superuser(client, superuser, model):
     client.force_login(superuser)
     response = client.get(add_url(model))
@@ -205,7 +202,7 @@ def test_add_page_renders_for_superuser(client, superuser, model):
     assert 'name="_save"' in content
 
 
-@pytest.mark.parametrize("model", SUPERUSER_MODELS, ids=ids(SUPERUSER_MODELS))
+@pytest.mark.parametrize("model", ALL_MODELS, ids=ids(ALL_MODELS))
 def test_change_page_renders_the_record_for_superuser(client, superuser, world, model):
     client.force_login(superuser)
     obj = world["alpha"][model]
@@ -359,8 +356,7 @@ def alpha_member(world, make_staff):
 
 
 def incident_form(incident, **changes):
-    data = {"version": make_token(incident),
-            "case": incident.case_id, "title": incident.title, "occurred": incident.occurred,
+    data = {"case": incident.case_id, "title": incident.title, "occurred": incident.occurred,
             "description": "", "place_name": incident.place_name,
             "admin_region": incident.admin_region, "country": incident.country.code,
             "citations-TOTAL_FORMS": 0, "citations-INITIAL_FORMS": 0,
@@ -404,7 +400,6 @@ def test_membership_changes_need_an_editor(client, world, alpha_member, role, al
     client.force_login(alpha_member(role))
     membership = world["alpha"][Membership]
     client.post(change_url(membership), {
-        "version": make_token(membership),
         "case": membership.case_id, "user": membership.user_id, "role": Role.VIEWER,
         "can_handle_sources": "on"})
     membership.refresh_from_db()
@@ -541,8 +536,7 @@ def test_changelist_query_count_does_not_grow_with_rows(client, make_staff, who)
 
     client.force_login(user)
     add_cases(1)
-    models = SUPERUSER_MODELS if who == "superuser" else ALL_MODELS
-    urls = {model.__name__: changelist_url(model) for model in models}
+    urls = {model.__name__: changelist_url(model) for model in ALL_MODELS}
     for url in urls.values():
         client.get(url)  # warm per-process caches (content types, templates)
     with_one = {name: count_queries(url) for name, url in urls.items()}
@@ -725,7 +719,6 @@ def test_claim_change_form_cannot_post_a_status(client, staff_roles, second_edit
                                                 sourced_claim):
     client.force_login(second_editor)
     response = client.post(change_url(sourced_claim), {
-        "version": make_token(sourced_claim),
         "case": sourced_claim.case_id, "statement": "Ten conscripts deserted the unit.",
         "credibility": "2", "figure_qualifier": "exactly",
         "status": S.CONFIRMED, "proposed_verdict": S.FALSE,
@@ -821,13 +814,11 @@ def test_handler_edits_identity_on_the_source_page(client, world, alpha_member):
     identity = world["alpha"][SourceIdentity]
     source = identity.source
     response = client.post(change_url(source), {
-        "version": make_token(source),
         "case": source.case_id, "name": source.name, "kind": source.kind,
         "reliability": source.reliability, "protected": "on",
         "identity-TOTAL_FORMS": 1, "identity-INITIAL_FORMS": 1,
         "identity-MIN_NUM_FORMS": 0, "identity-MAX_NUM_FORMS": 1,
         "identity-0-id": identity.pk, "identity-0-source": source.pk,
-        "identity-0-version": make_token(identity),
         "identity-0-real_name": "Corrected name", "identity-0-contact": "Signal only",
         "identity-0-private_notes": "",
     })
