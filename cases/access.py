@@ -31,7 +31,9 @@ class CaseAccess:
 
     @property
     def can_handle_sources(self) -> bool:
-        return self.membership.can_handle_sources
+        from .identities import can_see_identity
+
+        return can_see_identity(self.membership)
 
 
 def get_case_for_user(user, slug: str, *, min_role: Role = Role.VIEWER) -> CaseAccess:

@@ -10,6 +10,7 @@ class CasesConfig(AppConfig):
         # History rows for links a deletion clears, and the append-only guard on history
         # tables created after migration 0004 (cases/history.py).
         from . import history, revisions, two_factor  # noqa: F401 (its receiver, system check)
+        from . import identities  # noqa: F401 (handlers are told of every new grant)
 
         history.connect_signals()
         # A session's absolute lifetime starts at sign-in (config/middleware.py).
@@ -20,3 +21,12 @@ class CasesConfig(AppConfig):
         user_logged_in.connect(record_sign_in, dispatch_uid="casedesk.session_lifetime")
         # The triggers behind Case.content_version (cases/revisions.py).
         revisions.connect_signals(self)
+        # A date the database holds but Python cannot read is logged and clamped, so one bad
+        # row never fails a page (cases/readback.py).
+        from django.db.backends.signals import connection_created
+
+        from . import readback
+
+        connection_created.connect(readback.on_connection_created,
+                                   dispatch_uid="cases.readback")
+        readback.install_sqlite_converters()

@@ -16,10 +16,17 @@ other, so every non-NULL cell of such a column is a token.
 The fields support no lookups but `isnull` (a search on ciphertext can only mislead), and
 cannot be unique or indexed. `manage.py rotate_encryption_keys` re-encrypts every stored
 value under the newest key.
+
+Django's serializers (`manage.py dumpdata`, `serializers.serialize`) write these fields as
+`encrypted:<Fernet token>`, never in clear: a dump is as safe as the database it came from,
+and as useless without the keys. `manage.py loaddata` (cases/management/commands) reads the
+tokens back; nothing else does, so typing a token into a form never decrypts it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -34,8 +41,25 @@ from django.views.decorators.debug import sensitive_variables
 SETTING = "CASEDESK_ENCRYPTION_KEYS"
 
 
+#: How Django's serializers write an encrypted field's value: its token, marked.
+SERIALIZED_PREFIX = "encrypted:"
+_reading_serialized = contextvars.ContextVar("casedesk_reading_serialized_tokens",
+                                             default=False)
+
+
 class IdentityDecryptionError(Exception):
     """A stored encrypted value could not be decrypted with the configured keys."""
+
+
+@contextlib.contextmanager
+def reading_serialized_tokens():
+    """Within this block, encrypted fields read `encrypted:<token>` (what dumpdata wrote) as
+    the value the token holds. Only loaddata opens it."""
+    marker = _reading_serialized.set(True)
+    try:
+        yield
+    finally:
+        _reading_serialized.reset(marker)
 
 
 # --- keys -------------------------------------------------------------------------------------
@@ -161,6 +185,19 @@ class EncryptedFieldMixin:
         if value is None:
             return None
         return encrypt(str(value))
+
+    def value_to_string(self, obj):
+        """What dumpdata writes: a fresh token, never the plaintext."""
+        value = self.value_from_object(obj)
+        if value is None:
+            return None
+        return SERIALIZED_PREFIX + encrypt(str(value))
+
+    def to_python(self, value):
+        if (_reading_serialized.get() and isinstance(value, str)
+                and value.startswith(SERIALIZED_PREFIX)):
+            return decrypt(value[len(SERIALIZED_PREFIX):], label=self.encrypted_label)
+        return super().to_python(value)
 
     def get_lookup(self, lookup_name):
         if lookup_name == "isnull":

@@ -25,6 +25,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from .enums import GeoPrecision, VerificationStatus
+from .identities import citation_address, source_address
 from .models import Citation, Claim, CommentRequest, Incident, Source, Task, VerificationEvent
 
 CHUNK_SIZE = 2000
@@ -49,7 +50,8 @@ INCIDENT_COLUMNS = [
 def _incidents(case):
     """The case's incidents in timeline order, with their type and the sources citing them
     (directly or through a claim about them)."""
-    citations = Citation.objects.select_related("source").order_by("published_at", "pk")
+    citations = (Citation.objects.select_related("source").defer("protected_url")
+                 .order_by("published_at", "pk"))
     return (Incident.objects.of_case(case).select_related("type")
             .prefetch_related(Prefetch("citations", queryset=citations),
                               Prefetch("claims__citations", queryset=citations))
@@ -198,7 +200,8 @@ def claim_reviews(case, *, organisation: str = "Casedesk newsroom") -> Iterator[
     verdicts = VerificationEvent.objects.filter(
         kind="transition", to_status__in=VerificationStatus.finals()).order_by("-created_at",
                                                                                "-pk")
-    citations = Citation.objects.select_related("source").order_by("published_at", "pk")
+    citations = (Citation.objects.select_related("source").defer("protected_url")
+                 .order_by("published_at", "pk"))
     claims = (Claim.objects.of_case(case).final().select_related("incident")
               .prefetch_related(Prefetch("citations", queryset=citations),
                                 Prefetch("events", queryset=verdicts, to_attr="verdicts"))
@@ -216,7 +219,8 @@ def claim_reviews(case, *, organisation: str = "Casedesk newsroom") -> Iterator[
             published = [c.published_at for c in supporting if c.published_at]
             if published:
                 item["datePublished"] = min(published).date().isoformat()
-            urls = [c.url for c in supporting if c.url and not c.source.protected]
+            urls = [url for url in (citation_address(c, handler=False) for c in supporting)
+                    if url]
             if urls:
                 item["appearance"] = [{"@type": "CreativeWork", "url": url} for url in urls]
         review = {
@@ -285,8 +289,8 @@ def source_record(source) -> dict:
         "ref": _ref("source", source.pk),
         "name": source.name,
         "kind": source.kind,
-        # A protected source's address may point at who they are: never exported.
-        "url": "" if source.protected else source.url,
+        # A protected source's address is part of its identity: never exported.
+        "url": source_address(source, handler=False),
         "language": source.language,
         "country": source.country.code if source.country else "",
         "reliability": source.reliability,
@@ -325,7 +329,7 @@ def citation_record(citation) -> dict:
         "source": _ref("source", citation.source_id),
         "relation": citation.relation,
         "quote": citation.quote,
-        "url": "" if citation.source.protected else citation.url,
+        "url": citation_address(citation, handler=False),
         "published_at": _iso(citation.published_at),
         "accessed_at": _iso(citation.accessed_at),
         "language": citation.language,
@@ -390,7 +394,8 @@ def case_json(case) -> Iterator[str]:
               .order_by("pk"))
     yield from _json_list("claims", (claim_record(c) for c in
                                      claims.iterator(chunk_size=CHUNK_SIZE)))
-    citations = Citation.objects.of_case(case).select_related("source").order_by("pk")
+    citations = (Citation.objects.of_case(case).select_related("source")
+                 .defer("protected_url").order_by("pk"))
     yield from _json_list("citations", (citation_record(c) for c in
                                         citations.iterator(chunk_size=CHUNK_SIZE)))
     tasks = Task.objects.of_case(case).select_related("assignee").order_by("pk")

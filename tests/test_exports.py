@@ -70,8 +70,9 @@ def story(case, reporter, editor):
                            reliability="C")
     insiders = SourceFactory(case=case, name="Investigators", kind="person", protected=True,
                              url=CANARY_URL, reached_via=outlet)
-    SourceIdentity.objects.create(source=insiders, real_name=CANARY_NAME,
-                                  contact=CANARY_CONTACT, private_notes=CANARY_NOTES)
+    # The address went into the identity as the source was saved.
+    SourceIdentity.objects.filter(source=insiders).update(
+        real_name=CANARY_NAME, contact=CANARY_CONTACT, private_notes=CANARY_NOTES)
     ministry = SourceFactory(case=case, name="Defence Ministry", kind="official")
     located = IncidentFactory(case=case, title="Ten leave the training ground", type=desertion,
                               occurred="2024-05-09", latitude=Decimal("47.530100"),

@@ -30,6 +30,7 @@ from ..enums import Role
 from ..models import Case, Claim, Membership
 from ..models.base import CaseDataQuerySet
 from ..models.case import CaseQuerySet
+from .dates import BoundedDatesChangeList
 
 _MEMBERSHIPS_ATTR = "_casedesk_admin_memberships"
 
@@ -232,6 +233,9 @@ class CaseScopedMixin(_CaseScoping):
             return None
         source_admin = self.admin_site._registry.get(source_model)
         return source_admin if isinstance(source_admin, _CaseScoping) else None
+
+    def get_changelist(self, request, **kwargs):
+        return BoundedDatesChangeList  # date filters within cases.timebounds (dates.py)
 
     def save_model(self, request, obj, form, change):
         stamp_authorship(obj, request.user, also=self.default_to_user)

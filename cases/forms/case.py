@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from ..concurrency import VersionedFormMixin
 from ..enums import Role
+from ..identities import check_handler_grant
 from ..models import (
     Case,
     Membership,
@@ -57,6 +58,20 @@ def _actor(access):
     return access.membership.user if access is not None else None
 
 
+def _check_handler_grant(form, cleaned) -> None:
+    """A second person grants the source-handler right (cases/identities.py)."""
+    if not cleaned.get("can_handle_sources") or form.instance.user_id is None:
+        return
+    membership = Membership(pk=form.instance.pk, case=form.case, user_id=form.instance.user_id,
+                            can_handle_sources=True)
+    try:
+        check_handler_grant(membership, actor=_actor(form.access),
+                            was_handler=bool(form.instance.pk
+                                             and form.instance.can_handle_sources))
+    except ValidationError as exc:
+        form.add_error(None, exc)
+
+
 class MemberAddForm(CaseRecordForm):
     username = forms.CharField(max_length=150, help_text="Their Casedesk username.")
 
@@ -82,6 +97,11 @@ class MemberAddForm(CaseRecordForm):
         self.instance.user = user
         return user.get_username()
 
+    def clean(self):
+        cleaned = super().clean()
+        _check_handler_grant(self, cleaned)
+        return cleaned
+
 
 class MembershipForm(CaseRecordForm):
     """A member's role and source-handler right (editors only)."""
@@ -103,6 +123,11 @@ class MembershipForm(CaseRecordForm):
             if problem:
                 raise ValidationError(problem)
         return role
+
+    def clean(self):
+        cleaned = super().clean()
+        _check_handler_grant(self, cleaned)
+        return cleaned
 
 
 class MemberRemoveForm(VersionedFormMixin, forms.Form):

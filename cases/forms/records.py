@@ -7,7 +7,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
+from ..identities import Lineages, citation_address, citation_address_withheld, source_address
 from ..models import (
     Citation,
     Claim,
@@ -96,12 +99,18 @@ class SourceForm(CaseRecordForm):
 
     def limit_choices(self):
         instance = self.instance
-        if (instance.pk and instance.protected and self.access is not None
-                and not self.access.can_handle_sources):
-            # A protected source's address may point at who they are, and lifting its
-            # protection is its handlers' decision.
-            del self.fields["url"]
-            del self.fields["protected"]
+        handler = self.access is None or self.access.can_handle_sources
+        if instance.pk and instance.protected:
+            if handler:
+                # The address is part of the identity (SourceIdentity.address).
+                self.initial.setdefault("url", source_address(instance, handler=True))
+            else:
+                # A protected source's address may point at who they are, and lifting its
+                # protection is its handlers' decision.
+                del self.fields["url"]
+                del self.fields["protected"]
+        # Whoever sees the whole address sends it back: emptied, it is removed.
+        instance.replaces_protected_address = "url" in self.fields
         sources = Source.objects.of_case(self.case).order_by("name")
         if instance.pk:
             sources = sources.exclude(pk=instance.pk)
@@ -220,8 +229,9 @@ class CitationForm(CaseRecordForm):
         # The page explains source and via once, above the citations.
         help_texts = {"source": "", "via": ""}
 
-    def __init__(self, *args, source_choices=None, **kwargs):
+    def __init__(self, *args, source_choices=None, lineages=None, **kwargs):
         self._source_choices = source_choices
+        self._lineages = lineages
         super().__init__(*args, **kwargs)
 
     def limit_choices(self):
@@ -230,12 +240,27 @@ class CitationForm(CaseRecordForm):
             self.fields[name].queryset = sources
             if self._source_choices is not None:
                 self.fields[name].choices = self._source_choices
+        # A protected source's address is its handlers' (cases/identities.py): anyone else
+        # gets no field, so saving keeps what is stored.
+        handler = self.access is None or self.access.can_handle_sources
+        if citation_address_withheld(self.instance, handler=handler, lineages=self._lineages):
+            del self.fields["url"]
+        elif self.instance.pk is not None:
+            self.initial.setdefault("url", citation_address(self.instance, handler=handler))
+        self.instance.replaces_protected_address = "url" in self.fields
 
     def get_layout(self):
+        if "url" in self.fields:
+            address = Column("url")
+        else:
+            address = Column(HTML(format_html(
+                '<p class="small text-body-secondary">{}</p>',
+                _("The address of a protected source's statement is for this case's source "
+                  "handlers only."))))
         return Layout(
             Row(Column("source"), Column("relation"), Column("via")),
             "quote",
-            Row(Column("url"), Column("language", css_class="col-md-2")),
+            Row(address, Column("language", css_class="col-md-2")),
             Row(Column("published_at"), Column("accessed_at")),
         )
 
@@ -260,11 +285,14 @@ class BaseCitationFormSet(BaseInlineFormSet):
         self.source_choices = [("", "---------"), *(
             (pk, name) for pk, name in
             Source.objects.of_case(case).order_by("name").values_list("pk", "name"))]
+        # Which citations' addresses are handlers-only, for all the forms at once.
+        self.lineages = (None if access is None or access.can_handle_sources
+                         else Lineages.for_case(case.pk))
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "case": self.case, "access": self.access,
-                "source_choices": self.source_choices}
+                "source_choices": self.source_choices, "lineages": self.lineages}
 
     def add_fields(self, form, index):
         super().add_fields(form, index)

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from ..history import HistoricalRecords
+from ..timebounds import validate_datetime_in_range
 from ..uploads import content_type_of
 from .base import AppendOnlyQuerySet, AuthoredModel, CaseDataQuerySet, same_case_errors
 
@@ -37,6 +38,7 @@ class Evidence(AuthoredModel):
     captured_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+")
     captured_at = models.DateTimeField(default=timezone.now,
+                                       validators=[validate_datetime_in_range],
                                        help_text="When the file was collected or archived.")
     description = models.TextField(blank=True)
 
@@ -120,7 +122,7 @@ class CustodyEntry(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                               related_name="+")
     note = models.TextField(blank=True)
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(default=timezone.now, validators=[validate_datetime_in_range])
 
     objects = AppendOnlyQuerySet.as_manager()
 

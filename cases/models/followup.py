@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from ..enums import CommentChannel, CommentOutcome, TaskState
 from ..history import HistoricalRecords
+from ..timebounds import validate_date_in_range, validate_datetime_in_range
 from .base import AuthoredModel, CaseDataQuerySet, same_case_errors
 
 
@@ -29,7 +30,7 @@ class Task(AuthoredModel):
     notes = models.TextField(blank=True)
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="tasks")
-    due_on = models.DateField(null=True, blank=True)
+    due_on = models.DateField(null=True, blank=True, validators=[validate_date_in_range])
     state = models.CharField(max_length=20, choices=TaskState.choices, default=TaskState.OPEN)
 
     history = HistoricalRecords()
@@ -74,10 +75,11 @@ class CommentRequest(AuthoredModel):
     party_name = models.CharField("party (anyone else)", max_length=200, blank=True)
     asked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="+")
-    asked_at = models.DateTimeField(default=timezone.now)
+    asked_at = models.DateTimeField(default=timezone.now, validators=[validate_datetime_in_range])
     channel = models.CharField(max_length=20, choices=CommentChannel.choices,
                                default=CommentChannel.EMAIL)
-    deadline = models.DateTimeField(null=True, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True,
+                                    validators=[validate_datetime_in_range])
     outcome = models.CharField(max_length=20, choices=CommentOutcome.choices,
                                default=CommentOutcome.PENDING)
     reply_summary = models.TextField(blank=True)

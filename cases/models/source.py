@@ -1,10 +1,12 @@
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.core.validators import URLValidator
+from django.db import models, router, transaction
 from django_countries.fields import CountryField
 
 from ..crypto import EncryptedCharField, EncryptedTextField
 from ..enums import CitationRelation, Reliability, SourceKind
 from ..history import HistoricalRecords
+from ..timebounds import validate_datetime_in_range
 from .base import AuthoredModel, CaseDataQuerySet, same_case_errors
 
 
@@ -24,6 +26,9 @@ class Source(AuthoredModel):
                   "not hint at who they are.",
     )
     kind = models.CharField(max_length=20, choices=SourceKind.choices, default=SourceKind.OUTLET)
+    # A public source's address. A protected source's address is part of its identity and
+    # lives, encrypted, in SourceIdentity.address: save() moves it there (a check constraint
+    # keeps this column empty for protected sources).
     url = models.URLField("address", max_length=500, blank=True)
     language = models.CharField(max_length=16, blank=True,
                                 help_text="Language code, such as ru, en or uk.")
@@ -51,16 +56,48 @@ class Source(AuthoredModel):
     history = HistoricalRecords()
     objects = SourceQuerySet.as_manager()
 
+    #: Set by a writer that showed the whole address and sent it back (a handler's source
+    #: form): an empty `url` then removes a protected source's address rather than keeping
+    #: it. Other writers (the API, imports) only ever add or replace one.
+    replaces_protected_address = False
+
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["case", "name"], name="source_unique_name_per_case"),
+            models.CheckConstraint(
+                condition=models.Q(protected=False) | models.Q(url=""),
+                name="source_protected_address_in_identity",
+                violation_error_message="A protected source's address is kept with its "
+                                        "identity, not in the public address.",
+            ),
         ]
 
     def __str__(self):
         return self.name
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        source = super().from_db(db, field_names, values)
+        # What save() compares against: becoming protected, losing protection or moving in
+        # an attribution chain changes who may see the addresses of its citations.
+        source._saved_state = (source.__dict__.get("protected"),
+                               source.__dict__.get("reached_via_id"))
+        return source
+
+    def save(self, *args, **kwargs):
+        from ..identities import store_source_address
+
+        using = kwargs.get("using") or router.db_for_write(type(self))
+        with transaction.atomic(using=using), store_source_address(self):
+            super().save(*args, **kwargs)
+
     def clean(self):
+        from ..identities import take_protected_address
+
+        # Before the check constraint is validated: a protected source's address is bound
+        # for its identity.
+        take_protected_address(self)
         errors = same_case_errors(self.case_id, reached_via=self.reached_via)
         if self.reached_via_id and self.reached_via_id == self.pk:
             errors["reached_via"] = "A source cannot be reached through itself."
@@ -76,11 +113,14 @@ class Source(AuthoredModel):
 class SourceIdentity(models.Model):
     """The real identity behind a protected source. Read only by the case's source handlers.
 
-    Its three fields are encrypted at rest (cases/crypto.py): the table and its history hold
-    Fernet tokens only. Each time a page shows them to someone, an IdentityReveal is logged."""
+    Its fields, the source's address included, are encrypted at rest (cases/crypto.py): the
+    table and its history hold Fernet tokens only. Each time a page shows them to someone,
+    an IdentityReveal is logged."""
 
     source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="identity")
     real_name = EncryptedCharField(max_length=200, blank=True)
+    # The source's address: a profile, a channel, a phone-number link may say who they are.
+    address = EncryptedCharField(max_length=500, blank=True, validators=[URLValidator()])
     contact = EncryptedTextField(blank=True, help_text="How to reach them safely.")
     private_notes = EncryptedTextField(blank=True)
 
@@ -105,6 +145,14 @@ class CitationQuerySet(CaseDataQuerySet):
     def supporting(self):
         return self.filter(relation__in=CitationRelation.supporting())
 
+    def bulk_create(self, objs, *args, **kwargs):
+        from ..identities import seal_citation_addresses
+
+        # Imports write citations in bulk: their protected addresses are sealed here too.
+        objs = list(objs)
+        seal_citation_addresses(objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
 
 class Citation(AuthoredModel):
     """A source's statement about a claim or an incident."""
@@ -117,10 +165,17 @@ class Citation(AuthoredModel):
     relation = models.CharField(max_length=24, choices=CitationRelation.choices,
                                 default=CitationRelation.REPORTS)
     quote = models.TextField(blank=True)
+    # The public address. When a source of the citation's lineage is protected, the address
+    # is for the case's source handlers only and save() moves it, encrypted, to
+    # `protected_url` (cases/identities.py).
     url = models.URLField("address", max_length=500, blank=True)
+    protected_url = EncryptedCharField("address", max_length=500, null=True, blank=True,
+                                       editable=False)
     published_at = models.DateTimeField(null=True, blank=True,
+                                        validators=[validate_datetime_in_range],
                                         help_text="When the source published it (report date).")
     accessed_at = models.DateTimeField(null=True, blank=True,
+                                       validators=[validate_datetime_in_range],
                                        help_text="When we read or archived it.")
     language = models.CharField(max_length=16, blank=True)
     via = models.ForeignKey(
@@ -131,6 +186,10 @@ class Citation(AuthoredModel):
 
     history = HistoricalRecords()
     objects = CitationQuerySet.as_manager()
+
+    #: As Source.replaces_protected_address: the writer showed the whole address (a
+    #: handler's form), so an empty `url` removes a protected address.
+    replaces_protected_address = False
 
     class Meta:
         ordering = ["published_at", "pk"]
@@ -148,6 +207,12 @@ class Citation(AuthoredModel):
     @property
     def target(self):
         return self.claim or self.incident
+
+    def save(self, *args, **kwargs):
+        from ..identities import seal_citation_addresses
+
+        seal_citation_addresses([self])
+        super().save(*args, **kwargs)
 
     def clean(self):
         target = self.target

@@ -165,17 +165,21 @@ class SourceFormView(RecordFormView):
     list_url_name = "source_list"
 
     def get_forms(self, obj, data=None, files=None):
-        forms = super().get_forms(obj, data, files)
+        identity = None
         if self.access.can_handle_sources:
-            identity = None
             if obj.pk is not None:
                 identities = SourceIdentity.objects.filter(source=obj)
                 if data is not None:
                     identities = identities.select_for_update()
                 identity = identities.first()
+            # Linked both ways: the source form shows the address it holds, and the
+            # source's save writes a protected address into this same record.
+            identity = identity or SourceIdentity()
+            identity.source = obj
+        forms = super().get_forms(obj, data, files)
+        if identity is not None:
             forms["identity_form"] = SourceIdentityForm(
-                data, files, instance=identity or SourceIdentity(source=obj), prefix="identity",
-                **self.form_kwargs())
+                data, files, instance=identity, prefix="identity", **self.form_kwargs())
         return forms
 
     def render_forms(self, obj, forms, **kwargs):
@@ -189,8 +193,9 @@ class SourceFormView(RecordFormView):
     def save_forms(self, obj, forms):
         source = forms["form"].save()
         identity_form = forms.get("identity_form")
-        if identity_form is not None and (identity_form.instance.pk
-                                          or not identity_form.is_empty()):
+        if (identity_form is not None
+                and not getattr(identity_form.instance, "saved_with_source", False)
+                and (identity_form.instance.pk or not identity_form.is_empty())):
             identity = identity_form.save(commit=False)
             identity.source = source
             identity.save()

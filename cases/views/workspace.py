@@ -13,7 +13,6 @@ from django.db.models.functions import RowNumber
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString
 
 from .. import attribution
@@ -22,6 +21,7 @@ from ..activity import activity_for
 from ..enums import CitationRelation, VerificationStatus
 from ..fragments import case_fragment
 from ..models import Citation, Claim, CommentRequest, Evidence, Incident, Source, Task
+from ..timebounds import parse_datetime_param
 
 TIMELINE_PAGE_SIZE = 15
 # Claims shown under each incident of the timeline; the rest are counted, not rendered.
@@ -205,19 +205,11 @@ def task_list(request, slug):
 
 def activity(request, slug):
     access = get_case_for_user(request.user, slug)
-    before = _parse_cursor(request.GET.get("before", ""))
+    # The `before` cursor: anything unreadable or out of range (an offset past ±15:59, the
+    # year 10000, which the database would refuse) means "the newest".
+    before = parse_datetime_param(request.GET.get("before", ""))
     items = activity_for([access.case.pk], limit=LIST_PAGE_SIZE, before=before)
     older = items[-1].at if len(items) == LIST_PAGE_SIZE else None
     return _render(request, "cases/activity_list.html", access, "activity", items=items,
                    older=older)
 
-
-def _parse_cursor(value: str):
-    """The `before` cursor of the activity pages; anything unreadable means "the newest"."""
-    try:
-        parsed = parse_datetime(value.strip()) if value else None
-    except ValueError:
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)
-    return parsed

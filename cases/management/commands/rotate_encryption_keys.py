@@ -7,7 +7,8 @@ Rotation, step by step:
   3. `manage.py rotate_encryption_keys --check` reports 0, then drop the old keys.
 
 Every model with an encrypted field is covered, history tables included (the source
-identities and their django-simple-history copies), and so are the two-factor secrets that
+identities, a protected source's address among them, the protected addresses of citations,
+and their django-simple-history copies), and so are the two-factor secrets that
 allauth keeps inside its authenticators' JSON (config/auth.py, MFAAdapter). The command
 reads and writes the stored tokens only: no plaintext passes through it, and re-encrypting
 is not an edit, so it writes no history row and leaves the records' versions alone.
@@ -16,6 +17,7 @@ is not an edit, so it writes no history row and leaves the records' versions alo
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import router, transaction
+from django.db.models import Q
 
 from ... import crypto
 from ...history import history_maintenance
@@ -82,11 +84,15 @@ class Command(BaseCommand):
 
     @staticmethod
     def _batches(model, fields, batch_size):
-        """Batches of (pk, {field: stored token}), by primary key, read as stored."""
+        """Batches of (pk, {field: stored token}), by primary key, read as stored: the rows
+        that hold a token (most citations hold none, and are neither read nor locked)."""
         manager = model._base_manager
+        holding = Q()
+        for name in fields:
+            holding |= Q(**{f"{name}__isnull": False})
         last_pk = None
         while True:
-            queryset = manager.all()
+            queryset = manager.filter(holding)
             if last_pk is not None:
                 queryset = queryset.filter(pk__gt=last_pk)
             batch = list(crypto.raw_rows(queryset, fields, limit=batch_size))
