@@ -22,24 +22,29 @@ identity cell is refused, and the preview never shows identity values.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import functools
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from xml.etree import ElementTree
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from . import fuzzydate
+from . import fuzzydate, safejson, timebounds
 from .access import CaseAccess
 from .enums import GeoPrecision, Reliability, SourceKind
 from .forms.base import _code, one_line, tidy_text
@@ -47,7 +52,6 @@ from .history import bulk_create_with_history, copy_create_with_history
 from .models import Incident, IncidentType, Source, SourceIdentity
 
 BATCH_SIZE = 2000
-DEFAULT_MAX_ROWS = 200_000
 # Rows kept with their cells for the preview besides the rows that have errors.
 PREVIEW_ROWS = 20
 # Rows with errors shown in full; past that the preview says how many more there are.
@@ -55,13 +59,56 @@ MAX_ERROR_ROWS_SHOWN = 1000
 
 Progress = Callable[[int], None]
 
+# The limits a file is held to before it is read whole (settings override each; README.md,
+# docs/import-format.md). Reading is counted in cells, whatever the file's shape, because an
+# XLSX costs per cell parsed: the cell limit bounds the work of the worst file, however built.
+DEFAULT_MAX_ROWS = 200_000
+DEFAULT_MAX_CELLS = 2_000_000
+DEFAULT_MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_COMPRESSION_RATIO = 100
+# Small parts of a workbook (styles, themes) compress far better than sheets; their ratio
+# says nothing about a bomb.
+_RATIO_CHECKED_FROM_BYTES = 1024 * 1024
+
 
 def max_rows() -> int:
     return getattr(settings, "CASEDESK_IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS)
 
 
+def max_cells() -> int:
+    return getattr(settings, "CASEDESK_IMPORT_MAX_CELLS", DEFAULT_MAX_CELLS)
+
+
+def max_uncompressed_bytes() -> int:
+    return getattr(settings, "CASEDESK_IMPORT_MAX_UNCOMPRESSED_BYTES",
+                   DEFAULT_MAX_UNCOMPRESSED_BYTES)
+
+
+def max_compression_ratio() -> int:
+    return getattr(settings, "CASEDESK_IMPORT_MAX_COMPRESSION_RATIO",
+                   DEFAULT_MAX_COMPRESSION_RATIO)
+
+
 class FileRefused(Exception):
-    """The file as a whole cannot be imported (not CSV/XLSX, no header, a missing column)."""
+    """The file as a whole cannot be imported (not CSV/XLSX, no header, a missing column, over
+    a limit). `code` says which refusal it is, for the form's error and for tests."""
+
+    def __init__(self, message, code="file_refused"):
+        super().__init__(str(message))
+        self.code = code
+
+
+def _too_many_rows(limit: int) -> FileRefused:
+    return FileRefused(
+        _("The file has more than %(limit)s rows: split it into several files.")
+        % {"limit": f"{limit:,}"}, code="too_many_rows")
+
+
+def _too_many_cells(limit: int) -> FileRefused:
+    return FileRefused(
+        _("The file has more than %(limit)s cells (rows × columns): split it into several "
+          "files, or remove the columns Casedesk does not read.") % {"limit": f"{limit:,}"},
+        code="too_many_cells")
 
 
 # --- reading files ----------------------------------------------------------------------------
@@ -84,17 +131,18 @@ def detect_format(name: str, head: bytes) -> str:
     if head.startswith(XLSX_MAGIC):
         return "xlsx"
     if lowered.endswith((".xlsx", ".xlsm")):
-        raise FileRefused("The file is named .xlsx but is not an Excel workbook.")
+        raise FileRefused("The file is named .xlsx but is not an Excel workbook.", code="not_xlsx")
     if lowered.endswith(".xls"):
         raise FileRefused("Old Excel files (.xls) cannot be read: save the sheet as .xlsx or "
-                          "as CSV (UTF-8).")
+                          "as CSV (UTF-8).", code="xls")
     return "csv"
 
 
 def read_table(data: bytes, name: str = "") -> Table:
-    """The file's table, or FileRefused saying what is wrong with it."""
+    """The file's table, or FileRefused saying what is wrong with it. Rows and cells are
+    counted as they are read, and reading stops at the first one over the limit."""
     if not data:
-        raise FileRefused("The file is empty.")
+        raise FileRefused("The file is empty.", code="empty")
     if detect_format(name, data[:4]) == "xlsx":
         return _read_xlsx(data)
     return _read_csv(data)
@@ -106,67 +154,270 @@ def _read_csv(data: bytes) -> Table:
     except UnicodeDecodeError as exc:
         raise FileRefused(
             f"The file is not UTF-8 text (byte {exc.start + 1} cannot be read). In Excel or "
-            "LibreOffice choose “CSV UTF-8” when saving.") from None
+            "LibreOffice choose “CSV UTF-8” when saving.", code="not_utf8") from None
     if "\x00" in text:
-        raise FileRefused("The file contains NUL bytes: it is not a CSV file.")
-    first_line = text.split("\n", 1)[0]
+        raise FileRefused("The file contains NUL bytes: it is not a CSV file.", code="nul")
+    line_end = text.find("\n")
+    first_line = text if line_end < 0 else text[:line_end]
     delimiter = max(",;\t", key=first_line.count) if first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    row_limit, cell_limit = max_rows(), max_cells()
+    lines = _BoundedLines(text, delimiter, cell_limit)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
         if header is None:
-            raise FileRefused("The file is empty.")
-        limit = max_rows()
+            raise FileRefused("The file is empty.", code="empty")
+        cells = len(header)
         rows = []
         for row in reader:
+            lines.row_read()
+            cells += len(row)
+            if cells > cell_limit:
+                raise _too_many_cells(cell_limit)
             rows.append(row)
-            if len(rows) > limit:
-                raise FileRefused(f"The file has more than {limit:,} rows: split it into "
-                                  "several files.")
+            if len(rows) > row_limit:
+                raise _too_many_rows(row_limit)
     except csv.Error as exc:
-        raise FileRefused(f"The CSV cannot be read near line {reader.line_num}: {exc}.") from None
+        raise FileRefused(f"The CSV cannot be read near line {reader.line_num}: {exc}.",
+                          code="csv_syntax") from None
     return Table(header, rows)
+
+
+class _BoundedLines:
+    """The text's lines for csv.reader, which builds a whole record before returning it: a
+    record whose lines hold more separators than the file may have cells is refused before
+    the reader builds it (one line of millions of commas would be a list of millions)."""
+
+    def __init__(self, text: str, delimiter: str, cell_limit: int):
+        self.lines = iter(io.StringIO(text, newline=""))
+        self.delimiter, self.cell_limit = delimiter, cell_limit
+        self.pending = 0  # separators in the lines of the record being read
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.pending += line.count(self.delimiter)
+        if self.pending > self.cell_limit:
+            raise _too_many_cells(self.cell_limit)
+        return line
+
+    def row_read(self) -> None:
+        self.pending = 0
+
+
+# What openpyxl, zipfile, zlib and the XML parser raise on a damaged or hostile workbook (a
+# `<fill/>` without a pattern is a TypeError, a bad cell reference a ValueError, a missing part
+# a KeyError…). Caught only around the library's own calls, so that our bugs still surface.
+_UNREADABLE_WORKBOOK = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError,
+    RuntimeError, ElementTree.ParseError, OSError, KeyError, IndexError, TypeError, ValueError,
+    OverflowError,
+)
+_WORKBOOK_DAMAGED = "The workbook is damaged and cannot be read."
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+@contextlib.contextmanager
+def _workbook_library():
+    try:
+        yield
+    except _UNREADABLE_WORKBOOK as exc:
+        raise FileRefused(_WORKBOOK_DAMAGED, code="unreadable_xlsx") from exc
 
 
 def _read_xlsx(data: bytes) -> Table:
-    import openpyxl
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
     from openpyxl.utils.exceptions import InvalidFileException
+    from openpyxl.worksheet._reader import WorkSheetParser
 
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise FileRefused("The file cannot be opened as an Excel workbook (.xlsx).") from exc
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            _check_archive(archive)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        raise FileRefused("The file cannot be opened as an Excel workbook (.xlsx).",
+                          code="not_xlsx") from exc
+    # openpyxl's load_workbook() measures every sheet on opening, reading a sheet without a
+    # declared size whole (our own exports declare none): its parts are read here instead,
+    # the first sheet only, row by row.
     try:
-        sheet = workbook.worksheets[0] if workbook.worksheets else None
-        if sheet is None:
-            raise FileRefused("The workbook has no sheet.")
-        rows_iter = sheet.iter_rows(values_only=True)
-        header_cells = next(rows_iter, None)
-        if header_cells is None:
-            raise FileRefused("The first sheet is empty.")
-        header = ["" if c is None else str(c) for c in header_cells]
-        while header and not header[-1].strip():
-            header.pop()
-        limit = max_rows()
-        rows = []
-        for cells in rows_iter:
-            rows.append(list(cells[:len(header)]))
-            if len(rows) > limit:
-                raise FileRefused(f"The sheet has more than {limit:,} rows: split it into "
-                                  "several files.")
-    except FileRefused:
-        raise
-    except Exception as exc:  # a damaged workbook fails inside openpyxl in many ways
-        raise FileRefused("The workbook is damaged and cannot be read.") from exc
+        with _workbook_library():
+            reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True)
+            reader.read_manifest()
+            strings = _shared_strings(reader)
+            reader.read_workbook()
+            apply_stylesheet(reader.archive, reader.wb)
+            sheet_part = next((rel.target for _sheet, rel in reader.parser.find_sheets()
+                               if rel.target in reader.valid_files
+                               and "chartsheet" not in rel.Type), None)
+    except InvalidFileException as exc:
+        raise FileRefused("The file cannot be opened as an Excel workbook (.xlsx).",
+                          code="not_xlsx") from exc
+    if sheet_part is None:
+        raise FileRefused("The workbook has no sheet.", code="no_sheet")
+    with _workbook_library():
+        _check_declared_size(reader.archive, sheet_part)
+        source = reader.archive.open(sheet_part)
+    try:
+        workbook = reader.wb
+        parser = WorkSheetParser(source, strings, data_only=True,
+                                 epoch=workbook.epoch, date_formats=workbook._date_formats,
+                                 timedelta_formats=workbook._timedelta_formats)
+        return _sheet_table(parser.parse(), cells=len(strings))
     finally:
-        workbook.close()
+        source.close()
+        reader.archive.close()
+
+
+def _shared_strings(reader) -> list[str]:
+    """The workbook's shared texts, as openpyxl's read_string_table() reads them, but counted
+    against the cell limit as they are read: each costs as much as a cell to read, and a sheet
+    cannot use more distinct texts than it has cells."""
+    from openpyxl.cell.text import Text
+    from openpyxl.xml.constants import SHARED_STRINGS
+
+    part = reader.package.find(SHARED_STRINGS)
+    if part is None:
+        return []
+    limit = max_cells()
+    strings: list[str] = []
+    with reader.archive.open(part.PartName[1:]) as source:
+        root = None
+        for event, element in ElementTree.iterparse(source, events=("start", "end")):
+            if root is None:
+                root = element
+            elif event == "end" and element.tag == f"{_SHEET_NS}si":
+                strings.append(Text.from_tree(element).content.replace("x005F_", ""))
+                root.clear()  # what has been read is not kept
+                if len(strings) > limit:
+                    raise _too_many_cells(limit)
+    return strings
+
+
+def _check_archive(archive: zipfile.ZipFile) -> None:
+    """Refuse a zip bomb from the archive's directory, before anything is decompressed. Reading
+    a part never yields more than its declared size (zipfile stops there), so the declared
+    sizes bound the work."""
+    parts = archive.infolist()
+    limit = max_uncompressed_bytes()
+    if sum(part.file_size for part in parts) > limit:
+        raise FileRefused(
+            _("Unpacked, this workbook would be larger than %(limit)s: split it into several "
+              "files.") % {"limit": filesizeformat(limit)}, code="too_large_unpacked")
+    ratio = max_compression_ratio()
+    for part in parts:
+        if (part.file_size > _RATIO_CHECKED_FROM_BYTES
+                and part.file_size > ratio * max(part.compress_size, 1)):
+            raise FileRefused(
+                _("This workbook is compressed more than %(ratio)d to 1, as no spreadsheet "
+                  "is: it is refused as a possible zip bomb.") % {"ratio": ratio},
+                code="zip_bomb")
+
+
+def _check_declared_size(archive: zipfile.ZipFile, sheet_part: str) -> None:
+    """Refuse a sheet whose declared size (`<dimension ref="A1:XFD3000"/>`, before the data)
+    is over the limits, reading only the sheet's head. A sheet without one, or with a wrong
+    one, is still bounded as it is read."""
+    from openpyxl.utils.cell import range_boundaries
+
+    with archive.open(sheet_part) as source:
+        for _event, element in ElementTree.iterparse(source, events=("start",)):
+            if element.tag == f"{_SHEET_NS}sheetData":
+                return
+            if element.tag == f"{_SHEET_NS}dimension":
+                try:
+                    _min_col, _min_row, columns, rows = range_boundaries(element.get("ref", ""))
+                except (TypeError, ValueError):
+                    return  # unreadable: not relied upon
+                break
+        else:
+            return
+    if rows is not None and rows - 1 > max_rows():
+        raise FileRefused(
+            _("The sheet says it has %(rows)s rows, more than the %(limit)s a file may have: "
+              "delete the empty rows below the data, or split the file.")
+            % {"rows": f"{rows:,}", "limit": f"{max_rows():,}"}, code="too_many_rows")
+    if rows is not None and columns is not None and rows * columns > max_cells():
+        raise FileRefused(
+            _("The sheet says it has %(rows)s rows of %(columns)s columns, more than the "
+              "%(limit)s cells a file may have: delete the empty rows and columns around the "
+              "data, or split the file.")
+            % {"rows": f"{rows:,}", "columns": f"{columns:,}", "limit": f"{max_cells():,}"},
+            code="too_many_cells")
+
+
+def _sheet_table(parsed: Iterator[tuple[int, list[dict]]], *, cells: int = 0) -> Table:
+    """The header (row 1) and data rows of a sheet parsed row by row, stopping at the first row
+    or cell over the limits (`cells`: what the workbook's shared texts already counted). Rows
+    missing from the sheet are empty rows, so each row keeps its number."""
+    row_limit, cell_limit = max_rows(), max_cells()
+    header: list[str] | None = None
+    rows: list[list] = []
+    while True:
+        with _workbook_library():
+            try:
+                number, row_cells = next(parsed)
+            except StopIteration:
+                break
+        if number - 1 > row_limit:
+            raise _too_many_rows(row_limit)
+        cells += len(row_cells)
+        if cells > cell_limit:
+            raise _too_many_cells(cell_limit)
+        if header is None:
+            if number != 1:
+                header = []  # the first row is empty: no column is named
+            else:
+                header = ["" if value is None else str(value)
+                          for value in _in_columns(row_cells, None)]
+                while header and not header[-1].strip():
+                    header.pop()
+                continue
+        while len(rows) < number - 2:
+            rows.append([])
+        rows.append(_in_columns(row_cells, len(header)))
+    if header is None:
+        raise FileRefused("The first sheet is empty.", code="empty")
     return Table(header, rows)
+
+
+def _in_columns(row_cells: list[dict], width: int | None) -> list:
+    """A row's values by column (1 → index 0), up to `width` columns (None: its last cell)."""
+    if width is None:
+        width = max((c["column"] for c in row_cells), default=0)
+    values = [None] * width
+    for cell in row_cells:
+        if 1 <= cell["column"] <= width:
+            values[cell["column"] - 1] = cell["value"]
+    return values
 
 
 # --- cells -----------------------------------------------------------------------------------
 
 class CellError(Exception):
-    pass
+    """What is wrong with one cell; `code` says which refusal it is (RowError keeps it)."""
+
+    def __init__(self, message, code="invalid"):
+        super().__init__(str(message))
+        self.code = code
+
+
+class RowError(str):
+    """One problem of a row as shown ("title: is empty"), with the `code` of the refusal."""
+
+    code: str
+
+    def __new__(cls, text, code="invalid"):
+        error = super().__new__(cls, text)
+        error.code = code
+        return error
+
+
+def _row_error(error, prefix: str = "") -> RowError:
+    """`error` (a RowError or any text) under `prefix`, keeping its code."""
+    return RowError(prefix + error, getattr(error, "code", "invalid"))
 
 
 def cell_text(value) -> str:
@@ -379,6 +630,8 @@ class Importer:
     columns: tuple[Column, ...] = ()
     # Columns that our own exports write and an import does not read (not reported as unknown).
     export_only: tuple[str, ...] = ()
+    # Blank rows between blocks of rows are common in spreadsheets: they are passed over.
+    skip_blank_rows = True
 
     def __init__(self, access: CaseAccess, user):
         self.access, self.case, self.user = access, access.case, user
@@ -394,7 +647,8 @@ class Importer:
             if not name:
                 continue
             if name in found:
-                raise FileRefused(f"The column “{cell_text(raw).strip()}” appears twice.")
+                raise FileRefused(f"The column “{cell_text(raw).strip()}” appears twice.",
+                                  code="duplicate_column")
             found[name] = index
         positions: dict[str, int] = {}
         known = set(self.export_only)
@@ -410,7 +664,8 @@ class Importer:
         if missing:
             raise FileRefused(
                 "The file has no " + ", ".join(f"“{m}”" for m in missing) + " column. The first "
-                "row must name the columns: see the import format (docs/import-format.md).")
+                "row must name the columns: see the import format (docs/import-format.md).",
+                code="missing_column")
         report.columns = sorted(positions, key=positions.get)
         return positions
 
@@ -429,8 +684,8 @@ class Importer:
                 if step == 1000:
                     progress(step)
                     step = 0
-            if not any(cell_text(c).strip() for c in raw):
-                continue  # blank lines between blocks of rows are common in spreadsheets
+            if self.skip_blank_rows and not any(cell_text(c).strip() for c in raw):
+                continue
             number = table.first_row + offset
             if len(raw) < width:
                 raw = list(raw) + [None] * (width - len(raw))
@@ -472,7 +727,7 @@ class Importer:
         try:
             return parser(value, *args, **kwargs)
         except CellError as exc:
-            errors.append(f"{name}: {exc}")
+            errors.append(RowError(f"{name}: {exc}", exc.code))
             return None
 
     def write(self, report: ImportReport, *, progress: Progress | None = None) -> int:
@@ -750,17 +1005,21 @@ class SourceImporter(Importer):
             sources = []
             for row in layer:
                 via = (row["reached_via"] or "").lower()
+                protected = bool(row["protected"] or row["identity"])
                 sources.append(Source(
                     case=self.case, created_by=self.user, name=row["name"], kind=row["kind"],
-                    url=row["url"], language=row["language"], country=row["country"],
-                    reliability=row["reliability"], reliability_note=row["reliability_note"],
-                    protected=bool(row["protected"] or row["identity"]),
+                    # A protected source's address is part of its identity (below).
+                    url="" if protected else row["url"], language=row["language"],
+                    country=row["country"], reliability=row["reliability"],
+                    reliability_note=row["reliability_note"], protected=protected,
                     reached_via_id=names_to_pk[via] if via else None))
             created = bulk_create_with_history(sources, user=self.user, reason=reason)
             for row, source in zip(layer, created, strict=True):
                 names_to_pk[source.name.lower()] = source.pk
-                if row["identity"]:
-                    identities.append(SourceIdentity(source_id=source.pk, **row["identity"]))
+                identity = {**(row["identity"] or {}),
+                            "address": (row["url"] or "") if source.protected else ""}
+                if any(identity.values()):
+                    identities.append(SourceIdentity(source_id=source.pk, **identity))
             if progress is not None:
                 progress(len(created))
         if identities:
@@ -801,6 +1060,12 @@ def column_names(kind: str) -> Iterable[str]:
 
 # --- the whole case from our JSON export (cases.exports.case_json) -------------------------
 
+def _ref_key(value):
+    """A reference as the file gives it (`incident-12`), or None for a value that cannot be one
+    (a list or an object, which could not even be looked up)."""
+    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
 class CaseJSONImporter:
     """Brings a case exported as JSON into an empty case: incidents, sources, claims,
     citations, tasks and requests for comment, with their links. Everything is checked before
@@ -817,27 +1082,50 @@ class CaseJSONImporter:
     def __init__(self, access: CaseAccess, user):
         self.access, self.case, self.user = access, access.case, user
 
-    @staticmethod
-    def load(data: bytes) -> dict:
-        import json
+    # The file's lists of records, and how a record of each is named in errors.
+    RECORD_LISTS = {"incidents": "incident", "sources": "source", "claims": "claim",
+                    "citations": "citation", "tasks": "task",
+                    "comment_requests": "request for comment"}
 
+    @classmethod
+    def load(cls, data: bytes) -> dict:
+        """The export's document, read strictly (cases/safejson.py), or FileRefused."""
         from .exports import FORMAT_NAME, FORMAT_VERSION
 
         try:
-            document = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise FileRefused(f"The file is not valid JSON ({exc}).") from None
+            document = safejson.loads(data)
+        except safejson.UnsafeJSON as exc:
+            raise FileRefused(_("The file cannot be read: %(where)s%(problem)s")
+                              % {"where": cls._where(exc.path), "problem": exc.message},
+                              code=exc.code) from None
         if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-            raise FileRefused("This JSON file is not a Casedesk case export.")
+            raise FileRefused("This JSON file is not a Casedesk case export.",
+                              code="not_case_export")
         if document.get("version") != FORMAT_VERSION:
-            raise FileRefused(f"This case export has version {document.get('version')!r}; "
-                              f"this Casedesk reads version {FORMAT_VERSION}.")
-        for name in ("incidents", "sources", "claims", "citations", "tasks",
-                     "comment_requests"):
+            raise FileRefused(f"This case export has version {str(document.get('version'))[:20]}; "
+                              f"this Casedesk reads version {FORMAT_VERSION}.", code="version")
+        for name in cls.RECORD_LISTS:
             value = document.setdefault(name, [])
             if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
-                raise FileRefused(f"“{name}” in the file is not a list of records.")
+                raise FileRefused(f"“{name}” in the file is not a list of records.",
+                                  code="not_a_list")
+        limit = max_rows()
+        if sum(len(document[name]) for name in cls.RECORD_LISTS) > limit:
+            raise FileRefused(
+                _("The file has more than %(limit)s records: it cannot be imported at once.")
+                % {"limit": f"{limit:,}"}, code="too_many_rows")
         return document
+
+    @classmethod
+    def _where(cls, path: str) -> str:
+        """Where in the file a JSON path points, as the errors name records: `claims[3].title`
+        is "claim #4, title: "."""
+        match = re.fullmatch(r"(\w+)\[(\d+)\]\.?(.*)", path)
+        if match and match.group(1) in cls.RECORD_LISTS:
+            noun, number, rest = cls.RECORD_LISTS[match.group(1)], int(match.group(2)) + 1, \
+                match.group(3)
+            return f"{noun} #{number}, {rest}: " if rest else f"{noun} #{number}: "
+        return f"{path}: " if path else ""
 
     def _table(self, importer_class, records, refs_to_names=None) -> Table:
         names = [column.name for column in importer_class.columns]
@@ -846,10 +1134,17 @@ class CaseJSONImporter:
             row = [record.get(name) for name in names]
             if refs_to_names is not None:  # sources: reached_via names the other source
                 index = names.index("reached_via")
-                row[index] = refs_to_names.get(record.get("reached_via"), record.get(
+                row[index] = refs_to_names.get(_ref_key(record.get("reached_via")), record.get(
                     "reached_via"))
             rows.append(row)
         return Table(names, rows, first_row=1)
+
+    def _importer(self, importer_class) -> Importer:
+        importer = importer_class(self.access, self.user)
+        # Every record of the file becomes a record or an error: a record without a value is
+        # refused (its required fields are empty), not skipped as a blank spreadsheet row.
+        importer.skip_blank_rows = False
+        return importer
 
     def check(self, document: dict) -> ImportReport:
         report = ImportReport(kind=self.kind)
@@ -861,26 +1156,26 @@ class CaseJSONImporter:
                 or Task.objects.of_case(self.case).exists()
                 or CommentRequest.objects.of_case(self.case).exists()):
             raise FileRefused("A whole case is imported into an empty case only: create a new "
-                              "case and import the file there.")
+                              "case and import the file there.", code="case_not_empty")
         self.document = document
 
-        incidents = IncidentImporter(self.access, self.user)
+        incidents = self._importer(IncidentImporter)
         self.incident_report = incidents.check(self._table(IncidentImporter,
                                                            document["incidents"]))
         self._merge(report, "incident", self.incident_report)
-        sources = SourceImporter(self.access, self.user)
-        source_refs = {r.get("ref"): r.get("name") for r in document["sources"]}
+        sources = self._importer(SourceImporter)
+        source_refs = {_ref_key(r.get("ref")): r.get("name") for r in document["sources"]}
         self.source_report = sources.check(self._table(SourceImporter, document["sources"],
                                                        source_refs))
         self.source_importer = sources
         self._merge(report, "source", self.source_report)
 
-        self.incident_refs = [r.get("ref") for r in document["incidents"]]
-        self.source_refs = [r.get("ref") for r in document["sources"]]
+        self.incident_refs = [_ref_key(r.get("ref")) for r in document["incidents"]]
+        self.source_refs = [_ref_key(r.get("ref")) for r in document["sources"]]
         known_incidents, known_sources = set(self.incident_refs), set(self.source_refs)
         self.claims = self._check_records(report, "claim", document["claims"],
                                           self._clean_claim, incidents=known_incidents)
-        known_claims = {r.get("ref") for r in document["claims"]}
+        known_claims = {_ref_key(r.get("ref")) for r in document["claims"]}
         members = dict(self.case.memberships.values_list("user__username", "user_id"))
         context = {"incidents": known_incidents, "sources": known_sources,
                    "claims": known_claims, "members": members}
@@ -908,7 +1203,7 @@ class CaseJSONImporter:
     def _merge(report, noun, part):
         report.error_row_count += part.error_row_count
         for row in part.error_rows:
-            row.errors = [f"{noun} #{row.number}: {e}" if row.number else f"{noun}: {e}"
+            row.errors = [_row_error(e, f"{noun} #{row.number}: " if row.number else f"{noun}: ")
                           for e in row.errors]
             report.error_rows.append(row)
 
@@ -919,14 +1214,14 @@ class CaseJSONImporter:
             try:
                 values = clean(record, errors, **context)
             except CellError as exc:
-                errors.append(str(exc))
+                errors.append(RowError(str(exc), exc.code))
             if errors:
                 report.error_row_count += 1
                 if len(report.error_rows) < MAX_ERROR_ROWS_SHOWN:
+                    shown = [(k, v) for k, v in record.items() if not isinstance(v, list | dict)]
                     report.error_rows.append(RowReport(
-                        number, {k: cell_text(v)[:200] for k, v in record.items()
-                                 if not isinstance(v, list | dict)},
-                        [f"{noun} #{number}: {e}" for e in errors]))
+                        number, {k[:40]: cell_text(v)[:200] for k, v in shown[:20]},
+                        [_row_error(e, f"{noun} #{number}: ") for e in errors]))
             else:
                 cleaned.append(values)
         return cleaned
@@ -939,6 +1234,9 @@ class CaseJSONImporter:
         if ref in (None, ""):
             if required:
                 errors.append(f"{key}: is missing")
+            return None
+        if _ref_key(ref) is None:
+            errors.append(f"{key}: is not a reference to a record of the file")
             return None
         if ref not in known:
             errors.append(f"{key}: “{cell_text(ref)[:40]}” is not a record of the file")
@@ -967,7 +1265,7 @@ class CaseJSONImporter:
         if figure_value is not None and not unit:
             errors.append("figure_unit: say what the figure counts")
         return {
-            "ref": record.get("ref"),
+            "ref": _ref_key(record.get("ref")),
             "incident": self._ref(record, "incident", incidents, errors),
             "statement": statement,
             "figure_value": figure_value,
@@ -1018,7 +1316,7 @@ class CaseJSONImporter:
                           ", ".join(TaskState.values), default=TaskState.OPEN),
             "claim": self._ref(record, "claim", claims, errors),
             "incident": self._ref(record, "incident", incidents, errors),
-            "assignee_id": members.get(record.get("assignee")),
+            "assignee_id": members.get(_ref_key(record.get("assignee"))),
             "due_on": cell(record, "due_on", parse_day, errors),
         }
 
@@ -1044,7 +1342,7 @@ class CaseJSONImporter:
         return {
             "incident": self._ref(record, "incident", incidents, errors),
             "party_source": party_source, "party_name": party_name or "",
-            "asked_by_id": members.get(record.get("asked_by")),
+            "asked_by_id": members.get(_ref_key(record.get("asked_by"))),
             "asked_at": asked_at, "deadline": deadline,
             "channel": cell(record, "channel", parse_choice, errors,
                             _choice_lookup(CommentChannel), ", ".join(CommentChannel.values),
@@ -1063,8 +1361,9 @@ class CaseJSONImporter:
         incident_pk = dict(zip(self.incident_refs, (i.pk for i in created), strict=True))
         self.source_importer.write(self.source_report)
         names_to_pk = dict(Source.objects.of_case(case).values_list("name", "pk"))
-        source_pk = {record.get("ref"): names_to_pk[one_line(cell_text(record.get("name")))]
-                     for record in self.document["sources"]}
+        # Each source record became one checked row, in file order, under its cleaned name.
+        source_pk = {ref: names_to_pk[row["name"]] for ref, row in
+                     zip(self.source_refs, self.source_report.records, strict=True)}
 
         claims = []
         for values in self.claims:
@@ -1117,7 +1416,17 @@ def parse_datetime(value) -> dt.datetime | None:
         raise CellError(f"“{text[:40]}” is not a date and time (2024-05-09T14:30:00+00:00)")
     if parsed.tzinfo is None:
         raise CellError(f"“{text[:40]}” has no time zone")
+    _within_bounds(parsed, timebounds.validate_datetime_in_range)
     return parsed
+
+
+def _within_bounds(value, validator) -> None:
+    """What the database can store and read back (cases/timebounds.py): an offset within
+    ±15:59, a year before 10000 in every time zone."""
+    try:
+        validator(value)
+    except ValidationError as exc:
+        raise CellError(" ".join(exc.messages), code=exc.code) from None
 
 
 def parse_day(value) -> dt.date | None:
@@ -1125,9 +1434,11 @@ def parse_day(value) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise CellError(f"“{text[:40]}” is not a day (2024-05-09)") from None
+    _within_bounds(day, timebounds.validate_date_in_range)
+    return day
 
 
 # --- the browser's upload, kept between the preview and the confirmation ---------------------

@@ -391,3 +391,13 @@ FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=None)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # Django's default (2.5 MiB), stated on purpose
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+# Imports (cases/imports.py, docs/import-format.md). A file over a limit is refused as soon as
+# it is found over it, before it is read whole: rows and cells are counted as they are read,
+# and an XLSX's parts are checked, from its directory, for their unpacked size and ratio.
+CASEDESK_IMPORT_MAX_ROWS = env.int("CASEDESK_IMPORT_MAX_ROWS", default=200_000)
+CASEDESK_IMPORT_MAX_CELLS = env.int("CASEDESK_IMPORT_MAX_CELLS", default=2_000_000)
+CASEDESK_IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("CASEDESK_IMPORT_MAX_UNCOMPRESSED_BYTES",
+                                                 default=256 * 1024 * 1024)
+CASEDESK_IMPORT_MAX_COMPRESSION_RATIO = env.int("CASEDESK_IMPORT_MAX_COMPRESSION_RATIO",
+                                                default=100)

@@ -56,7 +56,7 @@ def place(value, steps, filler):
             built = [*filler[:step], built]
             taken.append(("index", len(built) - 1))
         else:
-            container = {k: v for k, v in zip(["sibling"], filler[:1]) if k != step}
+            container = {"sibling": filler[0]} if filler and step != "sibling" else {}
             container[step] = built
             built = container
             taken.append(("key", step))

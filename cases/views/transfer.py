@@ -12,6 +12,7 @@ ClaimReview JSON-LD, streamed (cases/exports.py). No export carries a protected 
 """
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -71,7 +72,7 @@ def import_upload(request, slug):
     try:
         report = imports.check_file(kind, access, request.user, data, upload.name)
     except imports.FileRefused as exc:
-        form.add_error("file", str(exc))
+        form.add_error("file", ValidationError(str(exc), code=exc.code))
         return _render(request, "cases/import_form.html", access, form=form, status=400)
     token = None
     if report.ok:
