@@ -400,9 +400,10 @@ def protected(case, reporter):
     tag = uuid.uuid4().hex
     source = SourceFactory(case=case, name="Investigators-R", protected=True,
                            url=f"https://t.me/{tag}")
-    identity = SourceIdentity.objects.create(source=source, real_name=f"Realname {tag}",
-                                             contact=f"Signal {tag}",
-                                             private_notes=f"Notes {tag}")
+    identity = source.identity  # made as the source was saved: its address is in it
+    identity.real_name, identity.contact = f"Realname {tag}", f"Signal {tag}"
+    identity.private_notes = f"Notes {tag}"
+    identity.save()
     claim = ClaimFactory(case=case, created_by=reporter)
     CitationFactory(claim=claim, source=source)
     CommentRequestFactory(case=case, party_source=source, party_name="")
@@ -426,7 +427,8 @@ def test_protected_identities_never_appear_in_the_api(world, protected, make_mem
         for response in _every_response(token_client(user), source.case, source):
             assert response.status_code == 200
             body = response.content.decode()
-            for secret in (identity.real_name, identity.contact, identity.private_notes):
+            for secret in (identity.real_name, identity.contact, identity.private_notes,
+                           identity.address):
                 assert secret not in body
     assert "Investigators-R" in token_client(handler).get(f"{API}/sources/").content.decode()
 
@@ -436,10 +438,12 @@ def test_a_protected_sources_address_is_for_its_handlers_only(world, protected, 
     source, _, tag = protected
     seen = token_client(reporter).get(f"{API}/sources/{source.pk}/").json()
     assert (seen["name"], seen["url"], seen["url_withheld"]) == ("Investigators-R", "", True)
+    # The address is part of the identity, which the API never gives, handlers included.
     handler = make_member(Role.REPORTER, username="handler")
     Membership.objects.filter(user=handler).update(can_handle_sources=True)
     shown = token_client(handler).get(f"{API}/sources/{source.pk}/").json()
-    assert (shown["url"], shown["url_withheld"]) == (source.url, False)
+    assert (shown["url"], shown["url_withheld"]) == ("", True)
+    assert tag not in token_client(handler).get(f"{API}/sources/").content.decode()
 
 
 def test_only_handlers_change_a_protected_sources_address_or_protection(world, protected,
@@ -458,8 +462,8 @@ def test_only_handlers_change_a_protected_sources_address_or_protection(world, p
     response = api.put(url, {**read, "reliability": "C"}, format="json")
     assert response.status_code == 200, response.content
     source.refresh_from_db()
-    assert (source.reliability, source.url, source.protected) == ("C", f"https://t.me/{tag}",
-                                                                  True)
+    assert (source.reliability, source.url, source.protected) == ("C", "", True)
+    assert source.identity.address == f"https://t.me/{tag}"
 
 
 # --- lost updates --------------------------------------------------------------------------
