@@ -5,7 +5,9 @@ management commands (import_incidents, import_sources):
 
 1. `read_table()` turns the uploaded bytes into a header and rows of cells (CSV in UTF-8 with
    `,` `;` or tab between cells, or the first sheet of an XLSX workbook read with openpyxl),
-   or refuses the file as a whole with a clear message (`FileRefused`).
+   or refuses the file as a whole with a clear message and a code (`FileRefused`). Rows and
+   cells are counted as they are read, and a file is refused at the first over the limits
+   (`CASEDESK_IMPORT_MAX_*`), never read whole first.
 2. An importer (`IncidentImporter`, `SourceImporter`) checks every row, collecting every
    error of every row (`ImportReport`), without writing anything.
 3. `write()` runs only when no row has an error, in one transaction: all rows or none. It

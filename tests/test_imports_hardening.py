@@ -549,3 +549,14 @@ def test_import_case_command_refuses_deep_or_unstorable_json(empty_case, editor,
         with pytest.raises(CommandError, match=message):
             call_command("import_case", empty_case.slug, str(path), "--user", editor.username)
     assert _written(empty_case) == 0
+
+
+def test_import_command_refuses_a_file_over_the_upload_limit_unread(case, reporter, tmp_path,
+                                                                    settings):
+    settings.EVIDENCE_MAX_UPLOAD_BYTES = 1_000
+    path = tmp_path / "incidents.csv"
+    path.write_text("title,occurred\n" + "Raid,2024\n" * 200)
+    with pytest.raises(CommandError, match="the most an import accepts"):
+        call_command("import_incidents", case.slug, str(path), "--user", reporter.username,
+                     "--no-progress")
+    assert Incident.objects.count() == 0

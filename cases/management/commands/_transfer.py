@@ -5,9 +5,11 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.http import Http404
+from django.template.defaultfilters import filesizeformat
 
 from ...access import get_case_for_user
 from ...enums import Role
+from ...uploads import max_upload_bytes
 
 
 def access_for(slug: str, username: str, *, min_role: Role):
@@ -25,8 +27,15 @@ def access_for(slug: str, username: str, *, min_role: Role):
 
 
 def read_file(path: Path) -> bytes:
-    """The file's bytes, or a CommandError saying why it cannot be read."""
+    """The file's bytes, or a CommandError saying why it cannot be read. A file over the
+    upload limit is refused as in the browser, before it is read into memory."""
+    limit = max_upload_bytes()
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
     except OSError as exc:
         raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None
+    if len(data) > limit:
+        raise CommandError(f"{path} is larger than {filesizeformat(limit)}, the most an import "
+                           "accepts: split it into several files.")
+    return data
