@@ -48,6 +48,7 @@ from cases.identities import (
 )
 
 from .access import handles_sources, require_role, role_in
+from .known_input import KnownFieldsMixin, KnownFieldsSerializer
 
 User = get_user_model()
 
@@ -76,8 +77,9 @@ def django_errors(exc: DjangoValidationError) -> dict:
     return detail
 
 
-class RecordSerializer(CountryFieldMixin, serializers.ModelSerializer):
-    """A record of a case, written under the model's own validation."""
+class RecordSerializer(KnownFieldsMixin, CountryFieldMixin, serializers.ModelSerializer):
+    """A record of a case, written under the model's own validation; a field it does not
+    have is refused, not dropped (api.known_input)."""
 
     #: field → the form's normaliser for it (cases/forms).
     normalisers: dict = {}
@@ -315,7 +317,7 @@ class ClaimSerializer(RecordSerializer):
         read_only_fields = ["status", "proposed_verdict"]
 
 
-class TransitionSerializer(serializers.Serializer):
+class TransitionSerializer(KnownFieldsSerializer):
     to_status = serializers.ChoiceField(choices=VerificationStatus.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="",
                                  help_text="Why: required for a verdict and for reopening.")
@@ -329,7 +331,7 @@ class TransitionSerializer(serializers.Serializer):
                   "(refused with code `low_grade_not_acknowledged` without it).")
 
 
-class ProposeSerializer(serializers.Serializer):
+class ProposeSerializer(KnownFieldsSerializer):
     verdict = serializers.ChoiceField(choices=[(s.value, s.label)
                                                for s in VerificationStatus
                                                if s in VerificationStatus.finals()])

@@ -3,27 +3,27 @@ case's record is a 404, like a missing one), writes under the role the workspace
 (api.access), validates with the model's own rules (api.serializers) and changes a claim's
 status only through cases.workflow."""
 
+from contextlib import contextmanager
+
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F
-from django.utils.dateparse import parse_datetime
 from django.views.generic import TemplateView
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import (
     action,
     api_view,
     authentication_classes,
     permission_classes,
 )
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from cases import workflow
-from cases.concurrency import Conflict, history_since, version_of
 from cases.enums import Role
 from cases.models import (
     Case,
@@ -39,6 +39,8 @@ from cases.models import (
 from . import filters
 from . import serializers as s
 from .access import CaseRolePermission
+from .known_input import KnownQueryParametersMixin
+from .preconditions import check_if_match, etag_of
 from .serializers import django_errors
 
 
@@ -51,30 +53,16 @@ class LoginNotRequiredMixin:
         return login_not_required(super().as_view(*args, **kwargs))
 
 
-class PreconditionFailed(APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = "The record changed since that version; nothing was saved."
-    default_code = "precondition_failed"
-
-
-def etag_of(obj) -> str | None:
-    version = version_of(obj)
-    return f'"{version.isoformat()}"' if version is not None else None
-
-
-IF_MATCH = OpenApiParameter(
-    "If-Match", str, OpenApiParameter.HEADER, required=False,
-    description="The ETag of the version you read (GET answers it). When given, a save over "
-                "a version changed since is refused with 412, naming who changed what.")
-
-
-@extend_schema_view(update=extend_schema(parameters=[IF_MATCH]),
-                    partial_update=extend_schema(parameters=[IF_MATCH]))
-class CaseRecordViewSet(LoginNotRequiredMixin, mixins.ListModelMixin,
-                        mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                        mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class CaseRecordViewSet(LoginNotRequiredMixin, KnownQueryParametersMixin,
+                        mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        mixins.CreateModelMixin, mixins.UpdateModelMixin,
+                        viewsets.GenericViewSet):
     """Read, create and change the records of your cases. Deleting is the back office's
-    (the workspace has no delete either), except for citations."""
+    (the workspace has no delete either), except for citations.
+
+    A write to an existing record (`versioned_actions`) runs in one transaction on the
+    locked row and needs `If-Match` naming the version saved now (api.preconditions); the
+    schema documents the header and its 412/428 from the same list."""
 
     model = None
     # Any segment reaches the view, so a malformed id is answered like a missing one (404).
@@ -85,13 +73,28 @@ class CaseRecordViewSet(LoginNotRequiredMixin, mixins.ListModelMixin,
     write_role = Role.REPORTER
     select_related = ("created_by",)
     ordering = ("pk",)
+    #: The actions that change an existing record: locked, and conditional on If-Match.
+    versioned_actions = frozenset({"update", "partial_update", "destroy"})
+    # Set inside `versioned_write()` only. Not from the request's method: DRF's OPTIONS
+    # answer calls get_object() under a PUT clone of the request, outside any transaction.
+    _writing = False
 
     def get_queryset(self):
         records = self.model.objects.visible_to(self.request.user)
-        if self.request.method in ("PUT", "PATCH"):
-            # The row is locked for the rest of the (atomic) update.
+        if self._writing:
+            # The row is locked for the rest of the write's transaction.
             return records.select_for_update(of=("self",))
         return records.select_related(*self.select_related).order_by(*self.ordering)
+
+    @contextmanager
+    def versioned_write(self):
+        """One transaction in which get_object() locks the record and checks If-Match."""
+        with transaction.atomic():
+            self._writing = True
+            try:
+                yield
+            finally:
+                self._writing = False
 
     def case_id_of(self, obj) -> int:
         return obj.case_id
@@ -102,6 +105,9 @@ class CaseRecordViewSet(LoginNotRequiredMixin, mixins.ListModelMixin,
 
     def get_object(self):
         self._object = super().get_object()
+        if self._writing:
+            # After the object permissions: a viewer is told 403, not asked for a version.
+            check_if_match(self.request, self._object)
         return self._object
 
     def _with_etag(self, response, obj):
@@ -111,37 +117,18 @@ class CaseRecordViewSet(LoginNotRequiredMixin, mixins.ListModelMixin,
         return response
 
     def update(self, request, *args, **kwargs):
-        with transaction.atomic():
+        with self.versioned_write():
             response = super().update(request, *args, **kwargs)
         return self._with_etag(response, self._object)
 
-    def perform_update(self, serializer):
-        self._check_if_match(serializer.instance)
-        serializer.save()
-
-    def _check_if_match(self, obj):
-        """No lost updates, as on the pages: a client that says which version it read is
-        refused when someone saved the record since (the row is locked)."""
-        header = self.request.headers.get("If-Match")
-        if not header or header.strip() == "*":
-            return
-        current = etag_of(obj)
-        wanted = [tag.strip().removeprefix("W/") for tag in header.split(",")]
-        if current in wanted:
-            return
-        read = parse_datetime(wanted[0].strip('"')) if wanted[0].startswith('"') else None
-        changes = history_since(obj, read) if read is not None else []
-        if read is None:
-            conflict = Conflict(f"this {obj._meta.verbose_name}", "unverifiable", type(obj),
-                                changes[-1:])
-        else:
-            conflict = Conflict(f"this {obj._meta.verbose_name}", "changed", type(obj),
-                                changes)
-        raise PreconditionFailed(conflict.text)
-
     def create(self, request, *args, **kwargs):
         with transaction.atomic():
-            return super().create(request, *args, **kwargs)
+            response = super().create(request, *args, **kwargs)
+        # The version to send in If-Match for the next change.
+        return self._with_etag(response, self._created)
+
+    def perform_create(self, serializer):
+        self._created = serializer.save()
 
 
 # --- Cases ---------------------------------------------------------------------------------
@@ -162,7 +149,8 @@ class CaseViewSet(CaseRecordViewSet):
         return obj.pk
 
 
-class IncidentTypeViewSet(LoginNotRequiredMixin, viewsets.ReadOnlyModelViewSet):
+class IncidentTypeViewSet(LoginNotRequiredMixin, KnownQueryParametersMixin,
+                          viewsets.ReadOnlyModelViewSet):
     """The newsroom's incident types (extended by editors in the back office)."""
 
     queryset = IncidentType.objects.order_by("name", "pk")
@@ -214,6 +202,8 @@ class ClaimViewSet(CaseRecordViewSet):
     filterset_class = filters.ClaimFilter
     select_related = ("created_by", "proposed_by")
     ordering = ("-updated_at", "pk")
+    # A move is decided on the claim as read: its statement, status and proposal.
+    versioned_actions = CaseRecordViewSet.versioned_actions | {"transition", "propose"}
 
     def get_serializer_class(self):
         return {"transition": s.TransitionSerializer, "propose": s.ProposeSerializer,
@@ -222,17 +212,20 @@ class ClaimViewSet(CaseRecordViewSet):
     def _workflow_move(self, request, move):
         # Any member may ask; the workflow alone decides (a viewer is refused by it, with its
         # own words). Non-members get 404 from the scoped queryset.
-        claim = self.get_object()
-        form = self.get_serializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        try:
-            move(claim, form.validated_data)
-        except DjangoValidationError as exc:
-            # The reasons, and their codes as the pages and the admin have them.
-            raise serializers.ValidationError(
-                {**django_errors(exc), "codes": workflow.refusal_codes(exc)}) from None
+        with self.versioned_write():
+            claim = self.get_object()
+            form = self.get_serializer(data=request.data)
+            form.is_valid(raise_exception=True)
+            try:
+                move(claim, form.validated_data)
+            except DjangoValidationError as exc:
+                # The reasons, and their codes as the pages and the admin have them.
+                raise serializers.ValidationError(
+                    {**django_errors(exc), "codes": workflow.refusal_codes(exc)}) from None
         claim = self.model.objects.select_related(*self.select_related).get(pk=claim.pk)
-        return Response(s.ClaimSerializer(claim, context=self.get_serializer_context()).data)
+        response = Response(s.ClaimSerializer(claim,
+                                              context=self.get_serializer_context()).data)
+        return self._with_etag(response, claim)
 
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated],
             filter_backends=[])
@@ -267,12 +260,16 @@ class CitationViewSet(mixins.DestroyModelMixin, CaseRecordViewSet):
 
     def get_queryset(self):
         records = super().get_queryset()
-        if self.request.method in ("PUT", "PATCH", "DELETE"):
+        if self._writing:
             return records.select_related("source")
         return records
 
     def case_id_of(self, obj):
         return obj.source.case_id
+
+    def destroy(self, request, *args, **kwargs):
+        with self.versioned_write():
+            return super().destroy(request, *args, **kwargs)
 
     def perform_destroy(self, instance):
         instance._history_user = self.request.user

@@ -8,6 +8,8 @@
   pushed back) once per SESSION_REFRESH_SECONDS instead of on every request.
 - `SessionLifetimeMiddleware` ends a session SESSION_ABSOLUTE_LIFETIME_SECONDS after sign-in,
   however active it is; `record_sign_in` (user_logged_in) notes when that was.
+- `RefuseNulBytesMiddleware` answers 400 to any request whose path or query string holds a
+  NUL byte, before any view or lookup sees it.
 """
 
 import time
@@ -15,7 +17,8 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.views.defaults import bad_request
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
@@ -128,3 +131,26 @@ class SessionLifetimeMiddleware:
                 messages.info(request, _("Sessions last at most %(hours)s hours: please sign "
                                          "in again.") % {"hours": f"{hours:g}"})
         return None
+
+
+NUL_BYTE_CODE = "nul_byte"
+NUL_BYTE_MESSAGE = "The address holds a NUL byte (%00), which no address of Casedesk has."
+
+
+class RefuseNulBytesMiddleware:
+    """No text Casedesk stores or looks up may hold U+0000: PostgreSQL refuses it in any
+    text value (a DataError, so a 500, from whichever lookup meets it first: a slug in the
+    path, a username in `?lead=`). One refusal here covers every URL, so no view or filter
+    needs its own. The API answers JSON like its other errors, pages Django's 400 page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path_info or "%00" in query or "\x00" in query:
+            if request.path_info.startswith("/api/"):
+                return JsonResponse({"detail": NUL_BYTE_MESSAGE, "code": NUL_BYTE_CODE},
+                                    status=400)
+            return bad_request(request, ValueError(NUL_BYTE_MESSAGE))
+        return self.get_response(request)

@@ -51,6 +51,14 @@ def token_client(user) -> APIClient:
     return api
 
 
+def version(api, url) -> dict:
+    """The If-Match header naming the version of the record at `url` that `api` reads now:
+    every write to an existing record needs it."""
+    response = api.get(url)
+    assert response.status_code == 200, response.content
+    return {"HTTP_IF_MATCH": response["ETag"]}
+
+
 @pytest.fixture
 def world(case, reporter):
     """One record of every kind in `case`, written by the reporter."""
@@ -115,7 +123,7 @@ def test_session_writes_need_the_csrf_token(world, reporter):
     client.get(reverse("api:docs"))  # any page sets the CSRF cookie
     token = client.cookies["csrftoken"].value
     accepted = client.patch(url, {"statement": "Changed"}, content_type="application/json",
-                            HTTP_X_CSRFTOKEN=token)
+                            HTTP_X_CSRFTOKEN=token, HTTP_IF_MATCH=client.get(url)["ETag"])
     assert accepted.status_code == 200, accepted.content
     assert Claim.objects.get(pk=world["claims"].pk).statement == "Changed"
 
@@ -153,8 +161,8 @@ def test_a_viewer_reads_but_cannot_change(world, viewer, kind):
 
 @pytest.mark.parametrize("kind", list(MODELS))
 def test_a_reporter_changes_a_record_and_history_names_them(world, reporter, kind):
-    response = token_client(reporter).patch(f"{API}/{kind}/{world[kind].pk}/", CHANGES[kind],
-                                            format="json")
+    api, url = token_client(reporter), f"{API}/{kind}/{world[kind].pk}/"
+    response = api.patch(url, CHANGES[kind], format="json", **version(api, url))
     assert response.status_code == 200, response.content
     field, value = next(iter(CHANGES[kind].items()))
     assert response.json()[field] == value
@@ -170,7 +178,8 @@ def test_a_case_is_changed_by_its_editors_only(world, reporter, editor):
     refused = token_client(reporter).patch(url, {"summary": "New"}, format="json")
     assert refused.status_code == 403
     assert refused.json() == {"detail": "Only an editor of this case can change this."}
-    accepted = token_client(editor).patch(url, {"summary": "  New summary  "}, format="json")
+    api = token_client(editor)
+    accepted = api.patch(url, {"summary": "  New summary  "}, format="json", **version(api, url))
     assert accepted.status_code == 200
     case = Case.objects.get(pk=world["cases"].pk)
     assert case.summary == "New summary"
@@ -265,8 +274,8 @@ def test_a_citation_cannot_cite_a_source_of_another_case(world, reporter, make_m
 
 
 def test_a_task_is_assigned_to_members_only(world, reporter, outsider):
-    response = token_client(reporter).patch(f"{API}/tasks/{world['tasks'].pk}/",
-                                            {"assignee": "outsider"}, format="json")
+    api, url = token_client(reporter), f"{API}/tasks/{world['tasks'].pk}/"
+    response = api.patch(url, {"assignee": "outsider"}, format="json", **version(api, url))
     assert response.status_code == 400
     assert response.json() == {"assignee": ["Assign the task to a member of this case."]}
 
@@ -274,8 +283,8 @@ def test_a_task_is_assigned_to_members_only(world, reporter, outsider):
 def test_a_record_stays_in_its_case(world, reporter):
     other_case = CaseFactory(title="Other")
     MembershipFactory(case=other_case, user=reporter, role=Role.EDITOR)
-    response = token_client(reporter).patch(f"{API}/claims/{world['claims'].pk}/",
-                                            {"case": other_case.pk}, format="json")
+    api, url = token_client(reporter), f"{API}/claims/{world['claims'].pk}/"
+    response = api.patch(url, {"case": other_case.pk}, format="json", **version(api, url))
     assert response.status_code == 400
     assert response.json() == {"case": ["A record stays in its case."]}
     assert Claim.objects.get(pk=world["claims"].pk).case == world["cases"]
@@ -293,7 +302,8 @@ def test_a_new_request_for_comment_is_asked_by_you(world, reporter):
 def test_citations_can_be_removed_by_reporters_with_history(world, reporter, viewer):
     url = f"{API}/citations/{world['citations'].pk}/"
     assert token_client(viewer).delete(url).status_code == 403
-    assert token_client(reporter).delete(url).status_code == 204
+    api = token_client(reporter)
+    assert api.delete(url, **version(api, url)).status_code == 204
     assert not Citation.objects.exists()
     deleted = Citation.history.get(history_type="-")
     assert deleted.history_user == reporter
@@ -309,9 +319,9 @@ def test_other_records_cannot_be_deleted_through_the_api(world, editor):
 
 def test_the_status_is_read_only_outside_the_workflow(world, editor):
     claim = world["claims"]
-    response = token_client(editor).patch(f"{API}/claims/{claim.pk}/",
-                                          {"status": "confirmed", "proposed_verdict": "false"},
-                                          format="json")
+    api, url = token_client(editor), f"{API}/claims/{claim.pk}/"
+    response = api.patch(url, {"status": "confirmed", "proposed_verdict": "false"},
+                         format="json", **version(api, url))
     assert response.status_code == 200
     assert response.json()["status"] == "unverified"
     claim.refresh_from_db()
@@ -321,8 +331,9 @@ def test_the_status_is_read_only_outside_the_workflow(world, editor):
 
 def test_a_transition_goes_through_the_workflow(world, reporter):
     claim = world["claims"]
-    response = token_client(reporter).post(f"{API}/claims/{claim.pk}/transition/",
-                                           {"to_status": "in_review"}, format="json")
+    api, url = token_client(reporter), f"{API}/claims/{claim.pk}/"
+    response = api.post(f"{url}transition/", {"to_status": "in_review"}, format="json",
+                        **version(api, url))
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "in_review"
     event = VerificationEvent.objects.get()
@@ -333,27 +344,33 @@ def test_a_transition_goes_through_the_workflow(world, reporter):
 
 def test_a_refused_transition_is_400_with_the_workflows_reasons(world, reporter, editor,
                                                                 viewer, outsider):
-    url = f"{API}/claims/{world['claims'].pk}/transition/"
-    by_reporter = token_client(reporter).post(url, {"to_status": "confirmed"}, format="json")
+    claim_url = f"{API}/claims/{world['claims'].pk}/"
+    url = f"{claim_url}transition/"
+
+    def move(user, data):
+        api = token_client(user)
+        return api.post(url, data, format="json", **version(api, claim_url))
+
+    by_reporter = move(reporter, {"to_status": "confirmed"})
     assert by_reporter.status_code == 400
     assert by_reporter.json() == {"non_field_errors": [
         "Only an editor can give a final verdict; you can propose one instead."],
         "codes": ["role_too_low"]}
-    by_editor = token_client(editor).post(url, {"to_status": "confirmed"}, format="json")
+    by_editor = move(editor, {"to_status": "confirmed"})
     assert by_editor.status_code == 400
     assert by_editor.json() == {"non_field_errors": [
         "A verdict needs a written rationale.",
         "Confirmed needs two independent sources: this claim has only one source. Add an "
         "independent source, or give a reason for a single-source override."],
         "codes": ["rationale_required", "independent_sources_required"]}
-    by_viewer = token_client(viewer).post(url, {"to_status": "in_review"}, format="json")
+    by_viewer = move(viewer, {"to_status": "in_review"})
     assert by_viewer.status_code == 400
     assert by_viewer.json() == {"non_field_errors": [
         "Viewers can read the case but not change a claim's status."],
         "codes": ["role_too_low"]}
     assert token_client(outsider).post(url, {"to_status": "in_review"},
                                        format="json").status_code == 404
-    unknown = token_client(editor).post(url, {"to_status": "published"}, format="json")
+    unknown = move(editor, {"to_status": "published"})
     assert unknown.status_code == 400 and "to_status" in unknown.json()
     assert Claim.objects.get(pk=world["claims"].pk).status == VerificationStatus.UNVERIFIED
     assert not VerificationEvent.objects.exists()
@@ -364,18 +381,19 @@ def test_four_eyes_holds_through_the_api(world, editor, second_editor):
     CitationFactory(claim=claim, source=SourceFactory(case=claim.case, name="Insider"),
                     relation=CitationRelation.CONFIRMS)
     url = f"{API}/claims/{claim.pk}/"
-    proposed = token_client(editor).post(f"{url}propose/",
-                                         {"verdict": "confirmed", "note": "Two outlets."},
-                                         format="json")
+    by_editor, by_second = token_client(editor), token_client(second_editor)
+    proposed = by_editor.post(f"{url}propose/", {"verdict": "confirmed", "note": "Two outlets."},
+                              format="json", **version(by_editor, url))
     assert proposed.status_code == 200
     assert proposed.json()["proposed_verdict"] == "confirmed"
     assert proposed.json()["proposed_by"] == "editor"
-    own = token_client(editor).post(f"{url}transition/",
-                                    {"to_status": "confirmed", "note": "Mine."}, format="json")
+    own = by_editor.post(f"{url}transition/", {"to_status": "confirmed", "note": "Mine."},
+                         format="json", **version(by_editor, url))
     assert own.status_code == 400
     assert "Four-eyes rule" in own.json()["non_field_errors"][0]
-    decided = token_client(second_editor).post(
-        f"{url}transition/", {"to_status": "confirmed", "note": "Independent."}, format="json")
+    decided = by_second.post(f"{url}transition/",
+                             {"to_status": "confirmed", "note": "Independent."}, format="json",
+                             **version(by_second, url))
     assert decided.status_code == 200, decided.content
     assert decided.json()["status"] == "confirmed"
     events = token_client(second_editor).get(f"{url}events/").json()
@@ -385,8 +403,9 @@ def test_four_eyes_holds_through_the_api(world, editor, second_editor):
 
 
 def test_a_viewer_cannot_propose(world, viewer):
-    response = token_client(viewer).post(f"{API}/claims/{world['claims'].pk}/propose/",
-                                         {"verdict": "false", "note": "No."}, format="json")
+    api, url = token_client(viewer), f"{API}/claims/{world['claims'].pk}/"
+    response = api.post(f"{url}propose/", {"verdict": "false", "note": "No."}, format="json",
+                        **version(api, url))
     assert response.status_code == 400
     assert response.json() == {"non_field_errors": [
         "Viewers can read the case but not propose verdicts."], "codes": ["role_too_low"]}
@@ -452,14 +471,14 @@ def test_only_handlers_change_a_protected_sources_address_or_protection(world, p
     api = token_client(reporter)
     url = f"{API}/sources/{source.pk}/"
     for change in ({"url": "https://example.org/"}, {"protected": False}):
-        response = api.patch(url, change, format="json")
+        response = api.patch(url, change, format="json", **version(api, url))
         assert response.status_code == 400
         assert list(response.json().values()) == [[
             "Only this case's source handlers can change a protected source's address or lift "
             "its protection."]]
     # Sending back what was read (withheld address, still protected) keeps the address.
     read = api.get(url).json()
-    response = api.put(url, {**read, "reliability": "C"}, format="json")
+    response = api.put(url, {**read, "reliability": "C"}, format="json", **version(api, url))
     assert response.status_code == 200, response.content
     source.refresh_from_db()
     assert (source.reliability, source.url, source.protected) == ("C", "", True)
