@@ -9,16 +9,14 @@ change only through cases.workflow (the claims' transition and propose endpoints
 
 Protected source identities (SourceIdentity) have no serializer at all: the API never reads
 them, for source handlers neither. A protected source appears by its codename (`name`); its
-address is part of its identity, so it is never given (`url_withheld`), though its handlers
-may send one. A citation's address follows cases.identities.citation_address: handlers-only
-when a source of its lineage is protected.
+address is withheld from everyone but the case's source handlers (`url_withheld`).
 """
 
 import copy
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -40,15 +38,8 @@ from cases.models import (
     VerificationEvent,
 )
 
-from cases.identities import (
-    PROTECTED_ADDRESS,
-    citation_address,
-    citation_address_withheld,
-    source_address,
-)
-
 from .access import handles_sources, require_role, role_in
-from .known_input import KnownFieldsMixin, KnownFieldsSerializer
+from .fields import BoundedDateTimeField
 
 User = get_user_model()
 
@@ -77,14 +68,16 @@ def django_errors(exc: DjangoValidationError) -> dict:
     return detail
 
 
-class RecordSerializer(KnownFieldsMixin, CountryFieldMixin, serializers.ModelSerializer):
-    """A record of a case, written under the model's own validation; a field it does not
-    have is refused, not dropped (api.known_input)."""
+class RecordSerializer(CountryFieldMixin, serializers.ModelSerializer):
+    """A record of a case, written under the model's own validation."""
 
     #: field → the form's normaliser for it (cases/forms).
     normalisers: dict = {}
     #: The least role that may create or change this kind of record.
     write_role = Role.REPORTER
+    # Datetimes are checked against cases.timebounds as sent (api/fields.py).
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.DateTimeField: BoundedDateTimeField}
 
     created_by = _username_field(read_only=True)
 
@@ -253,9 +246,8 @@ class SourceSerializer(RecordSerializer):
     reached_via = SourceField(required=False, allow_null=True,
                               help_text="The source this one is only known through.")
     url_withheld = serializers.SerializerMethodField(
-        help_text="True for a protected source: its address is part of its identity, which "
-                  "the API never gives (an empty string here). The case's source handlers "
-                  "may send one; they read it on the source's page.")
+        help_text="True when this is a protected source and you are not one of the case's "
+                  "source handlers: its address is then withheld (given as an empty string).")
 
     class Meta(RecordSerializer.Meta):
         model = Source
@@ -267,11 +259,13 @@ class SourceSerializer(RecordSerializer):
         return source.protected and not handles_sources(self.request, source.case_id)
 
     def get_url_withheld(self, source) -> bool:
-        return source.protected
+        return self._withheld(source)
 
     def to_representation(self, source):
         data = super().to_representation(source)
-        data["url"] = source_address(source, handler=False)
+        if self._withheld(source):
+            # A protected source's address may point at who they are.
+            data["url"] = ""
         return data
 
     def validate(self, attrs):
@@ -280,20 +274,12 @@ class SourceSerializer(RecordSerializer):
             # whether it stays protected. Sending back what was read (an empty, withheld
             # address; protected) changes nothing and is accepted.
             if attrs.get("url"):
-                raise serializers.ValidationError(
-                    {"url": [PROTECTED_SOURCE_FIELDS_MESSAGE]}, code=PROTECTED_ADDRESS)
+                raise serializers.ValidationError({"url": [PROTECTED_SOURCE_FIELDS_MESSAGE]})
             if attrs.get("protected") is False:
-                raise serializers.ValidationError(
-                    {"protected": [PROTECTED_SOURCE_FIELDS_MESSAGE]}, code=PROTECTED_ADDRESS)
+                raise serializers.ValidationError({"protected": [PROTECTED_SOURCE_FIELDS_MESSAGE]})
             attrs.pop("url", None)
             attrs.pop("protected", None)
-        address = attrs.get("url")
-        data = super().validate(attrs)
-        if address:
-            # Source.clean() set a protected source's address aside for its identity, on
-            # the copy it checked: Source.save() stores it there.
-            data["url"] = address
-        return data
+        return super().validate(attrs)
 
 
 # --- Claims --------------------------------------------------------------------------------
@@ -317,7 +303,7 @@ class ClaimSerializer(RecordSerializer):
         read_only_fields = ["status", "proposed_verdict"]
 
 
-class TransitionSerializer(KnownFieldsSerializer):
+class TransitionSerializer(serializers.Serializer):
     to_status = serializers.ChoiceField(choices=VerificationStatus.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="",
                                  help_text="Why: required for a verdict and for reopening.")
@@ -331,7 +317,7 @@ class TransitionSerializer(KnownFieldsSerializer):
                   "(refused with code `low_grade_not_acknowledged` without it).")
 
 
-class ProposeSerializer(KnownFieldsSerializer):
+class ProposeSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=[(s.value, s.label)
                                                for s in VerificationStatus
                                                if s in VerificationStatus.finals()])
@@ -377,14 +363,6 @@ class CitationSerializer(RecordSerializer):
     def get_via_name(self, citation) -> str | None:
         return citation.via.name if citation.via_id else None
 
-    def _handler(self, citation) -> bool:
-        return handles_sources(self.request, citation.source.case_id)
-
-    def to_representation(self, citation):
-        data = super().to_representation(citation)
-        data["url"] = citation_address(citation, handler=self._handler(citation))
-        return data
-
     @extend_schema_field(OpenApiTypes.INT)
     def get_case(self, citation):
         return citation.source.case_id
@@ -406,21 +384,7 @@ class CitationSerializer(RecordSerializer):
                     raise serializers.ValidationError(
                         {name: ["A citation stays with the claim or incident it was made "
                                 "for."]})
-            if citation_address_withheld(self.instance,
-                                         handler=self._handler(self.instance)):
-                # As in the claim's form: the address of a protected source's statement is
-                # its handlers'. Sending back what was read (empty) keeps it.
-                if attrs.get("url"):
-                    raise serializers.ValidationError(
-                        {"url": ["Only this case's source handlers can change the address of "
-                                 "a protected source's statement."]}, code=PROTECTED_ADDRESS)
-                attrs.pop("url", None)
         return super().validate(attrs)
-
-    def update(self, instance, validated_data):
-        # A handler read the whole address: an empty one sent back removes it.
-        instance.replaces_protected_address = "url" in validated_data
-        return super().update(instance, validated_data)
 
 
 # --- Tasks and requests for comment --------------------------------------------------------
