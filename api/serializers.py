@@ -9,7 +9,9 @@ change only through cases.workflow (the claims' transition and propose endpoints
 
 Protected source identities (SourceIdentity) have no serializer at all: the API never reads
 them, for source handlers neither. A protected source appears by its codename (`name`); its
-address is withheld from everyone but the case's source handlers (`url_withheld`).
+address is part of its identity, so it is never given (`url_withheld`), though its handlers
+may send one. A citation's address follows cases.identities.citation_address: handlers-only
+when a source of its lineage is protected.
 """
 
 import copy
@@ -38,8 +40,16 @@ from cases.models import (
     VerificationEvent,
 )
 
+from cases.identities import (
+    PROTECTED_ADDRESS,
+    citation_address,
+    citation_address_withheld,
+    source_address,
+)
+
 from .access import handles_sources, require_role, role_in
 from .fields import BoundedDateTimeField
+from .known_input import KnownFieldsMixin, KnownFieldsSerializer
 
 User = get_user_model()
 
@@ -68,8 +78,9 @@ def django_errors(exc: DjangoValidationError) -> dict:
     return detail
 
 
-class RecordSerializer(CountryFieldMixin, serializers.ModelSerializer):
-    """A record of a case, written under the model's own validation."""
+class RecordSerializer(KnownFieldsMixin, CountryFieldMixin, serializers.ModelSerializer):
+    """A record of a case, written under the model's own validation; a field it does not
+    have is refused, not dropped (api.known_input)."""
 
     #: field → the form's normaliser for it (cases/forms).
     normalisers: dict = {}
@@ -246,8 +257,9 @@ class SourceSerializer(RecordSerializer):
     reached_via = SourceField(required=False, allow_null=True,
                               help_text="The source this one is only known through.")
     url_withheld = serializers.SerializerMethodField(
-        help_text="True when this is a protected source and you are not one of the case's "
-                  "source handlers: its address is then withheld (given as an empty string).")
+        help_text="True for a protected source: its address is part of its identity, which "
+                  "the API never gives (an empty string here). The case's source handlers "
+                  "may send one; they read it on the source's page.")
 
     class Meta(RecordSerializer.Meta):
         model = Source
@@ -259,13 +271,11 @@ class SourceSerializer(RecordSerializer):
         return source.protected and not handles_sources(self.request, source.case_id)
 
     def get_url_withheld(self, source) -> bool:
-        return self._withheld(source)
+        return source.protected
 
     def to_representation(self, source):
         data = super().to_representation(source)
-        if self._withheld(source):
-            # A protected source's address may point at who they are.
-            data["url"] = ""
+        data["url"] = source_address(source, handler=False)
         return data
 
     def validate(self, attrs):
@@ -274,12 +284,20 @@ class SourceSerializer(RecordSerializer):
             # whether it stays protected. Sending back what was read (an empty, withheld
             # address; protected) changes nothing and is accepted.
             if attrs.get("url"):
-                raise serializers.ValidationError({"url": [PROTECTED_SOURCE_FIELDS_MESSAGE]})
+                raise serializers.ValidationError(
+                    {"url": [PROTECTED_SOURCE_FIELDS_MESSAGE]}, code=PROTECTED_ADDRESS)
             if attrs.get("protected") is False:
-                raise serializers.ValidationError({"protected": [PROTECTED_SOURCE_FIELDS_MESSAGE]})
+                raise serializers.ValidationError(
+                    {"protected": [PROTECTED_SOURCE_FIELDS_MESSAGE]}, code=PROTECTED_ADDRESS)
             attrs.pop("url", None)
             attrs.pop("protected", None)
-        return super().validate(attrs)
+        address = attrs.get("url")
+        data = super().validate(attrs)
+        if address:
+            # Source.clean() set a protected source's address aside for its identity, on
+            # the copy it checked: Source.save() stores it there.
+            data["url"] = address
+        return data
 
 
 # --- Claims --------------------------------------------------------------------------------
@@ -303,7 +321,7 @@ class ClaimSerializer(RecordSerializer):
         read_only_fields = ["status", "proposed_verdict"]
 
 
-class TransitionSerializer(serializers.Serializer):
+class TransitionSerializer(KnownFieldsSerializer):
     to_status = serializers.ChoiceField(choices=VerificationStatus.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="",
                                  help_text="Why: required for a verdict and for reopening.")
@@ -317,7 +335,7 @@ class TransitionSerializer(serializers.Serializer):
                   "(refused with code `low_grade_not_acknowledged` without it).")
 
 
-class ProposeSerializer(serializers.Serializer):
+class ProposeSerializer(KnownFieldsSerializer):
     verdict = serializers.ChoiceField(choices=[(s.value, s.label)
                                                for s in VerificationStatus
                                                if s in VerificationStatus.finals()])
@@ -363,6 +381,14 @@ class CitationSerializer(RecordSerializer):
     def get_via_name(self, citation) -> str | None:
         return citation.via.name if citation.via_id else None
 
+    def _handler(self, citation) -> bool:
+        return handles_sources(self.request, citation.source.case_id)
+
+    def to_representation(self, citation):
+        data = super().to_representation(citation)
+        data["url"] = citation_address(citation, handler=self._handler(citation))
+        return data
+
     @extend_schema_field(OpenApiTypes.INT)
     def get_case(self, citation):
         return citation.source.case_id
@@ -384,7 +410,21 @@ class CitationSerializer(RecordSerializer):
                     raise serializers.ValidationError(
                         {name: ["A citation stays with the claim or incident it was made "
                                 "for."]})
+            if citation_address_withheld(self.instance,
+                                         handler=self._handler(self.instance)):
+                # As in the claim's form: the address of a protected source's statement is
+                # its handlers'. Sending back what was read (empty) keeps it.
+                if attrs.get("url"):
+                    raise serializers.ValidationError(
+                        {"url": ["Only this case's source handlers can change the address of "
+                                 "a protected source's statement."]}, code=PROTECTED_ADDRESS)
+                attrs.pop("url", None)
         return super().validate(attrs)
+
+    def update(self, instance, validated_data):
+        # A handler read the whole address: an empty one sent back removes it.
+        instance.replaces_protected_address = "url" in validated_data
+        return super().update(instance, validated_data)
 
 
 # --- Tasks and requests for comment --------------------------------------------------------
