@@ -18,9 +18,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpResponseNotAllowed, JsonResponse
-from django.views.defaults import bad_request
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views.defaults import bad_request
 
 REFUSED_METHODS = frozenset({"TRACE", "TRACK"})
 ALLOWED_METHODS = ["GET", "HEAD", "POST", "OPTIONS"]

@@ -8,7 +8,17 @@ from cases.enums import Role
 from cases.history import history_maintenance
 
 from .clients import TwoFactorClient
-from .factories import CaseFactory, MembershipFactory, UserFactory
+from .factories import (
+    CaseFactory,
+    CitationFactory,
+    ClaimFactory,
+    CommentRequestFactory,
+    IncidentFactory,
+    MembershipFactory,
+    SourceFactory,
+    TaskFactory,
+    UserFactory,
+)
 
 
 @pytest.fixture
@@ -101,3 +111,17 @@ def editor(make_member):
 @pytest.fixture
 def second_editor(make_member):
     return make_member(Role.EDITOR, username="second_editor")
+
+
+@pytest.fixture
+def world(case, reporter):
+    """One record of every kind in `case`, written by the reporter (the API's tests)."""
+    incident = IncidentFactory(case=case, title="Ten men fled the training ground")
+    source = SourceFactory(case=case, name="161.ru", url="https://161.ru/")
+    claim = ClaimFactory(case=case, incident=incident, created_by=reporter,
+                         statement="Ten men fled.")
+    citation = CitationFactory(claim=claim, source=source)
+    task = TaskFactory(case=case, title="Archive the original")
+    request_ = CommentRequestFactory(case=case, incident=incident)
+    return {"cases": case, "incidents": incident, "sources": source, "claims": claim,
+            "citations": citation, "tasks": task, "comment-requests": request_}

@@ -22,7 +22,6 @@ from cases.models import (
     Incident,
     Membership,
     Source,
-    SourceIdentity,
     Task,
     VerificationEvent,
 )
@@ -57,20 +56,6 @@ def version(api, url) -> dict:
     response = api.get(url)
     assert response.status_code == 200, response.content
     return {"HTTP_IF_MATCH": response["ETag"]}
-
-
-@pytest.fixture
-def world(case, reporter):
-    """One record of every kind in `case`, written by the reporter."""
-    incident = IncidentFactory(case=case, title="Ten men fled the training ground")
-    source = SourceFactory(case=case, name="161.ru", url="https://161.ru/")
-    claim = ClaimFactory(case=case, incident=incident, created_by=reporter,
-                         statement="Ten men fled.")
-    citation = CitationFactory(claim=claim, source=source)
-    task = TaskFactory(case=case, title="Archive the original")
-    request_ = CommentRequestFactory(case=case, incident=incident)
-    return {"cases": case, "incidents": incident, "sources": source, "claims": claim,
-            "citations": citation, "tasks": task, "comment-requests": request_}
 
 
 # A change each endpoint accepts from a reporter, and the field that shows it.

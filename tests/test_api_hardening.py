@@ -26,7 +26,7 @@ from cases.models import (
 )
 
 from .factories import CitationFactory, IncidentTypeFactory, SourceFactory
-from .test_api import API, token_client, version, world  # noqa: F401 (world: a fixture)
+from .test_api import API, token_client, version
 
 pytestmark = pytest.mark.django_db
 
@@ -284,7 +284,7 @@ def test_read_only_fields_sent_back_are_accepted(world, reporter):
 
 def _versioned_operations(world):
     """(method, url, body, record) of every write to an existing record."""
-    for kind, model in MODELS.items():
+    for kind in MODELS:
         url = f"{API}/{kind}/{world[kind].pk}/"
         yield "patch", url, {}, world[kind]
     yield "delete", f"{API}/citations/{world['citations'].pk}/", None, world["citations"]
