@@ -1,29 +1,46 @@
-"""API tokens in the back office: an admin creates a person's token and revokes it by
-deleting it. Scoped like the rest of the admin (cases/admin/scoping.py): superusers, who run
-the accounts, see every token; other staff see and revoke only their own, and only with the
-token model permissions. The key is shown once, when the token is created; the list shows
-its first characters only, so an open admin page does not hand out working keys."""
+"""API tokens in the back office, the one place they are made (api/tokens.py says by whom): an
+admin makes a person's token and revokes it by deleting it. Scoped like the rest of the admin
+(cases/admin/scoping.py): superusers, who run the accounts, see every token; other staff see,
+make and revoke only their own, and only with the token model permissions. The key is shown
+once, when the token is made; the list shows its first characters, who made it and when it
+expires, so an open admin page hands out no working key."""
 
+from django import forms
 from django.contrib import admin, messages
-from rest_framework.authtoken.admin import TokenAdmin
-from rest_framework.authtoken.models import TokenProxy
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
-admin.site.unregister(TokenProxy)
+from . import tokens
+from .models import ApiToken
 
 
-@admin.register(TokenProxy)
-class ScopedTokenAdmin(TokenAdmin):
-    list_display = ("user", "key_start", "created")
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    form = ApiTokenForm
+    list_display = ("user", "key_start", "created_by", "created_at", "expires_at", "expired")
+    list_select_related = ("user", "created_by")
+    readonly_fields = ("key_start", "created_by", "created_at", "expires_at")
+    search_fields = ("user__username",)
 
     @admin.display(description="key")
     def key_start(self, token):
-        return f"{token.key[:6]}…"
+        return f"{token.prefix}…"
+
+    @admin.display(boolean=True, description="expired")
+    def expired(self, token):
+        return token.expired
 
     def get_queryset(self, request):
-        tokens = super().get_queryset(request).select_related("user")
+        found = super().get_queryset(request)
         if request.user.is_superuser:
-            return tokens
-        return tokens.filter(user=request.user)
+            return found
+        return found.filter(user=request.user)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user" and not request.user.is_superuser:
@@ -31,10 +48,26 @@ class ScopedTokenAdmin(TokenAdmin):
                 pk=request.user.pk)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class MadeInThisSession(form):
+            def clean(self):
+                cleaned = super().clean()
+                tokens.check_may_issue(request)  # the refusal shows above the form
+                return cleaned
+
+        return MadeInThisSession
+
     def has_change_permission(self, request, obj=None):
-        return False  # a token is created or revoked, never edited
+        return False  # a token is made or revoked, never edited
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        messages.warning(request, f"API token for {obj.user.get_username()}: {obj.key} — "
-                                  "copy it now and hand it over safely; it is not shown again.")
+        obj.created_by = request.user
+        key = obj.assign_key()
+        obj.save()
+        expires = formats.date_format(timezone.localtime(obj.expires_at), "DATETIME_FORMAT")
+        messages.warning(request, _(
+            "API token for %(user)s: %(key)s — copy it now and hand it over safely; it is not "
+            "shown again. It expires on %(expires)s.") % {
+            "user": obj.user.get_username(), "key": key, "expires": expires})

@@ -260,14 +260,15 @@ def _read_xlsx(data: bytes) -> Table:
     if sheet_part is None:
         raise FileRefused("The workbook has no sheet.", code="no_sheet")
     with _workbook_library():
-        _check_declared_size(reader.archive, sheet_part)
         source = reader.archive.open(sheet_part)
     try:
         workbook = reader.wb
+        # openpyxl reads each row's cells (types, shared texts, dates by their format); the
+        # loop over the sheet's XML is ours (_sheet_rows), so that it can be bounded.
         parser = WorkSheetParser(source, strings, data_only=True,
                                  epoch=workbook.epoch, date_formats=workbook._date_formats,
                                  timedelta_formats=workbook._timedelta_formats)
-        return _sheet_table(parser.parse(), cells=len(strings))
+        return _sheet_table(_sheet_rows(source, parser), cells=len(strings))
     finally:
         source.close()
         reader.archive.close()
@@ -286,13 +287,9 @@ def _shared_strings(reader) -> list[str]:
     limit = max_cells()
     strings: list[str] = []
     with reader.archive.open(part.PartName[1:]) as source:
-        root = None
-        for event, element in ElementTree.iterparse(source, events=("start", "end")):
-            if root is None:
-                root = element
-            elif event == "end" and element.tag == f"{_SHEET_NS}si":
+        for depth, element in _xml_records(source, record_depth=1):
+            if depth == 1 and element.tag == f"{_SHEET_NS}si":
                 strings.append(Text.from_tree(element).content.replace("x005F_", ""))
-                root.clear()  # what has been read is not kept
                 if len(strings) > limit:
                     raise _too_many_cells(limit)
     return strings
@@ -318,24 +315,57 @@ def _check_archive(archive: zipfile.ZipFile) -> None:
                 code="zip_bomb")
 
 
-def _check_declared_size(archive: zipfile.ZipFile, sheet_part: str) -> None:
-    """Refuse a sheet whose declared size (`<dimension ref="A1:XFD3000"/>`, before the data)
-    is over the limits, reading only the sheet's head. A sheet without one, or with a wrong
-    one, is still bounded as it is read."""
+# A record (a row, a shared text) is held in memory while it is read, with all it contains:
+# far more elements than a row of Excel's 16,384 columns has.
+_MAX_ELEMENTS_IN_A_RECORD = 100_000
+# XML elements a part may hold for each cell allowed (a cell is two or three: c and v, or c,
+# is and t), so that elements that are no cell cannot be piled up either.
+_ELEMENTS_PER_CELL = 4
+
+
+def _xml_records(source, *, record_depth: int) -> Iterator[tuple[int, ElementTree.Element]]:
+    """(depth, element) for each element of an XML part down to `record_depth` (the root is
+    0: a sheet's rows are at 2, in sheetData), as each ends; deeper elements stay inside their
+    record. An element is forgotten once it has been handed over, so memory holds one record
+    at a time, and every element counts, so a part cannot hold more than the cell limit
+    allows, whatever its elements are."""
+    cell_limit = max_cells()
+    element_limit = _ELEMENTS_PER_CELL * cell_limit + _MAX_ELEMENTS_IN_A_RECORD
+    stack: list[ElementTree.Element] = []
+    elements = in_record = 0
+    for event, element in ElementTree.iterparse(source, events=("start", "end")):
+        if event == "start":
+            elements += 1
+            in_record = 1 if len(stack) <= record_depth else in_record + 1
+            if elements > element_limit or in_record > _MAX_ELEMENTS_IN_A_RECORD:
+                raise _too_many_cells(cell_limit)
+            stack.append(element)
+            continue
+        stack.pop()
+        if len(stack) <= record_depth:
+            yield len(stack), element
+            if stack:
+                stack[-1].clear()
+
+
+def _sheet_rows(source, parser) -> Iterator[tuple[int, list[dict]]]:
+    """(row number, cells) for each row of a sheet, refusing the sheet when the size it
+    declares (`<dimension ref="A1:XFD3000"/>`, before its rows) is over the limits. A sheet
+    that declares none, or a wrong one, is still bounded as it is read (_sheet_table)."""
+    for depth, element in _xml_records(source, record_depth=2):
+        if depth == 1 and element.tag == f"{_SHEET_NS}dimension":
+            _check_declared_size(element.get("ref", ""))
+        elif depth == 2 and element.tag == f"{_SHEET_NS}row":
+            yield parser.parse_row(element)
+
+
+def _check_declared_size(ref: str) -> None:
     from openpyxl.utils.cell import range_boundaries
 
-    with archive.open(sheet_part) as source:
-        for _event, element in ElementTree.iterparse(source, events=("start",)):
-            if element.tag == f"{_SHEET_NS}sheetData":
-                return
-            if element.tag == f"{_SHEET_NS}dimension":
-                try:
-                    _min_col, _min_row, columns, rows = range_boundaries(element.get("ref", ""))
-                except (TypeError, ValueError):
-                    return  # unreadable: not relied upon
-                break
-        else:
-            return
+    try:
+        _min_col, _min_row, columns, rows = range_boundaries(ref)
+    except (TypeError, ValueError):
+        return  # unreadable: not relied upon
     if rows is not None and rows - 1 > max_rows():
         raise FileRefused(
             _("The sheet says it has %(rows)s rows, more than the %(limit)s a file may have: "

@@ -19,6 +19,14 @@ One check serves every way in (the workspace form and the admin both mix in
    bytes after the image) is re-encoded from its pixels alone, after its EXIF orientation has
    been applied: PNG and WebP losslessly, JPEG with its own quantisation tables and chroma
    subsampling. A file that carries nothing but pixels is stored byte for byte.
+4. **PDFs lose their metadata too**: the document information dictionary (Author, Creator,
+   Producer, dates…) and every XMP packet (the document's, a page's, an embedded image's) are
+   removed, and the file is written anew with only the objects the document uses, so
+   sections from earlier saves (incremental updates keep what a later save removed) and data
+   after its end go too. A PDF with none of these is stored byte for byte. Encrypted PDFs
+   are refused (they can be neither checked nor cleaned), and so are PDFs that cannot be
+   read. A digital signature does not survive the rewrite; the upload's SHA-256 stays on
+   record.
 
 The file handed back to the form carries an `UploadInfo` (detected kind, the SHA-256 and size of
 the file as uploaded, what was removed); Evidence.save() records it and Evidence.start_custody()
@@ -40,6 +48,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.template.defaultfilters import filesizeformat
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 HEAD_BYTES = 4096  # what identify() looks at
@@ -95,9 +105,9 @@ def accept_attribute() -> str:
 
 def help_text() -> str:
     return (f"Accepted: {ACCEPTED_IN_WORDS}, up to {filesizeformat(max_upload_bytes())}. "
-            "Photos are stored without their metadata (camera, GPS position, date…); the "
-            "SHA-256 of the file as you upload it is recorded. PDF, video and audio are stored "
-            "as uploaded, metadata included.")
+            "Photos and PDFs are stored without their metadata (camera, GPS position, author, "
+            "software, dates…); the SHA-256 of the file as you upload it is recorded. Video "
+            "and audio are stored as uploaded, metadata included.")
 
 
 # --- What is refused by name -------------------------------------------------------------------
@@ -404,6 +414,11 @@ def clean_upload(uploaded: UploadedFile) -> UploadedFile:
         clean, removed, upright = clean_image(uploaded.read(), kind)
         if clean is not None:
             stored = SimpleUploadedFile(name, clean, kind.content_type)
+    elif kind is PDF:
+        uploaded.seek(0)
+        clean, removed = clean_pdf(uploaded)
+        if clean is not None:
+            stored = SimpleUploadedFile(name, clean, kind.content_type)
     stored.name = name
     stored.content_type = kind.content_type  # the detected type, whatever the browser said
     stored.seek(0)
@@ -594,6 +609,87 @@ def clean_image(data: bytes, kind: Kind) -> tuple[bytes | None, list[str], bool]
     else:
         upright.save(out, format="WEBP", lossless=True, exact=True)
     return out.getvalue(), found, turned
+
+
+# --- PDFs ---------------------------------------------------------------------------------------
+
+_PDF_UNREADABLE = ("This file starts like a PDF but cannot be read as one: it is damaged, or "
+                   "not a real PDF. Save or print it to PDF again and upload that.")
+
+
+def _strip_xmp(root) -> int:
+    """Remove every XMP packet (a `/Metadata` entry: the catalog's, a page's, an image's or
+    a font's) reachable from `root`; return how many. Walks with a stack and a set of
+    visited objects: page trees point back to their parents."""
+    removed, seen, stack = 0, set(), [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, IndirectObject):
+            if item.idnum in seen:
+                continue
+            seen.add(item.idnum)
+            item = item.get_object()
+        if isinstance(item, DictionaryObject):
+            if NameObject("/Metadata") in item:
+                del item[NameObject("/Metadata")]
+                removed += 1
+            stack.extend(item.values())
+        elif isinstance(item, ArrayObject):
+            stack.extend(item)
+    return removed
+
+
+def _pdf_sections(data: bytes) -> list[str]:
+    """What the bytes of a PDF carry besides one revision of the document: sections from
+    earlier saves (each save appended with an incremental update ends in its own %%EOF), and
+    anything after the last %%EOF."""
+    found = []
+    if data.count(b"%%EOF") > 1:
+        found.append("sections from earlier saves")
+    end = data.rfind(b"%%EOF")
+    if end >= 0 and data[end + 5:].strip(b"\r\n\t\x0c\x00 "):
+        found.append("data after the end of the document")
+    return found
+
+
+def clean_pdf(file) -> tuple[bytes | None, list[str]]:
+    """Return (a copy without document information, XMP, earlier saves or trailing data, what
+    was removed), or (None, []) when the PDF carries none of these and is kept as it is.
+    Raises ValidationError when it is encrypted or cannot be read."""
+    data = file.read()
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        encrypted = reader.is_encrypted
+    except Exception:  # any parsing failure: damaged, or not what it says it is
+        raise ValidationError(_PDF_UNREADABLE, code="pdf") from None
+    if encrypted:
+        raise ValidationError(
+            "This PDF is encrypted (password-protected or locked against changes): Casedesk "
+            "can neither check it nor remove its metadata. Open it, print or save it as a new "
+            "PDF without protection, and upload that.", code="pdf")
+    found = []
+    try:
+        if not len(reader.pages):
+            raise ValueError("no pages")
+        info = reader.trailer.get("/Info")
+        info = info.get_object() if info is not None else None
+        if isinstance(info, DictionaryObject) and len(info):
+            names = ", ".join(sorted(str(key).lstrip("/") for key in info))
+            found.append(f"document information ({names[:100]})")
+        writer = PdfWriter(clone_from=reader)
+        writer.metadata = None  # the trailer's /Info, which pypdf would fill in otherwise
+        packets = _strip_xmp(writer.root_object)
+        if packets:
+            found.append("XMP metadata" + (f" ({packets} packets)" if packets > 1 else ""))
+        found += _pdf_sections(data)
+        if not found:
+            return None, []
+        writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)
+        out = io.BytesIO()
+        writer.write(out)
+    except Exception:
+        raise ValidationError(_PDF_UNREADABLE, code="pdf") from None
+    return out.getvalue(), found
 
 
 # --- Forms and the upload handler ---------------------------------------------------------------

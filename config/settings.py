@@ -50,9 +50,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "cases",
-    # The REST API (api/): Django REST Framework, its per-user tokens, the OpenAPI schema.
+    # The REST API (api/): Django REST Framework, the OpenAPI schema; tokens are api's own.
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "api",
 ]
@@ -250,12 +249,13 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG  # http://localhost in development on
 CASEDESK_REQUIRE_2FA = env.bool("CASEDESK_REQUIRE_2FA", default=True)
 
 # --- REST API (api/, docs/architecture.md "REST API") ---------------------------------------
-# Token (per-user, revoked by deleting it in the admin) or session authentication; a session
-# needs the CSRF token on writes. JSON only: DRF's browsable pages carry inline script, which
+# Token (api/models.py: made in the back office by a session that passed a second factor,
+# expiring, revoked by deleting it) or session authentication; a session needs the CSRF token
+# on writes. JSON only: DRF's browsable pages carry inline script, which
 # the CSP forbids (the documentation page is Swagger UI at /api/docs/).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -268,6 +268,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
     "DEFAULT_SCHEMA_CLASS": "api.schema.CasedeskAutoSchema",
 }
+# An API token stops working this many days after it was made (api/models.py).
+API_TOKEN_LIFETIME_DAYS = env.int("API_TOKEN_LIFETIME_DAYS", default=90)
 # ?page_size= is honoured up to this many records.
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
 SPECTACULAR_SETTINGS = {

@@ -1,6 +1,7 @@
 """factory_boy factories for every model. Related records default to the same case."""
 
 import datetime as dt
+import io
 
 import factory
 from django.contrib.auth import get_user_model
@@ -124,3 +125,35 @@ class CommentRequestFactory(factory.django.DjangoModelFactory):
     case = factory.SubFactory(CaseFactory)
     party_name = "Defence Ministry"
     deadline = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=2))
+
+
+def api_key_for(user, *, created_by=None) -> str:
+    """The key of a new API token for `user` (made by `created_by`, by default the user):
+    tokens keep only a hash of their key, so a test keeps the key it is given here."""
+    from api.models import ApiToken
+
+    return ApiToken.objects.issue(user, created_by=created_by or user)[1]
+
+
+def pdf_document(*, info: dict | None = None, xmp: bytes | None = None,
+                 page_xmp: bytes | None = None) -> bytes:
+    """A one-page PDF made here, with the given document information entries
+    ({"/Author": …}), an XMP packet in its catalog and one on its page; none by default."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(200, 200)
+    writer.metadata = None  # pypdf would name itself as /Producer
+    if info:
+        writer.add_metadata(info)
+    for holder, packet in ((writer.root_object, xmp), (page, page_xmp)):
+        if packet:
+            stream = DecodedStreamObject()
+            stream.set_data(packet)
+            stream.update({NameObject("/Type"): NameObject("/Metadata"),
+                           NameObject("/Subtype"): NameObject("/XML")})
+            holder[NameObject("/Metadata")] = writer._add_object(stream)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -4,15 +4,16 @@ pagination, filters, query counts and the docs page."""
 
 import datetime as dt
 import json
+import re
 import uuid
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api.models import ApiToken, digest_of
 from cases.enums import CitationRelation, Role, VerificationEventKind, VerificationStatus
 from cases.models import (
     Case,
@@ -36,6 +37,7 @@ from .factories import (
     SourceFactory,
     TaskFactory,
     UserFactory,
+    api_key_for,
 )
 from .test_http_security import assert_no_inline_code, parse_csp
 
@@ -46,7 +48,7 @@ API = "/api/v1"
 
 def token_client(user) -> APIClient:
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_key_for(user)}")
     return api
 
 
@@ -576,42 +578,45 @@ def test_the_docs_page_loads_vendored_swagger_ui_without_inline_code(client, rep
 
 def test_tokens_are_scoped_in_the_admin_and_revoked_by_deleting(client, reporter, world):
     staff = UserFactory(username="deskstaff", is_staff=True)
-    staff.user_permissions.set(Permission.objects.filter(
-        content_type__app_label="authtoken"))
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="api"))
     superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
-    reporter_token = Token.objects.create(user=reporter)
-    staff_token = Token.objects.create(user=staff)
-    changelist = reverse("admin:authtoken_tokenproxy_changelist")
+    reporter_key = api_key_for(reporter, created_by=superuser)
+    staff_key = api_key_for(staff, created_by=superuser)
+    reporter_token = ApiToken.objects.get(user=reporter)
+    changelist = reverse("admin:api_apitoken_changelist")
 
     client.force_login(staff)
     page = client.get(changelist).content.decode()
     assert "deskstaff" in page and "reporter" not in page
-    assert staff_token.key not in page and reporter_token.key[:6] not in page
-    assert client.post(reverse("admin:authtoken_tokenproxy_delete",
-                               args=[reporter.pk]), {"post": "yes"}).status_code in (302, 404)
-    assert Token.objects.filter(user=reporter).exists()
+    assert staff_key not in page and reporter_key[:8] not in page
+    assert client.post(reverse("admin:api_apitoken_delete", args=[reporter_token.pk]),
+                       {"post": "yes"}).status_code in (302, 404)
+    assert ApiToken.objects.filter(user=reporter).exists()
 
     client.force_login(superuser)
     page = client.get(changelist).content.decode()
     assert "deskstaff" in page and "reporter" in page
-    assert reporter_token.key not in page
-    client.post(reverse("admin:authtoken_tokenproxy_delete", args=[reporter.pk]),
+    assert reporter_key not in page and f"{reporter_key[:8]}…" in page
+    client.post(reverse("admin:api_apitoken_delete", args=[reporter_token.pk]),
                 {"post": "yes"})
-    assert not Token.objects.filter(user=reporter).exists()
+    assert not ApiToken.objects.filter(user=reporter).exists()
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {reporter_token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {reporter_key}")
     assert api.get(f"{API}/cases/").status_code == 401
 
 
 def test_an_admin_sees_a_new_token_once(client, reporter):
     superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
     client.force_login(superuser)
-    response = client.post(reverse("admin:authtoken_tokenproxy_add"), {"user": reporter.pk},
+    response = client.post(reverse("admin:api_apitoken_add"), {"user": reporter.pk},
                            follow=True)
-    token = Token.objects.get(user=reporter)
-    assert token.key in response.content.decode()
-    assert token.key not in client.get(
-        reverse("admin:authtoken_tokenproxy_changelist")).content.decode()
+    token = ApiToken.objects.get(user=reporter)
+    key = re.search(r"API token for reporter: ([0-9a-f]{64})", response.content.decode())[1]
+    assert token.digest == digest_of(key) and key != token.digest
+    assert key not in client.get(reverse("admin:api_apitoken_changelist")).content.decode()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get(f"{API}/cases/").status_code == 200
 
 
 def test_dates_and_times_are_timezone_aware_iso(world, reporter):

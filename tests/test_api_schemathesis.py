@@ -17,7 +17,6 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
@@ -28,6 +27,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from cases.models import Case, Citation, Claim, CommentRequest, Incident, Source, Task
+
+from .factories import api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +96,7 @@ def demo_token(db, wsgi_keeps_the_test_transaction):
     DEMO_IDS.update({kind: list(records().values_list("pk", flat=True))
                      for kind, records in RECORDS.items()})
     assert all(DEMO_IDS.values()), "the demo has a record of every kind"
-    return Token.objects.create(user=get_user_model().objects.get(username="editor")).key
+    return api_key_for(get_user_model().objects.get(username="editor"))
 
 
 def test_the_served_schema_is_the_one_tested(demo_token):

@@ -45,6 +45,7 @@ from .factories import (
     SourceFactory,
     TaskFactory,
     UserFactory,
+    pdf_document,
 )
 
 pytestmark = pytest.mark.django_db
@@ -597,7 +598,7 @@ def test_edit_page_query_count_does_not_grow(client, case, handler, make_member,
 
 def test_evidence_upload_hashes_the_file_and_starts_its_custody(client, case, reporter):
     claim = ClaimFactory(case=case)
-    content = b"%PDF-1.4 court ruling"
+    content = pdf_document()  # a PDF without metadata is stored as uploaded
     client.force_login(reporter)
     data = fill(read_form(client.get(url("evidence_create", case))),
                 description=" Court ruling,  archived ", claim=str(claim.pk),

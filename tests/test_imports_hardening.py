@@ -280,6 +280,21 @@ def test_xlsx_rows_missing_from_the_sheet_keep_the_row_numbers(case, reporter):
     assert Incident.objects.count() == 0
 
 
+@pytest.mark.parametrize("where", ["between rows", "inside a cell"])
+def test_xlsx_elements_that_are_no_cell_count_too(case, reporter, settings, where):
+    # A sheet can pile up XML elements that are neither rows nor cells (the reader would
+    # otherwise keep them all in memory, and spend its time on them uncounted).
+    settings.CASEDESK_IMPORT_MAX_CELLS = 100
+    pile = "<x/>" * 110_000
+    if where == "between rows":
+        rows = _row(1, "title", "occurred") + pile + _row(2, "Raid", "2024")
+    else:
+        rows = _row(1, "title", "occurred") + f'<row r="2"><c><v>1</v>{pile}</c></row>'
+    refused = _refusal("incidents", case, reporter, _with_sheet(_sheet(rows, after=BROKEN_XML)),
+                       "x.xlsx")
+    assert refused.code == "too_many_cells"
+
+
 def _workbook_with_shared_strings(rows: list[list[str]], *, unused: int = 0,
                                   after: str = "") -> bytes:
     """A workbook of `rows` whose texts are shared strings, as Excel writes them (and

@@ -24,7 +24,6 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.auth import (
@@ -36,7 +35,7 @@ from config.auth import (
 from config.middleware import SIGNED_IN_AT, SessionRefreshMiddleware
 
 from .clients import TwoFactorClient
-from .factories import PASSWORD, UserFactory
+from .factories import PASSWORD, UserFactory, api_key_for
 from .test_http_security import assert_no_inline_code, assert_security_headers
 
 pytestmark = pytest.mark.django_db
@@ -368,7 +367,7 @@ def test_requests_within_a_minute_of_the_last_save_write_no_session(client, user
 
 def test_a_token_authenticated_api_call_is_given_no_session(user):
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_key_for(user)}")
 
     response = api.get("/api/v1/cases/")
 

@@ -11,7 +11,6 @@ from django.db import connection
 from django.urls import reverse
 from hypothesis import example, given
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cases.enums import Role
@@ -35,6 +34,7 @@ from .factories import (
     SourceFactory,
     TaskFactory,
     UserFactory,
+    api_key_for,
 )
 from .test_forms import fill, open_and_submit, read_form
 
@@ -241,7 +241,7 @@ def test_admin_changelist_date_hierarchy_still_drills_down(client, case, root):
 
 def token_client(user) -> APIClient:
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_key_for(user)}")
     return api
 
 

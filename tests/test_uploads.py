@@ -1,6 +1,6 @@
 """Evidence uploads (cases/uploads.py): the size limit, the kind checked by content against the
-allow-list, the extension that must agree, and images stored without their metadata, through
-the workspace's upload form and the admin's add form alike."""
+allow-list, the extension that must agree, and images and PDFs stored without their metadata,
+through the workspace's upload form and the admin's add form alike."""
 
 import hashlib
 import io
@@ -11,12 +11,13 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import ExifTags, Image, ImageChops, PngImagePlugin
+from pypdf import PdfReader, PdfWriter
 
 from cases import uploads
 from cases.enums import Role
 from cases.models import CustodyEntry, Evidence
 
-from .factories import EvidenceFactory
+from .factories import EvidenceFactory, pdf_document
 from .test_forms import field_block, fill, read_form, url
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,8 @@ def png(image=None, **text) -> bytes:
     return out.getvalue()
 
 
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PDF = pdf_document()  # without metadata
+OVERSIZE_PDF = PDF + bytes(4096 - len(PDF))  # 4.0 KB
 HTML_AS_PNG = b"<html><script>fetch('/admin/').then(r => r.text())</script></html>"
 SVG_WITH_SCRIPT = (b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/'
                    b'svg" width="10" height="10"><script>alert(document.cookie)</script></svg>')
@@ -126,7 +128,7 @@ def test_workspace_form_refuses_an_oversize_file_with_its_size(client, case, rep
                                                                 tmp_path, settings):
     settings.EVIDENCE_MAX_UPLOAD_BYTES = 1000
     client.force_login(reporter)
-    response = post_upload(client, case, upload("ruling.pdf", PDF + bytes(4000)))
+    response = post_upload(client, case, upload("ruling.pdf", OVERSIZE_PDF))
     assert response.status_code == 400
     block = field_block(response.content.decode(), "file").replace("\xa0", " ")
     assert "This file is 4.0 KB; files up to 1000 bytes are accepted." in block
@@ -195,7 +197,8 @@ def test_photo_is_turned_upright_before_its_orientation_tag_goes(client, case, r
         action=CustodyEntry.Action.METADATA_STRIPPED).note
 
 
-def test_pdf_is_stored_as_uploaded_whatever_the_browser_calls_it(client, case, reporter):
+def test_pdf_without_metadata_is_stored_as_uploaded_whatever_the_browser_calls_it(
+        client, case, reporter):
     client.force_login(reporter)
     response = post_upload(client, case, upload("ruling.pdf", PDF, content_type="text/html"))
     assert response.status_code == 302
@@ -204,6 +207,96 @@ def test_pdf_is_stored_as_uploaded_whatever_the_browser_calls_it(client, case, r
     assert evidence.sha256 == evidence.original_sha256 == sha256(PDF)
     assert evidence.content_type == "application/pdf"
     assert list(evidence.custody.values_list("action", flat=True)) == ["collected"]
+
+
+XMP = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+       b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+       b'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>Jane Source</dc:creator>'
+       b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+PDF_INFO = {"/Author": "Jane Source", "/Creator": "Newsroom Leak Tool 3.1",
+            "/Title": "Internal memo"}
+
+
+def assert_pdf_without_metadata(data: bytes, pages=1):
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == pages
+    assert reader.metadata is None and "/Info" not in reader.trailer
+    assert "/Metadata" not in reader.trailer["/Root"]
+    assert not any("/Metadata" in page for page in reader.pages)
+    for secret in (b"Jane Source", b"Newsroom Leak Tool", b"Internal memo", b"xmpmeta"):
+        assert secret not in data
+
+
+def test_pdf_loses_its_document_information_and_xmp(client, case, reporter):
+    content = pdf_document(info=PDF_INFO, xmp=XMP, page_xmp=XMP)
+    client.force_login(reporter)
+
+    response = post_upload(client, case, upload("memo.pdf", content))
+
+    assert response.status_code == 302
+    evidence = Evidence.objects.get()
+    stored = stored_bytes(evidence)
+    assert_pdf_without_metadata(stored)
+    assert evidence.original_sha256 == sha256(content) != evidence.sha256 == sha256(stored)
+    assert (evidence.size, evidence.content_type) == (len(stored), "application/pdf")
+    collected, stripped = evidence.custody.order_by("pk")
+    assert (collected.action, stripped.action) == ("collected", "metadata_stripped")
+    assert stripped.actor == reporter
+    assert ("found: document information (Author, Creator, Title), XMP metadata (2 packets)"
+            in stripped.note)
+    assert sha256(content) in stripped.note and sha256(stored) in stripped.note
+    assert "Jane Source" not in stripped.note  # names of things, never their values
+
+
+def test_pdf_saved_again_loses_its_earlier_save_and_trailing_data():
+    first = pdf_document(info=PDF_INFO)
+    writer = PdfWriter(io.BytesIO(first), incremental=True)
+    writer.add_blank_page(200, 200)
+    out = io.BytesIO()
+    writer.write(out)
+    content = out.getvalue() + b"PK\x03\x04 an archive glued on"
+
+    stored = uploads.clean_upload(upload("memo.pdf", content))
+
+    assert_pdf_without_metadata(stored.read(), pages=2)
+    assert stored.upload_info.metadata_removed == (
+        "document information (Author, Creator, Title)", "sections from earlier saves",
+        "data after the end of the document")
+
+
+def test_admin_add_strips_a_pdf_too(client, case, staff_reporter):
+    content = pdf_document(info=PDF_INFO, xmp=XMP)
+    client.force_login(staff_reporter)
+    admin_add(client, case, upload("memo.pdf", content))
+    evidence = Evidence.objects.get()
+    assert_pdf_without_metadata(stored_bytes(evidence))
+    assert evidence.original_sha256 == sha256(content)
+    assert evidence.custody.filter(action="metadata_stripped").exists()
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    ("encrypted", "This PDF is encrypted"),
+    (b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\n%%EOF", "cannot be read as one"),
+    (b"%PDF-1.4\n1 0 obj << /Info 1 0 R /Root 1 0 R >> endobj\ntrailer << /Root 1 0 R "
+     b"/Info 1 0 R >>\n%%EOF", "cannot be read as one"),
+    (b"%PDF-1.7 court ruling", "cannot be read as one"),
+])
+def test_encrypted_or_unreadable_pdf_is_refused_and_nothing_is_stored(client, case, reporter,
+                                                                     tmp_path, content, says):
+    if content == "encrypted":
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_document(info=PDF_INFO))))
+        writer.encrypt(user_password="", owner_password="owner")  # opens without a password
+        out = io.BytesIO()
+        writer.write(out)
+        content = out.getvalue()
+    with pytest.raises(ValidationError) as refused:
+        uploads.clean_upload(upload("ruling.pdf", content))
+    assert refused.value.code == "pdf"
+    client.force_login(reporter)
+    response = post_upload(client, case, upload("ruling.pdf", content))
+    assert response.status_code == 400
+    assert says in field_block(response.content.decode(), "file")
+    assert not Evidence.objects.exists() and not stored_files(tmp_path)
 
 
 def test_image_without_metadata_is_kept_byte_for_byte(client, case, reporter):
@@ -266,7 +359,7 @@ def test_admin_add_refuses_the_file_beside_the_field_and_writes_nothing(
 def test_admin_add_refuses_an_oversize_file(client, case, staff_reporter, tmp_path, settings):
     settings.EVIDENCE_MAX_UPLOAD_BYTES = 1000
     client.force_login(staff_reporter)
-    response = admin_add(client, case, upload("ruling.pdf", PDF + bytes(4000)))
+    response = admin_add(client, case, upload("ruling.pdf", OVERSIZE_PDF))
     errors = response.context["adminform"].form.errors["file"]
     assert [e.replace("\xa0", " ") for e in errors] == [
         "This file is 4.0 KB; files up to 1000 bytes are accepted."]
