@@ -7,7 +7,8 @@ fail every page that reads it, for good. cases/timebounds.py keeps such values o
 input path; this module covers what a database may already hold (raw SQL, an old version,
 a restored dump). On PostgreSQL `install_psycopg_loaders` wraps the connection's loaders for
 timestamptz, timestamp and date; on SQLite `install_sqlite_converters` replaces Django's
-converters for datetime and date columns. A timestamptz outside cases.timebounds' range is
+converters for datetime and date columns, and `install_sqlite_operations` its converters of
+computed values. A timestamptz outside cases.timebounds' range is
 clamped too: it would overflow when shown in a time zone east or west of UTC.
 """
 from __future__ import annotations
@@ -108,8 +109,7 @@ def install_psycopg_loaders(connection) -> None:
 
 # --- SQLite -----------------------------------------------------------------------------------
 
-def _sqlite_datetime(raw: bytes):
-    text = raw.decode("utf-8", "replace")
+def _sqlite_datetime(text: str):
     try:
         value = parse_datetime(text)
     except ValueError:
@@ -128,8 +128,7 @@ def _sqlite_datetime(raw: bytes):
     return value
 
 
-def _sqlite_date(raw: bytes):
-    text = raw.decode("utf-8", "replace")
+def _sqlite_date(text: str):
     try:
         value = parse_date(text)
     except ValueError:
@@ -146,11 +145,39 @@ def install_sqlite_converters() -> None:
     backend registers them when imported, so it is imported first)."""
     import django.db.backends.sqlite3.base  # noqa: F401
 
+    def from_bytes(read):
+        return lambda raw: read(raw.decode("utf-8", "replace"))
+
     for name in ("datetime", "timestamp"):
-        sqlite3.register_converter(name, _sqlite_datetime)
-    sqlite3.register_converter("date", _sqlite_date)
+        sqlite3.register_converter(name, from_bytes(_sqlite_datetime))
+    sqlite3.register_converter("date", from_bytes(_sqlite_date))
+
+
+def install_sqlite_operations(connection) -> None:
+    """Computed values (MIN, MAX, a date hierarchy's range) come back as text, which sqlite3's
+    converters never see: the connection's own converters read them the same way."""
+    ops = connection.ops
+    if getattr(ops, "_casedesk_safe", False):
+        return
+    convert_datetime, convert_date = ops.convert_datetimefield_value, ops.convert_datefield_value
+
+    def convert_datetimefield_value(value, expression, connection):
+        if isinstance(value, str):
+            value = _sqlite_datetime(value)
+        return convert_datetime(value, expression, connection)
+
+    def convert_datefield_value(value, expression, connection):
+        if isinstance(value, str):
+            value = _sqlite_date(value)
+        return convert_date(value, expression, connection)
+
+    ops.convert_datetimefield_value = convert_datetimefield_value
+    ops.convert_datefield_value = convert_datefield_value
+    ops._casedesk_safe = True
 
 
 def on_connection_created(sender, connection, **kwargs) -> None:
     if connection.vendor == "postgresql" and hasattr(connection.connection, "adapters"):
         install_psycopg_loaders(connection.connection)
+    elif connection.vendor == "sqlite":
+        install_sqlite_operations(connection)

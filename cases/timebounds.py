@@ -22,8 +22,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-EARLIEST_DATETIME = dt.datetime(1, 1, 2, tzinfo=dt.timezone.utc)
-LATEST_DATETIME = dt.datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=dt.timezone.utc)
+EARLIEST_DATETIME = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+LATEST_DATETIME = dt.datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=dt.UTC)
 EARLIEST_DATE = dt.date(1, 1, 2)
 LATEST_DATE = dt.date(9999, 12, 30)
 # PostgreSQL's limit for a UTC offset ("time zone displacement out of range" beyond it).
