@@ -27,6 +27,12 @@ from rest_framework.settings import api_settings
 
 from cases.enums import Role, VerificationStatus
 from cases.forms.base import _code, one_line, tidy_text
+from cases.identities import (
+    PROTECTED_ADDRESS,
+    citation_address,
+    citation_address_withheld,
+    source_address,
+)
 from cases.models import (
     Case,
     Citation,
@@ -38,13 +44,6 @@ from cases.models import (
     Source,
     Task,
     VerificationEvent,
-)
-
-from cases.identities import (
-    PROTECTED_ADDRESS,
-    citation_address,
-    citation_address_withheld,
-    source_address,
 )
 
 from .access import handles_sources, require_role, role_in

@@ -9,8 +9,8 @@ class CasesConfig(AppConfig):
     def ready(self):
         # History rows for links a deletion clears, and the append-only guard on history
         # tables created after migration 0004 (cases/history.py).
-        from . import history, revisions, two_factor  # noqa: F401 (its receiver, system check)
-        from . import identities  # noqa: F401 (handlers are told of every new grant)
+        # identities: the receiver that tells a case's source handlers of every new grant.
+        from . import history, identities, revisions, two_factor  # noqa: F401 (receivers, check)
 
         history.connect_signals()
         # A session's absolute lifetime starts at sign-in (config/middleware.py).

@@ -103,7 +103,7 @@ class SourceForm(CaseRecordForm):
         if instance.pk and instance.protected:
             if handler:
                 # The address is part of the identity (SourceIdentity.address).
-                self.initial.setdefault("url", source_address(instance, handler=True))
+                self.initial["url"] = source_address(instance, handler=True)
             else:
                 # A protected source's address may point at who they are, and lifting its
                 # protection is its handlers' decision.
@@ -246,7 +246,7 @@ class CitationForm(CaseRecordForm):
         if citation_address_withheld(self.instance, handler=handler, lineages=self._lineages):
             del self.fields["url"]
         elif self.instance.pk is not None:
-            self.initial.setdefault("url", citation_address(self.instance, handler=handler))
+            self.initial["url"] = citation_address(self.instance, handler=handler)
         self.instance.replaces_protected_address = "url" in self.fields
 
     def get_layout(self):

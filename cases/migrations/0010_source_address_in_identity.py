@@ -81,7 +81,7 @@ def move_addresses(apps, schema_editor):
             lineage = set(chain(source_id, via_map)) | set(chain(via_id, via_map))
             return not protected.isdisjoint(lineage)
 
-        for case_id, (via_map, protected) in lineages.items():
+        for via_map, protected in lineages.values():
             case_sources = list(via_map)
             for pk, url, source_id, via_id in (
                     Citation.objects.using(alias).filter(source_id__in=case_sources)

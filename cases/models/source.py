@@ -132,6 +132,25 @@ class SourceIdentity(models.Model):
     def __str__(self):
         return f"Identity of {self.source}"
 
+    def save(self, *args, **kwargs):
+        # The address is written by the source's save (cases/identities.py). A copy of this
+        # record read before that (a form's, the admin inline's) must not put the old
+        # address back: what this copy did not change is read again.
+        if (self.pk is not None and "address" in self.__dict__
+                and self.address == getattr(self, "_loaded_address", None)):
+            stored = (type(self)._base_manager.filter(pk=self.pk)
+                      .values_list("address", flat=True).first())
+            if stored is not None:
+                self.address = stored
+        super().save(*args, **kwargs)
+        self._loaded_address = self.address
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        identity = super().from_db(db, field_names, values)
+        identity._loaded_address = identity.__dict__.get("address")
+        return identity
+
 
 class CitationQuerySet(CaseDataQuerySet):
     def visible_to(self, user):

@@ -152,9 +152,10 @@ class IncidentFormView(RecordFormView):
         return super().success_message(obj)
 
 
-# An error report (the admins' error email) lists a request's POST data: never an identity.
+# An error report (the admins' error email) lists a request's POST data: never an identity,
+# of which a protected source's address is part.
 @method_decorator(sensitive_post_parameters("identity-real_name", "identity-contact",
-                                            "identity-private_notes"), name="dispatch")
+                                            "identity-private_notes", "url"), name="dispatch")
 class SourceFormView(RecordFormView):
     """A source's public fields for every reporter; its identity for source handlers only."""
 
@@ -202,6 +203,8 @@ class SourceFormView(RecordFormView):
         return source
 
 
+# The citations' addresses may be a protected source's (handlers only): not in error reports.
+@method_decorator(sensitive_post_parameters(), name="dispatch")
 class ClaimFormView(RecordFormView):
     """A claim and its citations, saved together or not at all."""
 
