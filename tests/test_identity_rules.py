@@ -5,6 +5,7 @@ and the case's handlers are told; dumpdata writes identities encrypted."""
 
 import importlib
 import json
+import logging
 import uuid
 from io import StringIO
 from types import SimpleNamespace
@@ -71,12 +72,19 @@ def member(make_member):
 
 @pytest.mark.django_db(transaction=True)
 def test_protected_source_address_is_encrypted_in_tables_history_and_dump(client, case,
-                                                                          handler, member):
+                                                                          handler, member,
+                                                                          caplog):
     from_start, later = canary_address(), canary_address()
     client.force_login(handler)
-    response = open_and_submit(client, url("source_create", case), name="Insider-1",
-                               kind="person", protected="on", url=from_start)
-    assert response.status_code == 302
+    caplog.set_level(logging.DEBUG, logger="django.db.backends")
+    connection.force_debug_cursor = True  # every SQL statement and its parameters logged
+    try:
+        response = open_and_submit(client, url("source_create", case), name="Insider-1",
+                                   kind="person", protected="on", url=from_start)
+        assert response.status_code == 302
+    finally:
+        connection.force_debug_cursor = False
+    assert "cases_sourceidentity" in caplog.text and from_start not in caplog.text
     # A public source first, with its address, then protected by a handler.
     response = open_and_submit(client, url("source_create", case), name="Channel-2",
                                kind="social_account", url=later)
@@ -104,6 +112,8 @@ def test_protected_source_address_is_encrypted_in_tables_history_and_dump(client
     client.force_login(member)
     for name, args in (("source_edit", [channel.pk]), ("source_list", []), ("activity", [])):
         assert later not in client.get(url(name, case, *args)).content.decode(), name
+    found = client.get(reverse("cases:search"), {"q": later.rsplit("/", 1)[1]})
+    assert found.status_code == 200 and later not in found.content.decode()
 
 
 def test_handler_changes_clears_and_unprotects_the_address_on_the_source_form(client, case,

@@ -103,11 +103,11 @@ def move_addresses_back(apps, schema_editor):
     Source = apps.get_model("cases", "Source")
     SourceIdentity = apps.get_model("cases", "SourceIdentity")
     Citation = apps.get_model("cases", "Citation")
-    for identity in SourceIdentity.objects.using(alias).exclude(address=None).iterator():
+    for identity in SourceIdentity.objects.using(alias).filter(address__isnull=False).iterator():
         if identity.address:
             Source.objects.using(alias).filter(pk=identity.source_id, url="").update(
                 url=identity.address)
-    for citation in Citation.objects.using(alias).exclude(protected_url=None).iterator():
+    for citation in Citation.objects.using(alias).filter(protected_url__isnull=False).iterator():
         Citation.objects.using(alias).filter(pk=citation.pk).update(url=citation.protected_url)
 
 
