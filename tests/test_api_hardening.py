@@ -53,16 +53,22 @@ def _post_raw(api, url, text, **headers):
 
 
 def _send(api, world, endpoint, text):
-    """POST `text` to the endpoint's create URL, or to the claim's workflow move."""
+    """POST `text` to the endpoint's create URL, or to the claim's workflow move; a case's
+    fields go to the case as a change (opening a case is a newsroom right of its own)."""
     if endpoint in ("transition", "propose"):
         claim_url = f"{API}/claims/{world['claims'].pk}/"
         return _post_raw(api, f"{claim_url}{endpoint}/", text, **version(api, claim_url))
+    if endpoint == "cases":
+        url = f"{API}/cases/{world['cases'].pk}/"
+        return api.generic("PATCH", url, text, content_type="application/json",
+                           **version(api, url))
     return _post_raw(api, f"{API}/{endpoint}/", text)
 
 
 def _counts():
     return {kind: model.objects.count() for kind, model in MODELS.items()} | {
-        "events": VerificationEvent.objects.count()}
+        "events": VerificationEvent.objects.count(),
+        "case changes": Case.history.filter(history_type="~").count()}
 
 
 # --- strict JSON bodies ------------------------------------------------------------------------
