@@ -18,7 +18,7 @@ import copy
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models, transaction
+from django.db import models
 from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -45,6 +45,8 @@ from cases.models import (
     Task,
     VerificationEvent,
 )
+from cases.models.case import LEAD_NOT_ELIGIBLE, LEAD_NOT_ELIGIBLE_MESSAGE
+from cases.opening import open_case
 
 from .access import handles_sources, require_role, role_in
 from .fields import BoundedDateTimeField
@@ -168,13 +170,29 @@ SourceField = _visible(Source)
 
 # --- Cases ---------------------------------------------------------------------------------
 
+class LeadField(serializers.SlugRelatedField):
+    """A case's lead by username. An unknown or inactive username gets the answer the model
+    gives a lead who may not lead (Case.clean), word for word and code for code: the API
+    never says whether an account exists."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            raise serializers.ValidationError(str(LEAD_NOT_ELIGIBLE_MESSAGE),
+                                              code=LEAD_NOT_ELIGIBLE) from None
+
+
 class CaseSerializer(RecordSerializer):
-    normalisers = {"title": one_line, "slug": lambda s: one_line(s).lower(),
-                   "summary": tidy_text}
+    normalisers = {"title": one_line, "summary": tidy_text}
     write_role = Role.EDITOR
 
-    lead = _username_field(queryset=_active_users(), required=False, allow_null=True,
-                           help_text="Username of the reporter or editor who leads the story.")
+    lead = LeadField(slug_field="username", queryset=_active_users(), required=False,
+                     allow_null=True,
+                     help_text="Username of one of the case's reporters or editors, who leads "
+                               "the story; opening a case, only yours. Anyone else is refused "
+                               "with code `lead_not_eligible`, whether the account exists or "
+                               "not.")
     my_role = serializers.SerializerMethodField(help_text="Your role in this case.")
     source_handler = serializers.SerializerMethodField(
         help_text="Whether you are one of this case's source handlers.")
@@ -183,6 +201,9 @@ class CaseSerializer(RecordSerializer):
         model = Case
         fields = ["id", "slug", "title", "summary", "status", "sensitivity", "lead", "my_role",
                   "source_handler", "created_by", "created_at", "updated_at"]
+        # Made by the server with a random ending (Case._unique_slug): a chosen address
+        # refused as taken would reveal a case the client cannot see.
+        read_only_fields = ["slug"]
 
     @extend_schema_field(serializers.ChoiceField(choices=Role.choices))
     def get_my_role(self, case):
@@ -193,27 +214,13 @@ class CaseSerializer(RecordSerializer):
         return handles_sources(self.request, case.pk)
 
     def case_id_for(self, attrs):
-        # Whoever opens a case becomes its editor (as on the pages); changing one needs an
-        # editor of it.
+        # Opening a case needs the newsroom's right (CaseViewSet.create); changing one needs
+        # an editor of it. Who may lead is the model's rule (Case.clean, via full_clean).
         return self.instance.pk if self.instance is not None else None
 
-    def validate_lead(self, lead):
-        if lead is None or self.instance is None:
-            return lead
-        # As on the case's edit page: the lead is one of its members (or stays who it was).
-        if lead.pk != self.instance.lead_id and not Membership.objects.filter(
-                case=self.instance, user=lead).exists():
-            raise serializers.ValidationError("The lead must be a member of this case.")
-        return lead
-
     def create(self, validated_data):
-        with transaction.atomic():
-            case = super().create(validated_data)
-            membership = Membership(case=case, user=self.request.user, role=Role.EDITOR,
-                                    added_by=self.request.user)
-            membership._history_user = self.request.user
-            membership.save()
-        return case
+        # Whoever opens a case becomes its editor (as on the pages).
+        return open_case(Case(**validated_data), self.request.user)
 
 
 # --- Incidents -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from rest_framework.decorators import (
     authentication_classes,
     permission_classes,
 )
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ErrorDetail, NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -35,6 +35,7 @@ from cases.models import (
     Source,
     Task,
 )
+from cases.opening import OPEN_CASE_DENIED, OPEN_CASE_DENIED_MESSAGE, may_open_cases
 
 from . import filters
 from . import serializers as s
@@ -135,7 +136,11 @@ class CaseRecordViewSet(LoginNotRequiredMixin, KnownQueryParametersMixin,
 
 @extend_schema_view(
     list=extend_schema(summary="Your cases"),
-    create=extend_schema(summary="Open a case (you become its editor)"),
+    create=extend_schema(
+        summary="Open a case (you become its editor)",
+        description="Needs the newsroom's right to open cases (the group Desk editors): "
+                    "without it, 403 with code `open_case_denied`. The address (`slug`) is "
+                    "made by the server."),
 )
 class CaseViewSet(CaseRecordViewSet):
     model = Case
@@ -147,6 +152,14 @@ class CaseViewSet(CaseRecordViewSet):
 
     def case_id_of(self, obj):
         return obj.pk
+
+    def create(self, request, *args, **kwargs):
+        # Before the input is read: without the right, nothing about it is answered.
+        if not may_open_cases(request.user):
+            message = str(OPEN_CASE_DENIED_MESSAGE)
+            raise PermissionDenied({"detail": ErrorDetail(message, OPEN_CASE_DENIED),
+                                    "code": OPEN_CASE_DENIED})
+        return super().create(request, *args, **kwargs)
 
 
 class IncidentTypeViewSet(LoginNotRequiredMixin, KnownQueryParametersMixin,

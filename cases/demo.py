@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import workflow
+from . import opening, workflow
 from .enums import (
     CaseStatus,
     CitationRelation,
@@ -83,6 +83,7 @@ class DemoUser:
     is_staff: bool = False
     is_superuser: bool = False
     in_staff_group: bool = False
+    desk_editor: bool = False  # may open cases (the group Desk editors: cases/opening.py)
 
     @property
     def email(self) -> str:
@@ -92,15 +93,18 @@ class DemoUser:
 USERS = [
     DemoUser("admin", "Ada", "Admin", "superuser: runs the admin, not a member of the case",
              is_staff=True, is_superuser=True),
-    DemoUser("editor", "Elena", "Editor", "editor of the case, staff (Newsroom staff group)",
-             role=Role.EDITOR, is_staff=True, in_staff_group=True),
+    DemoUser("editor", "Elena", "Editor",
+             "editor of the case, staff (Newsroom staff group), desk editor: opens cases",
+             role=Role.EDITOR, is_staff=True, in_staff_group=True, desk_editor=True),
     DemoUser("editor2", "Erik", "Second-Editor",
-             "second editor of the case (gives four-eyes verdicts)", role=Role.EDITOR),
+             "second editor of the case (gives four-eyes verdicts), desk editor: opens cases",
+             role=Role.EDITOR, desk_editor=True),
     DemoUser("reporter", "Roman", "Reporter",
-             "reporter and lead of the case, source handler", role=Role.REPORTER,
-             source_handler=True),
+             "reporter and lead of the case, source handler; cannot open cases",
+             role=Role.REPORTER, source_handler=True),
     DemoUser("viewer", "Vera", "Viewer", "viewer of the case (read only)", role=Role.VIEWER),
-    DemoUser("outsider", "Oleg", "Outsider", "newsroom user with no membership: sees no case"),
+    DemoUser("outsider", "Oleg", "Outsider",
+             "newsroom user with no membership: sees no case, cannot open one"),
 ]
 
 
@@ -460,10 +464,13 @@ def _users(result: SeedResult, password: str) -> dict:
     group, group_created = Group.objects.get_or_create(name=STAFF_GROUP)
     result.count(group_created)
     if group_created:
-        # Everything on case data, plus looking up colleagues in the admin's user pickers.
+        # Everything on case data, plus looking up colleagues in the admin's user pickers;
+        # not opening cases, which is the desk editors' right.
         group.permissions.set(Permission.objects.filter(
             Q(content_type__app_label="cases")
-            | Q(content_type__app_label="auth", codename="view_user")))
+            | Q(content_type__app_label="auth", codename="view_user"))
+            .exclude(content_type__app_label="cases", codename="open_case"))
+    desk_editors = opening.desk_editors()
     users = {}
     for spec in USERS:
         user = User._default_manager.filter(username=spec.username).first()
@@ -475,6 +482,8 @@ def _users(result: SeedResult, password: str) -> dict:
             user.save()
             if spec.in_staff_group:
                 user.groups.add(group)
+            if spec.desk_editor:
+                user.groups.add(desk_editors)
             result.count(True)
         else:
             result.count(False)
@@ -488,10 +497,11 @@ def seed(password: str) -> SeedResult:
     users = result.users = _users(result, password)
     editor, reporter = users["editor"], users["reporter"]
 
-    case, _ = _get_or_create(
+    # Opened by the editor; the lead is chosen once the team is in (Case.lead_candidates).
+    case, case_created = _get_or_create(
         result, Case, {"slug": CASE_SLUG},
         dict(title=CASE_TITLE, summary=CASE_SUMMARY, status=CaseStatus.ACTIVE,
-             sensitivity=Sensitivity.SENSITIVE, lead=reporter, created_by=editor),
+             sensitivity=Sensitivity.SENSITIVE, created_by=editor),
         actor=editor,
     )
     result.case = case
@@ -504,6 +514,12 @@ def seed(password: str) -> SeedResult:
             dict(role=spec.role, can_handle_sources=spec.source_handler, added_by=adder),
             actor=adder,
         )
+    if case_created:
+        case.lead = reporter
+        case.full_clean()
+        case._history_user = editor
+        case._change_reason = CHANGE_REASON
+        case.save()
 
     types = {}
     for slug, name, description in INCIDENT_TYPES:

@@ -127,6 +127,17 @@ class CommentRequestFactory(factory.django.DjangoModelFactory):
     deadline = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=2))
 
 
+class DeskEditorFactory(UserFactory):
+    """A user who may open cases: a member of the group Desk editors (cases/opening.py)."""
+
+    @factory.post_generation
+    def desk_editors(obj, create, extracted, **kwargs):
+        if create:
+            from cases.opening import desk_editors
+
+            obj.groups.add(desk_editors())
+
+
 def api_key_for(user, *, created_by=None) -> str:
     """The key of a new API token for `user` (made by `created_by`, by default the user):
     tokens keep only a hash of their key, so a test keeps the key it is given here."""

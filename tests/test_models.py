@@ -784,16 +784,26 @@ def test_incident_chronological_puts_unknown_year_last(case):
 # Case and membership
 
 
-def test_case_slug_made_from_title_and_unique(db):
+def test_case_slug_made_from_title_with_a_random_ending(db):
     first = CaseFactory(title="Rostov desertion")
     second = CaseFactory(title="Rostov desertion")
 
-    assert first.slug == "rostov-desertion"
-    assert second.slug == "rostov-desertion-2"
+    for case in (first, second):
+        assert re.fullmatch(r"rostov-desertion-[a-z2-9]{5}", case.slug), case.slug
+    assert first.slug != second.slug
 
 
 def test_case_slug_of_title_without_latin_letters(db):
-    assert CaseFactory(title="Дезертиры").slug == "case"
+    assert re.fullmatch(r"case-[a-z2-9]{5}", CaseFactory(title="Дезертиры").slug)
+
+
+def test_case_slug_ending_is_drawn_again_when_taken(db, monkeypatch):
+    taken = CaseFactory(title="Rostov desertion")
+    tail = taken.slug.rsplit("-", 1)[1]
+    draws = iter([*tail, *"k7m2q"])
+    monkeypatch.setattr("cases.models.case.secrets.choice", lambda alphabet: next(draws))
+
+    assert CaseFactory(title="Rostov desertion").slug == "rostov-desertion-k7m2q"
 
 
 def test_membership_role_of(case, reporter, outsider):

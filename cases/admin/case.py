@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from ..enums import Role
 from ..models import Case, Membership
+from ..opening import may_open_cases
 from .claim import ClaimInline
 from .followup import TaskInline
 from .incident import IncidentInline
@@ -33,12 +34,35 @@ class CaseAdmin(CaseScopedAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("lead",)
     autocomplete_fields = ("lead",)
-    readonly_fields = RECORD_FIELDS
+    # The address is made when the case is opened (Case._unique_slug), as on the pages: a
+    # chosen one refused as taken would tell a staff member about a case they cannot see.
+    readonly_fields = ("slug", *RECORD_FIELDS)
     fieldsets = (
         (None, {"fields": ("title", "slug", "summary", "status", "sensitivity", "lead")}),
         ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
     inlines = (MembershipInline, IncidentInline, ClaimInline, TaskInline)
+
+    def has_add_permission(self, request):
+        # Opening a case is the newsroom's right (cases/opening.py), not a model permission
+        # alone; superusers run the back office and become no case's editor by adding one.
+        return super().has_add_permission(request) and (
+            request.user.is_superuser or may_open_cases(request.user))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None:
+            return form
+        opener = request.user
+
+        class OpeningForm(form):
+            # Known before validation: a new case's lead is chosen among its opener
+            # (Case.lead_candidates), as on the pages and the API.
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.instance.created_by = opener
+
+        return OpeningForm
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -5,7 +5,7 @@ from crispy_forms.layout import Column, Field, Layout, Row
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from ..concurrency import VersionedFormMixin
 from ..enums import Role
@@ -14,6 +14,7 @@ from ..models import (
     Case,
     Membership,
 )
+from ..models.case import LEAD_NOT_ELIGIBLE, LEAD_NOT_ELIGIBLE_MESSAGE
 from .base import (
     CaseRecordForm,
     CrispyModelForm,
@@ -22,19 +23,37 @@ from .base import (
 )
 
 
+class LeadField(forms.ModelChoiceField):
+    """The lead, among the case's lead candidates. Any other choice gets the model's one
+    answer for a lead who may not lead, whoever it names."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise ValidationError(LEAD_NOT_ELIGIBLE_MESSAGE, code=LEAD_NOT_ELIGIBLE) from None
+
+
 class CaseForm(CrispyModelForm):
+    """A case's own fields. Its address (slug) is made by the server when the case is opened
+    (Case._unique_slug): a chosen one could be refused as taken, which would tell an outsider
+    that a case they cannot see exists. The lead is offered among the instance's lead
+    candidates: opening a case (instance with `created_by`), that is its opener alone."""
+
     class Meta:
         model = Case
-        fields = ["title", "slug", "summary", "status", "sensitivity", "lead"]
+        fields = ["title", "summary", "status", "sensitivity", "lead"]
+        field_classes = {"lead": LeadField}
         widgets = {"summary": forms.Textarea(attrs={"rows": 4})}
         help_texts = {
             "sensitivity": "Restricted cases should have as few members as the work allows.",
+            "lead": _("One of the case's reporters or editors. Opening a case, that is you: "
+                      "add the team, then choose the lead."),
         }
 
-    def __init__(self, *args, lead_choices=None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if lead_choices is not None:
-            self.fields["lead"].queryset = lead_choices
+        self.fields["lead"].queryset = self.instance.lead_candidates().order_by("username")
 
     def clean_title(self):
         return " ".join(self.cleaned_data["title"].split())
@@ -149,22 +168,17 @@ class MemberRemoveForm(VersionedFormMixin, forms.Form):
 
 
 class CaseEditForm(VersionedFormMixin, CaseForm):
-    """Editing a case (editors only): CaseForm with a version token and its lead chosen among
-    the case's members."""
+    """Editing a case (editors only): CaseForm with a version token. The address stays as
+    it was made: links to the case keep working."""
 
     def __init__(self, *args, case, access=None, **kwargs):
         self.case, self.access = case, access
-        members = get_user_model().objects.filter(
-            Q(memberships__case=case) | Q(pk=case.lead_id)).distinct()
-        super().__init__(*args, lead_choices=members.order_by("username"), **kwargs)
+        super().__init__(*args, **kwargs)
         self.helper.layout = Layout(
-            "title", "slug", "summary",
+            "title", "summary",
             Row(Column("status"), Column("sensitivity"), Column("lead")),
             Field("version"),
         )
-
-    def clean_slug(self):
-        return one_line(self.cleaned_data["slug"]).lower()
 
     def clean_summary(self):
         return tidy_text(self.cleaned_data["summary"])

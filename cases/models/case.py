@@ -1,6 +1,11 @@
+import secrets
+
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 
 from ..enums import CaseStatus, Role, Sensitivity
 from ..history import HistoricalRecords
@@ -20,10 +25,23 @@ class CaseQuerySet(models.QuerySet):
         )
 
 
+# The random ending of a case's address: no 0/1/i/l/o, which read alike.
+SLUG_TAIL_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+SLUG_TAIL_LENGTH = 5
+# Who may lead a case: someone who writes in it. A viewer reads only.
+LEAD_ROLES = (Role.REPORTER, Role.EDITOR)
+LEAD_NOT_ELIGIBLE = "lead_not_eligible"
+LEAD_NOT_ELIGIBLE_MESSAGE = _(
+    "Choose the lead among this case's reporters and editors. A case being opened has one "
+    "member, whoever opens it: add the team, then choose the lead."
+)
+
+
 class Case(TimeStampedModel):
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True, blank=True,
-                            help_text="Used in addresses; made from the title when left empty.")
+                            help_text="Used in addresses: made from the title with a random "
+                                      "ending when the case is opened.")
     summary = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=CaseStatus.choices,
                               default=CaseStatus.ACTIVE)
@@ -47,6 +65,7 @@ class Case(TimeStampedModel):
 
     class Meta:
         ordering = ["-updated_at"]
+        permissions = [("open_case", "Can open a case (and become its editor)")]
 
     def __str__(self):
         return self.title
@@ -57,11 +76,35 @@ class Case(TimeStampedModel):
         super().save(*args, **kwargs)
 
     def _unique_slug(self) -> str:
-        base = slugify(self.title)[:70] or "case"
-        slug, n = base, 2
-        while Case.objects.filter(slug=slug).exclude(pk=self.pk).exists():
-            slug, n = f"{base}-{n}", n + 1
-        return slug
+        """The title's words and a random ending, always: an address that depended on other
+        cases' addresses ("-2" when the title's is taken) would tell whoever opens a case
+        that a case they cannot see exists. A taken address is drawn again, unseen."""
+        base = slugify(self.title)[:70].strip("-") or "case"
+        while True:
+            tail = "".join(secrets.choice(SLUG_TAIL_ALPHABET)
+                           for _position in range(SLUG_TAIL_LENGTH))
+            slug = f"{base}-{tail}"
+            if not Case.objects.filter(slug=slug).exclude(pk=self.pk).exists():
+                return slug
+
+    def lead_candidates(self):
+        """Who may lead this case: its reporters and editors (and its lead as it is saved,
+        so that an unchanged form saves). A case being opened has no members yet: only
+        whoever opens it (`created_by`)."""
+        users = get_user_model().objects.all()
+        if self.pk is None:
+            return users.filter(pk=self.created_by_id) if self.created_by_id else users.none()
+        writers = Membership.objects.filter(case=self, role__in=LEAD_ROLES, user__is_active=True)
+        saved_lead = Case.objects.filter(pk=self.pk).values("lead_id")
+        return users.filter(models.Q(pk__in=writers.values("user_id"))
+                            | models.Q(pk__in=saved_lead))
+
+    def clean(self):
+        super().clean()
+        if self.lead_id is not None and not self.lead_candidates().filter(
+                pk=self.lead_id).exists():
+            raise ValidationError({"lead": ValidationError(LEAD_NOT_ELIGIBLE_MESSAGE,
+                                                           code=LEAD_NOT_ELIGIBLE)})
 
     def role_of(self, user) -> Role | None:
         return Membership.objects.role_of(user, self)

@@ -6,8 +6,15 @@ from django import template
 from django.utils.html import format_html
 
 from ..enums import VerificationStatus
+from ..opening import may_open_cases as _may_open_cases
 
 register = template.Library()
+
+
+@register.filter
+def may_open_cases(user) -> bool:
+    """Whether to offer this user "New case" (cases/opening.py)."""
+    return _may_open_cases(user)
 
 
 @register.simple_tag

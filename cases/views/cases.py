@@ -1,15 +1,13 @@
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect, render
 
 from ..access import get_case_for_user
-from ..enums import Role
 from ..filters import CaseFilter
 from ..forms import CaseForm
 from ..models import Case, Membership
+from ..opening import OPEN_CASE_DENIED_MESSAGE, may_open_cases, open_case
 from ..tallies import case_counts, tracked_figures
 
 CASES_PER_PAGE = 25
@@ -30,16 +28,16 @@ def case_list(request):
 
 
 def case_create(request):
-    form = CaseForm(request.POST or None, lead_choices=get_user_model().objects.filter(
-        is_active=True).order_by("username"))
+    if not may_open_cases(request.user):
+        # 403 and not 404: this address is the same for everyone and tells nothing about any
+        # case, and a colleague who follows a link here should learn whom to ask.
+        return render(request, "cases/case_open_refused.html", {
+            "nav": "cases", "message": OPEN_CASE_DENIED_MESSAGE}, status=403)
+    # The opener is known before validation: the lead is chosen among the case's people.
+    form = CaseForm(request.POST or None, instance=Case(created_by=request.user))
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            case = form.save(commit=False)
-            case.created_by = request.user
-            case.save()
-            # Whoever opens a case edits it; they add the rest of the team from there.
-            Membership.objects.create(case=case, user=request.user, role=Role.EDITOR,
-                                      added_by=request.user)
+        # Whoever opens a case edits it; they add the rest of the team from there.
+        case = open_case(form.save(commit=False), request.user)
         messages.success(request, f"Case “{case}” created. You are its editor.")
         return redirect("cases:case_overview", slug=case.slug)
     return render(request, "cases/case_form.html", {"nav": "cases", "form": form})
