@@ -13,7 +13,6 @@ from .factories import (
     CitationFactory,
     ClaimFactory,
     CommentRequestFactory,
-    DeskEditorFactory,
     IncidentFactory,
     MembershipFactory,
     SourceFactory,
@@ -115,9 +114,24 @@ def second_editor(make_member):
 
 
 @pytest.fixture
-def desk_editor(db):
-    """A user who may open cases (the group Desk editors), member of no case."""
-    return DeskEditorFactory(username="desk_editor")
+def make_staff(db):
+    """make_staff(user) -> the user, now staff with what a newsroom gives its back office:
+    every permission on the cases app, and reading users (for the user pickers). Which cases
+    and records they reach still comes from their memberships."""
+    from django.contrib.auth.models import Group, Permission
+    from django.db.models import Q
+
+    group, _ = Group.objects.get_or_create(name="Back office")
+    group.permissions.set(Permission.objects.filter(
+        Q(content_type__app_label="cases") | Q(codename="view_user")))
+
+    def make(user):
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+        user.groups.add(group)
+        return user
+
+    return make
 
 
 @pytest.fixture

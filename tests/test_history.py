@@ -21,6 +21,7 @@ from simple_history.exceptions import NotHistoricalModelError
 
 from cases import history, workflow
 from cases.admin.scoping import save_record
+from cases.concurrency import make_token
 from cases.enums import Role, TaskState
 from cases.enums import VerificationStatus as S
 from cases.models import (
@@ -362,7 +363,9 @@ def test_admin_add_change_and_delete_record_the_user(client, case, superuser, re
     response = client.post(reverse("admin:cases_task_add"), form)
     assert response.status_code == 302
     task = Task.objects.get()
-    response = client.post(admin_change_url(task), {**form, "state": TaskState.DONE})
+    # The admin's change form carries the record's version token (cases/admin/versions.py).
+    response = client.post(admin_change_url(task), {**form, "state": TaskState.DONE,
+                                                    "version": make_token(task)})
     assert response.status_code == 302
     response = client.post(reverse("admin:cases_task_delete", args=[task.pk]), {"post": "yes"})
     assert response.status_code == 302

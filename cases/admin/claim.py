@@ -6,6 +6,11 @@ from django.db import models
 
 from ..models import Citation, Claim, VerificationEvent
 from .changelist import LargeTableAdminMixin
+from .need_to_know import (
+    citation_address_visible_q,
+    citation_address_withheld,
+    handler_address_of_citation,
+)
 from .pagination import VisibleCaseListFilter
 from .scoping import (
     CaseScopedAdmin,
@@ -33,6 +38,12 @@ class CitationInline(CaseScopedInline, admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("source", "via")
+
+    def withheld_fields(self, request, obj):
+        return {"url"} if citation_address_withheld(request, obj) else set()
+
+    def shown_values(self, request, obj):
+        return handler_address_of_citation(request, obj)
 
 
 class VerificationEventInline(ReadOnlyInlineMixin, CaseScopedInline, admin.TabularInline):
@@ -99,6 +110,7 @@ class CitationAdmin(LargeTableAdminMixin, CaseScopedAdmin):
     list_filter = ("relation", ("source__case", VisibleCaseListFilter),
                    ("published_at", admin.DateFieldListFilter))
     search_fields = ("quote", "url", "source__name", "claim__statement", "incident__title")
+    guarded_search_fields = ("url",)
     list_select_related = ("source", "via", "claim", "incident")
     list_per_page = 50
     autocomplete_fields = ("claim", "incident", "source", "via")
@@ -109,6 +121,15 @@ class CitationAdmin(LargeTableAdminMixin, CaseScopedAdmin):
         ("Statement", {"fields": ("quote", "url", "language", "published_at", "accessed_at")}),
         ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
+
+    def guarded_search_rows(self, request):
+        return citation_address_visible_q(request)
+
+    def withheld_fields(self, request, obj):
+        return {"url"} if citation_address_withheld(request, obj) else set()
+
+    def shown_values(self, request, obj):
+        return handler_address_of_citation(request, obj)
 
 
 @admin.register(VerificationEvent)

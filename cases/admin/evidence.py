@@ -1,11 +1,11 @@
 """Evidence files and their chain of custody."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 
 from ..models import CustodyEntry, Evidence
 from ..uploads import EvidenceUploadFormMixin
+from .forms import AdminRecordForm
 from .scoping import (
     CaseScopedAdmin,
     CaseScopedInline,
@@ -17,7 +17,7 @@ RECORD_FIELDS = ("created_by", "created_at", "updated_at")
 INTEGRITY_FIELDS = ("sha256", "original_sha256", "size", "content_type", "original_name")
 
 
-class EvidenceAdminForm(EvidenceUploadFormMixin, forms.ModelForm):
+class EvidenceAdminForm(EvidenceUploadFormMixin, AdminRecordForm):
     """The admin's upload goes through the same check as the workspace's (cases.uploads)."""
 
     class Meta:

@@ -5,15 +5,20 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from ..models import Incident, IncidentType
 from .claim import CitationInline
+from .forms import AdminRecordForm
 from .scoping import CaseScopedAdmin, CaseScopedInline, ScopedCountryFilter
+from .versions import VersionedAdminMixin
 
 RECORD_FIELDS = ("created_by", "created_at", "updated_at")
 DERIVED_DATES = ("when_display", "occurred_earliest", "occurred_latest")
 
 
 @admin.register(IncidentType)
-class IncidentTypeAdmin(SimpleHistoryAdmin):
+class IncidentTypeAdmin(VersionedAdminMixin, SimpleHistoryAdmin):
     """Newsroom-wide, not case data: Django's model permissions are the whole rule."""
+
+    form = AdminRecordForm
+    object_history_form_template = "admin/cases/object_history_form.html"
 
     list_display = ("name", "slug", "description")
     search_fields = ("name", "slug")

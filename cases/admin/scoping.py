@@ -13,8 +13,14 @@ that one attribute follow:
 - object permissions: viewers read, reporters and editors write (`edit_role`), and some
   records (members, cases) need an editor.
 
-Superusers run the newsroom's infrastructure and see everything; everyone else is held to
-their memberships, whatever model permissions they have been given.
+Superusers run the newsroom's infrastructure and see every record; everyone else is held to
+their memberships, whatever model permissions they have been given. Nobody, superusers
+included, sees a protected source's identity or address without being one of its case's
+source handlers (need_to_know.py; the audited reveal is reveal.py).
+
+The base classes also give every admin of the back office its version tokens (versions.py),
+its need-to-know rules (need_to_know.py) and autocomplete widgets that survive any posted
+value (widgets.py).
 """
 
 from __future__ import annotations
@@ -27,12 +33,22 @@ from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from ..enums import Role
-from ..models import Case, Claim, Membership
+from ..models import Case, Claim
 from ..models.base import CaseDataQuerySet
 from ..models.case import CaseQuerySet
 from .dates import BoundedDatesChangeList
-
-_MEMBERSHIPS_ATTR = "_casedesk_admin_memberships"
+from .forms import AdminRecordForm, ReadOnlyAdminForm
+from .memberships import (  # noqa: F401  (the admin modules import them from here)
+    ANY_CASE,
+    forget_memberships,
+    handled_case_ids,
+    handles_sources,
+    has_case_role,
+    memberships_of,
+)
+from .need_to_know import NeedToKnowAdminMixin, NeedToKnowInlineMixin
+from .versions import VersionedAdminMixin, VersionedInlineMixin
+from .widgets import KeysOnlyAutocompleteSelect, KeysOnlyAutocompleteSelectMultiple
 
 # Who wrote a record is set by the server on add, never taken from a form.
 AUTHOR_FIELDS = ("created_by", "added_by")
@@ -40,57 +56,6 @@ AUTHOR_FIELDS = ("created_by", "added_by")
 # Fields only cases.workflow writes. An admin save of an existing record leaves them out of
 # the UPDATE, so a form saved just after a status change cannot put the old status back.
 WORKFLOW_FIELDS = {Claim: frozenset({"status", "proposed_verdict", "proposed_by"})}
-
-
-# --- the requesting user's memberships ------------------------------------------------------
-
-def memberships_of(request) -> dict[int, tuple[Role, bool]]:
-    """{case id: (role, is source handler)} for the requesting user.
-
-    Read once per request: permission checks run many times on one page (every inline,
-    every action, every related field), and each would otherwise be a query."""
-    cached = getattr(request, _MEMBERSHIPS_ATTR, None)
-    if cached is None:
-        # Unordered: Membership's default order joins the case and the user and sorts, for a
-        # dict (about 0.6 ms for an editor of a thousand cases, on every admin page); and
-        # roles by dict, not Role(value) (a quarter of a millisecond more there).
-        rows = Membership.objects.filter(user=request.user).order_by().values_list(
-            "case_id", "role", "can_handle_sources")
-        role_of_value = {role.value: role for role in Role}
-        cached = {case_id: (role_of_value[role], handler) for case_id, role, handler in rows}
-        setattr(request, _MEMBERSHIPS_ATTR, cached)
-    return cached
-
-
-def forget_memberships(request) -> None:
-    """Drop the per-request cache after the request itself changed a membership."""
-    if hasattr(request, _MEMBERSHIPS_ATTR):
-        delattr(request, _MEMBERSHIPS_ATTR)
-
-
-ANY_CASE = object()
-
-
-def has_case_role(request, role: Role, case_id=ANY_CASE) -> bool:
-    """Whether the user holds at least `role` in that case (or in any case)."""
-    if request.user.is_superuser:
-        return True
-    roles = memberships_of(request)
-    if case_id is ANY_CASE:
-        return any(r.at_least(role) for r, _ in roles.values())
-    membership = roles.get(case_id)
-    return membership is not None and membership[0].at_least(role)
-
-
-def handles_sources(request, case_id=ANY_CASE, role: Role = Role.VIEWER) -> bool:
-    """Whether the user may see protected identities of that case (or of any case)."""
-    if request.user.is_superuser:
-        return True
-    roles = memberships_of(request)
-    if case_id is ANY_CASE:
-        return any(handler and r.at_least(role) for r, handler in roles.values())
-    membership = roles.get(case_id)
-    return membership is not None and membership[1] and membership[0].at_least(role)
 
 
 # --- from a record to its case ---------------------------------------------------------------
@@ -182,10 +147,23 @@ class _CaseScoping:
                 request, related_admin.get_queryset(request).using(db), self.edit_role)
         return super().get_field_queryset(db, db_field, request)
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = KeysOnlyAutocompleteSelect(db_field, self.admin_site,
+                                                          using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-class CaseScopedMixin(_CaseScoping):
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = KeysOnlyAutocompleteSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class CaseScopedMixin(NeedToKnowAdminMixin, _CaseScoping):
     """Scoping and object permissions for a ModelAdmin of case data."""
 
+    form = AdminRecordForm
     #: Fields besides created_by/added_by that default to the requesting user on add.
     default_to_user = ()
     #: Whether adding needs `edit_role` in some case (not for Case: whoever opens a case
@@ -262,8 +240,12 @@ class CaseScopedMixin(_CaseScoping):
         formset.save_m2m()
 
 
-class CaseScopedAdmin(CaseScopedMixin, SimpleHistoryAdmin):
+class CaseScopedAdmin(CaseScopedMixin, VersionedAdminMixin, SimpleHistoryAdmin):
     """Admin of case data that keeps a simple_history log (most models)."""
+
+    object_history_form_template = "admin/cases/object_history_form.html"
+    #: Whether superusers may read the history of a deleted record (not of identities).
+    deleted_history_for_superusers = True
 
     def history_view(self, request, object_id, extra_context=None):
         # simple_history falls back to the last historical copy when the live record is not
@@ -277,7 +259,7 @@ class CaseScopedAdmin(CaseScopedMixin, SimpleHistoryAdmin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def _get_visible_object_or_404(self, request, object_id):
-        if request.user.is_superuser:
+        if request.user.is_superuser and self.deleted_history_for_superusers:
             return
         if self.get_object(request, unquote(object_id)) is None:
             raise Http404
@@ -286,6 +268,8 @@ class CaseScopedAdmin(CaseScopedMixin, SimpleHistoryAdmin):
 class ReadOnlyCaseScopedAdmin(CaseScopedMixin, admin.ModelAdmin):
     """Admin of an append-only audit log: readable by the case's members, written only by
     the code that owns it (the workflow, the evidence views)."""
+
+    form = ReadOnlyAdminForm
 
     def has_add_permission(self, request):
         return False
@@ -297,8 +281,10 @@ class ReadOnlyCaseScopedAdmin(CaseScopedMixin, admin.ModelAdmin):
         return False
 
 
-class CaseScopedInline(_CaseScoping):
+class CaseScopedInline(NeedToKnowInlineMixin, VersionedInlineMixin, _CaseScoping):
     """Scoping for an inline: permissions follow the parent record's case."""
+
+    form = AdminRecordForm
 
     def _may(self, request, parent, role: Role) -> bool:
         if parent is None:
@@ -329,6 +315,8 @@ class ReadOnlyInlineMixin:
     extra = 0
     can_delete = False
     show_change_link = False
+    form = ReadOnlyAdminForm
+    versioned = False
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields

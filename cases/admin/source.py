@@ -1,46 +1,45 @@
 """Sources and, apart from them, the identities of protected sources.
 
 A protected source's real identity is the most sensitive record in Casedesk: in the admin
-it exists only for superusers and for the source handlers of the source's case. It is never
-part of the Source changelist, its search or its filters, and its fields are encrypted, so
-they cannot be searched at all. Every page here that shows an identity (the source page's
-inline, the identity's own page, the identity list, its history) logs an IdentityReveal.
+it exists only for the source handlers of the source's case, superusers included (an
+administrator who is not a handler asks for it on the audited reveal page: reveal.py). It is
+never part of the Source changelist, its search or its filters, and its fields are
+encrypted, so they cannot be searched at all. A protected source's address is the handlers'
+too (need_to_know.py). Every page here that shows an identity (the source page's inline, the
+identity's own page, the identity list, its history) logs an IdentityReveal.
 """
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from ..enums import Role
-from ..models import Case, IdentityReveal, RevealChannel, Source, SourceIdentity
+from ..models import IdentityReveal, RevealChannel, Source, SourceIdentity
+from .need_to_know import address_visible_q, handler_address_of_source, may_see_address
+from .reveal import may_ask_to_reveal, reveal_view
 from .scoping import (
     ANY_CASE,
     CaseScopedAdmin,
     CaseScopedInline,
     ScopedCountryFilter,
+    handled_case_ids,
     handles_sources,
-    memberships_of,
 )
 
 RECORD_FIELDS = ("created_by", "created_at", "updated_at")
 
 
-def _handled_case_ids(request, role: Role) -> list[int]:
-    return [case_id for case_id, (r, handler) in memberships_of(request).items()
-            if handler and r.at_least(role)]
-
-
 class _HandlersOnly:
     """Identity records: readable by the case's source handlers, writable by handlers who
-    are also reporters or editors. Mixed in before the scoping mixins."""
+    are also reporters or editors, superusers included. Mixed in before the scoping
+    mixins."""
 
     case_path = "source__case"
 
     def in_cases_where(self, request, queryset, role):
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(source__case__in=_handled_case_ids(request, role))
+        return queryset.filter(source__case__in=handled_case_ids(request, role))
 
     def get_queryset(self, request):
         return self.in_cases_where(request, super().get_queryset(request), Role.VIEWER)
@@ -59,27 +58,22 @@ class SourceIdentityInline(_HandlersOnly, CaseScopedInline, admin.StackedInline)
 
 
 def _record_reveal(request, source_id, channel) -> None:
-    """Log that the requesting user is being shown the identity of source `source_id`. A
-    superuser may read the history of an identity whose source is gone: the entry then goes
-    to the case the source last belonged to, under the codename it last had."""
+    """Log that the requesting user is being shown the identity of source `source_id`."""
     source = Source.objects.filter(pk=source_id).first()
     if source is not None:
         IdentityReveal.objects.record(request.user, [source], channel)
-        return
-    last = Source.history.filter(id=source_id).order_by("-history_date", "-history_id").first()
-    if last is not None and Case.objects.filter(pk=last.case_id).exists():
-        IdentityReveal.objects.create(case_id=last.case_id, source=None, source_name=last.name,
-                                      user=request.user, channel=channel)
 
 
 @admin.register(Source)
 class SourceAdmin(CaseScopedAdmin):
-    # No identity field here, on purpose: not in the list, the search or the filters.
+    # No identity field here, on purpose: not in the list, the search or the filters; the
+    # address is searched only where the user may see it.
     list_display = ("name", "case", "kind", "reliability", "protected", "reached_via",
                     "country", "language")
     list_filter = ("kind", "reliability", "protected", ("case", admin.RelatedOnlyFieldListFilter),
                    ("country", ScopedCountryFilter))
     search_fields = ("name", "url")
+    guarded_search_fields = ("url",)
     list_select_related = ("case", "reached_via")
     autocomplete_fields = ("case", "reached_via")
     readonly_fields = RECORD_FIELDS
@@ -90,12 +84,32 @@ class SourceAdmin(CaseScopedAdmin):
         ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
 
+    def guarded_search_rows(self, request):
+        return address_visible_q(request)
+
+    def withheld_fields(self, request, obj):
+        return set() if may_see_address(request, obj) else {"url"}
+
+    def locked_fields(self, request, obj):
+        # Lifting the protection would show the address: the handlers' decision.
+        return set() if may_see_address(request, obj) else {"protected"}
+
+    def shown_values(self, request, obj):
+        return handler_address_of_source(request, obj)
+
     def get_inlines(self, request, obj):
         # The identity inline exists only on an existing source, for its case's handlers:
         # everyone else's page does not even hint at a form for it.
         if obj is not None and handles_sources(request, obj.case_id):
             return [SourceIdentityInline]
         return []
+
+    def get_urls(self):
+        return [path("<path:object_id>/reveal/", self.admin_site.admin_view(self.reveal_view),
+                     name="cases_source_reveal"), *super().get_urls()]
+
+    def reveal_view(self, request, object_id):
+        return reveal_view(self, request, object_id)
 
     @method_decorator(sensitive_post_parameters())  # the identity inline's fields
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
@@ -108,11 +122,14 @@ class SourceAdmin(CaseScopedAdmin):
             if (isinstance(inline_formset.opts, SourceIdentityInline)
                     and inline_formset.formset.initial_form_count()):
                 IdentityReveal.objects.record(request.user, [obj], RevealChannel.ADMIN_SOURCE)
+        if obj is not None and may_ask_to_reveal(request, obj):
+            context["reveal_url"] = reverse("admin:cases_source_reveal", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(SourceIdentity)
 class SourceIdentityAdmin(_HandlersOnly, CaseScopedAdmin):
+    deleted_history_for_superusers = False  # handlers only, of a live source's case
     list_display = ("source", "case", "real_name_shown")
     # The identity fields are encrypted: only the codename can be searched.
     search_fields = ("source__name",)
@@ -132,8 +149,8 @@ class SourceIdentityAdmin(_HandlersOnly, CaseScopedAdmin):
 
     def get_field_queryset(self, db, db_field, request):
         queryset = super().get_field_queryset(db, db_field, request)
-        if db_field.name == "source" and not request.user.is_superuser:
-            queryset = queryset.filter(case__in=_handled_case_ids(request, self.edit_role))
+        if db_field.name == "source":
+            queryset = queryset.filter(case__in=handled_case_ids(request, self.edit_role))
         return queryset
 
     # An error report (the admins' error email) lists a request's POST data: not here.
@@ -171,14 +188,9 @@ class SourceIdentityAdmin(_HandlersOnly, CaseScopedAdmin):
         return response
 
     def _history_reveal(self, request, response, object_id):
-        if response.status_code != 200:
+        if response.status_code not in (200, 409):  # a refused revert shows the values too
             return
-        object_id = unquote(object_id)
-        source_id = (SourceIdentity.objects.filter(pk=object_id)
+        source_id = (SourceIdentity.objects.filter(pk=unquote(object_id))
                      .values_list("source_id", flat=True).first())
-        if source_id is None:  # a deleted identity (superusers only)
-            source_id = (SourceIdentity.history.filter(id=object_id)
-                         .order_by("-history_date", "-history_id")
-                         .values_list("source_id", flat=True).first())
         if source_id is not None:
             _record_reveal(request, source_id, RevealChannel.ADMIN_HISTORY)

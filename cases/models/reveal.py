@@ -11,6 +11,8 @@ class RevealChannel(models.TextChoices):
     ADMIN_IDENTITY = "admin_identity", "admin: identity page"
     ADMIN_LIST = "admin_list", "admin: identity list"
     ADMIN_HISTORY = "admin_history", "admin: identity history"
+    # An administrator who is not a source handler, with the reason they gave.
+    ADMIN_REVEAL = "admin_reveal", "admin: audited reveal"
 
 
 class IdentityRevealQuerySet(AppendOnlyQuerySet):
@@ -42,6 +44,9 @@ class IdentityReveal(models.Model):
                              related_name="identity_reveals")
     channel = models.CharField("where", max_length=20, choices=RevealChannel.choices)
     revealed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Why an administrator who is not a handler asked to see it (empty for a handler's own
+    # pages, where being a handler is the reason).
+    reason = models.TextField(blank=True)
 
     objects = IdentityRevealQuerySet.as_manager()
 
