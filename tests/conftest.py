@@ -13,6 +13,7 @@ from .factories import (
     CitationFactory,
     ClaimFactory,
     CommentRequestFactory,
+    DeskEditorFactory,
     IncidentFactory,
     MembershipFactory,
     SourceFactory,
@@ -111,6 +112,12 @@ def editor(make_member):
 @pytest.fixture
 def second_editor(make_member):
     return make_member(Role.EDITOR, username="second_editor")
+
+
+@pytest.fixture
+def desk_editor(db):
+    """A user who may open cases (the group Desk editors), member of no case."""
+    return DeskEditorFactory(username="desk_editor")
 
 
 @pytest.fixture
