@@ -29,6 +29,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -262,6 +263,10 @@ class CaseScopedAdmin(CaseScopedMixin, VersionedAdminMixin, SimpleHistoryAdmin):
         if request.user.is_superuser and self.deleted_history_for_superusers:
             return
         if self.get_object(request, unquote(object_id)) is None:
+            # As the change page answers: no right to these records at all is a 403 (the
+            # same for every id), a record outside the user's cases a 404.
+            if not self.has_view_permission(request):
+                raise PermissionDenied
             raise Http404
 
 
