@@ -177,13 +177,13 @@ class Support:
     (each citation's whole lineage: source, via, and what those are reached via)."""
 
     citations: int
-    origins: int
+    independent: bool  # two of them are independent (attribution.independent_pair)
     sources: tuple[GradedSource, ...]
 
     @property
     def single_origin(self) -> bool:
         """Confirming needs an override: no two supporting citations are independent."""
-        return self.origins < 2
+        return not self.independent
 
     @property
     def low_grade_sources(self) -> tuple[GradedSource, ...]:
@@ -195,15 +195,14 @@ class Support:
         return self.citations > 0 and self.single_origin and bool(self.low_grade_sources)
 
 
-def _support(claim_or_id, citations) -> Support:
-    case_id = claim_or_id.case_id
+def _support(claim: Claim, citations) -> Support:
     supporting = [c for c in citations if c.relation in CitationRelation.supporting()]
-    via_map = attribution.via_map_for_case(case_id)
-    origins = attribution.origins(supporting, via_map)
-    ids = set().union(*origins) if origins else set()
+    via_map = attribution.via_map_for_case(claim.case_id)
+    ids = set().union(*(attribution.lineage(c, via_map) for c in supporting))
     rows = (Source.objects.filter(pk__in=ids).order_by("name", "pk")
             .values_list("name", "reliability")) if ids else []
-    return Support(citations=len(supporting), origins=len(origins),
+    return Support(citations=len(supporting),
+                   independent=attribution.independent_pair(supporting, via_map) is not None,
                    sources=tuple(GradedSource(name, Reliability(grade)) for name, grade in rows))
 
 

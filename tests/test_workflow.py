@@ -803,6 +803,20 @@ def test_transition_independent_sources_graded_e_need_no_acknowledgement(claim, 
     assert confirm(claim, editor)().to_status == S.CONFIRMED
 
 
+def test_transition_two_independent_ends_of_a_chain_need_no_override(case, claim, editor):
+    """A relays B's source, B relays C's: A and C share no source, so they are independent
+    (as corroboration counts), though the three merge into one group of origins. The sources
+    are graded F (cannot be judged): no acknowledgement is asked either."""
+    first, second, third, fourth = (SourceFactory(case=case, name=f"S{n}") for n in range(4))
+    cite(claim, source=first, via=second)
+    cite(claim, source=second, via=third)
+    cite(claim, source=fourth, via=third)
+    support = workflow.support_of(claim)
+    assert (support.independent, support.needs_acknowledgement) == (True, False)
+
+    assert confirm(claim, editor)().to_status == S.CONFIRMED
+
+
 def test_transition_single_citation_says_it_has_only_one_source(claim, editor):
     cite(claim, reliability="C")
     with pytest.raises(ValidationError) as excinfo:
@@ -831,7 +845,8 @@ def test_support_of_lists_the_sources_and_grades_a_confirmation_rests_on(case, c
 
     assert [(s.name, s.reliability) for s in support.sources] == [
         ("161.ru", "C"), ("Investigators-R", "F")]
-    assert (support.citations, support.origins, support.needs_acknowledgement) == (1, 1, True)
+    assert (support.citations, support.independent, support.needs_acknowledgement) == (
+        1, False, True)
     assert [s.name for s in support.low_grade_sources] == ["Investigators-R"]
     assert str(support.low_grade_sources[0]) == (
         "Investigators-R (F – Reliability cannot be judged)")
