@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test migrate demo lint clean scan bench-search bench
+.PHONY: run test install install-test migrate demo lint clean scan bench-search bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ $(SCAN_VENV)/.installed: pyproject.toml scan/requirements.py
 
 scan: install $(SCAN_VENV)/.installed
 	$(BIN)/python scan/run.py
+
+# Fuzzing (not part of `make test`, which runs a derandomized subset): schemathesis over every
+# API operation as every role, and hypothesis over every form and page's query, against
+# gunicorn with production settings on PostgreSQL (FUZZ_DATABASE_URL, made anew). Fails on any
+# 5xx, server exception or check failure; summary in fuzz/results/latest.md. See fuzz/.
+# FUZZ_SEED (random by default, printed), FUZZ_EXAMPLES (per API operation, default 500).
+fuzz: install-test
+	$(BIN)/python -m fuzz
 
 # Benchmarks on PostgreSQL (not part of `make test`). BENCH_DATABASE_URL names a database of
 # their own: it is filled with bench/generate.py's data (1,000,000 claims) when it has none.

@@ -1,0 +1,122 @@
+"""The CI subset of `make fuzz` for the web pages: every form and every page's query
+parameters, found as a user finds them (fuzz/discovery.py), sent hostile values
+(fuzz/values.py) in-process through the test client, derandomized and a few examples each,
+so that the suite stays fast and a failure here fails every time.
+
+Who opens what: the handler (an editor and staff member who is a source handler: every
+workspace form, and the back office's source and identity pages, identity fields included),
+the superuser (every page of the back office) and a signed-out visitor (the sign-in form). A
+failure names the role, the form or page and hypothesis' smallest example. `make fuzz` runs
+the same fuzzer against gunicorn with every role and far more examples."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import override_settings
+
+from fuzz import fixtures, web
+from fuzz.browser import Browser
+from fuzz.discovery import coverage, label_forms
+from fuzz.ledger import Ledger
+from fuzz.transport import DjangoTransport
+
+from .clients import TwoFactorClient
+
+FORM_EXAMPLES = 2
+PAGE_EXAMPLES = 2
+CRAWL = {"visits_per_view": 1, "max_visits": 250}
+
+
+IDENTITIES = {"source", "sourceidentity"}
+# role → what it opens (fuzz.web.discover's options)
+ROLES = {
+    "handler": {"site": True, "admin": lambda model: model._meta.model_name in IDENTITIES},
+    "admin": {"site": False, "admin": lambda model: True},
+    "anonymous": {"anonymous": True},
+}
+# URL patterns no page links to or that are not pages, with the reason.
+UNREACHED = {
+    "admin:login": "the admin signs in through the site's sign-in form (config/urls.py)",
+    "admin:jsi18n": "the admin's JavaScript catalogue, not a page",
+    "admin:view_on_site": "a redirect to the workspace, which is fuzzed itself",
+    "admin:password_change_done": "the confirmation after a password change",
+    "admin:cases_custodyentry_delete": "custody entries are append-only: no delete page",
+    "mfa_edit_webauthn": "needs a security key, which a test client cannot have",
+    "mfa_remove_webauthn": "needs a security key, which a test client cannot have",
+}
+
+
+@pytest.fixture(scope="module")
+def site(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The demo case and the fuzzer's records, and what each role finds: made once for the
+    module inside a transaction that is rolled back at its end."""
+    from django.conf import settings
+    from django.db import transaction
+
+    storages = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": tmp_path_factory.mktemp("evidence"), "base_url": None}}}
+    with django_db_blocker.unblock(), transaction.atomic(), override_settings(
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+            STORAGES=storages):
+        call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        world = fixtures.prepare(long_lists=False)
+        found, browsers = [], {}
+        for role, options in ROLES.items():
+            client = TwoFactorClient()
+            user = None
+            if role != "anonymous":
+                user = get_user_model().objects.get(username=fixtures.ROLES[role])
+                client.force_login(user)
+            browsers[role] = Browser(
+                role, DjangoTransport(client),
+                sign_in=(lambda _b, c=client, u=user: c.force_login(u)) if user else None)
+            found.append(web.discover(browsers[role], world, **options, **CRAWL))
+        label_forms(found)
+        yield world, found, browsers
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_fuzz_reaches_every_url_pattern(site):
+    _world, found, _browsers = site
+    reached = coverage(found)
+    missed = {name: how for name, how in reached.items()
+              if how == "not reached" and name not in UNREACHED}
+    assert sorted(missed) == []
+    forms = {target.view for d in found for target in d.forms.values()}
+    for view in ("cases:incident_edit", "cases:source_edit", "cases:evidence_create",
+                 "cases:import_upload", "cases:claim_transition", "admin:cases_claim_change",
+                 "admin:cases_source_add", "admin:auth_user_change", "account_login"):
+        assert view in forms
+
+
+@pytest.mark.django_db
+def test_crawl_meets_no_server_error(site):
+    _world, found, _browsers = site
+    assert [(d.role, path, body[-1500:]) for d in found for path, _s, body in d.errors] == []
+
+
+def _fuzz(site, kind: str, examples: int) -> list[str]:
+    world, found, browsers = site
+    done: set[str] = set()
+    errors: list[str] = []
+    for discovered in found:  # each form and page once, as the first role that found it
+        labels = {t.label for t in [*discovered.pages.values(), *discovered.forms.values()]}
+        web.fuzz_discovered(
+            discovered, browsers[discovered.role], web.Budget(examples, None, True), Ledger(),
+            between=lambda: fixtures.restore(world), errors=errors,
+            only=lambda label, done=done: label.startswith(kind) and label not in done)
+        done |= labels
+    return errors
+
+
+@pytest.mark.django_db
+def test_every_form_refuses_hostile_input_without_a_server_error(site):
+    assert _fuzz(site, "POST", FORM_EXAMPLES) == []
+
+
+@pytest.mark.django_db
+def test_every_page_survives_hostile_query_parameters(site):
+    assert _fuzz(site, "GET", PAGE_EXAMPLES) == []
+
