@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from . import attribution
 from .enums import CitationRelation, Reliability, Role, VerificationEventKind
@@ -223,14 +224,15 @@ def _override_problems(support: Support, override_reason: str,
     problems = []
     if len(_collapsed(override_reason)) < OVERRIDE_REASON_MIN_LENGTH:
         problems.append(_refusal(
-            f"A single-source override needs a reason of at least "
-            f"{OVERRIDE_REASON_MIN_LENGTH} characters: say why one source is enough here.",
+            _("A single-source override needs a reason of at least %(count)d characters: "
+              "say why one source is enough here.") % {"count": OVERRIDE_REASON_MIN_LENGTH},
             Refusal.OVERRIDE_REASON_TOO_SHORT))
     if support.single_origin and support.low_grade_sources and not acknowledge_low_grade:
         graded = ", ".join(str(s) for s in support.low_grade_sources)
         problems.append(_refusal(
-            f"This claim would be confirmed on one source graded E or F: {graded}. Confirm "
-            "that explicitly (acknowledge the grade), or add an independent source.",
+            _("This claim would be confirmed on one source graded E or F: %(sources)s. "
+              "Confirm that explicitly (acknowledge the grade), or add an independent "
+              "source.") % {"sources": graded},
             Refusal.LOW_GRADE_NOT_ACKNOWLEDGED))
     return problems
 
@@ -281,7 +283,7 @@ def _evidence_problems(claim: Claim, from_status: S, to_status: S, note: str,
                 problems += _override_problems(support, override_reason, acknowledge_low_grade)
             elif support.single_origin:
                 if support.citations == 1:
-                    why = "this claim has only one source"
+                    why = _("this claim has only one source")
                 else:
                     why = ("these citations go back to the same origin or reach us through one "
                            "another")
