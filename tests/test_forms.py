@@ -541,6 +541,28 @@ def test_claim_edit_changes_adds_and_removes_citations(client, case, reporter):
     assert Citation.history.filter(id=dropped.pk, history_type="-").get().history_user == reporter
 
 
+def test_claim_edit_with_thousands_of_posted_citation_rows_is_refused_and_builds_few_forms(
+        client, case, reporter):
+    """A posted TOTAL_FORMS is the sender's: Django would build (and render) up to a thousand
+    forms past the page's rows, holding a worker for minutes."""
+    from cases.forms.records import MAX_NEW_CITATIONS_PER_SAVE
+
+    claim = ClaimFactory(case=case, statement="Ten deserted.")
+    CitationFactory(claim=claim, source=SourceFactory(case=case, name="161.ru"), quote="Kept")
+    client.force_login(reporter)
+    data = read_form(client.get(url("claim_edit", case, claim.pk)))
+    response = client.post(url("claim_edit", case, claim.pk), fill(
+        data, citations__TOTAL_FORMS="5000", statement="Changed"))
+    assert response.status_code == 400
+    formset = response.context["citations"]
+    assert [e.code for e in formset.non_form_errors().as_data()] == ["too_many_forms"]
+    assert len(formset.forms) == 1 + MAX_NEW_CITATIONS_PER_SAVE
+    assert f"citations-{1 + MAX_NEW_CITATIONS_PER_SAVE}-quote" not in response.content.decode()
+    claim.refresh_from_db()
+    assert claim.statement == "Ten deserted."
+    assert list(claim.citations.values_list("quote", flat=True)) == ["Kept"]
+
+
 def test_claim_save_keeps_citation_times_it_did_not_change(client, case, reporter):
     """Date-time inputs show minutes; saving the page must not truncate stored seconds."""
     claim = ClaimFactory(case=case)

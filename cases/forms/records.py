@@ -279,7 +279,14 @@ class CitationForm(CaseRecordForm):
         return _code(self.cleaned_data["language"])
 
 
+# New citations one save of the claim form may add. The page offers a few blank rows; the bound
+# keeps a posted TOTAL_FORMS from making the server build (and render) thousands of forms.
+MAX_NEW_CITATIONS_PER_SAVE = 20
+
+
 class BaseCitationFormSet(BaseInlineFormSet):
+    validate_max = True
+
     def __init__(self, *args, case, access=None, **kwargs):
         self.case, self.access = case, access
         self.source_choices = [("", "---------"), *(
@@ -289,6 +296,11 @@ class BaseCitationFormSet(BaseInlineFormSet):
         self.lineages = (None if access is None or access.can_handle_sources
                          else Lineages.for_case(case.pk))
         super().__init__(*args, **kwargs)
+        # The claim's citations plus a few new ones: Django builds min(TOTAL_FORMS,
+        # absolute_max) forms and refuses more with its "too_many_forms" error. The queryset
+        # is read here rather than later by the formset itself (it caches it): no extra query.
+        self.max_num = self.absolute_max = (len(self.get_queryset())
+                                            + max(self.extra, MAX_NEW_CITATIONS_PER_SAVE))
 
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "case": self.case, "access": self.access,
