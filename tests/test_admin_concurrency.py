@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases import workflow
-from cases.admin.versions import AdminVersionedFormMixin
+from cases.admin.versions import AdminVersionedFormMixin, RefusesStaleSaves
 from cases.enums import Role
 from cases.enums import VerificationStatus as S
 from cases.models import (
@@ -407,3 +407,99 @@ def test_every_editable_admin_form_of_the_back_office_is_versioned(desk):
                 for row in inline.formset.initial_forms:
                     assert isinstance(row, AdminVersionedFormMixin), (model, inline)
                     assert f'name="{row.add_prefix("version")}"' in page.content.decode()
+
+
+# --- the account admins (no history of their own: a digest of what is stored) -------------
+
+@pytest.fixture
+def admins(db):
+    a, b = TwoFactorClient(), TwoFactorClient()
+    a.force_login(UserFactory(username="root-a", is_staff=True, is_superuser=True))
+    b.force_login(UserFactory(username="root-b", is_staff=True, is_superuser=True))
+    return a, b
+
+
+def admin_url(obj):
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def read_user_form(client, user):
+    # (read_form picks a select's first option when none is chosen: not for a multiple one)
+    data = read_form(client.get(admin_url(user)))
+    for name in ("groups", "user_permissions"):
+        data.pop(name, None)
+    return data
+
+
+def test_stale_user_form_does_not_make_a_deactivated_account_active_again(admins):
+    from django.contrib.auth import get_user_model
+
+    a, b = admins
+    user = UserFactory(username="leaver", first_name="Lena")
+    a_form = read_user_form(a, user)  # A opens the account…
+    b_form = read_user_form(b, user)
+    b_form.pop("is_active")  # …B deactivates it
+    assert b.post(admin_url(user), b_form).status_code == 302
+
+    response = a.post(admin_url(user), fill(a_form, first_name="Elena"))
+
+    assert response.status_code == 409
+    assert error_codes(response.context["adminform"].form) == ["stale_version"]
+    stored = get_user_model().objects.get(pk=user.pk)
+    assert (stored.is_active, stored.first_name) == (False, "Lena")
+    # Saved from the refused page (stamped with what is stored now), it goes through.
+    again = read_form(response)
+    for name in ("is_active", "groups", "user_permissions"):
+        again.pop(name, None)
+    assert a.post(admin_url(user), again).status_code == 302
+    assert get_user_model().objects.get(pk=user.pk).first_name == "Elena"
+
+
+def test_stale_group_form_does_not_put_back_a_removed_permission(admins):
+    from django.contrib.auth.models import Group, Permission
+
+    a, b = admins
+    group = Group.objects.create(name="Desk")
+    perms = list(Permission.objects.filter(content_type__app_label="cases")[:2])
+    group.permissions.set(perms)
+    a_form = read_form(a.get(admin_url(group)))
+    b_form = read_form(b.get(admin_url(group)))
+    b_form["permissions"] = [str(perms[0].pk)]
+    assert b.post(admin_url(group), b_form).status_code == 302
+
+    response = a.post(admin_url(group), fill(a_form, name="Night desk"))
+
+    assert response.status_code == 409
+    group.refresh_from_db()
+    assert group.name == "Desk"
+    assert list(group.permissions.all()) == [perms[0]]
+
+
+def test_every_account_admin_change_form_carries_a_token(admins):
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
+    from django.contrib.auth.models import Group
+
+    a, _ = admins
+    user = UserFactory(username="lena")
+    # Each record, and a change someone else makes to it while A's page is open.
+    records = [
+        (UserFactory(username="mark"), {"last_name": "Changed"}),
+        (Group.objects.create(name="Desk"), {"name": "Night desk"}),
+        (EmailAddress.objects.create(user=user, email="lena@newsroom.example"),
+         {"verified": True}),
+        (Authenticator.objects.create(user=user, type=Authenticator.Type.RECOVERY_CODES,
+                                      data={}), {"data": {"seed": "changed"}}),
+    ]
+    for obj, change in records:
+        page = a.get(admin_url(obj))
+        assert isinstance(page.context["adminform"].form, RefusesStaleSaves), obj
+        assert 'name="version"' in page.content.decode(), obj
+        type(obj).objects.filter(pk=obj.pk).update(**change)
+        data = read_form(page)
+        for name in ("groups", "user_permissions", "permissions"):
+            data.pop(name, None)
+        response = a.post(admin_url(obj), data)
+        assert response.status_code == 409, obj
+        obj.refresh_from_db()
+        assert all(getattr(obj, name) == value for name, value in change.items()), obj

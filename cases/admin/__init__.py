@@ -7,7 +7,15 @@ through the workflow actions of `workflow_actions`.
 
 from django.contrib import admin
 
-from . import case, claim, evidence, followup, incident, source  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    accounts,
+    case,
+    claim,
+    evidence,
+    followup,
+    incident,
+    source,
+)
 
 admin.site.site_header = "Casedesk back office"
 admin.site.site_title = "Casedesk back office"

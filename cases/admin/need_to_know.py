@@ -30,12 +30,13 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.db.models import Q
 from django.utils.text import smart_split, unescape_string_literal
+from django.utils.translation import gettext_lazy as _
 
 from .. import identities
 from .memberships import handled_case_ids, handles_sources
 from .versions import REVERT_OF_ATTR
 
-WITHHELD_HELP = "Only the case's source handlers see this."
+WITHHELD_HELP = _("Only the case's source handlers see this.")
 # The field that holds a source's or a citation's address on their forms.
 ADDRESS_FIELD = "url"
 
@@ -198,8 +199,8 @@ class NeedToKnowAdminMixin(_FieldRules):
 
     # --- forms
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
+    def get_form(self, request, obj=None, *args, **kwargs):
+        form = super().get_form(request, obj, *args, **kwargs)
         form.field_rules = functools.partial(self.field_rules, request)
         return form
 

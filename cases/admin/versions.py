@@ -12,18 +12,26 @@ the page comes back with status 409, the input kept, an error naming who changed
 
 The check runs in the form's `full_clean()`, before validation writes the input into the
 instance, so it covers every way the admin validates a form without copying Django's views.
+
+The account admins of Django and allauth (users, groups, e-mail addresses, second factors:
+accounts.py) edit records with neither `updated_at` nor a history: their token signs a digest
+of what is stored (columns and many-to-many links), so a change is still caught, though not
+named field by field.
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib.admin.utils import unquote
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import QueryDict
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext_lazy as _
 
-from ..concurrency import VersionedFormMixin, find_conflicts
+from ..concurrency import TOKEN_FIELD, VersionedFormMixin, find_conflicts
 
 # The request attribute that tells get_form() a revert page's form is being built, and on
 # which live record: the form's instance is then the historical copy.
@@ -33,11 +41,16 @@ STALE_CODE = "stale_version"
 CHANGED_CODE = "changed_meanwhile"
 
 
-class AdminVersionedFormMixin(VersionedFormMixin):
+class RefusesStaleSaves:
+    """What every versioned admin form is (the admin checks its forms are)."""
+
+    #: Why this form was refused as stale, if it was (the admin answers 409 then).
+    conflict = None
+
+
+class AdminVersionedFormMixin(RefusesStaleSaves, VersionedFormMixin):
     """An admin form (a page's record or one inline row) that refuses a stale save."""
 
-    #: The Conflict that refused this form, if any (the admin answers 409 then).
-    conflict = None
     #: Field names whose saved value this user may not see (see need_to_know): never put
     #: beside a field as "the saved value".
     withheld = frozenset()
@@ -52,14 +65,63 @@ class AdminVersionedFormMixin(VersionedFormMixin):
         for name, saved in conflict.saved_values.items():
             if name not in self.withheld:
                 self.add_error(name, ValidationError(
-                    "Changed meanwhile by %(who)s. Saved value: %(saved)s",
+                    _("Changed meanwhile by %(who)s. Saved value: %(saved)s"),
                     code=CHANGED_CODE, params={"who": who, "saved": saved}))
         self.add_error(None, ValidationError(
-            "%(change)s Nothing was saved: your input is kept below; save again to keep "
-            "your version.", code=STALE_CODE, params={"change": conflict.text}))
+            _("%(change)s Nothing was saved: your input is kept below; save again to keep "
+              "your version."), code=STALE_CODE, params={"change": conflict.text}))
         if isinstance(self.data, QueryDict) and not self.data._mutable:
             self.data = self.data.copy()
         self.refresh_version()
+
+
+_FINGERPRINT_SALT = "cases.admin.versions.fingerprint"
+_FINGERPRINT_SIGNER = signing.Signer(salt=_FINGERPRINT_SALT)
+
+
+def fingerprint(obj) -> str:
+    """A keyed digest of what is stored of `obj`: its columns and its many-to-many links.
+    Keyed, so the page shows nothing that could be checked against guessed values (a user's
+    row holds a password hash)."""
+    values = [(f.attname, f.value_to_string(obj)) for f in obj._meta.concrete_fields]
+    for m2m in obj._meta.many_to_many:
+        values.append((m2m.name, sorted(getattr(obj, m2m.name).values_list("pk", flat=True))))
+    return salted_hmac(_FINGERPRINT_SALT, repr(values), algorithm="sha256").hexdigest()
+
+
+class FingerprintVersionedFormMixin(RefusesStaleSaves):
+    """The token of a record without a version of its own (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields[TOKEN_FIELD] = forms.CharField(required=False, widget=forms.HiddenInput,
+                                                   initial=self._current_token())
+
+    def _current_token(self) -> str:
+        instance = self.instance
+        if instance.pk is None:
+            return ""
+        return _FINGERPRINT_SIGNER.sign(
+            f"{instance._meta.label_lower}|{instance.pk}|{fingerprint(instance)}")
+
+    def full_clean(self):
+        # Before validation writes the input into the (locked) instance.
+        current = self._current_token() if self.is_bound else ""
+        posted = self.data.get(self.add_prefix(TOKEN_FIELD)) if self.is_bound else None
+        stale = bool(current) and not constant_time_compare(str(posted or ""), current)
+        super().full_clean()
+        if not stale:
+            return
+        self.conflict = _("Someone changed this %(thing)s after you opened the page, or the "
+                          "page's version stamp is not valid.") % {
+            "thing": self.instance._meta.verbose_name}
+        self.add_error(None, ValidationError(
+            _("%(change)s Nothing was saved: your input is kept below; compare it with what "
+              "is saved now, then save again to keep your version."),
+            code=STALE_CODE, params={"change": self.conflict}))
+        if isinstance(self.data, QueryDict) and not self.data._mutable:
+            self.data = self.data.copy()
+        self.data[self.add_prefix(TOKEN_FIELD)] = current
 
 
 class VersionedInlineFormSet(BaseInlineFormSet):
@@ -73,7 +135,8 @@ class VersionedInlineFormSet(BaseInlineFormSet):
         for form in self.forms[: self.initial_form_count()]:
             if (self._should_delete_form(form)
                     and getattr(form, "conflict", None) is not None):
-                raise ValidationError(form.conflict.text, code=STALE_CODE)
+                raise ValidationError(str(getattr(form.conflict, "text", form.conflict)),
+                                      code=STALE_CODE)
 
     @property
     def conflicts(self):
@@ -102,11 +165,11 @@ class VersionedAdminMixin:
         except (model.DoesNotExist, ValidationError, ValueError, OverflowError):
             return None
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
-        if not issubclass(form, AdminVersionedFormMixin):
+    def get_form(self, request, obj=None, *args, **kwargs):
+        form = super().get_form(request, obj, *args, **kwargs)
+        if obj is not None and not issubclass(form, RefusesStaleSaves):
             raise TypeError(f"{type(self).__name__}.form must be an AdminRecordForm: every "
-                            "admin form carries a version token.")
+                            "admin change form carries a version token.")
         live = getattr(request, REVERT_OF_ATTR, None)
         if live is not None and obj is not None and hasattr(obj, "updated_at"):
             # A revert page's form shows a historical copy, but is stale when the record
@@ -142,7 +205,7 @@ class VersionedAdminMixin:
     def render_history_view(self, request, template, context, **kwargs):
         response = super().render_history_view(request, template, context, **kwargs)
         adminform = context.get("adminform")
-        if adminform is not None and adminform.form.conflict is not None:
+        if adminform is not None and getattr(adminform.form, "conflict", None) is not None:
             response.status_code = 409
         return response
 
@@ -166,7 +229,7 @@ class VersionedInlineMixin:
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        if self.versioned and not issubclass(formset.form, AdminVersionedFormMixin):
+        if self.versioned and not issubclass(formset.form, RefusesStaleSaves):
             raise TypeError(f"{type(self).__name__}.form must be an AdminRecordForm: every "
                             "admin form carries a version token.")
         return formset
