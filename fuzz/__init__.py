@@ -23,8 +23,10 @@ What it does
    page hostile values for its kind of field (fuzz/values.py: NUL bytes, lone surrogates,
    100,000-character strings, numbers past every integer width, dates and offsets past what
    the database can read back, malformed files), one to three fields at a time on top of a
-   valid submission (fuzz/targets.py). Accounts a fuzzed form changed are put back between
-   forms (fuzz/fixtures.py), and the fuzzer signs in again when its session ended.
+   valid submission, after a few examples every run sends first (every field a NUL byte;
+   each date field at year 10000 in UTC; `page` as NUL and -1) (fuzz/targets.py). Accounts
+   a fuzzed form changed are put back between forms (fuzz/fixtures.py), and the fuzzer signs
+   in again when its session ended.
 4. The summary (fuzz/report.py), printed and written to fuzz/results/latest.md: requests and
    answers of 500 or more per API operation, form and page; each server exception with the
    input that caused it; the seed.

@@ -23,11 +23,17 @@ class Run:
     ledger: Ledger = field(default_factory=Ledger)
     exceptions: list[ServerException] = field(default_factory=list)
     timeouts: int = 0
+    access: dict = field(default_factory=dict)  # X-Fuzz-Target → Counter of statuses
     schemathesis: list = field(default_factory=list)  # api.RoleRun
     coverage: dict[str, str] = field(default_factory=dict)
     repaired: list[str] = field(default_factory=list)
     sign_ins: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # the run itself failed
+
+    @property
+    def logged_server_errors(self) -> int:
+        return sum(n for counts in self.access.values() for status, n in counts.items()
+                   if status >= 500)
 
     def failures(self) -> list[str]:
         found = []
@@ -37,6 +43,8 @@ class Run:
             found.append(f"{len(self.exceptions)} unhandled exceptions in the server log")
         if self.timeouts:
             found.append(f"{self.timeouts} worker timeouts")
+        if self.logged_server_errors and not self.ledger.server_errors:
+            found.append(f"{self.logged_server_errors} answers of 500 or more in the access log")
         check_failures = sum(len(r.failures) for r in self.schemathesis)
         if check_failures:
             found.append(f"{check_failures} schemathesis check failures")
@@ -86,8 +94,11 @@ def render(run: Run) -> str:
         f"- Answers of 500 or more (or none): {ledger.server_errors}; unhandled exceptions in "
         f"the server log: {len(run.exceptions)}; worker timeouts: {run.timeouts}; schemathesis "
         f"check failures: {sum(len(r.failures) for r in run.schemathesis)}",
+        f"- The server's access log: {sum(sum(c.values()) for c in run.access.values())} "
+        f"requests (the crawl and sign-ins included), {run.logged_server_errors} answers of "
+        "500 or more",
     ]
-    if run.sign_ins:
+    if any(run.sign_ins.values()):
         lines.append("- Signed in again during the run (a fuzzed form had changed the account): "
                      + ", ".join(f"{k} {v}×" for k, v in sorted(run.sign_ins.items()) if v))
     if run.repaired:

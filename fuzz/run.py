@@ -91,6 +91,7 @@ def main() -> int:
     finally:
         the_server.stop()
     run.exceptions, run.timeouts = server.server_exceptions(tmp / "server.log")
+    run.access = server.access_counts(tmp / "access.log")
     run.seconds = time.monotonic() - started
     text = report.render(run)
     RESULTS.parent.mkdir(exist_ok=True)

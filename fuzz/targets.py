@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
+from django.urls import resolve as django_resolve
 from hypothesis import strategies as st
 
 from . import fixtures, pages, values
@@ -116,6 +118,33 @@ def form_strategy(form: pages.Form) -> st.SearchStrategy[dict]:
     return st.fixed_dictionaries({"fields": changed, "button": buttons})
 
 
+EDGE_DATE, EDGE_DATETIME = "9999-12-31", "9999-12-31T23:59:59-15:00"
+
+
+def _is_date_like(f: pages.Field) -> bool:
+    name = f.name.lower()
+    return f.kind in ("date", "datetime-local") or "vDateField" in f.css or \
+        (f.kind in ("text", "hidden") and (name.endswith(("_at", "_on", "deadline", "occurred",
+                                                          "date", "_0"))))
+
+
+def form_examples(form: pages.Form) -> list[dict]:
+    """Examples every run sends first, whatever the seed: every field at once a NUL byte,
+    then a word with a lone surrogate (a choice or a record's id that is no number); then each
+    date or datetime field alone at the last moment PostgreSQL can store from an offset of
+    -15:00 (year 10000 in UTC)."""
+    names = list(dict.fromkeys(f.name for f in form.fields if f.name != "csrfmiddlewaretoken"))
+    if not names:
+        return []
+    found = [{"fields": dict.fromkeys(names, "\x00"), "button": None},
+             {"fields": dict.fromkeys(names, "abc\ud800"), "button": None}]
+    for f in form.fields:
+        if f.name in names and _is_date_like(f):
+            edge = EDGE_DATE if f.kind == "date" or "vDateField" in f.css else EDGE_DATETIME
+            found.append({"fields": {f.name: edge}, "button": None})
+    return found[:8]
+
+
 def form_pairs(form: pages.Form, example: dict) -> list[tuple[str, object]]:
     """The submission: the form as a user would send it, with the example's changes."""
     changed, pairs, done = example["fields"], [], set()
@@ -209,6 +238,25 @@ def _signature_of(form: pages.Form) -> tuple[str, ...]:
 
 # --- pages -----------------------------------------------------------------------------------
 
+def free_path_parts(path: str) -> list:
+    """The parts of a page's path that its URL pattern takes as any text (a `str` or `path`
+    converter, a regex group such as the history's revert pages): kwarg names, or the
+    positions of positional arguments."""
+    match = django_resolve(path)
+    converters = getattr(match, "_fuzz_converters", None)
+    if converters is None:
+        converters = match.route and _route_converters(match.route)
+    if match.kwargs:
+        return [name for name in match.kwargs
+                if converters and converters.get(name, "str") in ("str", "path")]
+    return list(range(len(match.args)))
+
+
+def _route_converters(route: str) -> dict[str, str]:
+    return {name: kind or "str"
+            for kind, name in re.findall(r"<(?:(\w+):)?(\w+)>", route)}
+
+
 def page_strategy(target: PageTarget) -> st.SearchStrategy[dict]:
     names = sorted(set(target.values) | {"page"})
 
@@ -224,7 +272,38 @@ def page_strategy(target: PageTarget) -> st.SearchStrategy[dict]:
                        unique=True).flatmap(
         lambda chosen: st.fixed_dictionaries({n: param_values(n) for n in chosen}))
     baseline = st.sampled_from([[], *target.baselines])
-    return st.fixed_dictionaries({"baseline": baseline, "fields": changed})
+    parts = free_path_parts(target.path)
+    in_path = st.just(None)
+    if parts:  # a quarter of the examples also change a part of the path
+        hostile = st.one_of(values.nasty_text(200), values.numbers())
+        in_path = st.one_of(st.just(None), st.just(None), st.just(None),
+                            st.tuples(st.sampled_from(parts), hostile))
+    return st.fixed_dictionaries({"baseline": baseline, "fields": changed, "path": in_path})
+
+
+def _path_with(path: str, part, value: str) -> str:
+    """`path` with one part replaced by `value`, percent-encoded as its UTF-8 bytes (lone
+    surrogates included); the path unchanged when the pattern refuses the value."""
+    match = django_resolve(path)
+    args, kwargs = list(match.args), dict(match.kwargs)
+    encoded = quote(value.encode("utf-8", "surrogatepass"), safe="")
+    if isinstance(part, int):
+        args[part] = encoded
+    else:
+        kwargs[part] = encoded
+    try:  # reverse() quotes the % signs of the already encoded value once more
+        return reverse(match.view_name, args=args, kwargs=kwargs).replace("%25", "%")
+    except NoReverseMatch:
+        return path
+
+
+def page_examples(target: PageTarget) -> list[dict]:
+    """Examples every run sends first: `page` as a NUL byte and as a negative number, and
+    every known parameter at once a NUL byte."""
+    names = sorted(set(target.values) | {"page"})
+    return [{"baseline": [], "fields": {"page": "\x00"}, "path": None},
+            {"baseline": [], "fields": {"page": "-1"}, "path": None},
+            {"baseline": [], "fields": dict.fromkeys(names, "\x00"), "path": None}]
 
 
 class PageRunner:
@@ -232,12 +311,17 @@ class PageRunner:
         self.target, self.browser = target, browser
 
     def run(self, example: dict) -> Sent:
-        changed = example["fields"]
+        changed = dict(example["fields"])
         pairs = [(k, v) for k, v in example["baseline"] if k not in changed]
         for name, value in changed.items():
             pairs.extend((name, v) for v in (value if isinstance(value, list) else [value]))
         query = encode_query(pairs)
-        path = self.target.path + (f"?{query}" if query else "")
+        path = self.target.path
+        if example["path"] is not None:
+            part, value = example["path"]
+            path = _path_with(path, part, value)
+            changed[f"path:{part}"] = value
+        path += f"?{query}" if query else ""
         self.browser.label = self.target.label
         response = self.browser.get(path)
         return Sent("GET", path, changed, response, self.browser.last_id)

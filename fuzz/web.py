@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import hypothesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 
 from .browser import Browser
 from .discovery import (
@@ -28,7 +28,14 @@ from .discovery import (
 )
 from .fixtures import World
 from .ledger import Ledger, short
-from .targets import FormRunner, PageRunner, form_strategy, page_strategy
+from .targets import (
+    FormRunner,
+    PageRunner,
+    form_examples,
+    form_strategy,
+    page_examples,
+    page_strategy,
+)
 
 
 class ServerError(AssertionError):
@@ -48,7 +55,8 @@ def target_seed(seed: int, role: str, label: str) -> int:
 
 
 def fuzz_one(runner, strategy, *, kind: str, label: str, role: str, budget: Budget,
-             ledger: Ledger) -> None:
+             ledger: Ledger, explicit: list[dict] = ()) -> None:
+    """`examples` generated examples, after the `explicit` ones."""
     @settings(max_examples=budget.examples, database=None, deadline=None,
               derandomize=budget.seed is None, suppress_health_check=list(HealthCheck),
               phases=[Phase.explicit, Phase.generate]
@@ -68,6 +76,8 @@ def fuzz_one(runner, strategy, *, kind: str, label: str, role: str, budget: Budg
                               f"changing {short(sent.changed, 500)}\n"
                               f"{sent.response.text[-2500:]}")
 
+    for pinned in reversed(explicit):
+        check = example(pinned)(check)
     if budget.seed is not None:
         check = hypothesis.seed(target_seed(budget.seed, role, label))(check)
     check()
@@ -101,12 +111,14 @@ def fuzz_discovered(found: Discovered, browser: Browser, budget: Budget, ledger:
             continue
         if isinstance(target, PageTarget):
             runner, strategy, kind = PageRunner(target, browser), page_strategy(target), "page"
+            explicit = page_examples(target)
         else:
             runner, strategy, kind = FormRunner(target, browser), form_strategy(target.form), \
                 "form"
+            explicit = form_examples(target.form)
         try:
             fuzz_one(runner, strategy, kind=kind, label=target.label, role=found.role,
-                     budget=budget, ledger=ledger)
+                     budget=budget, ledger=ledger, explicit=explicit)
         except Exception as exc:
             if errors is None:
                 raise

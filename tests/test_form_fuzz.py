@@ -1,7 +1,9 @@
 """The CI subset of `make fuzz` for the web pages: every form and every page's query
 parameters, found as a user finds them (fuzz/discovery.py), sent hostile values
-(fuzz/values.py) in-process through the test client, derandomized and a few examples each,
-so that the suite stays fast and a failure here fails every time.
+(fuzz/values.py) in-process through the test client: the examples every run sends first
+(fuzz/targets.py: every field a NUL byte, then a word with a lone surrogate, then each date
+field at year 10000 in UTC; `page` as NUL and -1) and one generated example each,
+derandomized, so that the suite stays fast and a failure here fails every time.
 
 Who opens what: the handler (an editor and staff member who is a source handler: every
 workspace form, and the back office's source and identity pages, identity fields included),
@@ -14,16 +16,17 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import override_settings
 
-from fuzz import fixtures, web
+from fuzz import fixtures, pages, web
 from fuzz.browser import Browser
 from fuzz.discovery import coverage, label_forms
 from fuzz.ledger import Ledger
-from fuzz.transport import DjangoTransport
+from fuzz.transport import DjangoTransport, encode_form
+from fuzz.values import Upload
 
 from .clients import TwoFactorClient
 
-FORM_EXAMPLES = 2
-PAGE_EXAMPLES = 2
+FORM_EXAMPLES = 1
+PAGE_EXAMPLES = 1
 CRAWL = {"visits_per_view": 1, "max_visits": 250}
 
 
@@ -120,3 +123,55 @@ def test_every_form_refuses_hostile_input_without_a_server_error(site):
 def test_every_page_survives_hostile_query_parameters(site):
     assert _fuzz(site, "GET", PAGE_EXAMPLES) == []
 
+
+
+def test_form_body_carries_lone_surrogates_and_nul_as_their_bytes():
+    body, content_type = encode_form([("title", "a\ud800\x00")], "")
+    assert (body, content_type) == (b"title=a%ED%A0%80%00", "application/x-www-form-urlencoded")
+    body, content_type = encode_form(
+        [("note", "\udfff"), ("file", Upload('a"\x00.csv', b"x\n", "text/csv"))],
+        "multipart/form-data")
+    assert content_type.startswith("multipart/form-data; boundary=")
+    assert b'name="note"\r\n\r\n\xed\xbf\xbf\r\n' in body
+    assert b'name="file"; filename="a%22\x00.csv"\r\nContent-Type: text/csv\r\n\r\nx\n' in body
+
+
+def test_page_parser_reads_what_a_browser_would_submit():
+    page = pages.parse(
+        '<form method="post" action="/x/"><input type="hidden" name="csrfmiddlewaretoken" '
+        'value="t"><select name="kind"><option value="">-</option><option value="a" selected>'
+        'A</option></select><textarea name="note">\nline</textarea><input type="checkbox" '
+        'name="flag"><input type="radio" name="r" value="1"><input type="radio" name="r" '
+        'value="2" checked><button type="submit" name="_save" value="1">Save</button></form>'
+        '<a href="/y/?page=2">next</a><a href="https://elsewhere.example/">out</a>', "/x/")
+    form = page.forms[0]
+    assert form.served_data() == [("csrfmiddlewaretoken", "t"), ("kind", "a"),
+                                  ("note", "line"), ("r", "2")]
+    assert form.buttons == [("_save", "1")]
+    assert page.links == ["/y/?page=2"]
+
+
+@pytest.mark.django_db
+def test_restore_puts_back_what_a_fuzzed_form_changed():
+    from allauth.mfa.models import Authenticator
+
+    from cases.enums import Role
+    from cases.models import Membership
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    world = fixtures.prepare(long_lists=False)
+    editor = get_user_model().objects.get(username="editor")
+    editor.is_active = False
+    editor.save()
+    Membership.objects.filter(case_id=world.case_pk, user=editor).update(role=Role.VIEWER)
+    Authenticator.objects.filter(user=editor).delete()
+
+    repaired = fixtures.restore(world)
+
+    editor.refresh_from_db()
+    assert editor.is_active
+    assert Membership.objects.get(case_id=world.case_pk, user=editor).role == Role.EDITOR
+    assert Authenticator.objects.filter(user=editor, type=Authenticator.Type.TOTP).exists()
+    assert {"editor's account (is_active)", "editor's authenticator",
+            f"editor's role in case {world.case_pk}"} <= set(repaired)
+    assert fixtures.restore(world) == []
