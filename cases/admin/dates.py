@@ -87,6 +87,8 @@ def _items(value: str, lookup: str) -> list[str]:
 
 
 class BoundedDatesChangeList(ChangeList):
+    """Every admin's changelist: its date parameters are checked before Django reads them."""
+
     def get_filters(self, request):
         for key, values in request.GET.lists():
             if not date_lookup_is_bounded(self.model, key, values):
