@@ -1,6 +1,8 @@
+import os
 from unittest import mock
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from django.core.cache import cache
 from django.db.backends.base.operations import BaseDatabaseOperations
 
@@ -20,6 +22,13 @@ from .factories import (
     TaskFactory,
     UserFactory,
 )
+
+
+# The suite's property tests are derandomized: CI must fail every time or never on one tree.
+# `make fuzz` explores with a new seed each run; HYPOTHESIS_PROFILE=explore does so here.
+hypothesis_settings.register_profile("suite", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 @pytest.fixture
