@@ -2,9 +2,9 @@ import os
 from unittest import mock
 
 import pytest
-from hypothesis import settings as hypothesis_settings
 from django.core.cache import cache
 from django.db.backends.base.operations import BaseDatabaseOperations
+from hypothesis import settings as hypothesis_settings
 
 from cases.enums import Role
 from cases.history import history_maintenance
@@ -22,7 +22,6 @@ from .factories import (
     TaskFactory,
     UserFactory,
 )
-
 
 # The suite's property tests are derandomized: CI must fail every time or never on one tree.
 # `make fuzz` explores with a new seed each run; HYPOTHESIS_PROFILE=explore does so here.
