@@ -9,9 +9,10 @@ reveal page (reveal.py).
 This module keeps those values off every admin path that is not a plain field list:
 
 - forms (a change page, an inline row, a revert page): a withheld field is shown empty and
-  disabled and is never written from the form (`WithheldFieldsFormMixin`); fields whose
-  change would expose it (unticking `protected`, moving a citation to another source) are
-  shown but cannot be changed (`locked_fields`);
+  disabled and is never written from the form (`WithheldFieldsFormMixin`); a field whose
+  change would expose it (unticking `protected`) is shown but cannot be changed
+  (`locked_fields`); a citation moved to another source keeps its sealed address
+  (cases/identities.py);
 - history: the list of changes leaves withheld fields out, and such a record cannot be
   reverted by this user (a revert writes every field of the old version);
 - search: a withheld field is searched only in the rows where the user may see it
