@@ -1,8 +1,10 @@
 """Cases and their members."""
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from ..enums import Role
+from ..identities import check_handler_grant
 from ..models import Case, Membership
 from ..opening import may_open_cases
 from .claim import ClaimInline
@@ -13,6 +15,31 @@ from .scoping import CaseScopedAdmin, CaseScopedInline, forget_memberships
 RECORD_FIELDS = ("created_by", "created_at", "updated_at")
 
 
+def checking_handler_grants(form_class, actor):
+    """The admin's membership form, refusing a source-handler grant `actor` may not make
+    (cases/identities.py: never to oneself; only an editor or the lead) beside the field,
+    with the code the workspace's form and the API give."""
+
+    class HandlerGrantCheckedForm(form_class):
+        def clean(self):
+            cleaned = super().clean()
+            user = cleaned.get("user") or getattr(self.instance, "user", None)
+            case = cleaned.get("case") or getattr(self.instance, "case", None)
+            if cleaned.get("can_handle_sources") and user is not None and case is not None:
+                # clean() runs before the input reaches the instance: it still holds the
+                # stored right, so keeping a right is no new grant.
+                granted = Membership(pk=self.instance.pk, case=case, user=user,
+                                     can_handle_sources=True)
+                try:
+                    check_handler_grant(granted, actor=actor, was_handler=bool(
+                        self.instance.pk and self.instance.can_handle_sources))
+                except ValidationError as refusal:
+                    self.add_error(None, refusal)
+            return cleaned
+
+    return HandlerGrantCheckedForm
+
+
 class MembershipInline(CaseScopedInline, admin.TabularInline):
     model = Membership
     fields = ("user", "role", "can_handle_sources", "added_by", "added_at")
@@ -21,6 +48,11 @@ class MembershipInline(CaseScopedInline, admin.TabularInline):
     # Managing members is an editor's job (DESIGN.md); others see the list read-only.
     edit_role = delete_role = Role.EDITOR
     extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = checking_handler_grants(formset.form, request.user)
+        return formset
 
 
 @admin.register(Case)
@@ -85,6 +117,10 @@ class MembershipAdmin(CaseScopedAdmin):
     autocomplete_fields = ("case", "user")
     readonly_fields = ("added_by", "added_at")
     fields = ("case", "user", "role", "can_handle_sources", "added_by", "added_at")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        return checking_handler_grants(super().get_form(request, obj, change, **kwargs),
+                                       request.user)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
