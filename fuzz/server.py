@@ -131,17 +131,32 @@ class Server:
 
 # --- what the logs say ----------------------------------------------------------------------
 
+# Frames that say where the plumbing broke, not which feature: skipped when naming a cause.
+_PLUMBING = ("/django/db/", "/django/utils/", "/django/core/", "/django/views/decorators/",
+             "/django/contrib/admin/sites.py", "/django/template/", "/django/forms/")
+_RECORD_START = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\[\d{4}-\d\d-\d\d )")
+_EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|DoesNotExist|Interrupt)\b|^[\w.]+: ")
+
+
 @dataclass
 class ServerException:
     fuzz_id: str
     summary: str  # the logger's message line
-    exception: str  # the exception's last line
-    frames: list[str] = field(default_factory=list)  # the last frames of our code and Django's
+    exception: str  # the exception's last line (the one the request died of)
+    frames: list[str] = field(default_factory=list)  # the telling frames of its traceback
 
     @property
     def signature(self) -> str:
         where = self.frames[-1] if self.frames else "?"
         return f"{self.exception.split(':', 1)[0]} at {where}"
+
+
+def _telling(frames: list[str]) -> list[str]:
+    """Our code's frames; else those of the library or Django app that failed."""
+    ours = [f for f in frames if "/site-packages/" not in f]
+    if ours:
+        return ours[-3:]
+    return [f for f in frames if not any(p in f for p in _PLUMBING)][-3:] or frames[-1:]
 
 
 def server_exceptions(log: Path) -> tuple[list[ServerException], int]:
@@ -155,21 +170,18 @@ def server_exceptions(log: Path) -> tuple[list[ServerException], int]:
         gunicorn = "Error handling request" in line and "(no URI read)" not in line
         if not head and not gunicorn:
             continue
-        frames, exception = [], "?"
-        for later in lines[i + 1:i + 400]:
-            if later.startswith("  File "):
-                frames.append(later.strip())
-            elif re.match(r"^[\w.]+(Error|Exception|Exit|Interrupt|Warning)\b", later) or \
-                    re.match(r"^[\w.]+: ", later):
-                exception = later.strip()
-                if not later.startswith("During handling"):
-                    break
-            elif re.search(r"\[fuzz-id |\[ERROR\]|\[INFO\]", later):
+        block = []
+        for later in lines[i + 1:i + 2000]:
+            if _RECORD_START.match(later):
                 break
-        ours = [f for f in frames if "/site-packages/" not in f] or frames
+            block.append(later)
+        starts = [n for n, b in enumerate(block) if b.startswith("Traceback (most recent")]
+        last = block[starts[-1]:] if starts else block
+        frames = [b.strip() for b in last if b.startswith("  File ")]
+        exceptions = [b.strip() for b in last if _EXCEPTION_LINE.match(b)]
         found.append(ServerException(head.group(1) if head else "-",
                                      head.group(2) if head else line.strip(),
-                                     exception, ours[-3:]))
+                                     exceptions[-1] if exceptions else "?", _telling(frames)))
     return found, sum("WORKER TIMEOUT" in line for line in lines)
 
 
