@@ -1,0 +1,21 @@
+"""Ids in the back office's URLs, checked before anything filters by them.
+
+Django's change view turns an id that is not the model's key into its "does not exist"
+answer; django-simple-history's history and revert views filter by the raw ids and raised
+ValueError (a 500) for `abc` or `1.0`."""
+
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
+from django.http import Http404
+
+
+def history_ids_or_404(model, object_id, version_id=None) -> None:
+    """Http404 unless `object_id` can be a key of `model` (and `version_id` of its history)."""
+    checks = [(model._meta.pk, unquote(object_id))]
+    if version_id is not None:
+        checks.append((model.history.model._meta.pk, version_id))
+    for field, value in checks:
+        try:
+            field.run_validators(field.to_python(value))
+        except ValidationError:
+            raise Http404 from None
