@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,7 +117,3 @@ def failure_titles(message: str) -> list[str]:
     return re.findall(r"^\s*-\s+(.+?)\s*$", message, flags=re.M)[:6] or \
         [message.splitlines()[0][:200] if message else "?"]
 
-
-def count_by_operation(ledger: Ledger) -> Counter:
-    return Counter({label: row.requests for (kind, label), row in ledger.rows.items()
-                    if kind == "API"})
