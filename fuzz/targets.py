@@ -298,12 +298,17 @@ def _path_with(path: str, part, value: str) -> str:
 
 
 def page_examples(target: PageTarget) -> list[dict]:
-    """Examples every run sends first: `page` as a NUL byte and as a negative number, and
-    every known parameter at once a NUL byte."""
+    """Examples every run sends first: `page` as a NUL byte and as a negative number, every
+    known parameter at once a NUL byte, and each free part of the path (a record's id in the
+    admin) as a word and as a number that is no integer."""
     names = sorted(set(target.values) | {"page"})
-    return [{"baseline": [], "fields": {"page": "\x00"}, "path": None},
-            {"baseline": [], "fields": {"page": "-1"}, "path": None},
-            {"baseline": [], "fields": dict.fromkeys(names, "\x00"), "path": None}]
+    found = [{"baseline": [], "fields": {"page": "\x00"}, "path": None},
+             {"baseline": [], "fields": {"page": "-1"}, "path": None},
+             {"baseline": [], "fields": dict.fromkeys(names, "\x00"), "path": None}]
+    for part in free_path_parts(target.path)[:2]:
+        found += [{"baseline": [], "fields": {"page": "1"}, "path": (part, "abc")},
+                  {"baseline": [], "fields": {"page": "1"}, "path": (part, "1.5")}]
+    return found
 
 
 class PageRunner:

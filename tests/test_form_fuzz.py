@@ -2,8 +2,9 @@
 parameters, found as a user finds them (fuzz/discovery.py), sent hostile values
 (fuzz/values.py) in-process through the test client: the examples every run sends first
 (fuzz/targets.py: every field a NUL byte, then a word with a lone surrogate, then each date
-field at year 10000 in UTC; `page` as NUL and -1) and one generated example each,
-derandomized, so that the suite stays fast and a failure here fails every time.
+field at year 10000 in UTC; `page` as NUL and -1; a record's id in an admin path as a word)
+and one generated example each, derandomized, so that the suite stays fast and a failure here
+fails every time.
 
 Who opens what: the handler (an editor and staff member who is a source handler: every
 workspace form, and the back office's source and identity pages, identity fields included),

@@ -1,11 +1,11 @@
 """The incident-type taxonomy and the incidents of a case's timeline."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
 from ..models import Incident, IncidentType
 from .claim import CitationInline
 from .forms import AdminRecordForm
+from .keys import KeyCheckedHistoryAdmin
 from .scoping import CaseScopedAdmin, CaseScopedInline, ScopedCountryFilter
 from .versions import VersionedAdminMixin
 
@@ -14,7 +14,7 @@ DERIVED_DATES = ("when_display", "occurred_earliest", "occurred_latest")
 
 
 @admin.register(IncidentType)
-class IncidentTypeAdmin(VersionedAdminMixin, SimpleHistoryAdmin):
+class IncidentTypeAdmin(VersionedAdminMixin, KeyCheckedHistoryAdmin):
     """Newsroom-wide, not case data: Django's model permissions are the whole rule."""
 
     form = AdminRecordForm

@@ -7,6 +7,7 @@ ValueError (a 500) for `abc` or `1.0`."""
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from simple_history.admin import SimpleHistoryAdmin
 
 
 def history_ids_or_404(model, object_id, version_id=None) -> None:
@@ -19,3 +20,16 @@ def history_ids_or_404(model, object_id, version_id=None) -> None:
             field.run_validators(field.to_python(value))
         except ValidationError:
             raise Http404 from None
+
+
+class KeyCheckedHistoryAdmin(SimpleHistoryAdmin):
+    """SimpleHistoryAdmin whose history and revert pages answer 404 to ids that cannot be
+    keys. Every history admin of the site derives from it (tests/test_admin_history_ids.py)."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        history_ids_or_404(self.model, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        history_ids_or_404(self.model, object_id, version_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)

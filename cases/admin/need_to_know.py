@@ -34,7 +34,6 @@ from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 
 from .. import identities
-from .keys import history_ids_or_404
 from .memberships import handled_case_ids, handles_sources
 from .versions import REVERT_OF_ATTR
 
@@ -250,7 +249,6 @@ class NeedToKnowAdminMixin(_FieldRules):
     # --- history
 
     def history_view(self, request, object_id, extra_context=None):
-        history_ids_or_404(self.model, object_id)
         setattr(request, _HISTORY_OF_ATTR, self.get_object(request, unquote(object_id)))
         return super().history_view(request, object_id, extra_context)
 

@@ -31,7 +31,6 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
-from simple_history.admin import SimpleHistoryAdmin
 
 from ..enums import Role
 from ..models import Case, Claim
@@ -39,7 +38,7 @@ from ..models.base import CaseDataQuerySet
 from ..models.case import CaseQuerySet
 from .dates import BoundedDatesChangeList
 from .forms import AdminRecordForm, ReadOnlyAdminForm
-from .keys import history_ids_or_404
+from .keys import KeyCheckedHistoryAdmin
 from .memberships import (  # noqa: F401  (the admin modules import them from here)
     ANY_CASE,
     forget_memberships,
@@ -242,7 +241,7 @@ class CaseScopedMixin(NeedToKnowAdminMixin, _CaseScoping):
         formset.save_m2m()
 
 
-class CaseScopedAdmin(CaseScopedMixin, VersionedAdminMixin, SimpleHistoryAdmin):
+class CaseScopedAdmin(CaseScopedMixin, VersionedAdminMixin, KeyCheckedHistoryAdmin):
     """Admin of case data that keeps a simple_history log (most models)."""
 
     object_history_form_template = "admin/cases/object_history_form.html"
@@ -253,12 +252,10 @@ class CaseScopedAdmin(CaseScopedMixin, VersionedAdminMixin, SimpleHistoryAdmin):
         # simple_history falls back to the last historical copy when the live record is not
         # in get_queryset(): for another case's record that would show its history. Only
         # superusers get the history of deleted records.
-        history_ids_or_404(self.model, object_id)
         self._get_visible_object_or_404(request, object_id)
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        history_ids_or_404(self.model, object_id, version_id)
         self._get_visible_object_or_404(request, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
 
