@@ -5,10 +5,8 @@ import datetime as dt
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.db.models import Q
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -142,29 +140,6 @@ def world(db):
         MembershipFactory(case=case, user=member, role=Role.REPORTER)
         records[prefix] = populate(case, prefix, member=member)
     return records
-
-
-@pytest.fixture
-def staff_group(db):
-    """What a newsroom gives its back-office staff: every permission on the cases app (and
-    reading users, for the user pickers). Cases and records still come from memberships."""
-    group = Group.objects.create(name="Back office")
-    group.permissions.set(Permission.objects.filter(
-        Q(content_type__app_label="cases") | Q(codename="view_user")))
-    return group
-
-
-@pytest.fixture
-def make_staff(staff_group):
-    """make_staff(user) -> the user, now staff with the back-office permissions."""
-
-    def make(user):
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
-        user.groups.add(staff_group)
-        return user
-
-    return make
 
 
 @pytest.fixture

@@ -390,24 +390,6 @@ def test_admin_delete_selected_records_the_user_for_each_record(client, case, ma
     assert {(r.id, r.history_user) for r in deletions} == {(t.pk, editor) for t in tasks[:2]}
 
 
-@pytest.fixture
-def make_staff(db):
-    from django.contrib.auth.models import Group, Permission
-    from django.db.models import Q
-
-    group = Group.objects.create(name="Back office")
-    group.permissions.set(Permission.objects.filter(
-        Q(content_type__app_label="cases") | Q(codename="view_user")))
-
-    def make(user):
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
-        user.groups.add(group)
-        return user
-
-    return make
-
-
 def test_deleting_a_record_gives_the_records_it_unlinks_a_history_row(client, case, superuser):
     incident = IncidentFactory(case=case)
     claim = ClaimFactory(case=case, incident=incident)
