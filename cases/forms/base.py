@@ -1,7 +1,6 @@
-"""What every Casedesk form shares: crispy layout, text normalisers, the plain-words
-Admiralty scales, and CaseRecordForm (a form on one record of one case)."""
-
-import re
+"""What every Casedesk form shares: crispy layout, the plain-words Admiralty scales, and
+CaseRecordForm (a form on one record of one case). The text normalisers live in cases/text.py
+and are importable from here too."""
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Layout, Submit
@@ -11,6 +10,9 @@ from django.utils.html import format_html, format_html_join
 
 from ..concurrency import VersionedFormMixin
 from ..enums import Credibility, Reliability
+from ..text import language_code
+from ..text import one_line as one_line  # still imported from here by the forms
+from ..text import tidy_text as tidy_text
 
 
 class CrispyModelForm(forms.ModelForm):
@@ -22,22 +24,9 @@ class CrispyModelForm(forms.ModelForm):
         self.helper.add_input(Submit("save", self.submit_label))
 
 
-def one_line(value) -> str:
-    """Trim and collapse runs of whitespace (names, titles, units, short codes)."""
-    return " ".join((value or "").split())
-
-
-def tidy_text(value) -> str:
-    """Trim a multi-line text: unify line ends, drop trailing spaces and runs of blank
-    lines, keep the paragraphs."""
-    text = (value or "").replace("\r\n", "\n").replace("\r", "\n")
-    text = "\n".join(line.rstrip() for line in text.split("\n")).strip()
-    return re.sub(r"\n{3,}", "\n\n", text)
-
-
-def _code(value) -> str:
-    """A language code as typed: ' RU ' → 'ru'."""
-    return one_line(value).lower()
+# The forms' own name for the language-code normaliser, until every form and serializer
+# imports cases.text.language_code.
+_code = language_code
 
 
 # Plain-words meaning of the Admiralty (NATO) grades, shown beside the grade fields.
