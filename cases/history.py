@@ -50,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models.signals import post_delete, post_migrate, pre_delete, pre_migrate
 from django.utils import timezone
@@ -85,12 +86,30 @@ class HistoricalRecords(simple_history_models.HistoricalRecords):
     deletion is refused up front, as for the audit logs' `actor`: the admin says which
     records stand in the way, and the account is deactivated instead."""
 
+    def get_extra_fields(self, model, fields):
+        extra = super().get_extra_fields(model, fields)
+        extra["__str__"] = _historical_str
+        return extra
+
     def _get_history_user_fields(self):
         fields = super()._get_history_user_fields()
         user_field = fields.get("history_user")
         if isinstance(user_field, models.ForeignKey):
             user_field.remote_field.on_delete = models.PROTECT
         return fields
+
+
+def _historical_str(historical) -> str:
+    """"<record> as of <date>", as simple-history says it, or "<model> <id> as of <date>" when
+    the record's own text names a record deleted since: history keeps the ids of what it
+    pointed to without a constraint, so a membership's copy can outlive its case and its
+    `__str__` (the admin's deletion page lists such copies) raised DoesNotExist."""
+    try:
+        described = str(historical.history_object)
+    except ObjectDoesNotExist:
+        model = historical.instance_type
+        described = f"{model._meta.verbose_name} {getattr(historical, model._meta.pk.attname)}"
+    return f"{described} as of {historical.history_date}"
 
 
 def is_history_tracked(model) -> bool:

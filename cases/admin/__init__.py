@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (registration)
     evidence,
     followup,
     incident,
+    signin_attempts,
     source,
 )
 

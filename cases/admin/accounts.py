@@ -45,5 +45,19 @@ VersionedUserAdmin = _reregister(get_user_model(), UserAdmin, form=VersionedUser
 VersionedGroupAdmin = _reregister(Group, GroupAdmin, form=VersionedModelForm)
 VersionedEmailAddressAdmin = _reregister(EmailAddress, EmailAddressAdmin,
                                          form=VersionedModelForm)
-VersionedAuthenticatorAdmin = _reregister(Authenticator, AuthenticatorAdmin,
+
+
+class SecondFactorAdmin(AuthenticatorAdmin):
+    """A second factor is enrolled by its owner, on their own device: the back office shows
+    whose it is and when it was used, and deletes it (a lost phone), but does not edit its
+    type or data. Editing them could only break it (allauth reads `data` by `type`: a TOTP
+    turned into a security key had no name, and its change page answered 500)."""
+
+    fields = readonly_fields = ("user", "type", "created_at", "last_used_at")
+
+    def has_add_permission(self, request):
+        return False
+
+
+VersionedAuthenticatorAdmin = _reregister(Authenticator, SecondFactorAdmin,
                                           form=VersionedModelForm)
