@@ -1,0 +1,369 @@
+"""The importer of a whole case from our JSON export (cases.exports.case_json), into an empty
+case: its incidents and sources are checked by the tabular importers, its claims, citations,
+tasks and requests for comment here, with the links between them."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from .. import safejson
+from ..access import CaseAccess
+from ..enums import (
+    CitationRelation,
+    CommentChannel,
+    CommentOutcome,
+    Credibility,
+    FigureQualifier,
+    TaskState,
+)
+from ..exports import FORMAT_NAME, FORMAT_VERSION
+from ..history import bulk_create_with_history
+from ..models import Citation, Claim, CommentRequest, Incident, Source, Task
+from .cells import (
+    cell_text,
+    choice_lookup,
+    parse_choice,
+    parse_datetime,
+    parse_day,
+    parse_language,
+    parse_text,
+    parse_url,
+)
+from .limits import max_rows
+from .refusals import CellError, FileRefused, RowError, row_error
+from .report import MAX_ERROR_ROWS_SHOWN, ImportReport, RowReport
+from .tables import Table
+from .tabular import Importer, IncidentImporter, SourceImporter
+
+
+def _ref_key(value):
+    """A reference as the file gives it (`incident-12`), or None for a value that cannot be one
+    (a list or an object, which could not even be looked up)."""
+    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+class CaseJSONImporter:
+    """Brings a case exported as JSON into an empty case: incidents, sources, claims,
+    citations, tasks and requests for comment, with their links. Everything is checked before
+    anything is written, and written in one transaction.
+
+    Claims start unverified: a status changes only through the verification workflow
+    (cases/workflow.py), by this case's editors; the exported verification history stays in
+    the file for the reader. Assignees and askers are kept when they are members of this case.
+    Identities are never in the file; protected sources come in under their codename."""
+
+    kind = "case"
+    noun = "record"
+
+    def __init__(self, access: CaseAccess, user):
+        self.access, self.case, self.user = access, access.case, user
+
+    # The file's lists of records, and how a record of each is named in errors.
+    RECORD_LISTS = {"incidents": "incident", "sources": "source", "claims": "claim",
+                    "citations": "citation", "tasks": "task",
+                    "comment_requests": "request for comment"}
+
+    @classmethod
+    def load(cls, data: bytes) -> dict:
+        """The export's document, read strictly (cases/safejson.py), or FileRefused."""
+        try:
+            document = safejson.loads(data)
+        except safejson.UnsafeJSON as exc:
+            raise FileRefused(_("The file cannot be read: %(where)s%(problem)s")
+                              % {"where": cls._where(exc.path), "problem": exc.message},
+                              code=exc.code) from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+            raise FileRefused("This JSON file is not a Casedesk case export.",
+                              code="not_case_export")
+        if document.get("version") != FORMAT_VERSION:
+            raise FileRefused(f"This case export has version {str(document.get('version'))[:20]}; "
+                              f"this Casedesk reads version {FORMAT_VERSION}.", code="version")
+        for name in cls.RECORD_LISTS:
+            value = document.setdefault(name, [])
+            if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+                raise FileRefused(f"“{name}” in the file is not a list of records.",
+                                  code="not_a_list")
+        limit = max_rows()
+        if sum(len(document[name]) for name in cls.RECORD_LISTS) > limit:
+            raise FileRefused(
+                _("The file has more than %(limit)s records: it cannot be imported at once.")
+                % {"limit": f"{limit:,}"}, code="too_many_rows")
+        return document
+
+    @classmethod
+    def _where(cls, path: str) -> str:
+        """Where in the file a JSON path points, as the errors name records: `claims[3].title`
+        is "claim #4, title: "."""
+        match = re.fullmatch(r"(\w+)\[(\d+)\]\.?(.*)", path)
+        if match and match.group(1) in cls.RECORD_LISTS:
+            noun, number, rest = cls.RECORD_LISTS[match.group(1)], int(match.group(2)) + 1, \
+                match.group(3)
+            return f"{noun} #{number}, {rest}: " if rest else f"{noun} #{number}: "
+        return f"{path}: " if path else ""
+
+    def _table(self, importer_class, records, refs_to_names=None) -> Table:
+        names = [column.name for column in importer_class.columns]
+        rows = []
+        for record in records:
+            row = [record.get(name) for name in names]
+            if refs_to_names is not None:  # sources: reached_via names the other source
+                index = names.index("reached_via")
+                row[index] = refs_to_names.get(_ref_key(record.get("reached_via")), record.get(
+                    "reached_via"))
+            rows.append(row)
+        return Table(names, rows, first_row=1)
+
+    def _importer(self, importer_class) -> Importer:
+        importer = importer_class(self.access, self.user)
+        # Every record of the file becomes a record or an error: a record without a value is
+        # refused (its required fields are empty), not skipped as a blank spreadsheet row.
+        importer.skip_blank_rows = False
+        return importer
+
+    def check(self, document: dict) -> ImportReport:
+        report = ImportReport(kind=self.kind)
+        if (Incident.objects.of_case(self.case).exists()
+                or Source.objects.of_case(self.case).exists()
+                or Claim.objects.of_case(self.case).exists()
+                or Task.objects.of_case(self.case).exists()
+                or CommentRequest.objects.of_case(self.case).exists()):
+            raise FileRefused("A whole case is imported into an empty case only: create a new "
+                              "case and import the file there.", code="case_not_empty")
+        self.document = document
+
+        incidents = self._importer(IncidentImporter)
+        self.incident_report = incidents.check(self._table(IncidentImporter,
+                                                           document["incidents"]))
+        self._merge(report, "incident", self.incident_report)
+        sources = self._importer(SourceImporter)
+        source_refs = {_ref_key(r.get("ref")): r.get("name") for r in document["sources"]}
+        self.source_report = sources.check(self._table(SourceImporter, document["sources"],
+                                                       source_refs))
+        self.source_importer = sources
+        self._merge(report, "source", self.source_report)
+
+        self.incident_refs = [_ref_key(r.get("ref")) for r in document["incidents"]]
+        self.source_refs = [_ref_key(r.get("ref")) for r in document["sources"]]
+        known_incidents, known_sources = set(self.incident_refs), set(self.source_refs)
+        self.claims = self._check_records(report, "claim", document["claims"],
+                                          self._clean_claim, incidents=known_incidents)
+        known_claims = {_ref_key(r.get("ref")) for r in document["claims"]}
+        members = dict(self.case.memberships.values_list("user__username", "user_id"))
+        context = {"incidents": known_incidents, "sources": known_sources,
+                   "claims": known_claims, "members": members}
+        self.citations = self._check_records(report, "citation", document["citations"],
+                                             self._clean_citation, **context)
+        self.tasks = self._check_records(report, "task", document["tasks"], self._clean_task,
+                                         **context)
+        self.requests = self._check_records(report, "request for comment",
+                                            document["comment_requests"],
+                                            self._clean_request, **context)
+        report.total_rows = sum(len(document[name]) for name in (
+            "incidents", "sources", "claims", "citations", "tasks", "comment_requests"))
+        verified = sum(1 for claim in document["claims"]
+                       if claim.get("status") not in (None, "unverified"))
+        if verified:
+            report.notes.append(
+                f"{verified} claim(s) had a verification status in the exported case. Imported "
+                "claims start unverified: this case's editors decide verdicts through the "
+                "verification workflow (the exported history stays in the file).")
+        report.columns = ["incidents", "sources", "claims", "citations", "tasks",
+                          "comment_requests"]
+        return report
+
+    @staticmethod
+    def _merge(report, noun, part):
+        report.error_row_count += part.error_row_count
+        for row in part.error_rows:
+            row.errors = [row_error(e, f"{noun} #{row.number}: " if row.number else f"{noun}: ")
+                          for e in row.errors]
+            report.error_rows.append(row)
+
+    def _check_records(self, report, noun, records, clean, **context) -> list:
+        cleaned = []
+        for number, record in enumerate(records, start=1):
+            errors: list[str] = []
+            try:
+                values = clean(record, errors, **context)
+            except CellError as exc:
+                errors.append(RowError(str(exc), exc.code))
+            if errors:
+                report.error_row_count += 1
+                if len(report.error_rows) < MAX_ERROR_ROWS_SHOWN:
+                    shown = [(k, v) for k, v in record.items() if not isinstance(v, list | dict)]
+                    report.error_rows.append(RowReport(
+                        number, {k[:40]: cell_text(v)[:200] for k, v in shown[:20]},
+                        [row_error(e, f"{noun} #{number}: ") for e in errors]))
+            else:
+                cleaned.append(values)
+        return cleaned
+
+    # Each _clean_* returns the model's field values, with references still as refs.
+
+    @staticmethod
+    def _ref(record, key, known, errors, *, required=False):
+        ref = record.get(key)
+        if ref in (None, ""):
+            if required:
+                errors.append(f"{key}: is missing")
+            return None
+        if _ref_key(ref) is None:
+            errors.append(f"{key}: is not a reference to a record of the file")
+            return None
+        if ref not in known:
+            errors.append(f"{key}: “{cell_text(ref)[:40]}” is not a record of the file")
+            return None
+        return ref
+
+    def _clean_claim(self, record, errors, *, incidents):
+        cell = Importer.cell
+        statement = cell(record, "statement", parse_text, errors, multiline=True)
+        if statement == "":
+            errors.append("statement: is empty")
+        figure = record.get("figure_value")
+        figure_value = None
+        if figure not in (None, ""):
+            try:
+                figure_value = Decimal(str(figure))
+                if not figure_value.is_finite() or figure_value < 0 or abs(
+                        figure_value) >= Decimal("1e12"):
+                    raise InvalidOperation
+            except InvalidOperation:
+                errors.append(f"figure_value: “{cell_text(figure)[:40]}” is not a figure")
+                figure_value = None
+        unit = cell(record, "figure_unit", parse_text, errors, max_length=100)
+        if figure_value is not None and not unit:
+            errors.append("figure_unit: say what the figure counts")
+        return {
+            "ref": _ref_key(record.get("ref")),
+            "incident": self._ref(record, "incident", incidents, errors),
+            "statement": statement,
+            "figure_value": figure_value,
+            "figure_unit": unit or "",
+            "figure_qualifier": cell(record, "figure_qualifier", parse_choice, errors,
+                                     choice_lookup(FigureQualifier),
+                                     ", ".join(FigureQualifier.values),
+                                     default=FigureQualifier.EXACTLY),
+            "credibility": cell(record, "credibility", parse_choice, errors,
+                                choice_lookup(Credibility), "1 to 6",
+                                default=Credibility.CANNOT_BE_JUDGED),
+        }
+
+    def _clean_citation(self, record, errors, *, incidents, sources, claims, members):
+        cell = Importer.cell
+        claim = self._ref(record, "claim", claims, errors)
+        incident = self._ref(record, "incident", incidents, errors)
+        if (claim is None) == (incident is None) and not errors:
+            errors.append("a citation is about one claim or one incident")
+        source = self._ref(record, "source", sources, errors, required=True)
+        via = self._ref(record, "via", sources, errors)
+        if via is not None and via == source:
+            errors.append("via: a source cannot be relayed through itself")
+        return {
+            "claim": claim, "incident": incident, "source": source, "via": via,
+            "relation": cell(record, "relation", parse_choice, errors,
+                             choice_lookup(CitationRelation), ", ".join(CitationRelation.values),
+                             default=CitationRelation.REPORTS),
+            "quote": cell(record, "quote", parse_text, errors, multiline=True),
+            "url": cell(record, "url", parse_url, errors),
+            "published_at": cell(record, "published_at", parse_datetime, errors),
+            "accessed_at": cell(record, "accessed_at", parse_datetime, errors),
+            "language": cell(record, "language", lambda v: parse_language(v)[:16], errors),
+        }
+
+    def _clean_task(self, record, errors, *, incidents, sources, claims, members):
+        cell = Importer.cell
+        title = cell(record, "title", parse_text, errors, max_length=200)
+        if title == "":
+            errors.append("title: is empty")
+        return {
+            "title": title, "notes": cell(record, "notes", parse_text, errors, multiline=True),
+            "state": cell(record, "state", parse_choice, errors, choice_lookup(TaskState),
+                          ", ".join(TaskState.values), default=TaskState.OPEN),
+            "claim": self._ref(record, "claim", claims, errors),
+            "incident": self._ref(record, "incident", incidents, errors),
+            "assignee_id": members.get(_ref_key(record.get("assignee"))),
+            "due_on": cell(record, "due_on", parse_day, errors),
+        }
+
+    def _clean_request(self, record, errors, *, incidents, sources, claims, members):
+        cell = Importer.cell
+        party_source = self._ref(record, "party_source", sources, errors)
+        party_name = cell(record, "party_name", parse_text, errors, max_length=200)
+        if party_source is None and not party_name and not errors:
+            errors.append("party_name: say who was asked")
+        asked_at = cell(record, "asked_at", parse_datetime, errors)
+        if asked_at is None and not errors:
+            errors.append("asked_at: is missing")
+        deadline = cell(record, "deadline", parse_datetime, errors)
+        if asked_at and deadline and deadline < asked_at:
+            errors.append("deadline: is before the request was made")
+        outcome = cell(record, "outcome", parse_choice, errors, choice_lookup(CommentOutcome),
+                       ", ".join(CommentOutcome.values), default=CommentOutcome.PENDING)
+        reply = cell(record, "reply_summary", parse_text, errors, multiline=True)
+        if outcome == CommentOutcome.REPLIED and not reply:
+            errors.append("reply_summary: summarise the reply")
+        return {
+            "incident": self._ref(record, "incident", incidents, errors),
+            "party_source": party_source, "party_name": party_name or "",
+            "asked_by_id": members.get(_ref_key(record.get("asked_by"))),
+            "asked_at": asked_at, "deadline": deadline,
+            "channel": cell(record, "channel", parse_choice, errors,
+                            choice_lookup(CommentChannel), ", ".join(CommentChannel.values),
+                            default=CommentChannel.EMAIL),
+            "outcome": outcome, "reply_summary": reply or "",
+        }
+
+    def write(self, report, *, progress=None) -> int:
+        user, case = self.user, self.case
+        reason = "Imported from a case export (JSON)"
+        incident_importer = IncidentImporter(self.access, user)
+        incidents = [incident_importer.build(row) for row in self.incident_report.records]
+        created = bulk_create_with_history(incidents, user=user, reason=reason)
+        incident_pk = dict(zip(self.incident_refs, (i.pk for i in created), strict=True))
+        self.source_importer.write(self.source_report)
+        names_to_pk = dict(Source.objects.of_case(case).values_list("name", "pk"))
+        # Each source record became one checked row, in file order, under its cleaned name.
+        source_pk = {ref: names_to_pk[row["name"]] for ref, row in
+                     zip(self.source_refs, self.source_report.records, strict=True)}
+
+        claims = []
+        for values in self.claims:
+            values = dict(values)
+            values.pop("ref")  # matched to its new id below, in file order
+            incident = values.pop("incident")
+            claims.append(Claim(case=case, created_by=user, incident_id=incident_pk.get(incident),
+                                **values))
+        created = bulk_create_with_history(claims, user=user, reason=reason)
+        claim_pk = dict(zip((c["ref"] for c in self.claims), (c.pk for c in created),
+                            strict=True))
+        bulk_create_with_history([
+            Citation(created_by=user, claim_id=claim_pk.get(c["claim"]),
+                     incident_id=incident_pk.get(c["incident"]), source_id=source_pk[c["source"]],
+                     via_id=source_pk.get(c["via"]), relation=c["relation"], quote=c["quote"],
+                     url=c["url"], published_at=c["published_at"], accessed_at=c["accessed_at"],
+                     language=c["language"])
+            for c in self.citations], user=user, reason=reason)
+        bulk_create_with_history([
+            Task(case=case, created_by=user, claim_id=claim_pk.get(t["claim"]),
+                 incident_id=incident_pk.get(t["incident"]),
+                 **{k: v for k, v in t.items() if k not in ("claim", "incident")})
+            for t in self.tasks], user=user, reason=reason)
+        bulk_create_with_history([
+            CommentRequest(case=case, created_by=user, incident_id=incident_pk.get(r["incident"]),
+                           party_source_id=source_pk.get(r["party_source"]),
+                           **{k: v for k, v in r.items() if k not in ("incident", "party_source")})
+            for r in self.requests], user=user, reason=reason)
+        return report.total_rows
+
+    def run(self, data: bytes) -> ImportReport:
+        with transaction.atomic():
+            report = self.check(self.load(data))
+            if report.ok:
+                report.written = self.write(report)
+        return report
+

@@ -1,0 +1,231 @@
+"""Reading one cell: what a person typed (`cell_text`) and the parsers that turn a cell into
+a stored value or raise CellError saying what is wrong with it. The tabular importers and the
+case JSON importer read their values with these."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.dateparse import parse_datetime as django_parse_datetime
+from django_countries import countries
+
+from .. import fuzzydate, timebounds
+from ..text import language_code, one_line, tidy_text
+from .refusals import CellError
+
+
+def cell_text(value) -> str:
+    """A cell as the text a person typed (XLSX numbers and dates included)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0):
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%dT%H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def normalise_header(name) -> str:
+    return re.sub(r"[\s\-]+", "_", cell_text(name).strip().lower())
+
+
+def parse_text(value, *, max_length=None, multiline=False) -> str:
+    text = tidy_text(cell_text(value)) if multiline else one_line(cell_text(value))
+    if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@"):
+        # Our CSV exports put an apostrophe before a text a spreadsheet would run as a
+        # formula; it is not part of the text.
+        text = text[1:]
+    if "\x00" in text:
+        raise CellError("contains a NUL byte")
+    if max_length is not None and len(text) > max_length:
+        raise CellError(f"is {len(text)} characters long; at most {max_length} are allowed")
+    return text
+
+
+def parse_count(value) -> int | None:
+    if isinstance(value, bool):
+        raise CellError("is not a whole number")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise CellError(f"“{value}” is not a whole number")
+        number = int(value)
+    else:
+        text = cell_text(value).strip()
+        if not text:
+            return None
+        if not re.fullmatch(r"[+-]?\d{1,12}", text):
+            raise CellError(f"“{text[:40]}” is not a whole number (leave it empty when unknown)")
+        number = int(text)
+    if number < 0:
+        raise CellError("cannot be negative")
+    if number > 2_147_483_647:
+        raise CellError("is too large")
+    return number
+
+
+_SIX_PLACES = Decimal("0.000001")
+
+
+def parse_coordinate(value, limit: int) -> Decimal | None:
+    if isinstance(value, float):
+        text = repr(value)
+    else:
+        text = cell_text(value).strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise CellError(f"“{text[:40]}” is not a number in decimal degrees") from None
+    if not number.is_finite() or not -limit <= number <= limit:
+        raise CellError(f"must be between -{limit} and {limit}")
+    # Storage keeps six decimal places (about 10 cm): more is rounded, not refused.
+    return number.quantize(_SIX_PLACES, rounding=ROUND_HALF_EVEN)
+
+
+def choice_lookup(choices) -> dict[str, str]:
+    lookup = {}
+    for value, label in choices.choices:
+        lookup[value.lower()] = value
+        lookup[str(label).lower()] = value
+    return lookup
+
+
+def parse_choice(value, lookup: dict[str, str], allowed: str, *, default="") -> str:
+    text = one_line(cell_text(value)).lower()
+    if not text:
+        return default
+    try:
+        return lookup[text]
+    except KeyError:
+        raise CellError(f"“{text[:40]}” is not one of: {allowed}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_country(text: str) -> str:
+    text = one_line(text)
+    if not text:
+        return ""
+    code = countries.alpha2(text) if len(text) in (2, 3) or text.isdigit() else ""
+    code = code or countries.by_name(text) or countries.by_name(text, insensitive=True)
+    if not code:
+        raise CellError(f"“{text[:40]}” is not a country name or ISO 3166 code (RU, UA, GE…)")
+    return code
+
+
+def parse_country_cell(value) -> str:
+    return parse_country(cell_text(value))
+
+
+_TRUE = {"yes", "y", "true", "1", "x", "protected", "да"}
+_FALSE = {"", "no", "n", "false", "0", "public", "нет"}
+
+
+def parse_bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = one_line(cell_text(value)).lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise CellError(f"“{text[:40]}” is neither yes nor no")
+
+
+def parse_language(value) -> str:
+    return language_code(cell_text(value))
+
+
+# What each parser makes of an empty cell (parse_choice: its `default`).
+EMPTY_CELL = {parse_text: "", parse_count: None, parse_coordinate: None,
+              parse_country_cell: "", parse_bool: False, parse_choice: ""}
+
+
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def parse_url(value) -> str:
+    text = one_line(cell_text(value))
+    if not text:
+        return ""
+    if len(text) > 500:
+        raise CellError("is longer than 500 characters")
+    try:
+        _url_validator(text)
+    except ValidationError:
+        raise CellError(f"“{text[:60]}” is not a web address (https://…)") from None
+    return text
+
+
+# Dates.
+
+@functools.lru_cache(maxsize=65536)
+def _parse_date_cached(text: str) -> tuple[fuzzydate.FuzzyDate | None, tuple[str, ...]]:
+    """fuzzydate.parse() once per distinct value of a file, refusals included."""
+    try:
+        return fuzzydate.parse(text), ()
+    except ValidationError as exc:
+        return None, tuple(exc.messages)
+
+
+def parse_occurred(value) -> fuzzydate.FuzzyDate:
+    text = cell_text(value).strip()
+    if not text:
+        raise CellError("is empty: give the date, even a vague one (2024, 2024-05, ~2024-05-09)")
+    parsed, messages = _parse_date_cached(text)
+    if parsed is None:
+        raise CellError(" ".join(messages))
+    return parsed
+
+
+def parse_datetime(value) -> dt.datetime | None:
+    text = cell_text(value).strip()
+    if not text:
+        return None
+    try:
+        parsed = django_parse_datetime(text)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise CellError(f"“{text[:40]}” is not a date and time (2024-05-09T14:30:00+00:00)")
+    if parsed.tzinfo is None:
+        raise CellError(f"“{text[:40]}” has no time zone")
+    _within_bounds(parsed, timebounds.validate_datetime_in_range)
+    return parsed
+
+
+def _within_bounds(value, validator) -> None:
+    """What the database can store and read back (cases/timebounds.py): an offset within
+    ±15:59, a year before 10000 in every time zone."""
+    try:
+        validator(value)
+    except ValidationError as exc:
+        raise CellError(" ".join(exc.messages), code=exc.code) from None
+
+
+def parse_day(value) -> dt.date | None:
+    text = cell_text(value).strip()
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise CellError(f"“{text[:40]}” is not a day (2024-05-09)") from None
+    _within_bounds(day, timebounds.validate_date_in_range)
+    return day
+

@@ -1,0 +1,485 @@
+"""The importers of spreadsheet and CSV files: incidents (IncidentImporter) and sources
+(SourceImporter), one row a record (docs/import-format.md).
+
+An importer maps the file's header to its columns, checks every row, collecting every error
+of every row (ImportReport), without writing anything; `write()` runs only when no row has an
+error, in one transaction: all rows or none. It writes in bulk (incidents on PostgreSQL with
+COPY, `copy_create_with_history`; otherwise `bulk_create_with_history`, batches of
+BATCH_SIZE) with what `save()` would have derived (an incident's earliest and latest day) and
+a "created" history row per record in the importing user's name.
+
+A protected source's identity (real name, contact, notes) is accepted only from the case's
+source handlers, and is encrypted like any identity (cases/crypto.py); anyone else's file
+with an identity cell is refused, and the preview never shows identity values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..access import CaseAccess
+from ..enums import GeoPrecision, Reliability, SourceKind
+from ..history import bulk_create_with_history, copy_create_with_history
+from ..models import Incident, IncidentType, Source, SourceIdentity
+from ..text import one_line
+from .cells import (
+    EMPTY_CELL,
+    cell_text,
+    choice_lookup,
+    normalise_header,
+    parse_bool,
+    parse_choice,
+    parse_coordinate,
+    parse_count,
+    parse_country_cell,
+    parse_language,
+    parse_occurred,
+    parse_text,
+    parse_url,
+)
+from .refusals import CellError, FileRefused, RowError
+from .report import MAX_ERROR_ROWS_SHOWN, PREVIEW_ROWS, ImportReport, Progress, RowReport
+from .tables import Table
+
+BATCH_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    help: str = ""
+    # When the file has several of the column's names, the first of `names` present is read.
+    prefer_alias: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.aliases, self.name) if self.prefer_alias else (self.name, *self.aliases)
+
+
+class Importer:
+    """Checks a table's rows for one case and writes them. Subclasses list their columns and
+    check one row (`clean_row`), returning the values to write or raising CellErrors."""
+
+    kind = ""
+    noun = "record"
+    columns: tuple[Column, ...] = ()
+    # Columns that our own exports write and an import does not read (not reported as unknown).
+    export_only: tuple[str, ...] = ()
+    # Blank rows between blocks of rows are common in spreadsheets: they are passed over.
+    skip_blank_rows = True
+
+    def __init__(self, access: CaseAccess, user):
+        self.access, self.case, self.user = access, access.case, user
+
+    # The header: which file column is which of ours.
+    def map_header(self, header: list[str], report: ImportReport) -> dict[str, int]:
+        """{column: position in the row}. A column may be found under several names (our
+        exports' ACLED names among them); the first of its names present wins, and the
+        others are quietly not read."""
+        found: dict[str, int] = {}
+        for index, raw in enumerate(header):
+            name = normalise_header(raw)
+            if not name:
+                continue
+            if name in found:
+                raise FileRefused(f"The column “{cell_text(raw).strip()}” appears twice.",
+                                  code="duplicate_column")
+            found[name] = index
+        positions: dict[str, int] = {}
+        known = set(self.export_only)
+        for column in self.columns:
+            names = column.names
+            known |= set(names)
+            present = [n for n in names if n in found]
+            if present:
+                positions[column.name] = found[present[0]]
+        report.ignored_columns = [cell_text(header[i]).strip() for name, i in found.items()
+                                  if name not in known]
+        missing = [c.name for c in self.columns if c.required and c.name not in positions]
+        if missing:
+            raise FileRefused(
+                "The file has no " + ", ".join(f"“{m}”" for m in missing) + " column. The first "
+                "row must name the columns: see the import format (docs/import-format.md).",
+                code="missing_column")
+        report.columns = sorted(positions, key=positions.get)
+        return positions
+
+    def prepare(self) -> None:
+        """Load what every row is checked against (once per import)."""
+
+    def check(self, table: Table, *, progress: Progress | None = None) -> ImportReport:
+        report = ImportReport(kind=self.kind)
+        positions = self.map_header(table.header, report)
+        self.prepare()
+        width = len(table.header)
+        step = 0
+        for offset, raw in enumerate(table.rows):
+            if progress is not None:
+                step += 1
+                if step == 1000:
+                    progress(step)
+                    step = 0
+            if self.skip_blank_rows and not any(cell_text(c).strip() for c in raw):
+                continue
+            number = table.first_row + offset
+            if len(raw) < width:
+                raw = list(raw) + [None] * (width - len(raw))
+            values = {name: raw[positions[name]] for name in report.columns}
+            self.row_number = number
+            errors: list[str] = []
+            record = self.clean_row(values, errors)
+            report.total_rows += 1
+            if errors:
+                report.error_row_count += 1
+                if len(report.error_rows) < MAX_ERROR_ROWS_SHOWN:
+                    report.error_rows.append(RowReport(number, self.display_cells(values), errors))
+            else:
+                report.records.append(record)
+                if len(report.sample_rows) < PREVIEW_ROWS:
+                    report.sample_rows.append(RowReport(number, self.display_cells(values)))
+        if progress is not None and step:
+            progress(step)
+        self.check_file(report)
+        if report.total_rows == 0:
+            report.notes.append("The file has a header but no rows.")
+        return report
+
+    def display_cells(self, values: dict) -> dict[str, str]:
+        return {name: cell_text(value)[:200] for name, value in values.items()}
+
+    def check_file(self, report: ImportReport) -> None:
+        """Checks across rows, after every row has been checked on its own."""
+
+    def clean_row(self, values: dict, errors: list[str]):
+        raise NotImplementedError
+
+    @staticmethod
+    def cell(values: dict, name: str, parser, errors: list[str], *args, **kwargs):
+        value = values.get(name)
+        if (value is None or value == "") and parser in EMPTY_CELL:
+            # Most cells of a large file are empty: skip the parser (same result).
+            return kwargs.get("default", "") if parser is parse_choice else EMPTY_CELL[parser]
+        try:
+            return parser(value, *args, **kwargs)
+        except CellError as exc:
+            errors.append(RowError(f"{name}: {exc}", exc.code))
+            return None
+
+    def write(self, report: ImportReport, *, progress: Progress | None = None) -> int:
+        raise NotImplementedError
+
+    def run(self, table: Table, *, progress: Progress | None = None,
+            write_progress: Progress | None = None) -> ImportReport:
+        """Check every row; when none has an error, write them all (or, on a database
+        refusal, none)."""
+        with transaction.atomic():
+            report = self.check(table, progress=progress)
+            if report.ok:
+                report.written = self.write(report, progress=write_progress)
+        return report
+
+
+def _batches(items: list, size: int = BATCH_SIZE) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+# ACLED's geo_precision codes: 1 the town itself, 2 near it or a part of a region, 3 only a
+# larger region. Read as our nearest precision (our exports write both columns).
+_GEO_PRECISIONS = {**choice_lookup(GeoPrecision), "1": GeoPrecision.TOWN,
+                   "2": GeoPrecision.DISTRICT, "3": GeoPrecision.REGION}
+_GEO_ALLOWED = ", ".join(GeoPrecision.values)
+COUNT_FIELDS = ("involved", "detained", "killed", "injured", "missing", "at_large")
+
+
+class IncidentImporter(Importer):
+    kind = "incidents"
+    noun = "incident"
+    columns = (
+        Column("title", required=True, help="What happened, in a few words (at most 200 "
+                                            "characters)."),
+        Column("occurred", required=True, aliases=("date", "event_date", "when"),
+               help="The date as precisely as it is known: 2024-05-09, 2024-05, 2024, "
+                    "~2024-05-09 (about), 2024-05-09? (uncertain), 05-09 (9 May, year unknown), "
+                    "2024-05-08/2024-05-09 (a range), or any EDTF form Casedesk accepts."),
+        Column("type", aliases=("event_type", "incident_type"),
+               help="An incident type of the newsroom's list, by name or slug."),
+        Column("description", aliases=("notes",)),
+        Column("place_name", aliases=("location", "place")),
+        Column("admin_region", aliases=("admin1", "region")),
+        Column("country", help="ISO 3166 code (RU) or English name (Russia)."),
+        Column("latitude"),
+        Column("longitude"),
+        Column("geo_precision", aliases=("place_precision",), prefer_alias=True,
+               help="point, town, district, region or country (or ACLED's 1, 2, 3); needed "
+                    "with coordinates."),
+        *(Column(name) for name in COUNT_FIELDS),
+    )
+    export_only = ("incident_id", "year", "time_precision", "date_in_words", "source",
+                   "source_scale")
+
+    def prepare(self):
+        self.types = {}
+        for incident_type in IncidentType.objects.all():
+            self.types[incident_type.slug.lower()] = incident_type.pk
+            self.types[incident_type.name.lower()] = incident_type.pk
+        self.type_names = ", ".join(IncidentType.objects.values_list("name", flat=True)[:30])
+
+    def parse_type(self, value):
+        text = one_line(cell_text(value)).lower()
+        if not text:
+            return None
+        try:
+            return self.types[text]
+        except KeyError:
+            known = self.type_names or "none yet (editors add them in the admin)"
+            raise CellError(f"“{text[:40]}” is not an incident type of this newsroom; known "
+                            f"types: {known}") from None
+
+    def clean_row(self, values, errors):
+        cell = self.cell
+        title = cell(values, "title", parse_text, errors, max_length=200)
+        if title == "":
+            errors.append("title: is empty")
+        when = cell(values, "occurred", parse_occurred, errors)
+        row = {
+            "title": title,
+            "when": when,
+            "type_id": cell(values, "type", self.parse_type, errors),
+            "description": cell(values, "description", parse_text, errors, multiline=True),
+            "place_name": cell(values, "place_name", parse_text, errors, max_length=200),
+            "admin_region": cell(values, "admin_region", parse_text, errors, max_length=200),
+            "country": cell(values, "country", parse_country_cell, errors),
+            "latitude": cell(values, "latitude", parse_coordinate, errors, 90),
+            "longitude": cell(values, "longitude", parse_coordinate, errors, 180),
+            "geo_precision": cell(values, "geo_precision", parse_choice, errors,
+                                  _GEO_PRECISIONS, _GEO_ALLOWED),
+        }
+        for name in COUNT_FIELDS:
+            row[name] = cell(values, name, parse_count, errors)
+        if errors:
+            return None
+        # The same rules as Incident.clean(), which a form runs on every save.
+        if (row["latitude"] is None) != (row["longitude"] is None):
+            errors.append("latitude, longitude: give both, or neither")
+        if row["latitude"] is not None and not row["geo_precision"]:
+            errors.append("geo_precision: say how precise the coordinates are "
+                          f"({_GEO_ALLOWED})")
+        involved = row["involved"]
+        accounted = sum(row[name] or 0 for name in ("detained", "killed", "missing", "at_large"))
+        if involved is not None and accounted > involved:
+            errors.append(f"involved: detained, killed, missing and at large add up to "
+                          f"{accounted}, more than the {involved} people involved")
+        return None if errors else row
+
+    def build(self, row) -> Incident:
+        when = row.pop("when")
+        # What Incident.save() derives, since bulk writes call no save().
+        return Incident(case=self.case, created_by=self.user, occurred=when.edtf,
+                        occurred_earliest=when.earliest, occurred_latest=when.latest, **row)
+
+    def write(self, report, *, progress=None):
+        written = 0
+        reason = f"Imported from a file ({report.total_rows} incidents)"
+        if connection.vendor == "postgresql":
+            now = timezone.now()
+            rows = []
+            for row in report.records:
+                when = row.pop("when")
+                # What Incident.save() derives, since a bulk write calls no save().
+                row |= {"occurred": when.edtf, "occurred_earliest": when.earliest,
+                        "occurred_latest": when.latest, "case_id": self.case.pk,
+                        "created_by_id": self.user.pk, "created_at": now, "updated_at": now}
+                rows.append(row)
+            return len(copy_create_with_history(
+                Incident, rows, user=self.user, reason=reason, progress=progress,
+                mine={"case_id": self.case.pk, "created_at": now,
+                      "created_by_id": self.user.pk}))
+        for batch in _batches(report.records):
+            objs = [self.build(row) for row in batch]
+            bulk_create_with_history(objs, user=self.user, reason=reason)
+            written += len(objs)
+            if progress is not None:
+                progress(len(objs))
+        return written
+
+
+_SOURCE_KINDS = choice_lookup(SourceKind)
+_RELIABILITY = {**choice_lookup(Reliability), **{v.lower(): v for v in Reliability.values}}
+IDENTITY_COLUMNS = ("real_name", "contact", "private_notes")
+
+
+class SourceImporter(Importer):
+    kind = "sources"
+    noun = "source"
+    columns = (
+        Column("name", required=True, aliases=("codename",),
+               help="The public name, or for a protected source a codename."),
+        Column("kind", help="outlet, agency, official, document, social_account, person, "
+                            "photo_video or other (default outlet)."),
+        Column("url", aliases=("address",)),
+        Column("language", help="Language code: ru, en, uk…"),
+        Column("country"),
+        Column("reliability", help="Admiralty grade A–F (default F, cannot be judged)."),
+        Column("reliability_note"),
+        Column("protected", help="yes or no (default no)."),
+        Column("reached_via", help="The name of the source this one is known through: one of "
+                                   "the case's sources or another row of the file."),
+        Column("real_name", help="Protected sources only, and only from source handlers."),
+        Column("contact"),
+        Column("private_notes"),
+    )
+    export_only = ("source_id",)
+
+    def prepare(self):
+        self.existing = dict(Source.objects.of_case(self.case).values_list("name", "pk"))
+        self.existing_lower = {name.lower() for name in self.existing}
+        self.names_in_file: dict[str, int] = {}
+
+    def clean_row(self, values, errors):
+        cell = self.cell
+        row = {
+            "name": cell(values, "name", parse_text, errors, max_length=200),
+            "kind": cell(values, "kind", parse_choice, errors, _SOURCE_KINDS,
+                         ", ".join(SourceKind.values), default=SourceKind.OUTLET),
+            "url": cell(values, "url", parse_url, errors),
+            "language": cell(values, "language", parse_language, errors),
+            "country": cell(values, "country", parse_country_cell, errors),
+            "reliability": cell(values, "reliability", parse_choice, errors, _RELIABILITY,
+                                "A, B, C, D, E or F", default=Reliability.F),
+            "reliability_note": cell(values, "reliability_note", parse_text, errors,
+                                     multiline=True),
+            "protected": cell(values, "protected", parse_bool, errors),
+            "reached_via": cell(values, "reached_via", parse_text, errors, max_length=200),
+        }
+        identity = {
+            "real_name": cell(values, "real_name", parse_text, errors, max_length=200),
+            "contact": cell(values, "contact", parse_text, errors, multiline=True),
+            "private_notes": cell(values, "private_notes", parse_text, errors, multiline=True),
+        }
+        name = row["name"]
+        if name == "":
+            errors.append("name: is empty")
+        elif name:
+            if name.lower() in self.existing_lower:
+                errors.append(f"name: the case already has a source called “{name}”")
+            elif name.lower() in self.names_in_file:
+                errors.append(f"name: “{name}” is also the name in row "
+                              f"{self.names_in_file[name.lower()]}")
+        if row["language"] and len(row["language"]) > 16:
+            errors.append("language: use a short language code such as ru, en or uk")
+        has_identity = any(identity.values())
+        if has_identity and not self.access.can_handle_sources:
+            errors.append("real_name, contact, private_notes: only the case's source handlers "
+                          "may import a protected source's identity; leave these cells empty")
+        elif has_identity and row["protected"] is False:
+            errors.append("protected: a source with an identity (real name, contact, notes) "
+                          "must be protected: put yes")
+        if row["protected"] and row["url"] and not self.access.can_handle_sources:
+            errors.append("url: a protected source's address may point at who they are; only "
+                          "source handlers may give it")
+        row["identity"] = identity if has_identity else None
+        if name and not errors:
+            self.names_in_file[name.lower()] = self.row_number
+        return None if errors else row
+
+    def check_file(self, report):
+        """`reached_via` names a source of the case or of the file, without a cycle."""
+        if report.error_row_count:
+            return
+        in_file = {row["name"].lower(): row for row in report.records}
+        existing = {name.lower(): pk for name, pk in self.existing.items()}
+        for row in report.records:
+            via = (row["reached_via"] or "").lower()
+            if via and via not in in_file and via not in existing:
+                report.error_row_count += 1
+                report.error_rows.append(RowReport(
+                    0, {"name": row["name"], "reached_via": row["reached_via"]},
+                    [f"reached_via: there is no source called “{row['reached_via']}” in the "
+                     "case or the file"]))
+            elif via == row["name"].lower():
+                report.error_row_count += 1
+                report.error_rows.append(RowReport(
+                    0, {"name": row["name"]}, ["reached_via: a source cannot be reached through "
+                                               "itself"]))
+        if report.error_row_count:
+            return
+        try:
+            self.layers = _layers(report.records, in_file)
+        except ValueError as exc:
+            report.error_row_count += 1
+            report.error_rows.append(RowReport(0, {}, [str(exc)]))
+
+    def display_cells(self, values):
+        # The preview never shows an identity: only that one was given.
+        cells = super().display_cells(values)
+        for name in IDENTITY_COLUMNS:
+            if cells.get(name):
+                cells[name] = "(given)"
+        return cells
+
+    def write(self, report, *, progress=None):
+        names_to_pk = {name.lower(): pk for name, pk in self.existing.items()}
+        reason = f"Imported from a file ({report.total_rows} sources)"
+        identities = []
+        for layer in self.layers:
+            sources = []
+            for row in layer:
+                via = (row["reached_via"] or "").lower()
+                protected = bool(row["protected"] or row["identity"])
+                sources.append(Source(
+                    case=self.case, created_by=self.user, name=row["name"], kind=row["kind"],
+                    # A protected source's address is part of its identity (below).
+                    url="" if protected else row["url"], language=row["language"],
+                    country=row["country"], reliability=row["reliability"],
+                    reliability_note=row["reliability_note"], protected=protected,
+                    reached_via_id=names_to_pk[via] if via else None))
+            created = bulk_create_with_history(sources, user=self.user, reason=reason)
+            for row, source in zip(layer, created, strict=True):
+                names_to_pk[source.name.lower()] = source.pk
+                identity = {**(row["identity"] or {}),
+                            "address": (row["url"] or "") if source.protected else ""}
+                if any(identity.values()):
+                    identities.append(SourceIdentity(source_id=source.pk, **identity))
+            if progress is not None:
+                progress(len(created))
+        if identities:
+            bulk_create_with_history(identities, user=self.user, reason=reason)
+        return sum(len(layer) for layer in self.layers)
+
+
+def _layers(rows: list[dict], in_file: dict[str, dict]) -> list[list[dict]]:
+    """Rows in the order they can be created: a source reached via another row of the file
+    comes after it. A cycle is an error."""
+    placed: set[str] = set()
+    remaining = list(rows)
+    layers = []
+    while remaining:
+        layer = [row for row in remaining
+                 if not row["reached_via"] or row["reached_via"].lower() not in in_file
+                 or row["reached_via"].lower() in placed]
+        if not layer:
+            names = ", ".join(sorted(row["name"] for row in remaining)[:10])
+            raise ValueError(f"reached_via: these sources are reached through one another in a "
+                             f"circle: {names}")
+        placed |= {row["name"].lower() for row in layer}
+        layer_ids = {id(row) for row in layer}
+        remaining = [row for row in remaining if id(row) not in layer_ids]
+        layers.append(layer)
+    return layers
+
+
+IMPORTERS: dict[str, type[Importer]] = {
+    IncidentImporter.kind: IncidentImporter,
+    SourceImporter.kind: SourceImporter,
+}
+
+
+def column_names(kind: str) -> Iterable[str]:
+    return [column.name for column in IMPORTERS[kind].columns]
+
