@@ -1,21 +1,12 @@
-"""Who may do what through the API: the pages' rules, read from the requesting user's
-memberships (one query per request, cached on the request by cases.admin.scoping)."""
+"""Who may write what through the API: the pages' rules (cases.access, read from the
+requesting user's memberships once per request), answered the REST way: 403 with the reason
+to a member whose role is too low."""
 
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from cases.admin.scoping import memberships_of
+from cases.access import role_in
 from cases.enums import Role
-
-
-def role_in(request, case_id) -> Role | None:
-    membership = memberships_of(request).get(case_id)
-    return membership[0] if membership else None
-
-
-def handles_sources(request, case_id) -> bool:
-    membership = memberships_of(request).get(case_id)
-    return bool(membership and membership[1])
 
 
 def require_role(request, case_id, needed: Role) -> None:

@@ -25,6 +25,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from cases.access import handles_sources, role_in
 from cases.enums import Role, VerificationStatus
 from cases.forms.base import _code, one_line, tidy_text
 from cases.identities import (
@@ -48,7 +49,7 @@ from cases.models import (
 from cases.models.case import LEAD_NOT_ELIGIBLE, LEAD_NOT_ELIGIBLE_MESSAGE
 from cases.opening import open_case
 
-from .access import handles_sources, require_role, role_in
+from .access import require_role
 from .fields import BoundedDateTimeField
 from .known_input import KnownFieldsMixin, KnownFieldsSerializer
 

@@ -1,7 +1,9 @@
 """Every URL of a case is scoped to its members: walk every URL pattern of the app with the
 demo case's ids and require 404 for a non-member, GET and POST alike."""
 
+import ast
 import re
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -22,6 +24,8 @@ from cases.models import (
 from .factories import EvidenceFactory, TaskFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Pages that are not about one case: they list only what the user's memberships allow
 # (tested in the view tests), or need no case at all.
@@ -117,3 +121,44 @@ def test_walk_covers_the_non_case_pages_explicitly():
     names = {p.name for p in _case_patterns()}
     assert NOT_CASE_SCOPED <= names
     assert reverse("cases:healthz") == "/healthz"
+
+
+# --- One place for the rules ----------------------------------------------------------------
+
+def _imported_modules(path) -> set[str]:
+    """The absolute names of the modules a file imports (relative imports resolved)."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_api_does_not_depend_on_the_back_office():
+    """The API reads its access rules from cases.access, as the back office does."""
+    for path in sorted((ROOT / "api").rglob("*.py")):
+        admin_imports = {name for name in _imported_modules(path)
+                         if name == "cases.admin" or name.startswith("cases.admin.")}
+        assert not admin_imports, (path, admin_imports)
+
+
+def test_membership_rules_are_defined_once():
+    """memberships_of, has_case_role, handles_sources, role_in… live in cases.access only."""
+    rules = ("memberships_of", "forget_memberships", "has_case_role", "handles_sources",
+             "handled_case_ids", "role_in", "get_case_for_user", "member_case_ids")
+    defined = {}
+    for path in sorted([*(ROOT / "cases").rglob("*.py"), *(ROOT / "api").rglob("*.py")]):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name in rules:
+                defined.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
+    assert defined == {name: ["cases/access.py"] for name in rules}

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from ..access import forget_memberships
 from ..enums import Role
 from ..identities import check_handler_grant
 from ..models import Case, Membership
@@ -10,7 +11,7 @@ from ..opening import may_open_cases
 from .claim import ClaimInline
 from .followup import TaskInline
 from .incident import IncidentInline
-from .scoping import CaseScopedAdmin, CaseScopedInline, forget_memberships
+from .scoping import CaseScopedAdmin, CaseScopedInline
 
 RECORD_FIELDS = ("created_by", "created_at", "updated_at")
 

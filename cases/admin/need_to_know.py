@@ -34,7 +34,7 @@ from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 
 from .. import identities
-from .memberships import handled_case_ids, handles_sources
+from ..access import handled_case_ids, handles_sources
 from .versions import REVERT_OF_ATTR
 
 WITHHELD_HELP = _("Only the case's source handlers see this.")

@@ -23,8 +23,8 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 
+from ..access import memberships_of
 from ..models import Case
-from .scoping import memberships_of
 
 # Below this many rows in the table an exact count is cheap enough.
 EXACT_COUNT_BELOW = 100_000

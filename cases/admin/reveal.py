@@ -19,8 +19,8 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from ..access import handles_sources
 from ..models import IdentityReveal, RevealChannel, SourceIdentity
-from .memberships import handles_sources
 
 TEMPLATE = "admin/cases/source/reveal.html"
 

@@ -14,7 +14,8 @@ that one attribute follow:
   records (members, cases) need an editor.
 
 Superusers run the newsroom's infrastructure and see every record; everyone else is held to
-their memberships, whatever model permissions they have been given. Nobody, superusers
+their memberships, whatever model permissions they have been given (the rules, read once per
+request, are cases.access's: has_case_role, handles_sources). Nobody, superusers
 included, sees a protected source's identity or address without being one of its case's
 source handlers (need_to_know.py; the audited reveal is reveal.py).
 
@@ -32,6 +33,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
+from ..access import ANY_CASE, has_case_role
 from ..enums import Role
 from ..models import Case, Claim
 from ..models.base import CaseDataQuerySet
@@ -39,14 +41,6 @@ from ..models.case import CaseQuerySet
 from .dates import BoundedDatesChangeList
 from .forms import AdminRecordForm, ReadOnlyAdminForm
 from .keys import KeyCheckedHistoryAdmin
-from .memberships import (  # noqa: F401  (the admin modules import them from here)
-    ANY_CASE,
-    forget_memberships,
-    handled_case_ids,
-    handles_sources,
-    has_case_role,
-    memberships_of,
-)
 from .need_to_know import NeedToKnowAdminMixin, NeedToKnowInlineMixin
 from .versions import VersionedAdminMixin, VersionedInlineMixin
 from .widgets import KeysOnlyAutocompleteSelect, KeysOnlyAutocompleteSelectMultiple

@@ -15,18 +15,12 @@ from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
+from ..access import ANY_CASE, handled_case_ids, handles_sources
 from ..enums import Role
 from ..models import IdentityReveal, RevealChannel, Source, SourceIdentity
 from .need_to_know import address_visible_q, handler_address_of_source, may_see_address
 from .reveal import may_ask_to_reveal, reveal_view
-from .scoping import (
-    ANY_CASE,
-    CaseScopedAdmin,
-    CaseScopedInline,
-    ScopedCountryFilter,
-    handled_case_ids,
-    handles_sources,
-)
+from .scoping import CaseScopedAdmin, CaseScopedInline, ScopedCountryFilter
 
 RECORD_FIELDS = ("created_by", "created_at", "updated_at")
 

@@ -11,12 +11,13 @@ class CaseDataQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Only records of cases the user is a member of (superusers are no exception:
         editorial access is granted per case, never implied by a technical role)."""
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        from .case import Membership
+        # Imported here: cases.access reads the models this module defines.
+        from ..access import member_case_ids
 
-        member_case_ids = Membership.objects.filter(user=user).values("case_id")
-        return self.filter(**{f"{self.case_path}__in": member_case_ids})
+        case_ids = member_case_ids(user)
+        if case_ids is None:
+            return self.none()
+        return self.filter(**{f"{self.case_path}__in": case_ids})
 
     def of_case(self, case):
         return self.filter(**{self.case_path: case})
