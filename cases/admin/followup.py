@@ -3,17 +3,9 @@
 from django.contrib import admin
 
 from ..models import CommentRequest, Task
-from .scoping import CaseScopedAdmin, CaseScopedInline
+from .scoping import CaseScopedAdmin
 
 RECORD_FIELDS = ("created_by", "created_at", "updated_at")
-
-
-class TaskInline(CaseScopedInline, admin.TabularInline):
-    model = Task
-    fields = ("title", "assignee", "due_on", "state")
-    autocomplete_fields = ("assignee",)
-    extra = 0
-    show_change_link = True
 
 
 @admin.register(Task)

@@ -6,7 +6,7 @@ from ..models import Incident, IncidentType
 from .claim import CitationInline
 from .forms import AdminRecordForm
 from .keys import KeyCheckedHistoryAdmin
-from .scoping import CaseScopedAdmin, CaseScopedInline, ScopedCountryFilter
+from .scoping import CaseScopedAdmin, ScopedCountryFilter
 from .versions import VersionedAdminMixin
 
 RECORD_FIELDS = ("created_by", "created_at", "updated_at")
@@ -23,21 +23,6 @@ class IncidentTypeAdmin(VersionedAdminMixin, KeyCheckedHistoryAdmin):
     list_display = ("name", "slug", "description")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
-
-
-class IncidentInline(CaseScopedInline, admin.TabularInline):
-    """Incidents on their case's page. The type and the place details are edited on the
-    incident's own page: a select per row would cost a query per row."""
-
-    model = Incident
-    fields = ("title", "occurred", "when_display", "place_name")
-    readonly_fields = ("when_display",)
-    extra = 0
-    show_change_link = True
-
-    @admin.display(description="in plain words")
-    def when_display(self, obj):
-        return obj.when_display if obj.pk else ""
 
 
 @admin.register(Incident)
