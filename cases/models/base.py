@@ -41,12 +41,13 @@ class AuthoredModel(TimeStampedModel):
         abstract = True
 
 
-def same_case_errors(case_id, **related) -> dict[str, str]:
+def same_case_errors(case_id, **related) -> dict[str, ValidationError]:
     """Errors for related records (a source, an incident…) that belong to another case."""
     errors = {}
     for field, obj in related.items():
         if obj is not None and case_id is not None and obj.case_id != case_id:
-            errors[field] = "This record belongs to another case."
+            errors[field] = ValidationError("This record belongs to another case.",
+                                            code="other_case")
     return errors
 
 

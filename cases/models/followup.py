@@ -51,7 +51,8 @@ class Task(AuthoredModel):
         errors = same_case_errors(self.case_id, claim=self.claim, incident=self.incident)
         if self.assignee_id and self.case_id and not self.case.memberships.filter(
                 user_id=self.assignee_id).exists():
-            errors["assignee"] = "Assign the task to a member of this case."
+            errors["assignee"] = ValidationError("Assign the task to a member of this case.",
+                                                 code="assignee_not_member")
         if errors:
             raise ValidationError(errors)
 
@@ -121,10 +122,13 @@ class CommentRequest(AuthoredModel):
         errors = same_case_errors(self.case_id, incident=self.incident,
                                   party_source=self.party_source)
         if not self.party_source_id and not self.party_name.strip():
-            errors["party_name"] = "Say who was asked: pick a source or type a name."
+            errors["party_name"] = ValidationError(
+                "Say who was asked: pick a source or type a name.", code="party_missing")
         if self.deadline and self.asked_at and self.deadline < self.asked_at:
-            errors["deadline"] = "The deadline is before the request was made."
+            errors["deadline"] = ValidationError(
+                "The deadline is before the request was made.", code="deadline_before_asked")
         if self.outcome == CommentOutcome.REPLIED and not self.reply_summary.strip():
-            errors["reply_summary"] = "Summarise the reply."
+            errors["reply_summary"] = ValidationError("Summarise the reply.",
+                                                      code="reply_summary_missing")
         if errors:
             raise ValidationError(errors)

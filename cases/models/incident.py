@@ -153,19 +153,19 @@ class Incident(AuthoredModel):
         try:
             self.occurred = fuzzydate.parse(self.occurred).edtf
         except ValidationError as exc:
-            errors["occurred"] = exc.messages
+            errors["occurred"] = exc.error_list
         if (self.latitude is None) != (self.longitude is None):
-            errors["longitude" if self.longitude is None else "latitude"] = (
-                "Give both latitude and longitude, or neither."
-            )
+            errors["longitude" if self.longitude is None else "latitude"] = ValidationError(
+                "Give both latitude and longitude, or neither.", code="coordinates_incomplete")
         if self.latitude is not None and not self.geo_precision:
-            errors["geo_precision"] = "Say how precise the coordinates are."
+            errors["geo_precision"] = ValidationError(
+                "Say how precise the coordinates are.", code="geo_precision_missing")
         balance = self.count_balance()
         if balance.involved is not None and balance.accounted > balance.involved:
-            errors["involved"] = (
-                f"Detained, killed, missing and at large add up to {balance.accounted}, more "
-                f"than the {balance.involved} people involved."
-            )
+            errors["involved"] = ValidationError(
+                "Detained, killed, missing and at large add up to %(accounted)s, more than "
+                "the %(involved)s people involved.", code="counts_exceed_involved",
+                params={"accounted": balance.accounted, "involved": balance.involved})
         if errors:
             raise ValidationError(errors)
 

@@ -100,12 +100,14 @@ class Source(AuthoredModel):
         take_protected_address(self)
         errors = same_case_errors(self.case_id, reached_via=self.reached_via)
         if self.reached_via_id and self.reached_via_id == self.pk:
-            errors["reached_via"] = "A source cannot be reached through itself."
+            errors["reached_via"] = ValidationError(
+                "A source cannot be reached through itself.", code="attribution_self")
         elif self.pk and self.reached_via_id:
             from ..attribution import reached_via_chain
 
             if self.pk in reached_via_chain(self.reached_via):
-                errors["reached_via"] = "This would make a circular attribution chain."
+                errors["reached_via"] = ValidationError(
+                    "This would make a circular attribution chain.", code="attribution_cycle")
         if errors:
             raise ValidationError(errors)
 
@@ -237,13 +239,17 @@ class Citation(AuthoredModel):
         target = self.target
         errors = {}
         if target is None and not (self.claim_id or self.incident_id):
-            errors["claim"] = "Cite the source for a claim or for an incident."
+            errors["claim"] = ValidationError(
+                "Cite the source for a claim or for an incident.", code="citation_target_missing")
         elif self.claim_id and self.incident_id:
-            errors["incident"] = "A citation is about a claim or an incident, not both."
+            errors["incident"] = ValidationError(
+                "A citation is about a claim or an incident, not both.",
+                code="citation_target_ambiguous")
         case_id = target.case_id if target is not None else None
         errors.update(same_case_errors(case_id, source=self.source if self.source_id else None,
                                        via=self.via))
         if self.via_id and self.via_id == self.source_id:
-            errors["via"] = "A source cannot be relayed through itself."
+            errors["via"] = ValidationError("A source cannot be relayed through itself.",
+                                            code="attribution_self")
         if errors:
             raise ValidationError(errors)
