@@ -267,6 +267,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PagePagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
     "DEFAULT_SCHEMA_CLASS": "api.schema.CasedeskAutoSchema",
+    # JSON, with a code, for the bodies Django refuses while DRF reads them (api/exceptions.py).
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
 }
 # An API token stops working this many days after it was made (api/models.py).
 API_TOKEN_LIFETIME_DAYS = env.int("API_TOKEN_LIFETIME_DAYS", default=90)

@@ -1,0 +1,40 @@
+"""Bodies Django refuses while the API reads them (too large, too many fields) are refused in
+JSON with a code, like every other refusal of the API, and change nothing."""
+
+import json
+
+import pytest
+
+from cases.models import Incident
+
+from .test_api import API, token_client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_api_body_larger_than_the_limit_is_a_json_413_and_creates_nothing(world, reporter,
+                                                                          settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    before = Incident.objects.count()
+    body = json.dumps({"case": world["cases"].pk, "title": "x" * 20_000})
+
+    response = token_client(reporter).generic("POST", f"{API}/incidents/", body,
+                                              content_type="application/json")
+
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "The request body is larger than the server accepts.",
+                               "code": "body_too_large"}
+    assert Incident.objects.count() == before
+
+
+def test_api_body_within_the_limit_is_read(world, reporter, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = json.dumps({"case": world["cases"].pk, "title": "Night of desertion",
+                       "occurred": "2025-05-09"})
+
+    response = token_client(reporter).generic("POST", f"{API}/incidents/", body,
+                                              content_type="application/json")
+
+    assert response.status_code == 201, response.content
+    assert Incident.objects.filter(title="Night of desertion").exists()
