@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from cases import workflow
 from cases.concurrency import make_token
 from cases.enums import CommentOutcome, Role, TaskState
 from cases.enums import VerificationStatus as S
@@ -923,7 +924,7 @@ def test_concurrent_claim_edit_names_a_status_change_by_the_workflow(client, cli
     client.force_login(reporter)
     path = url("claim_edit", case, claim.pk)
     a_form = read_form(client.get(path))
-    claim.transition(S.CORROBORATED, actor=editor, note="Two outlets.")
+    workflow.transition(claim, S.CORROBORATED, actor=editor, note="Two outlets.")
     response = client.post(path, fill(a_form, statement="Ten inmates deserted."))
     assert response.status_code == 409
     assert "editor changed status of this claim" in response.content.decode()

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cases import imports, revisions
+from cases import imports, revisions, workflow
 from cases.access import get_case_for_user
 from cases.enums import Role
 from cases.enums import VerificationStatus as S
@@ -154,7 +154,7 @@ def _update_claims_in_bulk(story):
 def _transition_claim(story):
     claim, case = story["claim"], story["claim"].case
     editor = MembershipFactory(case=case, role=Role.EDITOR).user
-    claim.transition(S.IN_REVIEW, actor=editor)
+    workflow.transition(claim, S.IN_REVIEW, actor=editor)
     return "In review"
 
 

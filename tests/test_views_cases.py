@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from cases import workflow
 from cases.enums import CaseStatus, FigureQualifier, Role, Sensitivity
 from cases.enums import VerificationStatus as S
 from cases.models import Case, Membership
@@ -61,7 +62,7 @@ def test_dashboard_shows_my_cases_tasks_overdue_replies_and_verdicts(client, cas
     other_case = CaseFactory(title="Somebody else's story")
     claim = ClaimFactory(case=case, statement="Ten men deserted.", created_by=reporter)
     SourceFactory(case=case)
-    claim.propose(S.CONFIRMED, actor=reporter, note="Two outlets say so.")
+    workflow.propose(claim, S.CONFIRMED, actor=reporter, note="Two outlets say so.")
     TaskFactory(case=case, title="Archive the original", assignee=editor,
                 due_on=timezone.localdate() - dt.timedelta(days=2))
     TaskFactory(case=other_case, title="Hidden task", assignee=editor)
@@ -91,7 +92,7 @@ def test_dashboard_query_count_does_not_grow_with_data(client, case, editor,
             c = CaseFactory()
             MembershipFactory(case=c, user=editor, role=Role.EDITOR)
             claim = ClaimFactory(case=c)
-            claim.propose(S.FALSE, actor=editor, note="Wrong.")
+            workflow.propose(claim, S.FALSE, actor=editor, note="Wrong.")
             TaskFactory(case=c, assignee=editor)
             CommentRequestFactory(case=c, deadline=timezone.now() - dt.timedelta(days=1),
                                   asked_at=timezone.now() - dt.timedelta(days=2))

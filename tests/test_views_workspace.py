@@ -8,6 +8,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
+from cases import workflow
 from cases.enums import CitationRelation, CommentOutcome, TaskState
 from cases.enums import VerificationStatus as S
 from cases.models import Claim, CustodyEntry, SourceIdentity, VerificationEvent
@@ -93,7 +94,7 @@ def test_timeline_query_count_does_not_grow(client, case, viewer,
 def test_claims_board_groups_by_status_and_says_whether_sources_are_independent(
         client, case, reporter, editor):
     confirmed = confirmable_claim(case, reporter)
-    confirmed.transition(S.CONFIRMED, actor=editor, note="Two independent outlets.")
+    workflow.transition(confirmed, S.CONFIRMED, actor=editor, note="Two independent outlets.")
     relayed = ClaimFactory(case=case, statement="They were unarmed.")
     outlet = SourceFactory(case=case, name="Outlet")
     insiders = SourceFactory(case=case, name="Insiders", reached_via=outlet, protected=True)
@@ -229,14 +230,14 @@ def test_claim_page_query_count_does_not_grow(client, case, reporter, editor,
         client.get(url("claim_detail", case, claim.pk))
     for i in range(199):
         CitationFactory(claim=claim, source=SourceFactory(case=case))
-        claim.propose(S.FALSE, actor=reporter, note=f"Note {i}")
+        workflow.propose(claim, S.FALSE, actor=reporter, note=f"Note {i}")
     with django_assert_max_num_queries(len(baseline.captured_queries)):
         client.get(url("claim_detail", case, claim.pk))
 
 
 def test_review_queue_lists_claims_awaiting_my_verdict(client, case, reporter, editor):
     claim = confirmable_claim(case, reporter)
-    claim.propose(S.CONFIRMED, actor=reporter, note="Ready.")
+    workflow.propose(claim, S.CONFIRMED, actor=reporter, note="Ready.")
     ClaimFactory(case=case, statement="Nobody looked at this yet.")
     client.force_login(editor)
     page = client.get(reverse("cases:review_queue")).content.decode()
@@ -245,7 +246,7 @@ def test_review_queue_lists_claims_awaiting_my_verdict(client, case, reporter, e
 
 
 def test_review_queue_is_empty_for_a_reporter(client, case, reporter):
-    confirmable_claim(case, reporter).propose(S.CONFIRMED, actor=reporter, note="Ready.")
+    workflow.propose(confirmable_claim(case, reporter), S.CONFIRMED, actor=reporter, note="Ready.")
     client.force_login(reporter)
     assert "Nothing is waiting" in client.get(reverse("cases:review_queue")).content.decode()
 
@@ -298,7 +299,7 @@ def test_tasks_mark_overdue_ones(client, case, reporter):
 
 def test_activity_lists_changes_and_verification_newest_first(client, case, reporter, editor):
     claim = confirmable_claim(case, reporter)
-    claim.transition(S.IN_REVIEW, actor=reporter, note="")
+    workflow.transition(claim, S.IN_REVIEW, actor=reporter, note="")
     client.force_login(editor)
     items = client.get(url("activity", case)).context["items"]
     texts = [i.text for i in items]
@@ -336,8 +337,8 @@ def test_timeline_shows_a_request_about_an_undated_incident_right_after_it(clien
 def test_activity_shows_a_status_change_once_as_the_workflow_event(client, case, reporter,
                                                                    editor):
     claim = confirmable_claim(case, reporter)
-    claim.transition(S.IN_REVIEW, actor=reporter, note="")
-    claim.propose(S.CONFIRMED, actor=reporter, note="Ready.")
+    workflow.transition(claim, S.IN_REVIEW, actor=reporter, note="")
+    workflow.propose(claim, S.CONFIRMED, actor=reporter, note="Ready.")
     CommentRequestFactory(case=case, party_name="", party_source=SourceFactory(
         case=case, name="Defence Ministry"))
     client.force_login(editor)
