@@ -11,25 +11,39 @@ after the token, each diffed against the one before), and the saved value beside
 that changed. The re-rendered form carries a fresh token, so saving it again is a deliberate
 choice made after seeing the other person's change.
 
-`VersionedFormMixin` gives a form its token; `NoLostUpdatesMixin` is the POST handling that
-every create/edit view of the workspace shares (cases/views/records.py).
+This module is the domain of it: versions, tokens, the history since a version, and the
+`Conflict` that says why a save is refused, with a machine-readable `code` shared by the
+pages, the back office and the API. Forms carry their tokens with
+cases.forms.versioning.VersionedFormMixin; the workspace's views save with
+cases.views.versioning.NoLostUpdatesMixin, the back office with cases/admin/versions.py; the
+API compares `If-Match` with `version_of` (api/preconditions.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from django import forms
 from django.core import signing
-from django.db import transaction
-from django.forms.formsets import BaseFormSet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_countries.fields import Country
 
-TOKEN_FIELD = "version"
+if TYPE_CHECKING:
+    from django.forms import BaseForm
+
 _SIGNER = signing.Signer(salt="cases.concurrency.version-token")
+
+# Why a save is refused (Conflict.code), and the error beside a field changed meanwhile.
+VERSION_CHANGED = "version_changed"  # the record was saved since the form was opened
+VERSION_UNKNOWN = "version_unknown"  # the token is missing, altered or names another record
+RECORD_REMOVED = "record_removed"  # the record was deleted since
+RECORD_ADDED = "record_added"  # a record was created since (or added to the form's set)
+CHANGED_MEANWHILE = "changed_meanwhile"
+
+_CODE_OF_KIND = {"changed": VERSION_CHANGED, "unverifiable": VERSION_UNKNOWN,
+                 "removed": RECORD_REMOVED, "added": RECORD_ADDED}
 
 # Bookkeeping and derived columns: they change with every save, or follow another field, and
 # naming them would only hide the change that matters.
@@ -161,7 +175,7 @@ def _deletion(model, pk) -> list[Change]:
     return [Change(_who(row.history_user), row.history_date, "-")] if row else []
 
 
-def _display(obj, name: str) -> str:
+def saved_value_in_words(obj, name: str) -> str:
     """A field's saved value in words, for the note beside the field."""
     model_field = obj._meta.get_field(name)
     if model_field.choices and not isinstance(getattr(obj, name), Country):
@@ -195,7 +209,7 @@ class Conflict:
     kind: str  # "changed", "removed", "added" (created meanwhile) or "unverifiable"
     model: type
     changes: list[Change] = field(default_factory=list)
-    form: forms.BaseForm | None = None
+    form: BaseForm | None = None
     # form field → saved value. May hold a protected source's identity (shown to its handler
     # only), so it stays out of repr(): tracebacks and debug logs print reprs.
     saved_values: dict[str, str] = field(default_factory=dict, repr=False)
@@ -219,12 +233,23 @@ class Conflict:
         return seen
 
     @property
+    def code(self) -> str:
+        """Why the save is refused, for machines: VERSION_CHANGED, VERSION_UNKNOWN,
+        RECORD_REMOVED or RECORD_ADDED."""
+        return _CODE_OF_KIND[self.kind]
+
+    @property
+    def by_whom(self) -> str:
+        """Who saved the changes, in words."""
+        return _and(self.people) or "someone"
+
+    @property
     def last_at(self) -> dt.datetime | None:
         return self.changes[-1].at if self.changes else None
 
     @property
     def text(self) -> str:
-        people = _and(self.people) or "someone"
+        people = self.by_whom
         when = (f" ({timezone.localtime(self.last_at):%-d %b %Y, %H:%M})"
                 if self.last_at else "")
         if self.kind == "removed":
@@ -243,71 +268,32 @@ class Conflict:
         return f"{people} saved {self.subject} again{when}."
 
 
-# --- Forms ----------------------------------------------------------------------------------
+# --- Is a save stale? -------------------------------------------------------------------------
 
-class VersionedFormMixin:
-    """A form about one record (`self.instance`) that carries its version token.
-
-    Works for ModelForms and for plain forms given an `instance` (a removal form)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields[TOKEN_FIELD] = forms.CharField(
-            required=False, widget=forms.HiddenInput, initial=make_token(self.instance))
-
-    def conflict_subject(self) -> str:
-        return f"this {self.instance._meta.verbose_name}"
-
-    def version_conflict(self) -> Conflict | None:
-        """Compare the token the form came back with to the (locked) record. Call it before
-        validating: validation writes the input into the instance."""
-        instance = self.instance
-        model = type(instance)
-        token = read_token(self.data.get(self.add_prefix(TOKEN_FIELD)), model)
-
-        def conflict(kind, changes=()):
-            return Conflict(self.conflict_subject(), kind, model, list(changes), form=self)
-
-        if instance.pk is None:
-            if token is not None and token.pk:
-                # Opened on a record that has gone since (the formset could not find it).
-                return conflict("removed", _deletion(model, token.pk))
-            return None  # a new record: nothing to be stale against
-        if token is None or token.pk not in ("", str(instance.pk)):
-            return conflict("unverifiable", _latest_change(instance))
-        if token.pk == "":
-            # Opened when the record did not exist yet; someone created it meanwhile.
-            return conflict("added", history_since(instance, None))
-        if token.version != version_of(instance):
-            return conflict("changed", history_since(instance, token.version))
-        return None
-
-    def refresh_version(self) -> None:
-        """After a refusal: the page the user gets back is stamped with what is saved now."""
-        if self.is_bound and self.instance.pk is not None:
-            self.data[self.add_prefix(TOKEN_FIELD)] = make_token(self.instance)
-
-
-def _versioned_forms(forms_):
-    for form in forms_:
-        if isinstance(form, BaseFormSet):
-            yield from (f for f in form.forms if isinstance(f, VersionedFormMixin))
-        elif isinstance(form, VersionedFormMixin):
-            yield form
-
-
-def _added_to_formset(formset) -> Conflict | None:
-    """Records added to an inline formset's set since the page was opened (the formset's
-    queryset holds them, the posted forms do not)."""
-    model = formset.model
-    posted = set()
-    for form in formset.forms[: formset.initial_form_count()]:
-        token = read_token(form.data.get(form.add_prefix(TOKEN_FIELD)), model)
+def check_version(instance, token: Token | None, subject: str) -> Conflict | None:
+    """Why a form opened with `token` may not save `instance` (read under a lock), or None
+    when it may. Call it before validating the form: validation writes the input into the
+    instance."""
+    model = type(instance)
+    if instance.pk is None:
         if token is not None and token.pk:
-            posted.add(token.pk)
-        if form.instance.pk is not None:
-            posted.add(str(form.instance.pk))
-    added = [obj for obj in formset.get_queryset() if str(obj.pk) not in posted]
+            # Opened on a record that has gone since (a formset could not find it).
+            return Conflict(subject, "removed", model, _deletion(model, token.pk))
+        return None  # a new record: nothing to be stale against
+    if token is None or token.pk not in ("", str(instance.pk)):
+        return Conflict(subject, "unverifiable", model, _latest_change(instance))
+    if token.pk == "":
+        # Opened when the record did not exist yet; someone created it meanwhile.
+        return Conflict(subject, "added", model, history_since(instance, None))
+    if token.version != version_of(instance):
+        return Conflict(subject, "changed", model, history_since(instance, token.version))
+    return None
+
+
+def added_meanwhile(model, added) -> Conflict | None:
+    """The records added to a set (a claim's citations) since its page was opened, as one
+    conflict, or None when there are none."""
+    added = list(added)
     if not added:
         return None
     noun = (model._meta.verbose_name if len(added) == 1
@@ -315,78 +301,3 @@ def _added_to_formset(formset) -> Conflict | None:
     changes = [Change(_who(getattr(obj, "created_by", None)), obj.created_at, "+")
                for obj in added]
     return Conflict(f"{'a ' if len(added) == 1 else ''}{noun}", "added", model, changes)
-
-
-def find_conflicts(forms_) -> list[Conflict]:
-    """Every reason the page's forms are stale. Call it with the record locked, before
-    validating the forms."""
-    forms_ = list(forms_)
-    conflicts = [c for c in (f.version_conflict() for f in _versioned_forms(forms_)) if c]
-    for form in forms_:
-        if isinstance(form, BaseFormSet) and form.is_bound:
-            added = _added_to_formset(form)
-            if added:
-                conflicts.append(added)
-    # A record saved again without a field of its own changing (a claim whose citations
-    # changed) says nothing the other conflicts do not say better.
-    informative = [c for c in conflicts if c.kind != "changed" or c.field_labels]
-    if informative:
-        conflicts = informative
-    for conflict in conflicts:
-        form = conflict.form
-        if form is None or conflict.kind not in ("changed", "added"):
-            continue
-        if conflict.kind == "changed":
-            names = {n for change in conflict.changes for n in change.fields}
-        else:  # created meanwhile: every value it was created with
-            names = {f.name for f in form.instance._meta.concrete_fields
-                     if f.editable and getattr(form.instance, f.attname) not in (None, "")}
-        for name in names:
-            if name in form.fields:
-                conflict.saved_values[name] = _display(form.instance, name)
-    return conflicts
-
-
-def show_conflicts(conflicts, forms_) -> None:
-    """Mark each field changed meanwhile with its saved value and restamp every form. Call
-    it after validating the forms."""
-    for conflict in conflicts:
-        if conflict.form is None:
-            continue
-        who = _and(conflict.people) or "someone"
-        for name, saved in conflict.saved_values.items():
-            conflict.form.add_error(name, f"Changed meanwhile by {who}. Saved value: {saved}")
-    for form in _versioned_forms(forms_):
-        form.refresh_version()
-
-
-# --- Views ----------------------------------------------------------------------------------
-
-class NoLostUpdatesMixin:
-    """POST handling shared by every create and edit view of the workspace.
-
-    In one transaction: fetch and lock the record (`get_object(lock=True)`), bind the page's
-    forms (`get_forms`), compare their version tokens with the locked rows, validate, and
-    save (`save_forms`) only when the forms are valid and nothing changed since they were
-    opened. Otherwise render the forms again with the input kept: status 409 with the
-    conflicts when the record changed, 400 for invalid input. The view provides get_object,
-    get_forms, save_forms, forms_saved and render_forms."""
-
-    def post(self, request, *args, **kwargs):
-        data = request.POST.copy()  # mutable: a refused page is restamped
-        with transaction.atomic():
-            obj = self.get_object(lock=True)
-            page_forms = self.get_forms(obj, data, request.FILES)
-            conflicts = find_conflicts(page_forms.values())
-            valid = [form.is_valid() for form in page_forms.values()]  # all, for every error
-            if all(valid) and not conflicts:
-                saved = self.save_forms(obj, page_forms)
-                refused = False
-            else:
-                refused = True
-        if not refused:
-            return self.forms_saved(saved)
-        if conflicts:
-            show_conflicts(conflicts, page_forms.values())
-            return self.render_forms(obj, page_forms, conflicts=conflicts, status=409)
-        return self.render_forms(obj, page_forms, status=400)

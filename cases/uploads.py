@@ -1,7 +1,7 @@
 """Evidence uploads: what Casedesk accepts, and what it does to a file before storing it.
 
 One check serves every way in (the workspace form and the admin both mix in
-`EvidenceUploadFormMixin`, whose clean_file() calls `clean_upload()`):
+cases.forms.uploads.EvidenceUploadFormMixin, whose clean_file() calls `clean_upload()`):
 
 1. **Size.** Files over `settings.EVIDENCE_MAX_UPLOAD_BYTES` are refused. `SizeLimitUploadHandler`
    (first in FILE_UPLOAD_HANDLERS) stops keeping such a file's bytes while the request is read,
@@ -27,6 +27,11 @@ One check serves every way in (the workspace form and the admin both mix in
    are refused (they can be neither checked nor cleaned), and so are PDFs that cannot be
    read. A digital signature does not survive the rewrite; the upload's SHA-256 stays on
    record.
+
+Every refusal is a ValidationError with a code: `size`, `type` (a kind Casedesk does not
+recognise), `extension`, `encoding`, `image`, `pdf`, or the code of the kind refused by name
+(`Refused.code`: `html`, `svg`, `xml`, `program`, `archive`, `office_document`,
+`uncleanable_image`, `unsupported_media`, `empty`).
 
 The file handed back to the form carries an `UploadInfo` (detected kind, the SHA-256 and size of
 the file as uploaded, what was removed); Evidence.save() records it and Evidence.start_custody()
@@ -114,8 +119,10 @@ def help_text() -> str:
 
 @dataclass(frozen=True)
 class Refused:
-    """A kind of file recognised and refused, with the reason given to the uploader."""
+    """A kind of file recognised and refused, with the reason given to the uploader and a
+    code for machines (the code of the error beside the file field)."""
 
+    code: str  # "html", "program", "archive"…
     label: str  # "an HTML page"
     why: str
     instead: str = ""
@@ -134,20 +141,40 @@ _ARCHIVE_INSTEAD = "Upload the files inside it one by one."
 _OFFICE_INSTEAD = "Save the document as PDF and upload that."
 _IMAGE_WHY = "Casedesk cannot remove its metadata, which may include the GPS position"
 
-HTML = Refused("an HTML page", "a web page can run scripts when it is opened",
+
+def _program(label: str, instead: str = _PROGRAM_INSTEAD) -> Refused:
+    return Refused("program", label, _PROGRAM_WHY, instead)
+
+
+def _archive(label: str) -> Refused:
+    return Refused("archive", label, _ARCHIVE_WHY, _ARCHIVE_INSTEAD)
+
+
+def _office(label: str, why: str) -> Refused:
+    return Refused("office_document", label, why, _OFFICE_INSTEAD)
+
+
+def _image(label: str, instead: str) -> Refused:
+    return Refused("uncleanable_image", label, _IMAGE_WHY, instead)
+
+
+HTML = Refused("html", "an HTML page", "a web page can run scripts when it is opened",
                "Save the page as PDF or take a screenshot, and give its address under "
                "“found at”.")
-SVG = Refused("an SVG image", "SVG can carry scripts that run when it is opened",
+SVG = Refused("svg", "an SVG image", "SVG can carry scripts that run when it is opened",
               "Export the picture as PNG.")
-XML = Refused("an XML document", "XML can carry scripts and links to outside resources",
+XML = Refused("xml", "an XML document", "XML can carry scripts and links to outside resources",
               "Save it as PDF or plain text.")
-HEIF = Refused("a HEIC/HEIF or AVIF image", _IMAGE_WHY,
-               "Export it as JPEG (on an iPhone: Settings › Camera › Formats › Most "
-               "Compatible, or share it through a messenger that converts it).")
-ISO_MEDIA = Refused("an MPEG-4 family file of a kind Casedesk does not know",
-                    "only MP4, MOV and M4A are accepted", "Convert it to MP4.")
-WINDOWS_PROGRAM = Refused("a Windows program (EXE/DLL)", _PROGRAM_WHY, _PROGRAM_INSTEAD)
-EMPTY = Refused("empty", "there is nothing to keep")
+HEIF = _image("a HEIC/HEIF or AVIF image",
+              "Export it as JPEG (on an iPhone: Settings › Camera › Formats › Most Compatible, "
+              "or share it through a messenger that converts it).")
+ISO_MEDIA = Refused("unsupported_media", "an MPEG-4 family file of a kind Casedesk does not "
+                    "know", "only MP4, MOV and M4A are accepted", "Convert it to MP4.")
+RIFF_MEDIA = Refused("unsupported_media", "an AVI video or another RIFF file",
+                     "only WAV audio and WebP images are accepted in that container",
+                     "Convert a video to MP4.")
+WINDOWS_PROGRAM = _program("a Windows program (EXE/DLL)")
+EMPTY = Refused("empty", "empty", "there is nothing to keep")
 
 # (offset, signature, kind or refusal), tried in order. Offsets and signatures are those of
 # each format's specification; formats with a structure to look into (ISO media, RIFF, EBML)
@@ -163,45 +190,38 @@ SIGNATURES: tuple[tuple[int, bytes, Kind | Refused], ...] = (
     (0, b"ID3\x03", MP3),
     (0, b"ID3\x04", MP3),
     # programs
-    (0, b"\x7fELF", Refused("a Linux program (ELF)", _PROGRAM_WHY, _PROGRAM_INSTEAD)),
-    (0, b"\xfe\xed\xfa\xce", Refused("a macOS program", _PROGRAM_WHY, _PROGRAM_INSTEAD)),
-    (0, b"\xfe\xed\xfa\xcf", Refused("a macOS program", _PROGRAM_WHY, _PROGRAM_INSTEAD)),
-    (0, b"\xce\xfa\xed\xfe", Refused("a macOS program", _PROGRAM_WHY, _PROGRAM_INSTEAD)),
-    (0, b"\xcf\xfa\xed\xfe", Refused("a macOS program", _PROGRAM_WHY, _PROGRAM_INSTEAD)),
-    (0, b"\xca\xfe\xba\xbe", Refused("a macOS or Java program", _PROGRAM_WHY,
-                                     _PROGRAM_INSTEAD)),
-    (0, b"dex\n", Refused("an Android program", _PROGRAM_WHY, _PROGRAM_INSTEAD)),
-    (0, b"\x00asm", Refused("a WebAssembly program", _PROGRAM_WHY, _PROGRAM_INSTEAD)),
-    (0, b"#!", Refused("a script", _PROGRAM_WHY, _PROGRAM_INSTEAD)),
-    (0, b"L\x00\x00\x00\x01\x14\x02\x00", Refused("a Windows shortcut", _PROGRAM_WHY)),
-    (0, b"%!PS", Refused("a PostScript file", "PostScript is a programming language",
+    (0, b"\x7fELF", _program("a Linux program (ELF)")),
+    (0, b"\xfe\xed\xfa\xce", _program("a macOS program")),
+    (0, b"\xfe\xed\xfa\xcf", _program("a macOS program")),
+    (0, b"\xce\xfa\xed\xfe", _program("a macOS program")),
+    (0, b"\xcf\xfa\xed\xfe", _program("a macOS program")),
+    (0, b"\xca\xfe\xba\xbe", _program("a macOS or Java program")),
+    (0, b"dex\n", _program("an Android program")),
+    (0, b"\x00asm", _program("a WebAssembly program")),
+    (0, b"#!", _program("a script")),
+    (0, b"L\x00\x00\x00\x01\x14\x02\x00", _program("a Windows shortcut", instead="")),
+    (0, b"%!PS", Refused("program", "a PostScript file", "PostScript is a programming language",
                          "Convert it to PDF.")),
     # archives and containers
-    (0, b"PK\x03\x04", Refused("a ZIP archive (Office documents are ZIP archives too)",
-                               f"{_ARCHIVE_WHY}, and Office documents carry their authors' "
-                               "names", f"{_ARCHIVE_INSTEAD} {_OFFICE_INSTEAD}")),
-    (0, b"PK\x05\x06", Refused("a ZIP archive", _ARCHIVE_WHY, _ARCHIVE_INSTEAD)),
-    (0, b"Rar!\x1a\x07", Refused("a RAR archive", _ARCHIVE_WHY, _ARCHIVE_INSTEAD)),
-    (0, b"7z\xbc\xaf\x27\x1c", Refused("a 7-Zip archive", _ARCHIVE_WHY, _ARCHIVE_INSTEAD)),
-    (0, b"\x1f\x8b", Refused("a gzip archive", _ARCHIVE_WHY, _ARCHIVE_INSTEAD)),
-    (0, b"\xfd7zXZ\x00", Refused("an xz archive", _ARCHIVE_WHY, _ARCHIVE_INSTEAD)),
-    (257, b"ustar", Refused("a tar archive", _ARCHIVE_WHY, _ARCHIVE_INSTEAD)),
+    (0, b"PK\x03\x04", Refused("archive", "a ZIP archive (Office documents are ZIP archives "
+                               "too)", f"{_ARCHIVE_WHY}, and Office documents carry their "
+                               "authors' names", f"{_ARCHIVE_INSTEAD} {_OFFICE_INSTEAD}")),
+    (0, b"PK\x05\x06", _archive("a ZIP archive")),
+    (0, b"Rar!\x1a\x07", _archive("a RAR archive")),
+    (0, b"7z\xbc\xaf\x27\x1c", _archive("a 7-Zip archive")),
+    (0, b"\x1f\x8b", _archive("a gzip archive")),
+    (0, b"\xfd7zXZ\x00", _archive("an xz archive")),
+    (257, b"ustar", _archive("a tar archive")),
     (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-     Refused("an old-style Office document or installer", "it can carry macros",
-             _OFFICE_INSTEAD)),
-    (0, b"{\\rtf", Refused("an RTF document", "it can embed other files and objects",
-                           _OFFICE_INSTEAD)),
+     _office("an old-style Office document or installer", "it can carry macros")),
+    (0, b"{\\rtf", _office("an RTF document", "it can embed other files and objects")),
     # images whose metadata we do not remove
-    (0, b"GIF87a", Refused("a GIF image", _IMAGE_WHY,
-                           "Convert it to PNG, or an animation to MP4.")),
-    (0, b"GIF89a", Refused("a GIF image", _IMAGE_WHY,
-                           "Convert it to PNG, or an animation to MP4.")),
-    (0, b"II*\x00", Refused("a TIFF image or camera raw file", _IMAGE_WHY,
-                            "Export it as JPEG or PNG.")),
-    (0, b"MM\x00*", Refused("a TIFF image or camera raw file", _IMAGE_WHY,
-                            "Export it as JPEG or PNG.")),
-    (0, b"8BPS", Refused("a Photoshop document", _IMAGE_WHY, "Export it as PNG.")),
-    (4, b"jP  \r\n\x87\n", Refused("a JPEG 2000 image", _IMAGE_WHY, "Export it as PNG.")),
+    (0, b"GIF87a", _image("a GIF image", "Convert it to PNG, or an animation to MP4.")),
+    (0, b"GIF89a", _image("a GIF image", "Convert it to PNG, or an animation to MP4.")),
+    (0, b"II*\x00", _image("a TIFF image or camera raw file", "Export it as JPEG or PNG.")),
+    (0, b"MM\x00*", _image("a TIFF image or camera raw file", "Export it as JPEG or PNG.")),
+    (0, b"8BPS", _image("a Photoshop document", "Export it as PNG.")),
+    (4, b"jP  \r\n\x87\n", _image("a JPEG 2000 image", "Export it as PNG.")),
 )
 
 # ISO base media (MP4 and its relatives): the `ftyp` box names brands.
@@ -284,9 +304,7 @@ def identify(head: bytes) -> Kind | Refused | None:
     if iso is not None:
         return iso
     if head[:4] == b"RIFF":
-        return {b"WEBP": WEBP, b"WAVE": WAV}.get(head[8:12], Refused(
-            "an AVI video or another RIFF file", "only WAV audio and WebP images are accepted "
-            "in that container", "Convert a video to MP4."))
+        return {b"WEBP": WEBP, b"WAVE": WAV}.get(head[8:12], RIFF_MEDIA)
     if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: Matroska and WebM
         doc = head[:64]
         if b"webm" in doc:
@@ -394,7 +412,7 @@ def clean_upload(uploaded: UploadedFile) -> UploadedFile:
     uploaded.seek(0)
     found = identify(head)
     if isinstance(found, Refused):
-        raise ValidationError(found.message(), code="type")
+        raise ValidationError(found.message(), code=found.code)
     if found is None:
         raise ValidationError(
             f"Casedesk cannot tell what kind of file this is, so it does not accept it. "
@@ -692,25 +710,7 @@ def clean_pdf(file) -> tuple[bytes | None, list[str]]:
     return out.getvalue(), found
 
 
-# --- Forms and the upload handler ---------------------------------------------------------------
-
-class EvidenceUploadFormMixin:
-    """For every ModelForm of Evidence that takes a file (the workspace's EvidenceForm, the
-    admin's): the one check above, beside the file field."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        field = self.fields.get("file")
-        if field is not None:
-            field.help_text = help_text()
-            field.widget.attrs.setdefault("accept", accept_attribute())
-
-    def clean_file(self):
-        file = self.cleaned_data.get("file")
-        if isinstance(file, UploadedFile):  # a new upload, not the stored file
-            return clean_upload(file)
-        return file
-
+# --- The upload handler -------------------------------------------------------------------------
 
 class OversizeUpload(UploadedFile):
     """Stands for a file whose bytes were not kept because it passed the size limit: it

@@ -18,8 +18,8 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from cases import workflow
-from cases.concurrency import make_token
+from cases import concurrency, workflow
+from cases.concurrency import Token, check_version, make_token, read_token
 from cases.enums import CommentOutcome, Role, TaskState
 from cases.enums import VerificationStatus as S
 from cases.models import (
@@ -865,6 +865,9 @@ def test_concurrent_incident_edit_is_refused_naming_the_change_and_who(
     assert "Not saved" in notice
     assert "Changed meanwhile by second_editor. Saved value: Novocherkassk" in field_block(
         page, "place_name")
+    assert [c.code for c in response.context["conflicts"]] == ["version_changed"]
+    assert [e.code for e in response.context["form"].errors.as_data()["place_name"]] == [
+        "changed_meanwhile"]
     assert 'value="A&#x27;s better title"' in page and 'name="killed" value="1"' in page
     incident.refresh_from_db()
     assert (incident.title, incident.place_name, incident.killed) == (
@@ -898,6 +901,7 @@ def test_edit_with_a_missing_or_tampered_token_is_refused(client, case, reporter
     response = client.post(path, data)
     assert response.status_code == 409
     assert "version stamp is missing or not valid" in response.content.decode()
+    assert [c.code for c in response.context["conflicts"]] == ["version_unknown"]
     assert Incident.objects.get(pk=incident.pk).title == "Original"
 
 
@@ -965,6 +969,7 @@ def test_concurrent_claim_edit_names_a_citation_added_meanwhile(client, client_b
     response = client.post(path, fill(a_form, figure_value="3", figure_unit="arrests"))
     assert response.status_code == 409
     assert "second_editor added a citation" in response.content.decode()
+    assert [c.code for c in response.context["conflicts"]] == ["record_added"]
     claim.refresh_from_db()
     assert claim.figure_value is None and claim.citations.count() == 1
 
@@ -984,6 +989,7 @@ def test_concurrent_identity_edit_by_two_handlers_is_refused(client, client_b, c
     assert response.status_code == 409
     page = response.content.decode()
     assert "other_handler added this source&#x27;s identity" in page
+    assert [c.code for c in response.context["conflicts"]] == ["record_added"]
     assert "Saved value: Anna K." in field_block(page, "identity-real_name")
     assert 'value="Anna Karenina"' in page
     assert SourceIdentity.objects.get(source=source).real_name == "Anna K."
@@ -1017,6 +1023,29 @@ def test_concurrent_case_edit_is_refused(client, client_b, case, editor, second_
     assert "second_editor changed summary of this case" in response.content.decode()
     case.refresh_from_db()
     assert (case.summary, case.status) == ("B's summary", "active")
+
+
+def test_each_kind_of_stale_save_has_its_code(case, reporter):
+    """The codes the pages, the back office and the API share (cases.concurrency)."""
+    incident = IncidentFactory(case=case, title="Original")
+    subject = "this incident"
+    opened = read_token(make_token(incident), Incident)
+    assert check_version(incident, opened, subject) is None
+    assert check_version(incident, None, subject).code == concurrency.VERSION_UNKNOWN
+    incident.title, incident._history_user = "Saved by someone", reporter
+    incident.save()
+    changed = check_version(incident, opened, subject)
+    assert (changed.code, changed.people, changed.field_labels) == (
+        concurrency.VERSION_CHANGED, ["reporter"], ["title"])
+    opened_new = read_token(make_token(Incident(case=case)), Incident)
+    assert check_version(incident, opened_new, subject).code == concurrency.RECORD_ADDED
+    gone_pk = incident.pk
+    incident.delete()
+    removed = check_version(Incident(case=case), Token(str(gone_pk), None), subject)
+    assert removed.code == concurrency.RECORD_REMOVED
+    assert concurrency.added_meanwhile(Incident, []) is None
+    assert concurrency.added_meanwhile(Incident, [IncidentFactory(case=case)]).code == (
+        concurrency.RECORD_ADDED)
 
 
 def test_unchanged_record_saves_twice_from_fresh_pages(client, case, reporter):

@@ -68,19 +68,21 @@ SVG_WITH_SCRIPT = (b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(56)
 PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(48) + b"PE\x00\x00"
 
-# (file name, content, what the message beside the field says)
+# (file name, content, what the message beside the field says, its code)
 REFUSED = {
-    "html disguised as png": ("x.png", HTML_AS_PNG, "an HTML page"),
-    "svg with script": ("chart.svg", SVG_WITH_SCRIPT, "an SVG image"),
-    "svg disguised as png": ("chart.png", SVG_WITH_SCRIPT, "an SVG image"),
-    "png named pdf": ("ruling.pdf", png(), "ends in .pdf, but its content is a PNG image"),
-    "elf executable": ("photo.jpg", ELF, "a Linux program"),
-    "windows executable": ("report.pdf", PE, "a Windows program"),
-    "zip archive": ("photos.zip", b"PK\x03\x04" + bytes(60), "a ZIP archive"),
-    "damaged png": ("x.png", b"\x89PNG\r\n\x1a\n" + b"not really", "cannot be read as one"),
-    "unknown binary": ("x.txt", bytes(range(256)), "cannot tell what kind of file"),
+    "html disguised as png": ("x.png", HTML_AS_PNG, "an HTML page", "html"),
+    "svg with script": ("chart.svg", SVG_WITH_SCRIPT, "an SVG image", "svg"),
+    "svg disguised as png": ("chart.png", SVG_WITH_SCRIPT, "an SVG image", "svg"),
+    "png named pdf": ("ruling.pdf", png(), "ends in .pdf, but its content is a PNG image",
+                      "extension"),
+    "elf executable": ("photo.jpg", ELF, "a Linux program", "program"),
+    "windows executable": ("report.pdf", PE, "a Windows program", "program"),
+    "zip archive": ("photos.zip", b"PK\x03\x04" + bytes(60), "a ZIP archive", "archive"),
+    "damaged png": ("x.png", b"\x89PNG\r\n\x1a\n" + b"not really", "cannot be read as one",
+                    "image"),
+    "unknown binary": ("x.txt", bytes(range(256)), "cannot tell what kind of file", "type"),
     "text not utf-8": ("notes.txt", "Привет, мир".encode("cp1251"),
-                       "cannot tell what kind of file"),
+                       "cannot tell what kind of file", "type"),
 }
 
 
@@ -115,11 +117,12 @@ def post_upload(client, case, file, **changes):
 @pytest.mark.parametrize("label", REFUSED)
 def test_workspace_form_refuses_the_file_beside_the_field_and_writes_nothing(
         client, case, reporter, tmp_path, label):
-    name, content, message = REFUSED[label]
+    name, content, message, code = REFUSED[label]
     client.force_login(reporter)
     response = post_upload(client, case, upload(name, content, "image/png"))
     assert response.status_code == 400
     assert message in field_block(response.content.decode(), "file")
+    assert [e.code for e in response.context["form"].errors.as_data()["file"]] == [code]
     assert not Evidence.objects.exists() and not CustodyEntry.objects.exists()
     assert stored_files(tmp_path) == []
 
@@ -346,11 +349,13 @@ def admin_file_errors(response) -> str:
 @pytest.mark.parametrize("label", REFUSED)
 def test_admin_add_refuses_the_file_beside_the_field_and_writes_nothing(
         client, case, staff_reporter, tmp_path, label):
-    name, content, message = REFUSED[label]
+    name, content, message, code = REFUSED[label]
     client.force_login(staff_reporter)
     response = admin_add(client, case, upload(name, content, "image/png"))
     assert response.status_code == 200
     assert any(message in error for error in response.context["adminform"].form.errors["file"])
+    errors = response.context["adminform"].form.errors.as_data()["file"]
+    assert [e.code for e in errors] == [code]  # the same code as the workspace's form
     assert message in admin_file_errors(response).replace("&#x27;", "'")
     assert not Evidence.objects.exists() and not CustodyEntry.objects.exists()
     assert stored_files(tmp_path) == []
@@ -442,6 +447,41 @@ def test_identify_by_content(head, expected):
         assert isinstance(found, uploads.Refused)
     else:
         assert found is expected
+
+
+def _refusals():
+    named = [value for value in vars(uploads).values() if isinstance(value, uploads.Refused)]
+    return [*named, *(kind for _o, _s, kind in uploads.SIGNATURES
+                      if isinstance(kind, uploads.Refused))]
+
+
+def test_every_kind_refused_by_name_is_refused_with_its_code():
+    """The code beside the file field says which kind of file was refused, for every entry
+    of the signature table (the message says it in words)."""
+    codes = {refusal.code for refusal in _refusals()}
+    assert codes == {"html", "svg", "xml", "program", "archive", "office_document",
+                     "uncleanable_image", "unsupported_media", "empty"}
+    for offset, signature, kind in uploads.SIGNATURES:
+        if not isinstance(kind, uploads.Refused):
+            continue
+        with pytest.raises(ValidationError) as refused:
+            uploads.clean_upload(upload("evidence.bin", bytes(offset) + signature + bytes(64)))
+        assert refused.value.code == kind.code, kind.label
+        assert refused.value.messages == [kind.message()]
+
+
+@pytest.mark.parametrize(("content", "code"), [
+    (b"", "empty"),
+    (b"RIFF\x24\x00\x00\x00AVI LIST", "unsupported_media"),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "uncleanable_image"),
+    (b"\x00\x00\x00\x14ftyp3gp4\x00\x00\x00\x00", "unsupported_media"),
+    (b"<?xml version='1.0'?><rss/>", "xml"),
+    (PE, "program"),
+])
+def test_kinds_told_apart_by_structure_are_refused_with_their_code(content, code):
+    with pytest.raises(ValidationError) as refused:
+        uploads.clean_upload(upload("evidence.bin", content))
+    assert refused.value.code == code
 
 
 def test_factory_and_script_saves_record_the_detected_type_not_the_claimed_one(case):

@@ -3,8 +3,8 @@
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 
+from ..forms.uploads import EvidenceUploadFormMixin
 from ..models import CustodyEntry, Evidence
-from ..uploads import EvidenceUploadFormMixin
 from .forms import AdminRecordForm
 from .scoping import (
     CaseScopedAdmin,

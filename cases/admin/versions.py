@@ -31,7 +31,7 @@ from django.http import QueryDict
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from ..concurrency import TOKEN_FIELD, VersionedFormMixin, find_conflicts
+from ..forms.versioning import TOKEN_FIELD, VersionedFormMixin, find_conflicts
 
 # The request attribute that tells get_form() a revert page's form is being built, and on
 # which live record: the form's instance is then the historical copy.

@@ -8,11 +8,11 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.html import format_html, format_html_join
 
-from ..concurrency import VersionedFormMixin
 from ..enums import Credibility, Reliability
 from ..text import language_code
 from ..text import one_line as one_line  # still imported from here by the forms
 from ..text import tidy_text as tidy_text
+from .versioning import VersionedFormMixin
 
 
 class CrispyModelForm(forms.ModelForm):

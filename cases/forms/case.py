@@ -7,7 +7,6 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from ..concurrency import VersionedFormMixin
 from ..enums import Role
 from ..identities import check_handler_grant
 from ..models import (
@@ -21,6 +20,7 @@ from .base import (
     one_line,
     tidy_text,
 )
+from .versioning import VersionedFormMixin
 
 
 class LeadField(forms.ModelChoiceField):

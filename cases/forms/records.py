@@ -21,7 +21,6 @@ from ..models import (
     SourceIdentity,
     Task,
 )
-from ..uploads import EvidenceUploadFormMixin
 from .base import (
     CREDIBILITY_MEANING,
     RELIABILITY_MEANING,
@@ -34,6 +33,7 @@ from .base import (
     one_line,
     tidy_text,
 )
+from .uploads import EvidenceUploadFormMixin
 
 
 class IncidentForm(CaseRecordForm):

@@ -20,7 +20,6 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 
 from ..access import get_case_for_user
-from ..concurrency import NoLostUpdatesMixin
 from ..enums import Role
 from ..forms import (
     CaseEditForm,
@@ -50,6 +49,7 @@ from ..models import (
     SourceIdentity,
     Task,
 )
+from .versioning import NoLostUpdatesMixin
 
 
 class RecordFormView(NoLostUpdatesMixin, View):
