@@ -421,6 +421,32 @@ def test_case_json_valid_document_imports(empty_case, editor):
     assert _written(empty_case) == 7
 
 
+@pytest.mark.parametrize(("kind", "name", "data"), [
+    ("incidents", "incidents.csv", b"title,occurred\nRaid,2024-05-09\n"),
+    ("sources", "sources.csv", b"name\n161.ru\n"),
+    ("case", "case.json", json.dumps(_document()).encode()),
+])
+def test_every_importer_reads_checks_and_runs_the_same_way(empty_case, editor, kind, name,
+                                                           data):
+    importer = imports.importer_for(kind, get_case_for_user(editor, empty_case.slug), editor)
+    source = importer.read(data, name)
+
+    checked = importer.check(source)
+    assert checked.ok and checked.written == 0 and _written(empty_case) == 0
+    report = importer.run(importer.read(data, name))
+    assert report.ok and report.written == checked.total_rows == _written(empty_case)
+
+
+def test_case_json_import_reports_progress_of_every_record(empty_case, editor):
+    checked, written = [], []
+
+    report = imports.import_file("case", get_case_for_user(editor, empty_case.slug), editor,
+                                 json.dumps(_document()).encode(), "case.json",
+                                 progress=checked.append, write_progress=written.append)
+
+    assert report.written == sum(checked) == sum(written) == _written(empty_case) == 7
+
+
 @pytest.mark.parametrize(("document", "code", "where"), [
     ('"statement": "Three \\ud800 left."', "surrogate", "claim #1, statement"),
     ('"statement": "Three \\u0000 left."', "nul", "claim #1, statement"),

@@ -7,11 +7,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from .. import safejson
-from ..access import CaseAccess
 from ..enums import (
     CitationRelation,
     CommentChannel,
@@ -23,6 +21,7 @@ from ..enums import (
 from ..exports import FORMAT_NAME, FORMAT_VERSION
 from ..history import bulk_create_with_history
 from ..models import Citation, Claim, CommentRequest, Incident, Source, Task
+from .base import Importer
 from .cells import (
     cell_text,
     choice_lookup,
@@ -32,12 +31,13 @@ from .cells import (
     parse_language,
     parse_text,
     parse_url,
+    read_cell,
 )
 from .limits import max_rows
-from .refusals import CellError, FileRefused, RowError, row_error
-from .report import MAX_ERROR_ROWS_SHOWN, ImportReport, RowReport
+from .refusals import CellError, FileRefused, RowError
+from .report import MAX_ERROR_ROWS_SHOWN, ImportReport, Progress, RowReport
 from .tables import Table
-from .tabular import Importer, IncidentImporter, SourceImporter
+from .tabular import IncidentImporter, SourceImporter, TabularImporter
 
 
 def _ref_key(value):
@@ -46,7 +46,7 @@ def _ref_key(value):
     return value if isinstance(value, str | int) and not isinstance(value, bool) else None
 
 
-class CaseJSONImporter:
+class CaseJSONImporter(Importer):
     """Brings a case exported as JSON into an empty case: incidents, sources, claims,
     citations, tasks and requests for comment, with their links. Everything is checked before
     anything is written, and written in one transaction.
@@ -54,13 +54,13 @@ class CaseJSONImporter:
     Claims start unverified: a status changes only through the verification workflow
     (cases/workflow.py), by this case's editors; the exported verification history stays in
     the file for the reader. Assignees and askers are kept when they are members of this case.
-    Identities are never in the file; protected sources come in under their codename."""
+    Identities are never in the file; protected sources come in under their codename.
+
+    Its shape is every importer's (base.py): `read` gives the document, `check` and `run` take
+    it; `run` also takes the file's bytes, which manage.py import_case passes."""
 
     kind = "case"
     noun = "record"
-
-    def __init__(self, access: CaseAccess, user):
-        self.access, self.case, self.user = access, access.case, user
 
     # The file's lists of records, and how a record of each is named in errors.
     RECORD_LISTS = {"incidents": "incident", "sources": "source", "claims": "claim",
@@ -94,6 +94,9 @@ class CaseJSONImporter:
                 % {"limit": f"{limit:,}"}, code="too_many_rows")
         return document
 
+    def read(self, data: bytes, name: str = "") -> dict:
+        return self.load(data)
+
     @classmethod
     def _where(cls, path: str) -> str:
         """Where in the file a JSON path points, as the errors name records: `claims[3].title`
@@ -117,14 +120,14 @@ class CaseJSONImporter:
             rows.append(row)
         return Table(names, rows, first_row=1)
 
-    def _importer(self, importer_class) -> Importer:
+    def _importer(self, importer_class) -> TabularImporter:
         importer = importer_class(self.access, self.user)
         # Every record of the file becomes a record or an error: a record without a value is
         # refused (its required fields are empty), not skipped as a blank spreadsheet row.
         importer.skip_blank_rows = False
         return importer
 
-    def check(self, document: dict) -> ImportReport:
+    def check(self, document: dict, *, progress: Progress | None = None) -> ImportReport:
         report = ImportReport(kind=self.kind)
         if (Incident.objects.of_case(self.case).exists()
                 or Source.objects.of_case(self.case).exists()
@@ -136,13 +139,13 @@ class CaseJSONImporter:
         self.document = document
 
         incidents = self._importer(IncidentImporter)
-        self.incident_report = incidents.check(self._table(IncidentImporter,
-                                                           document["incidents"]))
+        self.incident_report = incidents.check(
+            self._table(IncidentImporter, document["incidents"]), progress=progress)
         self._merge(report, "incident", self.incident_report)
         sources = self._importer(SourceImporter)
         source_refs = {_ref_key(r.get("ref")): r.get("name") for r in document["sources"]}
-        self.source_report = sources.check(self._table(SourceImporter, document["sources"],
-                                                       source_refs))
+        self.source_report = sources.check(
+            self._table(SourceImporter, document["sources"], source_refs), progress=progress)
         self.source_importer = sources
         self._merge(report, "source", self.source_report)
 
@@ -150,18 +153,19 @@ class CaseJSONImporter:
         self.source_refs = [_ref_key(r.get("ref")) for r in document["sources"]]
         known_incidents, known_sources = set(self.incident_refs), set(self.source_refs)
         self.claims = self._check_records(report, "claim", document["claims"],
-                                          self._clean_claim, incidents=known_incidents)
+                                          self._clean_claim, progress,
+                                          incidents=known_incidents)
         known_claims = {_ref_key(r.get("ref")) for r in document["claims"]}
         members = dict(self.case.memberships.values_list("user__username", "user_id"))
         context = {"incidents": known_incidents, "sources": known_sources,
                    "claims": known_claims, "members": members}
         self.citations = self._check_records(report, "citation", document["citations"],
-                                             self._clean_citation, **context)
+                                             self._clean_citation, progress, **context)
         self.tasks = self._check_records(report, "task", document["tasks"], self._clean_task,
-                                         **context)
+                                         progress, **context)
         self.requests = self._check_records(report, "request for comment",
                                             document["comment_requests"],
-                                            self._clean_request, **context)
+                                            self._clean_request, progress, **context)
         report.total_rows = sum(len(document[name]) for name in (
             "incidents", "sources", "claims", "citations", "tasks", "comment_requests"))
         verified = sum(1 for claim in document["claims"]
@@ -179,14 +183,14 @@ class CaseJSONImporter:
     def _merge(report, noun, part):
         report.error_row_count += part.error_row_count
         for row in part.error_rows:
-            row.errors = [row_error(e, f"{noun} #{row.number}: " if row.number else f"{noun}: ")
-                          for e in row.errors]
+            prefix = f"{noun} #{row.number}: " if row.number else f"{noun}: "
+            row.errors = [error.under(prefix) for error in row.errors]
             report.error_rows.append(row)
 
-    def _check_records(self, report, noun, records, clean, **context) -> list:
+    def _check_records(self, report, noun, records, clean, progress, **context) -> list:
         cleaned = []
         for number, record in enumerate(records, start=1):
-            errors: list[str] = []
+            errors: list[RowError] = []
             try:
                 values = clean(record, errors, **context)
             except CellError as exc:
@@ -197,9 +201,11 @@ class CaseJSONImporter:
                     shown = [(k, v) for k, v in record.items() if not isinstance(v, list | dict)]
                     report.error_rows.append(RowReport(
                         number, {k[:40]: cell_text(v)[:200] for k, v in shown[:20]},
-                        [row_error(e, f"{noun} #{number}: ") for e in errors]))
+                        [error.under(f"{noun} #{number}: ") for error in errors]))
             else:
                 cleaned.append(values)
+        if progress is not None and records:
+            progress(len(records))
         return cleaned
 
     # Each _clean_* returns the model's field values, with references still as refs.
@@ -209,21 +215,23 @@ class CaseJSONImporter:
         ref = record.get(key)
         if ref in (None, ""):
             if required:
-                errors.append(f"{key}: is missing")
+                errors.append(RowError(f"{key}: is missing", "required"))
             return None
         if _ref_key(ref) is None:
-            errors.append(f"{key}: is not a reference to a record of the file")
+            errors.append(RowError(f"{key}: is not a reference to a record of the file",
+                                   "invalid_reference"))
             return None
         if ref not in known:
-            errors.append(f"{key}: “{cell_text(ref)[:40]}” is not a record of the file")
+            errors.append(RowError(f"{key}: “{cell_text(ref)[:40]}” is not a record of the file",
+                                   "unknown_reference"))
             return None
         return ref
 
     def _clean_claim(self, record, errors, *, incidents):
-        cell = Importer.cell
+        cell = read_cell
         statement = cell(record, "statement", parse_text, errors, multiline=True)
         if statement == "":
-            errors.append("statement: is empty")
+            errors.append(RowError("statement: is empty", "required"))
         figure = record.get("figure_value")
         figure_value = None
         if figure not in (None, ""):
@@ -233,11 +241,12 @@ class CaseJSONImporter:
                         figure_value) >= Decimal("1e12"):
                     raise InvalidOperation
             except InvalidOperation:
-                errors.append(f"figure_value: “{cell_text(figure)[:40]}” is not a figure")
+                errors.append(RowError(f"figure_value: “{cell_text(figure)[:40]}” is not a figure",
+                                       "invalid"))
                 figure_value = None
         unit = cell(record, "figure_unit", parse_text, errors, max_length=100)
         if figure_value is not None and not unit:
-            errors.append("figure_unit: say what the figure counts")
+            errors.append(RowError("figure_unit: say what the figure counts", "required"))
         return {
             "ref": _ref_key(record.get("ref")),
             "incident": self._ref(record, "incident", incidents, errors),
@@ -254,15 +263,17 @@ class CaseJSONImporter:
         }
 
     def _clean_citation(self, record, errors, *, incidents, sources, claims, members):
-        cell = Importer.cell
+        cell = read_cell
         claim = self._ref(record, "claim", claims, errors)
         incident = self._ref(record, "incident", incidents, errors)
         if (claim is None) == (incident is None) and not errors:
-            errors.append("a citation is about one claim or one incident")
+            errors.append(RowError("a citation is about one claim or one incident",
+                                   "claim_or_incident"))
         source = self._ref(record, "source", sources, errors, required=True)
         via = self._ref(record, "via", sources, errors)
         if via is not None and via == source:
-            errors.append("via: a source cannot be relayed through itself")
+            errors.append(RowError("via: a source cannot be relayed through itself",
+                                   "via_is_source"))
         return {
             "claim": claim, "incident": incident, "source": source, "via": via,
             "relation": cell(record, "relation", parse_choice, errors,
@@ -276,10 +287,10 @@ class CaseJSONImporter:
         }
 
     def _clean_task(self, record, errors, *, incidents, sources, claims, members):
-        cell = Importer.cell
+        cell = read_cell
         title = cell(record, "title", parse_text, errors, max_length=200)
         if title == "":
-            errors.append("title: is empty")
+            errors.append(RowError("title: is empty", "required"))
         return {
             "title": title, "notes": cell(record, "notes", parse_text, errors, multiline=True),
             "state": cell(record, "state", parse_choice, errors, choice_lookup(TaskState),
@@ -291,22 +302,23 @@ class CaseJSONImporter:
         }
 
     def _clean_request(self, record, errors, *, incidents, sources, claims, members):
-        cell = Importer.cell
+        cell = read_cell
         party_source = self._ref(record, "party_source", sources, errors)
         party_name = cell(record, "party_name", parse_text, errors, max_length=200)
         if party_source is None and not party_name and not errors:
-            errors.append("party_name: say who was asked")
+            errors.append(RowError("party_name: say who was asked", "required"))
         asked_at = cell(record, "asked_at", parse_datetime, errors)
         if asked_at is None and not errors:
-            errors.append("asked_at: is missing")
+            errors.append(RowError("asked_at: is missing", "required"))
         deadline = cell(record, "deadline", parse_datetime, errors)
         if asked_at and deadline and deadline < asked_at:
-            errors.append("deadline: is before the request was made")
+            errors.append(RowError("deadline: is before the request was made",
+                                   "deadline_before_asked"))
         outcome = cell(record, "outcome", parse_choice, errors, choice_lookup(CommentOutcome),
                        ", ".join(CommentOutcome.values), default=CommentOutcome.PENDING)
         reply = cell(record, "reply_summary", parse_text, errors, multiline=True)
         if outcome == CommentOutcome.REPLIED and not reply:
-            errors.append("reply_summary: summarise the reply")
+            errors.append(RowError("reply_summary: summarise the reply", "required"))
         return {
             "incident": self._ref(record, "incident", incidents, errors),
             "party_source": party_source, "party_name": party_name or "",
@@ -318,14 +330,16 @@ class CaseJSONImporter:
             "outcome": outcome, "reply_summary": reply or "",
         }
 
-    def write(self, report, *, progress=None) -> int:
+    def write(self, report, *, progress: Progress | None = None) -> int:
         user, case = self.user, self.case
+        done = progress or (lambda count: None)
         reason = "Imported from a case export (JSON)"
         incident_importer = IncidentImporter(self.access, user)
         incidents = [incident_importer.build(row) for row in self.incident_report.records]
         created = bulk_create_with_history(incidents, user=user, reason=reason)
+        done(len(created))
         incident_pk = dict(zip(self.incident_refs, (i.pk for i in created), strict=True))
-        self.source_importer.write(self.source_report)
+        self.source_importer.write(self.source_report, progress=progress)
         names_to_pk = dict(Source.objects.of_case(case).values_list("name", "pk"))
         # Each source record became one checked row, in file order, under its cleaned name.
         source_pk = {ref: names_to_pk[row["name"]] for ref, row in
@@ -339,31 +353,31 @@ class CaseJSONImporter:
             claims.append(Claim(case=case, created_by=user, incident_id=incident_pk.get(incident),
                                 **values))
         created = bulk_create_with_history(claims, user=user, reason=reason)
+        done(len(created))
         claim_pk = dict(zip((c["ref"] for c in self.claims), (c.pk for c in created),
                             strict=True))
-        bulk_create_with_history([
+        done(len(bulk_create_with_history([
             Citation(created_by=user, claim_id=claim_pk.get(c["claim"]),
                      incident_id=incident_pk.get(c["incident"]), source_id=source_pk[c["source"]],
                      via_id=source_pk.get(c["via"]), relation=c["relation"], quote=c["quote"],
                      url=c["url"], published_at=c["published_at"], accessed_at=c["accessed_at"],
                      language=c["language"])
-            for c in self.citations], user=user, reason=reason)
-        bulk_create_with_history([
+            for c in self.citations], user=user, reason=reason)))
+        done(len(bulk_create_with_history([
             Task(case=case, created_by=user, claim_id=claim_pk.get(t["claim"]),
                  incident_id=incident_pk.get(t["incident"]),
                  **{k: v for k, v in t.items() if k not in ("claim", "incident")})
-            for t in self.tasks], user=user, reason=reason)
-        bulk_create_with_history([
+            for t in self.tasks], user=user, reason=reason)))
+        done(len(bulk_create_with_history([
             CommentRequest(case=case, created_by=user, incident_id=incident_pk.get(r["incident"]),
                            party_source_id=source_pk.get(r["party_source"]),
                            **{k: v for k, v in r.items() if k not in ("incident", "party_source")})
-            for r in self.requests], user=user, reason=reason)
+            for r in self.requests], user=user, reason=reason)))
         return report.total_rows
 
-    def run(self, data: bytes) -> ImportReport:
-        with transaction.atomic():
-            report = self.check(self.load(data))
-            if report.ok:
-                report.written = self.write(report)
-        return report
+    def run(self, source: dict | bytes, *, progress: Progress | None = None,
+            write_progress: Progress | None = None) -> ImportReport:
+        """`source`: the document `read` returned, or the file's bytes."""
+        document = self.read(source) if isinstance(source, bytes | bytearray) else source
+        return super().run(document, progress=progress, write_progress=write_progress)
 

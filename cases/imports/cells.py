@@ -16,7 +16,7 @@ from django_countries import countries
 
 from .. import fuzzydate, timebounds
 from ..text import language_code, one_line, tidy_text
-from .refusals import CellError
+from .refusals import CellError, RowError
 
 
 def cell_text(value) -> str:
@@ -49,32 +49,34 @@ def parse_text(value, *, max_length=None, multiline=False) -> str:
         # formula; it is not part of the text.
         text = text[1:]
     if "\x00" in text:
-        raise CellError("contains a NUL byte")
+        raise CellError("contains a NUL byte", code="null_characters_not_allowed")
     if max_length is not None and len(text) > max_length:
-        raise CellError(f"is {len(text)} characters long; at most {max_length} are allowed")
+        raise CellError(f"is {len(text)} characters long; at most {max_length} are allowed",
+                        code="max_length")
     return text
 
 
 def parse_count(value) -> int | None:
     if isinstance(value, bool):
-        raise CellError("is not a whole number")
+        raise CellError("is not a whole number", code="invalid")
     if isinstance(value, int):
         number = value
     elif isinstance(value, float):
         if not value.is_integer():
-            raise CellError(f"“{value}” is not a whole number")
+            raise CellError(f"“{value}” is not a whole number", code="invalid")
         number = int(value)
     else:
         text = cell_text(value).strip()
         if not text:
             return None
         if not re.fullmatch(r"[+-]?\d{1,12}", text):
-            raise CellError(f"“{text[:40]}” is not a whole number (leave it empty when unknown)")
+            raise CellError(f"“{text[:40]}” is not a whole number (leave it empty when unknown)",
+                            code="invalid")
         number = int(text)
     if number < 0:
-        raise CellError("cannot be negative")
+        raise CellError("cannot be negative", code="min_value")
     if number > 2_147_483_647:
-        raise CellError("is too large")
+        raise CellError("is too large", code="max_value")
     return number
 
 
@@ -91,9 +93,11 @@ def parse_coordinate(value, limit: int) -> Decimal | None:
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise CellError(f"“{text[:40]}” is not a number in decimal degrees") from None
+        raise CellError(f"“{text[:40]}” is not a number in decimal degrees",
+                        code="invalid") from None
     if not number.is_finite() or not -limit <= number <= limit:
-        raise CellError(f"must be between -{limit} and {limit}")
+        code = "invalid" if number.is_nan() else "min_value" if number < 0 else "max_value"
+        raise CellError(f"must be between -{limit} and {limit}", code=code)
     # Storage keeps six decimal places (about 10 cm): more is rounded, not refused.
     return number.quantize(_SIX_PLACES, rounding=ROUND_HALF_EVEN)
 
@@ -113,7 +117,8 @@ def parse_choice(value, lookup: dict[str, str], allowed: str, *, default="") -> 
     try:
         return lookup[text]
     except KeyError:
-        raise CellError(f"“{text[:40]}” is not one of: {allowed}") from None
+        raise CellError(f"“{text[:40]}” is not one of: {allowed}",
+                        code="invalid_choice") from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -124,7 +129,8 @@ def parse_country(text: str) -> str:
     code = countries.alpha2(text) if len(text) in (2, 3) or text.isdigit() else ""
     code = code or countries.by_name(text) or countries.by_name(text, insensitive=True)
     if not code:
-        raise CellError(f"“{text[:40]}” is not a country name or ISO 3166 code (RU, UA, GE…)")
+        raise CellError(f"“{text[:40]}” is not a country name or ISO 3166 code (RU, UA, GE…)",
+                        code="invalid_choice")
     return code
 
 
@@ -144,7 +150,7 @@ def parse_bool(value) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise CellError(f"“{text[:40]}” is neither yes nor no")
+    raise CellError(f"“{text[:40]}” is neither yes nor no", code="invalid")
 
 
 def parse_language(value) -> str:
@@ -156,6 +162,20 @@ EMPTY_CELL = {parse_text: "", parse_count: None, parse_coordinate: None,
               parse_country_cell: "", parse_bool: False, parse_choice: ""}
 
 
+def read_cell(values: dict, name: str, parser, errors: list[RowError], *args, **kwargs):
+    """The value of cell `name` of a row (`values`) read with `parser`, or None with the
+    cell's problem added to `errors`."""
+    value = values.get(name)
+    if (value is None or value == "") and parser in EMPTY_CELL:
+        # Most cells of a large file are empty: skip the parser (same result).
+        return kwargs.get("default", "") if parser is parse_choice else EMPTY_CELL[parser]
+    try:
+        return parser(value, *args, **kwargs)
+    except CellError as exc:
+        errors.append(RowError(f"{name}: {exc}", exc.code))
+        return None
+
+
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
@@ -164,32 +184,39 @@ def parse_url(value) -> str:
     if not text:
         return ""
     if len(text) > 500:
-        raise CellError("is longer than 500 characters")
+        raise CellError("is longer than 500 characters", code="max_length")
     try:
         _url_validator(text)
     except ValidationError:
-        raise CellError(f"“{text[:60]}” is not a web address (https://…)") from None
+        raise CellError(f"“{text[:60]}” is not a web address (https://…)",
+                        code="invalid") from None
     return text
 
 
 # Dates.
 
 @functools.lru_cache(maxsize=65536)
-def _parse_date_cached(text: str) -> tuple[fuzzydate.FuzzyDate | None, tuple[str, ...]]:
-    """fuzzydate.parse() once per distinct value of a file, refusals included."""
+def _parse_date_cached(text: str) -> tuple[fuzzydate.FuzzyDate | None, str, str]:
+    """fuzzydate.parse() once per distinct value of a file, refusals included: the date, or
+    None with the refusal's message and code (those of the date fields of the forms)."""
     try:
-        return fuzzydate.parse(text), ()
+        return fuzzydate.parse(text), "", ""
     except ValidationError as exc:
-        return None, tuple(exc.messages)
+        return None, " ".join(exc.messages), _code_of(exc)
+
+
+def _code_of(error: ValidationError) -> str:
+    return next((e.code for e in error.error_list if e.code), "invalid")
 
 
 def parse_occurred(value) -> fuzzydate.FuzzyDate:
     text = cell_text(value).strip()
     if not text:
-        raise CellError("is empty: give the date, even a vague one (2024, 2024-05, ~2024-05-09)")
-    parsed, messages = _parse_date_cached(text)
+        raise CellError("is empty: give the date, even a vague one (2024, 2024-05, ~2024-05-09)",
+                        code="required")
+    parsed, message, code = _parse_date_cached(text)
     if parsed is None:
-        raise CellError(" ".join(messages))
+        raise CellError(message, code=code)
     return parsed
 
 
@@ -202,9 +229,10 @@ def parse_datetime(value) -> dt.datetime | None:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise CellError(f"“{text[:40]}” is not a date and time (2024-05-09T14:30:00+00:00)")
+        raise CellError(f"“{text[:40]}” is not a date and time (2024-05-09T14:30:00+00:00)",
+                        code="invalid")
     if parsed.tzinfo is None:
-        raise CellError(f"“{text[:40]}” has no time zone")
+        raise CellError(f"“{text[:40]}” has no time zone", code="no_time_zone")
     _within_bounds(parsed, timebounds.validate_datetime_in_range)
     return parsed
 
@@ -225,7 +253,7 @@ def parse_day(value) -> dt.date | None:
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:
-        raise CellError(f"“{text[:40]}” is not a day (2024-05-09)") from None
+        raise CellError(f"“{text[:40]}” is not a day (2024-05-09)", code="invalid") from None
     _within_bounds(day, timebounds.validate_date_in_range)
     return day
 

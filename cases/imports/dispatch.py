@@ -4,24 +4,24 @@ and `import_file` (the confirmation, the commands)."""
 from __future__ import annotations
 
 from ..access import CaseAccess
+from .base import Importer
 from .case_json import CaseJSONImporter
 from .report import ImportReport, Progress
-from .tables import read_table
-from .tabular import IMPORTERS
+from .tabular import IncidentImporter, SourceImporter
+
+IMPORTERS: dict[str, type[Importer]] = {
+    importer.kind: importer for importer in (IncidentImporter, SourceImporter, CaseJSONImporter)
+}
 
 
-def importer_for(kind: str, access: CaseAccess, user):
-    if kind == CaseJSONImporter.kind:
-        return CaseJSONImporter(access, user)
+def importer_for(kind: str, access: CaseAccess, user) -> Importer:
     return IMPORTERS[kind](access, user)
 
 
 def check_file(kind: str, access: CaseAccess, user, data: bytes, name: str) -> ImportReport:
     """Check a file without writing anything (the preview)."""
     importer = importer_for(kind, access, user)
-    if kind == CaseJSONImporter.kind:
-        return importer.check(importer.load(data))
-    return importer.check(read_table(data, name))
+    return importer.check(importer.read(data, name))
 
 
 def import_file(kind: str, access: CaseAccess, user, data: bytes, name: str, *,
@@ -29,6 +29,5 @@ def import_file(kind: str, access: CaseAccess, user, data: bytes, name: str, *,
                 write_progress: Progress | None = None) -> ImportReport:
     """Check the file again and, when every row is valid, write it all in one transaction."""
     importer = importer_for(kind, access, user)
-    if kind == CaseJSONImporter.kind:
-        return importer.run(data)
-    return importer.run(read_table(data, name), progress=progress, write_progress=write_progress)
+    return importer.run(importer.read(data, name), progress=progress,
+                        write_progress=write_progress)

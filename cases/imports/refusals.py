@@ -1,15 +1,20 @@
 """How an import says no: a whole file (FileRefused), one cell (CellError) or one problem of
 a row as the preview and the commands show it (RowError). Each carries a machine-readable
-`code`, for the upload form's error, the commands and tests."""
+`code`, given where the refusal is made, for the upload form's error, the commands and tests.
+
+Where a form field would refuse the same value, the code is Django's (`required`,
+`max_length`, `invalid`, `invalid_choice`, `min_value`, `max_value`, a date's codes from
+cases/fuzzydate.py and cases/timebounds.py); the rules of the imports have their own
+(`name_taken`, `reached_via_cycle`, `too_many_rows`…), listed in docs/import-format.md."""
 
 from __future__ import annotations
 
 
 class FileRefused(Exception):
     """The file as a whole cannot be imported (not CSV/XLSX, no header, a missing column, over
-    a limit). `code` says which refusal it is, for the form's error and for tests."""
+    a limit). `code` says which refusal it is."""
 
-    def __init__(self, message, code="file_refused"):
+    def __init__(self, message, *, code: str):
         super().__init__(str(message))
         self.code = code
 
@@ -17,7 +22,7 @@ class FileRefused(Exception):
 class CellError(Exception):
     """What is wrong with one cell; `code` says which refusal it is (RowError keeps it)."""
 
-    def __init__(self, message, code="invalid"):
+    def __init__(self, message, *, code: str):
         super().__init__(str(message))
         self.code = code
 
@@ -27,12 +32,11 @@ class RowError(str):
 
     code: str
 
-    def __new__(cls, text, code="invalid"):
+    def __new__(cls, text, code: str):
         error = super().__new__(cls, text)
         error.code = code
         return error
 
-
-def row_error(error, prefix: str = "") -> RowError:
-    """`error` (a RowError or any text) under `prefix`, keeping its code."""
-    return RowError(prefix + error, getattr(error, "code", "invalid"))
+    def under(self, prefix: str) -> RowError:
+        """This problem named under `prefix` ("claim #3: "), with its code."""
+        return RowError(prefix + self, self.code)

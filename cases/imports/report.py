@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .refusals import RowError
+
 # Rows kept with their cells for the preview besides the rows that have errors.
 PREVIEW_ROWS = 20
 # Rows with errors shown in full; past that the preview says how many more there are.
@@ -19,7 +21,7 @@ Progress = Callable[[int], None]
 class RowReport:
     number: int  # the row's number in the file (the header is row 1)
     cells: dict[str, str]
-    errors: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
 
 
 @dataclass

@@ -45,7 +45,10 @@ def stage_upload(data: bytes, *, case, user, kind: str, name: str) -> str:
 
 
 class StagingExpired(Exception):
-    pass
+    """The confirmation's token names no staged file it may read: forged, another user's or
+    case's, too old, or already imported."""
+
+    code = "preview_expired"
 
 
 def read_staged(token: str, *, case, user) -> tuple[bytes, dict]:

@@ -14,19 +14,19 @@ with an identity cell is refused, and the preview never shows identity values.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
-from ..access import CaseAccess
 from ..enums import GeoPrecision, Reliability, SourceKind
 from ..history import bulk_create_with_history, copy_create_with_history
+from ..identities import PROTECTED_ADDRESS
 from ..models import Incident, IncidentType, Source, SourceIdentity
 from ..text import one_line
+from .base import Importer
 from .cells import (
-    EMPTY_CELL,
     cell_text,
     choice_lookup,
     normalise_header,
@@ -39,10 +39,11 @@ from .cells import (
     parse_occurred,
     parse_text,
     parse_url,
+    read_cell,
 )
 from .refusals import CellError, FileRefused, RowError
 from .report import MAX_ERROR_ROWS_SHOWN, PREVIEW_ROWS, ImportReport, Progress, RowReport
-from .tables import Table
+from .tables import Table, read_table
 
 BATCH_SIZE = 2000
 
@@ -61,20 +62,18 @@ class Column:
         return (*self.aliases, self.name) if self.prefer_alias else (self.name, *self.aliases)
 
 
-class Importer:
+class TabularImporter(Importer):
     """Checks a table's rows for one case and writes them. Subclasses list their columns and
     check one row (`clean_row`), returning the values to write or raising CellErrors."""
 
-    kind = ""
-    noun = "record"
     columns: tuple[Column, ...] = ()
     # Columns that our own exports write and an import does not read (not reported as unknown).
     export_only: tuple[str, ...] = ()
     # Blank rows between blocks of rows are common in spreadsheets: they are passed over.
     skip_blank_rows = True
 
-    def __init__(self, access: CaseAccess, user):
-        self.access, self.case, self.user = access, access.case, user
+    def read(self, data: bytes, name: str = "") -> Table:
+        return read_table(data, name)
 
     # The header: which file column is which of ours.
     def map_header(self, header: list[str], report: ImportReport) -> dict[str, int]:
@@ -131,7 +130,7 @@ class Importer:
                 raw = list(raw) + [None] * (width - len(raw))
             values = {name: raw[positions[name]] for name in report.columns}
             self.row_number = number
-            errors: list[str] = []
+            errors: list[RowError] = []
             record = self.clean_row(values, errors)
             report.total_rows += 1
             if errors:
@@ -155,33 +154,8 @@ class Importer:
     def check_file(self, report: ImportReport) -> None:
         """Checks across rows, after every row has been checked on its own."""
 
-    def clean_row(self, values: dict, errors: list[str]):
+    def clean_row(self, values: dict, errors: list[RowError]):
         raise NotImplementedError
-
-    @staticmethod
-    def cell(values: dict, name: str, parser, errors: list[str], *args, **kwargs):
-        value = values.get(name)
-        if (value is None or value == "") and parser in EMPTY_CELL:
-            # Most cells of a large file are empty: skip the parser (same result).
-            return kwargs.get("default", "") if parser is parse_choice else EMPTY_CELL[parser]
-        try:
-            return parser(value, *args, **kwargs)
-        except CellError as exc:
-            errors.append(RowError(f"{name}: {exc}", exc.code))
-            return None
-
-    def write(self, report: ImportReport, *, progress: Progress | None = None) -> int:
-        raise NotImplementedError
-
-    def run(self, table: Table, *, progress: Progress | None = None,
-            write_progress: Progress | None = None) -> ImportReport:
-        """Check every row; when none has an error, write them all (or, on a database
-        refusal, none)."""
-        with transaction.atomic():
-            report = self.check(table, progress=progress)
-            if report.ok:
-                report.written = self.write(report, progress=write_progress)
-        return report
 
 
 def _batches(items: list, size: int = BATCH_SIZE) -> Iterator[list]:
@@ -197,7 +171,7 @@ _GEO_ALLOWED = ", ".join(GeoPrecision.values)
 COUNT_FIELDS = ("involved", "detained", "killed", "injured", "missing", "at_large")
 
 
-class IncidentImporter(Importer):
+class IncidentImporter(TabularImporter):
     kind = "incidents"
     noun = "incident"
     columns = (
@@ -239,13 +213,13 @@ class IncidentImporter(Importer):
         except KeyError:
             known = self.type_names or "none yet (editors add them in the admin)"
             raise CellError(f"“{text[:40]}” is not an incident type of this newsroom; known "
-                            f"types: {known}") from None
+                            f"types: {known}", code="invalid_choice") from None
 
     def clean_row(self, values, errors):
-        cell = self.cell
+        cell = read_cell
         title = cell(values, "title", parse_text, errors, max_length=200)
         if title == "":
-            errors.append("title: is empty")
+            errors.append(RowError("title: is empty", "required"))
         when = cell(values, "occurred", parse_occurred, errors)
         row = {
             "title": title,
@@ -266,15 +240,17 @@ class IncidentImporter(Importer):
             return None
         # The same rules as Incident.clean(), which a form runs on every save.
         if (row["latitude"] is None) != (row["longitude"] is None):
-            errors.append("latitude, longitude: give both, or neither")
+            errors.append(RowError("latitude, longitude: give both, or neither",
+                                   "incomplete_coordinates"))
         if row["latitude"] is not None and not row["geo_precision"]:
-            errors.append("geo_precision: say how precise the coordinates are "
-                          f"({_GEO_ALLOWED})")
+            errors.append(RowError("geo_precision: say how precise the coordinates are "
+                                   f"({_GEO_ALLOWED})", "required"))
         involved = row["involved"]
         accounted = sum(row[name] or 0 for name in ("detained", "killed", "missing", "at_large"))
         if involved is not None and accounted > involved:
-            errors.append(f"involved: detained, killed, missing and at large add up to "
-                          f"{accounted}, more than the {involved} people involved")
+            errors.append(RowError(f"involved: detained, killed, missing and at large add up to "
+                                   f"{accounted}, more than the {involved} people involved",
+                                   "counts_exceed_involved"))
         return None if errors else row
 
     def build(self, row) -> Incident:
@@ -314,7 +290,7 @@ _RELIABILITY = {**choice_lookup(Reliability), **{v.lower(): v for v in Reliabili
 IDENTITY_COLUMNS = ("real_name", "contact", "private_notes")
 
 
-class SourceImporter(Importer):
+class SourceImporter(TabularImporter):
     kind = "sources"
     noun = "source"
     columns = (
@@ -342,7 +318,7 @@ class SourceImporter(Importer):
         self.names_in_file: dict[str, int] = {}
 
     def clean_row(self, values, errors):
-        cell = self.cell
+        cell = read_cell
         row = {
             "name": cell(values, "name", parse_text, errors, max_length=200),
             "kind": cell(values, "kind", parse_choice, errors, _SOURCE_KINDS,
@@ -364,25 +340,29 @@ class SourceImporter(Importer):
         }
         name = row["name"]
         if name == "":
-            errors.append("name: is empty")
+            errors.append(RowError("name: is empty", "required"))
         elif name:
             if name.lower() in self.existing_lower:
-                errors.append(f"name: the case already has a source called “{name}”")
+                errors.append(RowError(f"name: the case already has a source called “{name}”",
+                                       "name_taken"))
             elif name.lower() in self.names_in_file:
-                errors.append(f"name: “{name}” is also the name in row "
-                              f"{self.names_in_file[name.lower()]}")
+                errors.append(RowError(f"name: “{name}” is also the name in row "
+                                       f"{self.names_in_file[name.lower()]}", "name_repeated"))
         if row["language"] and len(row["language"]) > 16:
-            errors.append("language: use a short language code such as ru, en or uk")
+            errors.append(RowError("language: use a short language code such as ru, en or uk",
+                                   "max_length"))
         has_identity = any(identity.values())
         if has_identity and not self.access.can_handle_sources:
-            errors.append("real_name, contact, private_notes: only the case's source handlers "
-                          "may import a protected source's identity; leave these cells empty")
+            errors.append(RowError(
+                "real_name, contact, private_notes: only the case's source handlers may import "
+                "a protected source's identity; leave these cells empty",
+                "identity_handlers_only"))
         elif has_identity and row["protected"] is False:
-            errors.append("protected: a source with an identity (real name, contact, notes) "
-                          "must be protected: put yes")
+            errors.append(RowError("protected: a source with an identity (real name, contact, "
+                                   "notes) must be protected: put yes", "identity_not_protected"))
         if row["protected"] and row["url"] and not self.access.can_handle_sources:
-            errors.append("url: a protected source's address may point at who they are; only "
-                          "source handlers may give it")
+            errors.append(RowError("url: a protected source's address may point at who they "
+                                   "are; only source handlers may give it", PROTECTED_ADDRESS))
         row["identity"] = identity if has_identity else None
         if name and not errors:
             self.names_in_file[name.lower()] = self.row_number
@@ -400,20 +380,21 @@ class SourceImporter(Importer):
                 report.error_row_count += 1
                 report.error_rows.append(RowReport(
                     0, {"name": row["name"], "reached_via": row["reached_via"]},
-                    [f"reached_via: there is no source called “{row['reached_via']}” in the "
-                     "case or the file"]))
+                    [RowError(f"reached_via: there is no source called “{row['reached_via']}” "
+                              "in the case or the file", "unknown_reached_via")]))
             elif via == row["name"].lower():
                 report.error_row_count += 1
                 report.error_rows.append(RowReport(
-                    0, {"name": row["name"]}, ["reached_via: a source cannot be reached through "
-                                               "itself"]))
+                    0, {"name": row["name"]},
+                    [RowError("reached_via: a source cannot be reached through itself",
+                              "reached_via_itself")]))
         if report.error_row_count:
             return
         try:
             self.layers = _layers(report.records, in_file)
-        except ValueError as exc:
+        except CellError as exc:
             report.error_row_count += 1
-            report.error_rows.append(RowReport(0, {}, [str(exc)]))
+            report.error_rows.append(RowReport(0, {}, [RowError(str(exc), exc.code)]))
 
     def display_cells(self, values):
         # The preview never shows an identity: only that one was given.
@@ -465,21 +446,10 @@ def _layers(rows: list[dict], in_file: dict[str, dict]) -> list[list[dict]]:
                  or row["reached_via"].lower() in placed]
         if not layer:
             names = ", ".join(sorted(row["name"] for row in remaining)[:10])
-            raise ValueError(f"reached_via: these sources are reached through one another in a "
-                             f"circle: {names}")
+            raise CellError(f"reached_via: these sources are reached through one another in a "
+                            f"circle: {names}", code="reached_via_cycle")
         placed |= {row["name"].lower() for row in layer}
         layer_ids = {id(row) for row in layer}
         remaining = [row for row in remaining if id(row) not in layer_ids]
         layers.append(layer)
     return layers
-
-
-IMPORTERS: dict[str, type[Importer]] = {
-    IncidentImporter.kind: IncidentImporter,
-    SourceImporter.kind: SourceImporter,
-}
-
-
-def column_names(kind: str) -> Iterable[str]:
-    return [column.name for column in IMPORTERS[kind].columns]
-
