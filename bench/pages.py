@@ -19,10 +19,10 @@
    connections) against the timeline and against a trivial view of the same app.
 5. bench/results/latest.md: machine, versions, scale, every figure, the targets met or not.
 
-Production-like settings everywhere: DEBUG off, a random SECRET_KEY, a freshly generated
-Fernet key first in CASEDESK_ENCRYPTION_KEYS (the development key after it, which encrypted
-the generated identities), static files collected to a temporary folder. Plain HTTP on
-127.0.0.1, so SECURE_SSL_REDIRECT is off for the run.
+Production settings everywhere (config/production_env.py): DEBUG off, a random SECRET_KEY,
+a freshly generated Fernet key, static files collected to a temporary folder. The generated
+identities stay encrypted under the development key bench/generate.py wrote them with: no
+measured page reads one. Plain HTTP on 127.0.0.1, so SECURE_SSL_REDIRECT is off for the run.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import os
 import platform
 import random
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -379,34 +378,27 @@ def measure(requests_per_page: int, out: Path) -> None:
 
 
 def production_env(tmp: Path, database_url: str) -> dict[str, str]:
-    from cryptography.fernet import Fernet
+    from config.production_env import throwaway_production_env
 
     settings_module = tmp / "bench_settings.py"
     settings_module.write_text(
         "from config.settings import *  # noqa: F401,F403\n"
         "ROOT_URLCONF = 'bench.urls'  # bench/urls.py: the app plus the benchmark's views\n"
-        "ALLOWED_HOSTS = ['127.0.0.1', 'localhost', 'testserver']\n"
         "LOGGING = {'version': 1, 'disable_existing_loggers': False,\n"
         "           'root': {'handlers': [], 'level': 'WARNING'}}\n")
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench_settings",
-        "PYTHONPATH": os.pathsep.join([str(tmp), str(BENCH), str(ROOT)]),
-        "DATABASE_URL": database_url,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "CASEDESK_ENCRYPTION_KEYS": ",".join([
-            Fernet.generate_key().decode(),
-            # the development key encrypted the generated identities (generate.py runs with
-            # DEBUG on): every key decrypts, the first encrypts, as in a key rotation
-            "QVO80GJwttkSzjNyqRR1WmSSADN6KbmoUAgCrtBofRo="]),
+    return throwaway_production_env(
+        database_url=database_url,
+        static_root=tmp / "static",
+        settings_module="bench_settings",
+        hosts=("127.0.0.1", "localhost", "testserver"),  # testserver: Django's test client
         # Production keeps the cache in Redis (config/settings.py, CACHE_URL), shared by the
         # workers; the benchmark does too when a Redis answers, with a database of its own.
-        **({"CACHE_URL": BENCH_CACHE_URL} if _emptied_redis(BENCH_CACHE_URL) else {}),
-        "STATIC_ROOT": str(tmp / "static"),
-        "SECURE_SSL_REDIRECT": "false",
-        "ACCOUNT_EMAIL_NOTIFICATIONS": "false",
-    }
+        cache_url=BENCH_CACHE_URL if _emptied_redis(BENCH_CACHE_URL) else None,
+        PYTHONPATH=os.pathsep.join([str(tmp), str(BENCH), str(ROOT)]),
+        # Plain HTTP on 127.0.0.1: gunicorn serves no TLS here (a reverse proxy's job).
+        SECURE_SSL_REDIRECT="false",
+        ACCOUNT_EMAIL_NOTIFICATIONS="false",
+    )
 
 
 BENCH_CACHE_URL = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/9")

@@ -1,22 +1,22 @@
 """The server `make fuzz` attacks: gunicorn with production settings on a PostgreSQL database
 of its own, and what its logs say afterwards.
 
-The database (FUZZ_DATABASE_URL; its name must contain "fuzz", since it is dropped) is made
-anew on every run: migrated, seeded with the demo case (`seed_demo`) and the fuzzer's records
-(fuzz/fixtures.py). The server runs with DEBUG off, a SECRET_KEY and an encryption key made for
-this run, a Redis database of its own (FUZZ_CACHE_URL), collected static files, and HTTPS with
-a certificate made for this run (the scan's, scan/run.py): production's cookies are Secure and
-its HTTP requests are redirected. gunicorn.conf.py's sync workers (FUZZ_WORKERS, default two)
-and timeout, so a request that keeps a worker too long is a worker timeout, as in
-production (a gthread worker keeps its heartbeat while a thread is stuck). The access
-log records each request's X-Fuzz-Id and X-Fuzz-Target; the error log (fuzz/settings.py) names
-the X-Fuzz-Id of each traceback."""
+The database (FUZZ_DATABASE_URL; its name must contain "fuzz", since it is dropped) is made anew
+on every run: migrated, seeded with the demo case (`seed_demo`) and the fuzzer's records
+(fuzz/fixtures.py). The server runs with the throwaway production environment of
+config/production_env.py (DEBUG off, a SECRET_KEY and an encryption key made for this run), a
+Redis database of its own (FUZZ_CACHE_URL), collected static files, and HTTPS with a certificate
+made for this run (the scan's, scan/run.py): production's cookies are Secure and its HTTP
+requests are redirected. gunicorn.conf.py's sync workers (FUZZ_WORKERS, default two) and
+timeout, so a request that keeps a worker too long is a worker timeout, as in production (a
+gthread worker keeps its heartbeat while a thread is stuck). The access log records each
+request's X-Fuzz-Id and X-Fuzz-Target; the error log (fuzz/settings.py) names the X-Fuzz-Id of
+each traceback."""
 
 from __future__ import annotations
 
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -35,22 +35,18 @@ _ACCESS_LINE = re.compile(r'" (?P<status>\d{3}) \S+ (?P<seconds>[\d.]+) "(?P<id>
 
 def production_env(tmp: Path, *, port: int, database_url: str, cache_url: str,
                    password: str) -> dict[str, str]:
-    from cryptography.fernet import Fernet
+    from config.production_env import throwaway_production_env
 
     (tmp / "evidence").mkdir(mode=0o700, exist_ok=True)
-    return dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="fuzz.settings",
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        CASEDESK_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+    return throwaway_production_env(
+        database_url=database_url,
+        static_root=tmp / "static",
+        evidence_root=tmp / "evidence",
+        https_origin=f"https://127.0.0.1:{port}",
+        cache_url=cache_url,
+        settings_module="fuzz.settings",
         CASEDESK_ALLOW_DEMO="true",
         DEMO_PASSWORD=password,
-        ALLOWED_HOSTS="127.0.0.1",
-        DATABASE_URL=database_url,
-        CACHE_URL=cache_url,
-        STATIC_ROOT=str(tmp / "static"),
-        EVIDENCE_ROOT=str(tmp / "evidence"),
         WEB_CONCURRENCY=os.environ.get("FUZZ_WORKERS", "2"),
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_ACCESS_LOG=str(tmp / "access.log"),

@@ -1,7 +1,7 @@
-"""The fuzz server's settings: production's (config/settings.py, DEBUG off from the
-environment), with one difference: the log names each request's X-Fuzz-Id beside its
-traceback, so that every server exception is traced to the input that caused it. Errors only:
-the fuzzer's thousands of refused inputs would bury them among warnings."""
+"""The fuzz server's settings: production's (config/settings.py, with the throwaway production
+environment of config/production_env.py), with one difference: the log names each request's
+X-Fuzz-Id beside its traceback, so that every server exception is traced to the input that
+caused it. Errors only: the fuzzer's thousands of refused inputs would bury them among warnings."""
 
 import logging
 

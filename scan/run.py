@@ -2,11 +2,12 @@
 
 1. bandit over our code: the packages pyproject.toml installs (cases/, config/, api/);
    configuration and reasons in scan/bandit.yaml.
-2. A throwaway instance with production settings: DEBUG off, a random SECRET_KEY, a new Fernet
-   key in CASEDESK_ENCRYPTION_KEYS, and so every production default of config/settings.py
-   (HTTPS redirect, HSTS, Secure cookies, WhiteNoise's manifest storage). gunicorn, with
-   gunicorn.conf.py, serves HTTPS itself on 127.0.0.1 (SCAN_PORT, default 8799, or a free
-   port) with a self-signed certificate made for this run (`cryptography`, from .venv).
+2. A throwaway instance with production settings (config/production_env.py): DEBUG off, a
+   random SECRET_KEY, a new Fernet key in CASEDESK_ENCRYPTION_KEYS, and so every production
+   default of config/settings.py (HTTPS redirect, HSTS, Secure cookies, WhiteNoise's manifest
+   storage). gunicorn, with gunicorn.conf.py, serves HTTPS itself on 127.0.0.1 (SCAN_PORT,
+   default 8799, or a free port) with a self-signed certificate made for this run
+   (`cryptography`, from .venv).
    Everything else lives in a temp dir: the SQLite database (`migrate`, then `seed_demo` with
    CASEDESK_ALLOW_DEMO), STATIC_ROOT (`collectstatic`), EVIDENCE_ROOT, the access log.
 3. A sign-in as the reporter through whatever sign-in form the app shows (reached by asking
@@ -50,7 +51,6 @@ import ipaddress
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -211,24 +211,18 @@ def make_certificate(tmp: Path) -> tuple[Path, Path]:
 
 
 def production_env(tmp: Path, port: int) -> dict[str, str]:
-    from cryptography.fernet import Fernet
+    from config.production_env import throwaway_production_env
 
     (tmp / "evidence").mkdir(mode=0o700)
-    return dict(
-        os.environ,
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        CASEDESK_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+    return throwaway_production_env(
+        database_url=f"sqlite:///{tmp / 'scan.sqlite3'}",
+        static_root=tmp / "static",
+        evidence_root=tmp / "evidence",
+        https_origin=f"https://127.0.0.1:{port}",
+        # The shared cache production has: a Redis database of the scan's own.
+        cache_url=os.environ.get("SCAN_CACHE_URL", "redis://127.0.0.1:6379/11"),
         CASEDESK_ALLOW_DEMO="true",
         DEMO_PASSWORD=PASSWORD,
-        ALLOWED_HOSTS="127.0.0.1",
-        CSRF_TRUSTED_ORIGINS=f"https://127.0.0.1:{port}",
-        DATABASE_URL=f"sqlite:///{tmp / 'scan.sqlite3'}",
-        # The shared cache production has (check --deploy warns without one): a Redis
-        # database of the scan's own.
-        CACHE_URL=os.environ.get("SCAN_CACHE_URL", "redis://127.0.0.1:6379/11"),
-        STATIC_ROOT=str(tmp / "static"),
-        EVIDENCE_ROOT=str(tmp / "evidence"),
         # Deviations from production, explained in the module docstring.
         AXES_FAILURE_LIMIT="100000",
         WEB_CONCURRENCY="1",
