@@ -422,9 +422,11 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
                                             "created_by_id", "reached_via_id"], sources(), b)
             # Identities exist to prove that search never finds them: their names are words
             # that appear nowhere else ("Zhelobtsova").
-            _copy(cur, "cases_sourceidentity", ["id", "real_name", "contact", "private_notes",
-                                                "source_id"],
-                  ((i, crypto.encrypt(f"Zhelobtsova Irina {sid}"),
+            # Their address is empty: every non-NULL cell of an encrypted column is a token
+            # (cases/crypto.py), the empty value's included.
+            _copy(cur, "cases_sourceidentity", ["id", "real_name", "address", "contact",
+                                                "private_notes", "source_id"],
+                  ((i, crypto.encrypt(f"Zhelobtsova Irina {sid}"), crypto.encrypt(""),
                     crypto.encrypt(f"+7 900 {sid:07d}"), crypto.encrypt("Met in Taganrog."),
                     sid) for i, sid in enumerate(protected_ids, start=1)))
 
@@ -467,6 +469,9 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
                 _copy(cur, "cases_claim", CLAIM_COLUMNS, claims(), b)
 
             relations = CITATION_RELATIONS
+            # A citation whose source is protected keeps its address encrypted (migration
+            # 0010, Citation.protected_url), never in `url`: these have none.
+            protected = set(protected_ids)
 
             def citations():
                 cit_id = 0
@@ -481,7 +486,8 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
                         published = now - dt.timedelta(minutes=rng.randint(0, 900 * 24 * 60))
                         yield (cit_id, published, published, rng.choice(relations),
                                text.sentence(russian, OUTLETS[cit_id % len(OUTLETS)]),
-                               f"https://news.example/{cit_id}", published, published,
+                               "" if source in protected else f"https://news.example/{cit_id}",
+                               published, published,
                                "ru" if russian else "en", None,
                                rng.randrange(klo, khi) if on_claim else None,
                                None if on_claim else rng.randrange(ilo, ihi), source, None)
