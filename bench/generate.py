@@ -12,6 +12,14 @@ courts, places in southern Russia), built from sentence templates and a Zipf-dis
 vocabulary, so that some words are in a large share of the rows ("military", "задержаны")
 and others in a handful (village names, unit numbers).
 
+Claims have the statuses of a working newsroom, and each status is its last verification
+event's, as the workflow (cases/workflow.py) leaves it: every claim that is not unverified has
+one event, the move from unverified straight to its status (a move the workflow allows for
+every status), by the chief editor, at the claim's creation (`write_status_events`, one
+INSERT … SELECT). The workflow's checks of the record are not replayed (supporting
+citations, independence, four-eyes for the chief's own claims): the data is sized like a
+newsroom's, not argued like one.
+
 Used as a library by the benchmarks (`generate(database_url, scale=…, seed=…)`): it needs a
 migrated database (`--migrate` runs `manage.py migrate` first) whose case data is empty
 (`--reset` empties it first). What it writes bypasses Django on purpose (COPY, no
@@ -51,9 +59,10 @@ DEFAULT_COUNTS = {
 BENCH_PASSWORD = "bench-password-not-secret"
 # Tables written here, parents first. Emptied by --reset (with everything that refers to them).
 TABLES = ["auth_user", "cases_incidenttype", "cases_case", "cases_membership", "cases_source",
-          "cases_sourceidentity", "cases_incident", "cases_claim", "cases_citation"]
+          "cases_sourceidentity", "cases_incident", "cases_claim", "cases_citation",
+          "cases_verificationevent"]
 BIG_TABLES = ["cases_source", "cases_incident", "cases_claim", "cases_citation",
-              "cases_membership"]
+              "cases_membership", "cases_verificationevent"]
 
 # ---------------------------------------------------------------------------------------
 # Vocabulary. Order matters: earlier words are drawn more often (Zipf).
@@ -227,6 +236,19 @@ def claim_row(rng, text, now, claim_id, case_id, user_ids, incident) -> tuple:
             rng.choice(["exactly", "at_least", "about", "nearly"]),
             rng.choice("123456"), rng.choice(CLAIM_STATUSES), "", case_id,
             rng.choice(user_ids), None, incident())
+
+
+def write_status_events(cur, claim_ids: range, actor_id: int) -> int:
+    """The verification events the statuses of the claims `claim_ids` imply: for each claim
+    that is not unverified, the transition from unverified to its status by `actor_id`, at
+    the claim's creation. Returns how many were written."""
+    cur.execute(
+        "INSERT INTO cases_verificationevent (claim_id, kind, from_status, to_status, "
+        "proposed_verdict, actor_id, note, override_reason, created_at) "
+        "SELECT id, 'transition', 'unverified', status, '', %s, '', '', created_at "
+        "FROM cases_claim WHERE id >= %s AND id < %s AND status <> 'unverified' ORDER BY id",
+        [actor_id, claim_ids.start, claim_ids.stop])
+    return cur.rowcount
 
 
 def counts_for(scale: float) -> dict[str, int]:
@@ -467,6 +489,9 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
                         yield claim_row(rng, text, now, kid, cid, user_ids, incident)
             with bar(counts["claims"], "claims") as b:
                 _copy(cur, "cases_claim", CLAIM_COLUMNS, claims(), b)
+            events = write_status_events(
+                cur, range(claim_ranges[0][0], claim_ranges[-1][1]), user_ids[0])
+            log(f"{events:,} verification events for the claims' statuses")
 
             relations = CITATION_RELATIONS
             # A citation whose source is protected keeps its address encrypted (migration

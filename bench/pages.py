@@ -68,7 +68,8 @@ TARGET_TIMELINE_RPS = 200
 
 
 def _marker(scale: float, seed: int) -> str:
-    return f"casedesk pages bench: scale={scale:g} seed={seed} v1"
+    # v2: claims have the verification events their statuses imply.
+    return f"casedesk pages bench: scale={scale:g} seed={seed} v2"
 
 
 def _current_marker(database_url: str) -> str | None:
@@ -136,6 +137,7 @@ def add_thousand_claim_case(database_url: str, seed: int) -> None:
         TextMaker,
         _copy,
         claim_row,
+        write_status_events,
     )
 
     rng = random.Random(seed + 1000)
@@ -202,6 +204,7 @@ def add_thousand_claim_case(database_url: str, seed: int) -> None:
 
         _copy(cur, "cases_claim", CLAIM_COLUMNS,
               (claim_row(rng, text, now, kid, case_id, members, incident) for kid in claim_ids))
+        write_status_events(cur, range(claim_ids[0], claim_ids[-1] + 1), chief)
 
         clo = next_id("cases_citation")
         relations = CITATION_RELATIONS
@@ -235,7 +238,7 @@ def add_thousand_claim_case(database_url: str, seed: int) -> None:
         conn.commit()
     with psycopg.connect(database_url, autocommit=True) as conn:
         for table in ("cases_case", "cases_membership", "cases_source", "cases_incident",
-                      "cases_claim", "cases_citation"):
+                      "cases_claim", "cases_citation", "cases_verificationevent"):
             conn.execute(f"ANALYZE {table}")
 
 
