@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F
 from django.views.generic import TemplateView
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import (
@@ -42,6 +42,7 @@ from . import serializers as s
 from .access import CaseRolePermission
 from .known_input import KnownQueryParametersMixin
 from .preconditions import check_if_match, etag_of
+from .schema import VALIDATION_ERROR
 from .serializers import django_errors
 
 
@@ -191,17 +192,44 @@ class SourceViewSet(CaseRecordViewSet):
     ordering = ("name", "pk")
 
 
+def _refused(errors: dict) -> serializers.ValidationError:
+    """A refused move: the reasons by field, and their codes in order, as the pages' form
+    errors and the admin's message tags carry them."""
+    codes = [error.code for messages in errors.values() for error in messages]
+    return serializers.ValidationError({**errors, "codes": codes})
+
+
+MOVE_REFUSAL_CODES = ", ".join(f"`{code}`" for code in workflow.Refusal.codes())
+# A refused move's body: the reasons by field (the workflow's under `non_field_errors`), and
+# every reason's code, in the same order, under `codes`.
+MOVE_REFUSAL = OpenApiResponse(
+    description="The move was refused; nothing was changed. `codes` gives each reason's code, "
+                "in the order of the messages: the workflow's (" + MOVE_REFUSAL_CODES + ") "
+                "or the input's (`invalid_choice`, `max_length`, `required`, `invalid`, "
+                "`null`, `unknown_field`). A body that is not strict JSON, or an unknown "
+                "query parameter, is refused as by every operation (named, with its code).",
+    response={
+        **VALIDATION_ERROR,
+        "properties": {
+            "non_field_errors": {"type": "array", "items": {"type": "string"},
+                                 "description": "The workflow's reasons, in words."},
+            "codes": {"type": "array", "items": {"type": "string"},
+                      "description": "Each reason's machine-readable code."},
+        },
+    })
+
+
 @extend_schema_view(
     transition=extend_schema(
         summary="Change the claim's verification status (cases.workflow)",
         description="A refusal (400) lists the workflow's reasons in `non_field_errors` and "
-                    "their machine-readable codes, in the same order, in `codes`.",
-        request=s.TransitionSerializer, responses={200: s.ClaimSerializer}),
+                    "every reason's machine-readable code, in the same order, in `codes`.",
+        request=s.TransitionSerializer, responses={200: s.ClaimSerializer, 400: MOVE_REFUSAL}),
     propose=extend_schema(
         summary="Propose a verdict for an editor to decide (cases.workflow)",
         description="A refusal (400) lists the reasons in `non_field_errors` and their codes "
                     "in `codes`.",
-        request=s.ProposeSerializer, responses={200: s.ClaimSerializer}),
+        request=s.ProposeSerializer, responses={200: s.ClaimSerializer, 400: MOVE_REFUSAL}),
     events=extend_schema(summary="The claim's verification history",
                          responses={200: s.VerificationEventSerializer(many=True)}),
 )
@@ -228,13 +256,12 @@ class ClaimViewSet(CaseRecordViewSet):
         with self.versioned_write():
             claim = self.get_object()
             form = self.get_serializer(data=request.data)
-            form.is_valid(raise_exception=True)
+            if not form.is_valid():
+                raise _refused(form.errors)
             try:
                 move(claim, form.validated_data)
             except DjangoValidationError as exc:
-                # The reasons, and their codes as the pages and the admin have them.
-                raise serializers.ValidationError(
-                    {**django_errors(exc), "codes": workflow.refusal_codes(exc)}) from None
+                raise _refused(django_errors(exc)) from None
         claim = self.model.objects.select_related(*self.select_related).get(pk=claim.pk)
         response = Response(s.ClaimSerializer(claim,
                                               context=self.get_serializer_context()).data)

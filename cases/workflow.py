@@ -44,25 +44,41 @@ LOW_GRADES = frozenset({Reliability.E, Reliability.F})
 
 
 class Refusal:
-    """The codes of the workflow's refusals (ValidationError.code), one per kind of reason."""
+    """The codes of the workflow's refusals (ValidationError.code): one per reason, so that a
+    page, the admin or an API client can tell the reasons apart without reading the words.
+    The pages' form errors, the admin's message tags and the API's `codes` carry them."""
 
-    INVALID_STATUS = "invalid_status"
+    # Who, and which move
+    INVALID_STATUS = "invalid_status"  # not a verification status at all
     NOT_A_MEMBER = "not_a_member"
     ALREADY_IN_STATUS = "already_in_status"
-    MOVE_NOT_ALLOWED = "move_not_allowed"
-    ROLE_TOO_LOW = "role_too_low"
-    FOUR_EYES = "four_eyes"
-    RATIONALE_REQUIRED = "rationale_required"
+    NO_RETURN_TO_UNVERIFIED = "no_return_to_unverified"  # unverified is only a start
+    REOPEN_FIRST = "reopen_first"  # a verdict is reopened (to in review) before any other move
+    MOVE_NOT_ALLOWED = "move_not_allowed"  # any other move the table does not list
+    ROLE_TOO_LOW = "role_too_low"  # viewers read; they neither move nor propose
+    VERDICT_NEEDS_EDITOR = "verdict_needs_editor"  # a reporter may propose one instead
+    REOPEN_NEEDS_EDITOR = "reopen_needs_editor"
+    FOUR_EYES = "four_eyes"  # the claim's creator, or a proposer of this round
+    # What the record must show
+    RATIONALE_REQUIRED = "rationale_required"  # a verdict, a reopening, a proposal
     CITATION_REQUIRED = "citation_required"
     TWO_CITATIONS_REQUIRED = "two_citations_required"
     INDEPENDENT_SOURCES_REQUIRED = "independent_sources_required"
     DENIAL_REQUIRED = "denial_required"
     SUPPORTING_CITATION_REQUIRED = "supporting_citation_required"
+    # A single-source override
     OVERRIDE_NOT_FOR_THIS_MOVE = "override_not_for_this_move"
     OVERRIDE_REASON_TOO_SHORT = "override_reason_too_short"
     LOW_GRADE_NOT_ACKNOWLEDGED = "low_grade_not_acknowledged"
+    # Proposals
     NOT_A_VERDICT = "not_a_verdict"
     ALREADY_DECIDED = "already_decided"
+
+    @classmethod
+    def codes(cls) -> tuple[str, ...]:
+        """Every code, in the order above (for the API's schema)."""
+        return tuple(value for name, value in vars(cls).items()
+                     if name.isupper() and isinstance(value, str))
 
 
 def _refusal(message: str, code: str) -> ValidationError:
@@ -70,8 +86,9 @@ def _refusal(message: str, code: str) -> ValidationError:
 
 
 def refusal_codes(error: ValidationError) -> list[str]:
-    """The codes of a refusal's reasons, in order (for the API's body)."""
+    """The codes of a refusal's reasons, in order (for the admin's message tags)."""
     return [e.code for e in error.error_list if e.code]
+
 
 # from → the statuses it may move to. `unverified` is only ever a starting point.
 ALLOWED_MOVES: dict[S, frozenset[S]] = {
@@ -81,6 +98,11 @@ ALLOWED_MOVES: dict[S, frozenset[S]] = {
     S.DISPUTED: frozenset({S.IN_REVIEW, S.CORROBORATED, *FINALS}),
     **{final: frozenset({S.IN_REVIEW}) for final in FINALS},
 }
+# What a move's input may name, wherever it is made (cases/forms/verification.py defines the
+# inputs once, for the page, the admin and the API): every status a move can lead to, in the
+# enum's order, and the verdicts one may propose.
+MOVE_TARGETS = tuple(s for s in S if any(s in targets for targets in ALLOWED_MOVES.values()))
+VERDICTS = tuple(s for s in S if s in FINALS)
 
 
 @dataclass(frozen=True)
@@ -131,20 +153,22 @@ def _authority_problems(claim: Claim, from_status: S, to_status: S, actor, role,
         refused = (f"A claim that is {from_status.label.lower()} cannot be marked "
                    f"{to_status.label.lower()}")
         if to_status == S.UNVERIFIED:
-            refused += (": unverified is only where a claim starts. Mark it in review "
-                        "instead")
-        elif from_status in FINALS:
-            refused += " directly: an editor must first reopen it (back to in review)"
+            return [_refusal(f"{refused}: unverified is only where a claim starts. Mark it in "
+                             "review instead.", Refusal.NO_RETURN_TO_UNVERIFIED)]
+        if from_status in FINALS:
+            return [_refusal(f"{refused} directly: an editor must first reopen it (back to in "
+                             "review).", Refusal.REOPEN_FIRST)]
         return [_refusal(f"{refused}.", Refusal.MOVE_NOT_ALLOWED)]
     needed = required_role(from_status, to_status)
     if not role.at_least(needed):
         if role == Role.VIEWER:  # viewers cannot propose either: do not suggest it
-            message = "Viewers can read the case but not change a claim's status."
-        elif from_status in FINALS:
-            message = "Only an editor can reopen a claim that has a verdict."
-        else:
-            message = "Only an editor can give a final verdict; you can propose one instead."
-        return [_refusal(message, Refusal.ROLE_TOO_LOW)]
+            return [_refusal("Viewers can read the case but not change a claim's status.",
+                             Refusal.ROLE_TOO_LOW)]
+        if from_status in FINALS:
+            return [_refusal("Only an editor can reopen a claim that has a verdict.",
+                             Refusal.REOPEN_NEEDS_EDITOR)]
+        return [_refusal("Only an editor can give a final verdict; you can propose one "
+                         "instead.", Refusal.VERDICT_NEEDS_EDITOR)]
     if to_status in FINALS:
         if claim.created_by_id == actor.pk:
             return [_refusal("Four-eyes rule: you created this claim, so another editor must "
@@ -178,7 +202,7 @@ class Support:
     (each citation's whole lineage: source, via, and what those are reached via)."""
 
     citations: int
-    independent: bool  # two of them are independent (attribution.independent_pair)
+    independent: bool  # two of them are independent (attribution.SupportingOrigins)
     sources: tuple[GradedSource, ...]
 
     @property
@@ -196,14 +220,17 @@ class Support:
         return self.citations > 0 and self.single_origin and bool(self.low_grade_sources)
 
 
+def _origins(claim: Claim, citations) -> attribution.SupportingOrigins:
+    return attribution.supporting_origins(citations,
+                                          attribution.via_map_for_case(claim.case_id))
+
+
 def _support(claim: Claim, citations) -> Support:
-    supporting = [c for c in citations if c.relation in CitationRelation.supporting()]
-    via_map = attribution.via_map_for_case(claim.case_id)
-    ids = set().union(*(attribution.lineage(c, via_map) for c in supporting))
+    origins = _origins(claim, citations)
+    ids = origins.source_ids
     rows = (Source.objects.filter(pk__in=ids).order_by("name", "pk")
             .values_list("name", "reliability")) if ids else []
-    return Support(citations=len(supporting),
-                   independent=attribution.independent_pair(supporting, via_map) is not None,
+    return Support(citations=len(origins.citations), independent=origins.independent,
                    sources=tuple(GradedSource(name, Reliability(grade)) for name, grade in rows))
 
 
@@ -244,7 +271,7 @@ def _evidence_problems(claim: Claim, from_status: S, to_status: S, note: str,
     problems = []
     citations = list(Citation.objects.filter(claim=claim).only("source_id", "via_id",
                                                                 "relation"))
-    supporting = [c for c in citations if c.relation in CitationRelation.supporting()]
+    supporting = attribution.supporting(citations)
     if override_reason and to_status != S.CONFIRMED:
         problems.append(_refusal("A single-source override only applies to confirming a "
                                  "claim.", Refusal.OVERRIDE_NOT_FOR_THIS_MOVE))
@@ -263,8 +290,7 @@ def _evidence_problems(claim: Claim, from_status: S, to_status: S, note: str,
         if len(supporting) < 2:
             problems.append(_refusal("Corroborated needs at least two citations that report "
                                      "or confirm it.", Refusal.TWO_CITATIONS_REQUIRED))
-        elif attribution.independent_pair(
-                supporting, attribution.via_map_for_case(claim.case_id)) is None:
+        elif not _origins(claim, supporting).independent:
             problems.append(_refusal(
                 "Corroborated needs citations from two independent sources: these go back to "
                 "the same origin or reach us through one another.",

@@ -377,6 +377,43 @@ def test_origins_of_nothing_is_empty():
     assert attribution.origins([], VIA) == []
 
 
+def supporting(source, via=None, relation=CitationRelation.REPORTS):
+    return SimpleNamespace(source_id=source, via_id=via, relation=relation)
+
+
+def test_supporting_origins_count_only_the_citations_that_report_or_confirm():
+    origins = attribution.supporting_origins(
+        [supporting(3), supporting(4, relation=CitationRelation.CONFIRMS),
+         supporting(8, relation=CitationRelation.DENIES),
+         supporting(5, relation=CitationRelation.DECLINED_TO_COMMENT)], VIA)
+
+    assert [c.source_id for c in origins.citations] == [3, 4]
+    assert (origins.count, origins.independent) == (2, True)
+    assert origins.source_ids == {1, 2, 3, 4}
+
+
+@pytest.mark.parametrize("citations, count, independent", [
+    ([], 0, False),
+    ([supporting(1)], 1, False),
+    ([supporting(3), supporting(5)], 1, False),  # both go back to 1
+    ([supporting(3), supporting(5), supporting(8, via=4)], 2, True),
+])
+def test_supporting_origins_count_and_independence(citations, count, independent):
+    origins = attribution.supporting_origins(citations, VIA)
+
+    assert (origins.count, origins.independent) == (count, independent)
+
+
+def test_supporting_origins_the_two_ends_of_a_chain_are_independent_in_one_group():
+    """The workflow asks for a pair that shares no source; the pages count groups linked
+    through shared sources. A chain's two ends are both: independent, and one group."""
+    via = {1: None, 2: None, 3: None, 4: None}
+    origins = attribution.supporting_origins(
+        [supporting(1, via=2), supporting(2, via=3), supporting(4, via=3)], via)
+
+    assert (origins.count, origins.independent) == (1, True)
+
+
 # Attribution on stored sources
 
 

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
-from cases import fuzzydate
+from cases import fuzzydate, workflow
 from cases.admin import pagination
 from cases.enums import Role
 from cases.enums import VerificationStatus as S
@@ -326,7 +326,7 @@ def test_large_table_changelists_read_no_table_for_their_filters(client, case, m
     MembershipFactory(case=case, user=staff, role=Role.EDITOR)
     claim = ClaimFactory(case=case, statement="Ten men deserted.")
     CitationFactory(claim=claim, source=SourceFactory(case=case))
-    claim.transition(S.IN_REVIEW, actor=staff)
+    workflow.transition(claim, S.IN_REVIEW, actor=staff)
     MembershipFactory(case=CaseFactory(title="Alpha desk"), user=staff, role=Role.VIEWER)
     CaseFactory(title="Bravo desk")  # not the user's: never offered
     client.force_login(staff)
@@ -416,8 +416,8 @@ def test_awaiting_verdict_is_oldest_first_across_the_editors_cases_only(client, 
     mine, theirs = ClaimFactory(case=case), ClaimFactory(case=other_case)
     later = ClaimFactory(case=case)
     for claim in (mine, later):
-        claim.transition(S.IN_REVIEW, actor=editor)
-    theirs.transition(S.IN_REVIEW, actor=other_editor)
+        workflow.transition(claim, S.IN_REVIEW, actor=editor)
+    workflow.transition(theirs, S.IN_REVIEW, actor=other_editor)
     Claim.objects.filter(pk=later.pk).update(updated_at=mine.updated_at + dt.timedelta(hours=1))
     client.force_login(editor)
 

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import F
 from django.urls import reverse
 
-from cases import search
+from cases import search, workflow
 from cases.enums import Role, VerificationStatus
 from cases.models import Claim, SourceIdentity
 
@@ -279,7 +279,8 @@ def test_search_filter_by_record_type(client, case, viewer):
 
 def test_search_filter_by_verification_status(client, case, viewer, reporter):
     in_review = ClaimFactory(case=case, statement="Deserters detained.")
-    in_review.transition(VerificationStatus.IN_REVIEW, actor=reporter, note="Checking.")
+    workflow.transition(in_review, VerificationStatus.IN_REVIEW, actor=reporter,
+                        note="Checking.")
     ClaimFactory(case=case, statement="Deserters detained again.")
     IncidentFactory(case=case, title="Deserters detained")
     response = _search(client, viewer, q="deserters", status="in_review")

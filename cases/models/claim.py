@@ -125,19 +125,6 @@ class Claim(AuthoredModel):
         if errors:
             raise ValidationError(errors)
 
-    def transition(self, to_status, *, actor, note="", override_reason="",
-                   acknowledge_low_grade=False):
-        from ..workflow import transition
-
-        return transition(self, to_status, actor=actor, note=note,
-                          override_reason=override_reason,
-                          acknowledge_low_grade=acknowledge_low_grade)
-
-    def propose(self, verdict, *, actor, note):
-        from ..workflow import propose
-
-        return propose(self, verdict, actor=actor, note=note)
-
 
 class VerificationEvent(models.Model):
     """One step of a claim's verification. Written by cases.workflow only, never changed."""
