@@ -16,6 +16,7 @@ when a source of its lineage is protected.
 
 import copy
 
+from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
@@ -28,6 +29,7 @@ from rest_framework.settings import api_settings
 from cases.access import handles_sources, role_in
 from cases.enums import Role, VerificationStatus
 from cases.forms.base import _code, one_line, tidy_text
+from cases.forms.verification import ProposalInput, TransitionInput
 from cases.identities import (
     PROTECTED_ADDRESS,
     citation_address,
@@ -328,25 +330,41 @@ class ClaimSerializer(RecordSerializer):
         read_only_fields = ["status", "proposed_verdict"]
 
 
-class TransitionSerializer(KnownFieldsSerializer):
-    to_status = serializers.ChoiceField(choices=VerificationStatus.choices)
-    note = serializers.CharField(required=False, allow_blank=True, default="",
-                                 help_text="Why: required for a verdict and for reopening.")
-    override_reason = serializers.CharField(
-        required=False, allow_blank=True, default="",
-        help_text="Confirming on a single source: the editor's reason for the override (at "
-                  "least cases.workflow.OVERRIDE_REASON_MIN_LENGTH characters).")
-    acknowledge_low_grade = serializers.BooleanField(
-        required=False, default=False,
-        help_text="Confirming on a single source graded E or F: the editor's explicit yes "
-                  "(refused with code `low_grade_not_acknowledged` without it).")
+def fields_of(form_class) -> dict[str, serializers.Field]:
+    """DRF fields for the fields of one of the move inputs (cases.forms.verification): the
+    same choices, limits and help, so the API takes exactly what the page and the admin take
+    and refuses the rest with the same codes (`invalid_choice`, `max_length`)."""
+    fields = {}
+    for name, field in form_class.base_fields.items():
+        common = {"help_text": field.help_text or None}
+        if isinstance(field, forms.BooleanField):
+            fields[name] = serializers.BooleanField(required=False, default=False, **common)
+        elif isinstance(field, forms.ChoiceField):
+            fields[name] = serializers.ChoiceField(choices=list(field.choices),
+                                                   required=field.required, **common)
+        elif isinstance(field, forms.CharField) and not field.required:
+            fields[name] = serializers.CharField(max_length=field.max_length, required=False,
+                                                 allow_blank=True, default="", **common)
+        else:
+            raise TypeError(f"{form_class.__name__}.{name}: no API field for {field!r}")
+    return fields
 
 
-class ProposeSerializer(KnownFieldsSerializer):
-    verdict = serializers.ChoiceField(choices=[(s.value, s.label)
-                                               for s in VerificationStatus
-                                               if s in VerificationStatus.finals()])
-    note = serializers.CharField(allow_blank=True, help_text="Why this verdict.")
+class MoveInputSerializer(KnownFieldsSerializer):
+    """A workflow move's input, as `input_form` defines it for every door."""
+
+    input_form: type[forms.Form]
+
+    def get_fields(self):
+        return fields_of(self.input_form)
+
+
+class TransitionSerializer(MoveInputSerializer):
+    input_form = TransitionInput
+
+
+class ProposeSerializer(MoveInputSerializer):
+    input_form = ProposalInput
 
 
 class VerificationEventSerializer(serializers.ModelSerializer):

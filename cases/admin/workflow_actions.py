@@ -15,48 +15,34 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
 from .. import workflow
-from ..enums import VerificationStatus
+from ..forms.verification import ProposalInput, TransitionInput
 
 TEMPLATE = "admin/cases/claim/transition.html"
 FORM_PREFIX = "workflow"
 APPLY = "apply"  # the name of the confirmation page's submit button
 
 
-class StatusChangeForm(forms.Form):
-    # Every status a claim can move to; which move is allowed for whom is the workflow's
-    # call, made per claim, so the form does not second-guess it.
-    to_status = forms.ChoiceField(
-        label="New status",
-        choices=[(s.value, s.label) for s in VerificationStatus
-                 if s != VerificationStatus.UNVERIFIED],
-    )
-    note = forms.CharField(
-        label="Note", required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Why. A final verdict and a reopening need a written rationale.",
-    )
-    override_reason = forms.CharField(
-        label="Single-source override", required=False,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text=f"Only to confirm a claim without two independent sources: say why one "
-                  f"source is enough, in at least {workflow.OVERRIDE_REASON_MIN_LENGTH} "
-                  f"characters.",
-    )
-    acknowledge_low_grade = forms.BooleanField(
-        label="Confirm on a source graded E or F", required=False,
-        help_text="A claim confirmed on one source graded E (unreliable) or F (cannot be "
-                  "judged) needs this tick; the sources column above shows the grades.",
-    )
+def _admin_widths(form) -> None:
+    for field in form.fields.values():
+        if isinstance(field.widget, forms.Textarea):
+            field.widget.attrs["cols"] = 60
 
 
-class ProposalForm(forms.Form):
-    verdict = forms.ChoiceField(
-        label="Proposed verdict",
-        choices=[(s.value, s.label) for s in VerificationStatus if s.is_final],
-    )
-    note = forms.CharField(
-        label="Note", required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="The reasoning the deciding editor will read.",
-    )
+class StatusChangeForm(TransitionInput):
+    """The page's move input (every status a move can lead to: which move is allowed for
+    whom is the workflow's call, made per claim), laid out for the admin."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _admin_widths(self)
+        self.fields["acknowledge_low_grade"].help_text += (
+            " The sources column above shows the grades.")
+
+
+class ProposalForm(ProposalInput):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _admin_widths(self)
 
 
 def _transition(claim, user, data):

@@ -1,33 +1,65 @@
-"""The claim page's verification forms; the workflow decides, these only collect."""
+"""The verification moves' inputs, and the claim page's forms for them.
 
+`TransitionInput` and `ProposalInput` define once what a move takes, wherever it is made:
+the claim page (below), the admin's actions (cases.admin.workflow_actions) and the API
+(api.serializers builds its fields from them). The same input is refused with the same code
+at each door: a status no move leads to (`invalid_choice`), a note or reason over
+NOTE_MAX_LENGTH characters (`max_length`). Everything else is the workflow's to decide, with
+its own codes (cases.workflow.Refusal); these only collect.
+"""
 
 from django import forms
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
-from ..enums import VerificationStatus
-from ..workflow import OVERRIDE_REASON_MIN_LENGTH
+from ..workflow import MOVE_TARGETS, OVERRIDE_REASON_MIN_LENGTH, VERDICTS
+
+# A move's note and an override's reason: room for any rationale, and a bound on what one
+# request can add to the verification history, which is never deleted.
+NOTE_MAX_LENGTH = 5000
 
 
-class TransitionForm(forms.Form):
+class TransitionInput(forms.Form):
+    """A change of a claim's status. Any status a move can lead to is accepted here: whether
+    this user may make this move on this claim is the workflow's call, and its refusal says
+    why better than "select a valid choice" would."""
+
+    to_status = forms.ChoiceField(label="New status",
+                                  choices=[(s.value, s.label) for s in MOVE_TARGETS])
+    note = forms.CharField(
+        label="Note", required=False, max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why. A verdict or a reopening needs a written rationale.")
+    override_reason = forms.CharField(
+        label="Single-source override", required=False, max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=f"Only to confirm a claim without two independent sources: say why one "
+                  f"source is enough, in at least {OVERRIDE_REASON_MIN_LENGTH} characters.")
+    acknowledge_low_grade = forms.BooleanField(
+        label=_("Confirm on a source graded E or F"), required=False,
+        help_text="A claim confirmed on one source graded E (unreliable) or F (cannot be "
+                  "judged) needs this tick.")
+
+
+class ProposalInput(forms.Form):
+    """A proposed verdict, for an editor who did not propose it to decide. The note is
+    required by the workflow (`rationale_required`), as for a verdict."""
+
+    verdict = forms.ChoiceField(
+        label="Proposed verdict", choices=[(s.value, s.label) for s in VERDICTS],
+        help_text="Editors see your proposal; one who did not propose it decides.")
+    note = forms.CharField(
+        label="Note", required=False, max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What supports this verdict.")
+
+
+class TransitionForm(TransitionInput):
     """A verification move on a claim page. It offers the moves the workflow offers this user
     (`moves`); the workflow still decides, when it is made, whether the record supports it.
     With `support` (workflow.support_of), the override shows the sources a confirmation
     would rest on and their grades, and asks for the acknowledgement of an E or F grade
     when the workflow will want it."""
-
-    # Any status validates here: whether this user may make the move is the workflow's call,
-    # and its refusal says why better than "select a valid choice" would.
-    to_status = forms.ChoiceField(label="New status", choices=VerificationStatus.choices)
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                           max_length=5000,
-                           help_text="Why. A verdict or a reopening needs a written rationale.")
-    override_reason = forms.CharField(
-        label="Single-source override", required=False, max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-    acknowledge_low_grade = forms.BooleanField(
-        label=_("Confirm on a source graded E or F"), required=False)
 
     def __init__(self, *args, moves=(), support=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -66,19 +98,5 @@ def _move_label(move) -> str:
     return move.to_status.label
 
 
-class ProposeForm(forms.Form):
-    verdict = forms.ChoiceField(
-        choices=[(s.value, s.label) for s in VerificationStatus if s.is_final],
-        help_text="Editors see your proposal; one who did not propose it decides.",
-    )
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000,
-                           help_text="What supports this verdict.")
-
-
-# --- The workspace's record forms -----------------------------------------------------------
-#
-# Every form below knows its case (`case=`) and the user's access (`access=`), offers related
-# records (incidents, claims, sources, members) of that case only, lays itself out with
-# crispy, carries a version token (cases.concurrency) and leaves the <form> tag and the
-# buttons to the page, which may hold several forms (a claim and its citations). The models'
-# clean() still checks that related records belong to the same case, for every write path.
+# The claim page takes a proposal's input as it is.
+ProposeForm = ProposalInput
