@@ -60,7 +60,8 @@ class Claim(AuthoredModel):
                   "2 probably true, 3 possibly true, 4 doubtful, 5 improbable, 6 cannot be "
                   "judged.",
     )
-    # Written only by cases.workflow: never by forms, the admin or imports.
+    # Written only by cases.workflow: never by forms, the admin or imports
+    # (tests/test_workflow_writes.py reads the code for any other write).
     status = models.CharField(max_length=20, choices=VerificationStatus.choices,
                               default=VerificationStatus.UNVERIFIED, editable=False,
                               db_index=True)
