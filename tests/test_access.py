@@ -97,9 +97,20 @@ def test_every_case_url_is_404_for_a_non_member(client, demo_case):
             "claim_transition"} <= set(checked)
 
 
+def test_every_case_url_is_404_for_a_non_member_whatever_the_method(client, demo_case):
+    """Access is checked before the method: a 405 would confirm that the case exists."""
+    client.force_login(UserFactory(username="walker-outsider"))
+    for pattern in _case_patterns():
+        if pattern.name in NOT_CASE_SCOPED:
+            continue
+        path = reverse(f"cases:{pattern.name}", kwargs=_kwargs_for(pattern, demo_case))
+        for method in ("PUT", "PATCH", "DELETE", "OPTIONS"):
+            assert client.generic(method, path).status_code == 404, f"{method} {path}"
+
+
 def test_every_case_url_answers_a_member(client, demo_case):
     """The same walk as a viewer: no 404 and no 500, so the walk above proves scoping and not
-    merely broken URLs."""
+    merely broken URLs. Every page gets the shared case context from case_view."""
     viewer = Membership.objects.get(case=demo_case, role="viewer").user
     client.force_login(viewer)
     for pattern in _case_patterns():
@@ -113,8 +124,49 @@ def test_every_case_url_answers_a_member(client, demo_case):
             assert any(word in pattern.name for word in ("edit", "create", "new", "member",
                                                          "delete", "identity", "add",
                                                          "import")), path
+            continue
+        assert response.status_code in (200, 405), (path, response.status_code)
+        if response.status_code == 200 and response.context is not None:
+            context = response.context
+            assert (context["nav"], context["case"], context["access"].case) == (
+                "cases", demo_case, demo_case), path
+            assert context["access"].membership.user == viewer, path
+            assert context["tab"] in CASE_TABS, (path, context["tab"])
+
+
+# The case page's tabs (templates/cases/includes/case_header.html).
+CASE_TABS = {"overview", "timeline", "claims", "sources", "evidence", "tasks", "activity",
+             "transfer"}
+# The URLs that only take POST: a member who GETs them is told so (405), not sent a page.
+POST_ONLY = {"claim_transition", "claim_propose", "member_remove", "import_confirm"}
+# The URLs that also take POST (forms); every other case URL is read with GET (and HEAD).
+FORMS = {"case_edit", "member_list", "member_edit", "incident_create", "incident_edit",
+         "source_create", "source_edit", "claim_create", "claim_edit", "evidence_create",
+         "task_create", "task_edit", "commentrequest_create", "commentrequest_edit",
+         "import_upload"}
+
+
+def test_every_case_url_answers_a_member_405_to_a_method_it_does_not_take(client, demo_case):
+    """The method is checked after access, for members only, with the methods allowed."""
+    editor = Membership.objects.filter(case=demo_case, role="editor").first().user
+    client.force_login(editor)
+    walked = set()
+    for pattern in _case_patterns():
+        if pattern.name in NOT_CASE_SCOPED:
+            continue
+        walked.add(pattern.name)
+        path = reverse(f"cases:{pattern.name}", kwargs=_kwargs_for(pattern, demo_case))
+        if pattern.name in POST_ONLY:
+            refused, allowed = ("GET", "PUT", "DELETE"), {"POST"}
+        elif pattern.name in FORMS:
+            refused, allowed = ("PUT", "PATCH", "DELETE"), {"GET", "HEAD", "POST"}
         else:
-            assert response.status_code in (200, 405), (path, response.status_code)
+            refused, allowed = ("POST", "PUT", "DELETE"), {"GET", "HEAD"}
+        for method in refused:
+            response = client.generic(method, path)
+            assert response.status_code == 405, f"{method} {path}"
+            assert set(response["Allow"].split(", ")) - {"OPTIONS"} == allowed, path
+    assert POST_ONLY | FORMS <= walked
 
 
 def test_walk_covers_the_non_case_pages_explicitly():

@@ -170,9 +170,10 @@ def test_case_create_with_bad_input_shows_errors_and_writes_nothing(client, desk
     response = client.post(reverse("cases:case_create"), {
         "title": "", "status": "bogus", "sensitivity": "normal",
     })
-    assert response.status_code == 200
+    assert response.status_code == 400  # as the record forms answer invalid input
     form = response.context["form"]
-    assert set(form.errors) == {"title", "status"}
+    assert {name: [e.code for e in errors] for name, errors in form.errors.as_data().items()} == {
+        "title": ["required"], "status": ["invalid_choice"]}
     assert "This field is required." in response.content.decode()
     assert Case.objects.count() == 1
     assert not Membership.objects.filter(user=desk_editor).exists()

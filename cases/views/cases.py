@@ -3,12 +3,12 @@ from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect, render
 
-from ..access import get_case_for_user
 from ..filters import CaseFilter
 from ..forms import CaseForm
 from ..models import Case, Membership
 from ..opening import OPEN_CASE_DENIED_MESSAGE, may_open_cases, open_case
 from ..tallies import case_counts, tracked_figures
+from .case_page import case_view
 
 CASES_PER_PAGE = 25
 
@@ -35,20 +35,23 @@ def case_create(request):
             "nav": "cases", "message": OPEN_CASE_DENIED_MESSAGE}, status=403)
     # The opener is known before validation: the lead is chosen among the case's people.
     form = CaseForm(request.POST or None, instance=Case(created_by=request.user))
-    if request.method == "POST" and form.is_valid():
-        # Whoever opens a case edits it; they add the rest of the team from there.
-        case = open_case(form.save(commit=False), request.user)
-        messages.success(request, f"Case “{case}” created. You are its editor.")
-        return redirect("cases:case_overview", slug=case.slug)
+    if request.method == "POST":
+        if form.is_valid():
+            # Whoever opens a case edits it; they add the rest of the team from there.
+            case = open_case(form.save(commit=False), request.user)
+            messages.success(request, f"Case “{case}” created. You are its editor.")
+            return redirect("cases:case_overview", slug=case.slug)
+        # Refused: the form again with the input kept, 400 like every record form.
+        return render(request, "cases/case_form.html", {"nav": "cases", "form": form},
+                      status=400)
     return render(request, "cases/case_form.html", {"nav": "cases", "form": form})
 
 
-def case_overview(request, slug):
-    access = get_case_for_user(request.user, slug)
-    case = access.case
+@case_view(tab="overview")
+def case_overview(request, case_page):
+    case = case_page.case
     members = case.memberships.select_related("user").order_by("role", "user__username")
-    return render(request, "cases/case_detail.html", {
-        "nav": "cases", "access": access, "case": case, "tab": "overview",
+    return case_page.render("cases/case_detail.html", {
         "members": members,
         "figures": tracked_figures(case),
         "counts": case_counts(case),

@@ -3,15 +3,14 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 
 from .. import attribution, workflow
-from ..access import get_case_for_user
 from ..enums import CitationRelation, Role, VerificationStatus
 from ..forms import ProposeForm, TransitionForm
 from ..identities import citation_address
 from ..models import Claim, Membership
+from .case_page import case_view
 
 REVIEW_PAGE_SIZE = 50
 # The claim page shows two forms with a note each: the prefix keeps their ids apart.
@@ -26,8 +25,8 @@ def _claim_for(access, pk) -> Claim:
     )
 
 
-def _render_claim(request, access, claim, *, transition_form=None, propose_form=None,
-                  status=200):
+def _render_claim(case_page, claim, *, transition_form=None, propose_form=None, status=200):
+    request, access = case_page.request, case_page.access
     citations = list(claim.citations.select_related("source", "via").order_by(
         "published_at", "pk"))
     for citation in citations:
@@ -37,8 +36,7 @@ def _render_claim(request, access, claim, *, transition_form=None, propose_form=
     moves = workflow.available_moves(claim, request.user)
     if transition_form is None:
         transition_form = TransitionForm(moves=moves, support=_support_for(claim, moves))
-    return render(request, "cases/claim_detail.html", {
-        "nav": "cases", "access": access, "case": access.case, "tab": "claims",
+    return case_page.render("cases/claim_detail.html", {
         "claim": claim,
         "citations": citations,
         "independent_origins": len(attribution.origins(supporting, via_map)),
@@ -57,18 +55,14 @@ def _support_for(claim, moves):
     return None
 
 
-def claim_detail(request, slug, pk):
-    access = get_case_for_user(request.user, slug)
-    return _render_claim(request, access, _claim_for(access, pk))
+@case_view(tab="claims")
+def claim_detail(request, case_page, pk):
+    return _render_claim(case_page, _claim_for(case_page.access, pk))
 
 
-def claim_transition(request, slug, pk):
-    access = get_case_for_user(request.user, slug)
-    claim = _claim_for(access, pk)
-    # The method is checked after the access check (not with @require_POST) so a non-member
-    # gets 404 whatever the method, never a 405 that confirms the case exists.
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+@case_view(tab="claims", methods=["POST"])
+def claim_transition(request, case_page, pk):
+    claim = _claim_for(case_page.access, pk)
     moves = workflow.available_moves(claim, request.user)
     form = TransitionForm(request.POST, moves=moves, support=_support_for(claim, moves))
     if form.is_valid():
@@ -82,16 +76,14 @@ def claim_transition(request, slug, pk):
         else:
             messages.success(request, f"The claim is now "
                                       f"{VerificationStatus(claim.status).label.lower()}.")
-            return redirect("cases:claim_detail", slug=slug, pk=claim.pk)
+            return redirect("cases:claim_detail", slug=case_page.case.slug, pk=claim.pk)
     # Refused: the page again, the refusal beside the move and the note as typed.
-    return _render_claim(request, access, claim, transition_form=form, status=400)
+    return _render_claim(case_page, claim, transition_form=form, status=400)
 
 
-def claim_propose(request, slug, pk):
-    access = get_case_for_user(request.user, slug)
-    claim = _claim_for(access, pk)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+@case_view(tab="claims", methods=["POST"])
+def claim_propose(request, case_page, pk):
+    claim = _claim_for(case_page.access, pk)
     form = ProposeForm(request.POST, prefix=PROPOSE_PREFIX)
     if form.is_valid():
         try:
@@ -102,8 +94,8 @@ def claim_propose(request, slug, pk):
                 form.add_error(None, message)
         else:
             messages.success(request, "Your proposed verdict is recorded for the editors.")
-            return redirect("cases:claim_detail", slug=slug, pk=claim.pk)
-    return _render_claim(request, access, claim, propose_form=form, status=400)
+            return redirect("cases:claim_detail", slug=case_page.case.slug, pk=claim.pk)
+    return _render_claim(case_page, claim, propose_form=form, status=400)
 
 
 def review_queue(request):

@@ -1,14 +1,14 @@
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 
-from ..access import get_case_for_user
 from ..models import CustodyEntry, Evidence
+from .case_page import case_view
 
 
-def evidence_download(request, slug, pk):
+@case_view(tab="evidence")
+def evidence_download(request, case_page, pk):
     """Stream an evidence file to a member of its case, logging the access in its custody."""
-    access = get_case_for_user(request.user, slug)
-    evidence = get_object_or_404(Evidence.objects.of_case(access.case), pk=pk)
+    evidence = get_object_or_404(Evidence.objects.of_case(case_page.case), pk=pk)
     try:
         handle = evidence.file.open("rb")
     except FileNotFoundError:

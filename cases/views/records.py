@@ -2,9 +2,9 @@
 identity, for its handlers only), claims with their citations, evidence uploads, tasks,
 requests for comment, the case itself and its members.
 
-Each page is a RecordFormView. It fetches the case with get_case_for_user() first, so that
+Each page is a RecordFormView, a CasePageView: it is entered through case_view, so that
 outsiders, and members below the page's `min_role`, get 404 on GET and POST alike; it offers
-related records of this case only; and it handles POSTs with concurrency.NoLostUpdatesMixin:
+related records of this case only; and it handles POSTs with versioning.NoLostUpdatesMixin:
 one transaction that locks the record, refuses a form opened on an older version (saying
 what changed and who changed it), validates, and saves. The same class serves a record's
 "new" URL (no pk) and its "edit" URL (pk).
@@ -13,13 +13,11 @@ what changed and who changed it), validates, and saves. The same class serves a 
 from django.contrib import messages
 from django.db.models import Case as CaseWhen
 from django.db.models import IntegerField, Value, When
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 
-from ..access import get_case_for_user
 from ..enums import Role
 from ..forms import (
     CaseEditForm,
@@ -49,24 +47,18 @@ from ..models import (
     SourceIdentity,
     Task,
 )
+from .case_page import CasePageView
 from .versioning import NoLostUpdatesMixin
 
 
-class RecordFormView(NoLostUpdatesMixin, View):
+class RecordFormView(NoLostUpdatesMixin, CasePageView):
     """Create (no `pk` in the URL) or edit (`pk`) one record of a case."""
 
     model = None
     form_class = None
     template_name = None
-    tab = None
     min_role = Role.REPORTER
     list_url_name = None  # where to go after saving
-
-    def dispatch(self, request, *args, **kwargs):
-        # Access first: a non-member learns nothing, not even which methods a URL accepts.
-        self.access = get_case_for_user(request.user, kwargs["slug"], min_role=self.min_role)
-        self.case = self.access.case
-        return super().dispatch(request, *args, **kwargs)
 
     @property
     def creating(self) -> bool:
@@ -109,8 +101,7 @@ class RecordFormView(NoLostUpdatesMixin, View):
         return {}
 
     def render_forms(self, obj, forms, *, conflicts=(), status=200):
-        return render(self.request, self.template_name, {
-            "nav": "cases", "access": self.access, "case": self.case, "tab": self.tab,
+        return self.case_page.render(self.template_name, {
             "object": obj, "creating": self.creating, "conflicts": conflicts,
             "heading": self.heading(obj), "cancel_url": self.cancel_url(obj),
             "form_action": self.form_action(obj), **forms,

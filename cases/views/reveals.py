@@ -4,22 +4,20 @@ only (everyone else gets 404, like any page that is not theirs); it names source
 and never shows an identity."""
 
 from django.core.paginator import Paginator
-from django.shortcuts import render
 
-from ..access import get_case_for_user
 from ..enums import Role
 from ..identities import handler_grants
 from ..models import IdentityReveal
+from .case_page import case_view
 
 PAGE_SIZE = 50
 
 
-def identity_reveals(request, slug):
-    access = get_case_for_user(request.user, slug, min_role=Role.EDITOR)
-    reveals = (IdentityReveal.objects.of_case(access.case).select_related("user")
+@case_view(tab="sources", min_role=Role.EDITOR)
+def identity_reveals(request, case_page):
+    reveals = (IdentityReveal.objects.of_case(case_page.case).select_related("user")
                .order_by("-revealed_at", "-pk"))
     page = Paginator(reveals, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "cases/identity_reveals.html", {
-        "nav": "cases", "access": access, "case": access.case, "tab": "sources", "page": page,
-        "grants": handler_grants(access.case),
+    return case_page.render("cases/identity_reveals.html", {
+        "page": page, "grants": handler_grants(case_page.case),
     })

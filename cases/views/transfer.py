@@ -13,34 +13,26 @@ ClaimReview JSON-LD, streamed (cases/exports.py). No export carries a protected 
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponseNotAllowed, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 
 from .. import exports, imports
-from ..access import get_case_for_user
 from ..enums import Role
 from ..forms.imports import ImportUploadForm
+from .case_page import case_view
 
 KIND_DESTINATION = {"incidents": "timeline", "sources": "source_list", "case": "case_overview"}
 
 
-def _render(request, template, access, *, status=200, **context):
-    return render(request, template, {
-        "nav": "cases", "access": access, "case": access.case, "tab": "transfer", **context,
-    }, status=status)
-
-
-def export_case(request, slug):
+@case_view(tab="transfer")
+def export_case(request, case_page):
     """The export page, or with ?format= one export as a download."""
-    access = get_case_for_user(request.user, slug)  # first: a non-member learns nothing
-    if request.method not in ("GET", "HEAD"):
-        return HttpResponseNotAllowed(["GET"])
+    access = case_page.access
     name = request.GET.get("format")
     if not name:
-        return _render(request, "cases/export_list.html", access,
-                       formats=[(key, label) for key, (label, _ct, _ext) in
-                                exports.EXPORTS.items()])
+        return case_page.render("cases/export_list.html", {
+            "formats": [(key, label) for key, (label, _ct, _ext) in exports.EXPORTS.items()]})
     if name not in exports.EXPORTS:
         raise Http404("No such export format.")
     _label, content_type, _ext = exports.EXPORTS[name]
@@ -55,45 +47,42 @@ def export_case(request, slug):
     return response
 
 
-def import_upload(request, slug):
-    access = get_case_for_user(request.user, slug, min_role=Role.REPORTER)
-    if request.method not in ("GET", "HEAD", "POST"):
-        return HttpResponseNotAllowed(["GET", "POST"])
+@case_view(tab="transfer", methods=["GET", "POST"], min_role=Role.REPORTER)
+def import_upload(request, case_page):
+    access = case_page.access
     if request.method != "POST":
         initial = {"kind": request.GET.get("kind")} if request.GET.get("kind") in KIND_DESTINATION \
             else None
-        return _render(request, "cases/import_form.html", access,
-                       form=ImportUploadForm(initial=initial))
+        return case_page.render("cases/import_form.html",
+                                {"form": ImportUploadForm(initial=initial)})
     form = ImportUploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _render(request, "cases/import_form.html", access, form=form, status=400)
+        return case_page.render("cases/import_form.html", {"form": form}, status=400)
     kind, upload = form.cleaned_data["kind"], form.cleaned_data["file"]
     data = upload.read()
     try:
         report = imports.check_file(kind, access, request.user, data, upload.name)
     except imports.FileRefused as exc:
         form.add_error("file", ValidationError(str(exc), code=exc.code))
-        return _render(request, "cases/import_form.html", access, form=form, status=400)
+        return case_page.render("cases/import_form.html", {"form": form}, status=400)
     token = None
     if report.ok:
         token = imports.stage_upload(data, case=access.case, user=request.user, kind=kind,
                                      name=upload.name)
-    return _preview(request, access, report, kind=kind, name=upload.name, token=token)
+    return _preview(case_page, report, kind=kind, name=upload.name, token=token)
 
 
-def _preview(request, access, report, *, kind, name, token, status=200):
-    importer = imports.importer_for(kind, access, request.user)
-    return render(request, "cases/import_preview.html", {
-        "nav": "cases", "access": access, "case": access.case, "tab": "transfer",
+def _preview(case_page, report, *, kind, name, token, status=200):
+    importer = imports.importer_for(kind, case_page.access, case_page.request.user)
+    return case_page.render("cases/import_preview.html", {
         "report": report, "kind": kind, "noun": importer.noun, "file_name": name,
         "token": token,
     }, status=status)
 
 
-def import_confirm(request, slug):
-    access = get_case_for_user(request.user, slug, min_role=Role.REPORTER)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+@case_view(tab="transfer", methods=["POST"], min_role=Role.REPORTER)
+def import_confirm(request, case_page):
+    access = case_page.access
     try:
         data, info = imports.read_staged(request.POST.get("token", ""), case=access.case,
                                          user=request.user)
@@ -112,7 +101,7 @@ def import_confirm(request, slug):
         # The case changed since the preview (a source name taken meanwhile…): nothing was
         # written; show why, and let them upload again.
         imports.discard_staged(info)
-        return _preview(request, access, report, kind=kind, name=name, token=None, status=409)
+        return _preview(case_page, report, kind=kind, name=name, token=None, status=409)
     imports.discard_staged(info)
     importer = imports.importer_for(kind, access, request.user)
     noun = importer.noun if report.written == 1 else f"{importer.noun}s"

@@ -1,6 +1,6 @@
 """The case workspace: read views of one case (timeline, claims board, sources, evidence,
-tasks, activity). Each fetches the case through get_case_for_user (404 for non-members) and
-issues a fixed number of queries however much the case holds."""
+tasks, activity). Each is entered through case_view (404 for non-members) and issues a fixed
+number of queries however much the case holds."""
 
 from __future__ import annotations
 
@@ -10,30 +10,23 @@ from datetime import date
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Prefetch, Window
 from django.db.models.functions import RowNumber
-from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from .. import attribution
-from ..access import get_case_for_user
 from ..activity import activity_for
 from ..enums import CitationRelation, VerificationStatus
 from ..fragments import case_fragment
 from ..models import Citation, Claim, CommentRequest, Evidence, Incident, Source, Task
 from ..timebounds import parse_datetime_param
+from .case_page import case_view
 
 TIMELINE_PAGE_SIZE = 15
 # Claims shown under each incident of the timeline; the rest are counted, not rendered.
 TIMELINE_CLAIMS_PER_INCIDENT = 5
 BOARD_COLUMN_SIZE = 20
 LIST_PAGE_SIZE = 50
-
-
-def _render(request, template, access, tab, **context):
-    return render(request, template, {
-        "nav": "cases", "access": access, "case": access.case, "tab": tab, **context,
-    })
 
 
 @dataclass(frozen=True)
@@ -43,12 +36,12 @@ class TimelineEntry:
     comment_request: CommentRequest | None = None
 
 
-def timeline(request, slug):
-    access = get_case_for_user(request.user, slug)
+@case_view(tab="timeline")
+def timeline(request, case_page):
+    access = case_page.access
     entries_html = case_fragment(request, access, "timeline",
                                  lambda: _timeline_entries(request, access), params=["page"])
-    return _render(request, "cases/incident_list.html", access, "timeline",
-                   entries_html=entries_html)
+    return case_page.render("cases/incident_list.html", {"entries_html": entries_html})
 
 
 def _timeline_entries(request, access) -> SafeString:
@@ -122,16 +115,18 @@ def _cards(claims, via_map) -> list[BoardCard]:
     return cards
 
 
-def claims_board(request, slug):
+@case_view(tab="claims")
+def claims_board(request, case_page):
     """Claims grouped by verification status. The board shows the most recent claims of each
     status; `?status=` lists one status in full, page by page."""
-    access = get_case_for_user(request.user, slug)
+    access = case_page.access
     columns_html = case_fragment(request, access, "claims-board",
                                  lambda: _board_columns(request, access),
                                  params=["status", "page"])
-    return _render(request, "cases/claim_list.html", access, "claims",
-                   columns_html=columns_html,
-                   one_status=request.GET.get("status") in VerificationStatus.values)
+    return case_page.render("cases/claim_list.html", {
+        "columns_html": columns_html,
+        "one_status": request.GET.get("status") in VerificationStatus.values,
+    })
 
 
 def _board_columns(request, access) -> SafeString:
@@ -169,9 +164,9 @@ def _board_columns(request, access) -> SafeString:
         "board_column_size": BOARD_COLUMN_SIZE})
 
 
-def source_list(request, slug):
-    access = get_case_for_user(request.user, slug)
-    case = access.case
+@case_view(tab="sources")
+def source_list(request, case_page):
+    case = case_page.case
     sources = (Source.objects.of_case(case).select_related("reached_via")
                .annotate(claim_count=Count("citations__claim", distinct=True),
                          incident_count=Count("citations__incident", distinct=True),
@@ -183,33 +178,32 @@ def source_list(request, slug):
     # Each source with its chain as a statement travels: origin → … → this source.
     rows = [(s, [names[i] for i in reversed(attribution.chain(s.pk, via_map))])
             for s in page.object_list]
-    return _render(request, "cases/source_list.html", access, "sources", page=page, rows=rows)
+    return case_page.render("cases/source_list.html", {"page": page, "rows": rows})
 
 
-def evidence_list(request, slug):
-    access = get_case_for_user(request.user, slug)
-    items = (Evidence.objects.of_case(access.case)
+@case_view(tab="evidence")
+def evidence_list(request, case_page):
+    items = (Evidence.objects.of_case(case_page.case)
              .select_related("captured_by", "claim", "incident").order_by("-captured_at", "pk"))
     page = Paginator(items, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-    return _render(request, "cases/evidence_list.html", access, "evidence", page=page)
+    return case_page.render("cases/evidence_list.html", {"page": page})
 
 
-def task_list(request, slug):
-    access = get_case_for_user(request.user, slug)
-    tasks = (Task.objects.of_case(access.case)
+@case_view(tab="tasks")
+def task_list(request, case_page):
+    tasks = (Task.objects.of_case(case_page.case)
              .select_related("assignee", "claim", "incident").order_by("state", "due_on", "pk"))
     page = Paginator(tasks, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-    return _render(request, "cases/task_list.html", access, "tasks", page=page,
-                   today=timezone.localdate())
+    return case_page.render("cases/task_list.html", {"page": page,
+                                                     "today": timezone.localdate()})
 
 
-def activity(request, slug):
-    access = get_case_for_user(request.user, slug)
+@case_view(tab="activity")
+def activity(request, case_page):
     # The `before` cursor: anything unreadable or out of range (an offset past ±15:59, the
     # year 10000, which the database would refuse) means "the newest".
     before = parse_datetime_param(request.GET.get("before", ""))
-    items = activity_for([access.case.pk], limit=LIST_PAGE_SIZE, before=before)
+    items = activity_for([case_page.case.pk], limit=LIST_PAGE_SIZE, before=before)
     older = items[-1].at if len(items) == LIST_PAGE_SIZE else None
-    return _render(request, "cases/activity_list.html", access, "activity", items=items,
-                   older=older)
+    return case_page.render("cases/activity_list.html", {"items": items, "older": older})
 
