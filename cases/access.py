@@ -5,7 +5,8 @@ Editorial access is granted per case, by a membership: a role (viewer, reporter,
 it from here:
 
 - **Querysets**: `member_case_ids(user)`, the rule behind every `visible_to(user)`: the cases
-  the user is a member of, as a subquery. Superusers are no exception.
+  the user is a member of (or holds a role in, such as the cases they edit), as a subquery.
+  Superusers are no exception.
 - **The workspace's pages**: `get_case_for_user()` turns "this user, this case" into a
   `CaseAccess` or a 404. A non-member gets 404, never 403, for every URL of a case: Casedesk
   does not confirm that a case exists to someone who is not on it. The views reach it through
@@ -32,12 +33,15 @@ from .models import Case, Membership
 
 # --- Querysets --------------------------------------------------------------------------------
 
-def member_case_ids(user):
-    """The ids of the cases `user` is a member of (a subquery), or None for an anonymous or
-    deactivated user, who sees no case at all."""
+def member_case_ids(user, min_role: Role = Role.VIEWER):
+    """The ids of the cases where `user` holds at least `min_role` (a subquery), or None for
+    an anonymous or deactivated user, who sees no case at all."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    return Membership.objects.filter(user=user).values("case_id")
+    memberships = Membership.objects.filter(user=user)
+    if min_role != Role.VIEWER:
+        memberships = memberships.filter(role__in=[r for r in Role if r.at_least(min_role)])
+    return memberships.values("case_id")
 
 
 # --- The workspace's pages --------------------------------------------------------------------

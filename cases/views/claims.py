@@ -6,10 +6,11 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
 from .. import attribution, workflow
+from ..access import member_case_ids
 from ..enums import CitationRelation, Role, VerificationStatus
 from ..forms import ProposeForm, TransitionForm
 from ..identities import citation_address
-from ..models import Claim, Membership
+from ..models import Claim
 from .case_page import case_view
 
 REVIEW_PAGE_SIZE = 50
@@ -100,8 +101,7 @@ def claim_propose(request, case_page, pk):
 
 def review_queue(request):
     """Claims waiting for an editor's verdict, across the cases I edit, oldest first."""
-    editor_cases = Membership.objects.filter(user=request.user, role=Role.EDITOR).values(
-        "case_id")
+    editor_cases = member_case_ids(request.user, min_role=Role.EDITOR)
     claims = (Claim.objects.filter(case_id__in=editor_cases).awaiting_review()
               .select_related("case", "proposed_by", "created_by").order_by("updated_at", "pk"))
     page = Paginator(claims, REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))

@@ -1,6 +1,7 @@
 from django.db.models import Count, Q
 from django.shortcuts import render
 
+from ..access import member_case_ids
 from ..activity import activity_for
 from ..enums import Role
 from ..models import Claim, CommentRequest, Membership, Task
@@ -22,7 +23,7 @@ def dashboard(request):
                        .order_by("-case__updated_at", "case_id")[:DASHBOARD_LIST_LIMIT])
     awaiting_verdict = (
         Claim.objects
-        .filter(case__in=my_memberships.filter(role=Role.EDITOR).values("case_id"))
+        .filter(case__in=member_case_ids(user, min_role=Role.EDITOR))
         .awaiting_review()
         .select_related("case", "proposed_by").order_by("updated_at")[:DASHBOARD_LIST_LIMIT]
     )
