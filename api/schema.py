@@ -54,6 +54,14 @@ class CasedeskAutoSchema(AutoSchema):
             "404": _error("No such record among your cases (or no such page of a list).",
                           DETAIL_ERROR),
         }
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors["413"] = _error("The body is larger than the server accepts (code "
+                                   "`body_too_large`); nothing was changed.", CODED_ERROR)
+        # Answered by the HTTP server before the request reaches the API (gunicorn's limit on
+        # the request line), in its own HTML.
+        errors["414"] = {"description": "The address (with its query) is longer than the "
+                                        "server reads.",
+                         "content": {"text/html": {"schema": {"type": "string"}}}}
         if self._is_versioned():
             errors["412"] = _error("The record changed since the version named in If-Match "
                                    "(code `version_changed`, naming who changed what), or "

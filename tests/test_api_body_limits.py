@@ -38,3 +38,17 @@ def test_api_body_within_the_limit_is_read(world, reporter, settings):
 
     assert response.status_code == 201, response.content
     assert Incident.objects.filter(title="Night of desertion").exists()
+
+
+def test_the_schema_documents_the_body_and_address_limits(world, reporter):
+    schema = token_client(reporter).get("/api/schema/?format=json").json()
+    operations = [(method, path, operation) for path, item in schema["paths"].items()
+                  for method, operation in item.items() if method in {"get", "post", "put",
+                                                                       "patch", "delete"}]
+
+    writes = [op for method, _path, op in operations if method in {"post", "put", "patch"}]
+    assert writes and all("413" in op["responses"] for op in writes)
+    assert all("413" not in op["responses"]
+               for method, _path, op in operations if method in {"get", "delete"})
+    assert all(op["responses"]["414"]["content"] == {"text/html": {"schema": {"type": "string"}}}
+               for _method, _path, op in operations)
