@@ -54,6 +54,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "api",
+    # Background work (background/, docs/architecture.md "Background work"): Django's Tasks
+    # framework (the backport; on Django 6 `django.tasks` needs no app), its database backend,
+    # and our module, which application code calls and which retries failed tasks.
+    "django_tasks",
+    "django_tasks_db",
+    "background",
 ]
 
 MIDDLEWARE = [
@@ -291,6 +297,22 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "cases.enums.Role",
     },
 }
+
+# --- Background work (background/) -----------------------------------------------------------
+# The queue is a table of the app's own database (django_tasks_db): `manage.py worker`
+# processes, any number on any number of machines, take tasks from it. TASKS_BACKEND names
+# another backend of Django's Tasks framework; application code only calls background/.
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    },
+}
+# A task still running this long after it started is taken to have lost its worker (the
+# process was killed, its machine went away): a worker puts it back in the queue as a failed
+# attempt. Longer than any task may run.
+BACKGROUND_ABANDONED_AFTER_SECONDS = env.int("BACKGROUND_ABANDONED_AFTER_SECONDS",
+                                             default=60 * 60)
 
 # URL fields without a scheme mean https (Django 6's default, adopted now).
 FORMS_URLFIELD_ASSUME_HTTPS = True
