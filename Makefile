@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test migrate demo lint clean scan bench-search bench fuzz
+.PHONY: run worker test install install-test migrate demo lint clean scan bench-search bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ demo: migrate
 	$(BIN)/python manage.py seed_demo
 
 # The local demo only: editors' two-factor sign-in is switched off, and every page says so.
+# The web server and a background worker, started and stopped together (background/launcher.py).
 run: demo
-	CASEDESK_REQUIRE_2FA=false $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	CASEDESK_REQUIRE_2FA=false $(BIN)/python -m background.launcher $(HOST):$(PORT)
+
+# One more background worker beside `make run`, or the only one beside another web server.
+worker: migrate
+	$(BIN)/python manage.py worker
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
