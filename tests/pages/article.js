@@ -1,0 +1,1 @@
+document.getElementById("scripted").textContent = "Updated by the page's script at load.";

@@ -1,0 +1,92 @@
+"""A real web server for the capture tests: this folder's pages over HTTP from a thread.
+
+`PageServer("127.0.0.1")` serves the files beside this module, and a few addresses made for
+the tests:
+
+- `/redirect?to=URL` answers 302 to URL;
+- `/gzipped` answers an HTML page gzip-encoded;
+- `/embeds?src=URL` answers a page whose image is URL (another host's, say).
+
+`requests` lists every path asked for, in order, so a test can show that a server was never
+reached.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import html
+import http.server
+import threading
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+PAGES = Path(__file__).resolve().parent
+
+GZIPPED_PAGE = ("<!DOCTYPE html><html><head><title>Compressed report</title></head><body>"
+                "<p>This report travelled gzip-encoded.</p></body></html>")
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    server_version = "CasedeskTestPages/1"
+
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        if parts.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", query["to"][0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if parts.path == "/gzipped":
+            return self._send(gzip.compress(GZIPPED_PAGE.encode()), "text/html; charset=utf-8",
+                              encoding="gzip")
+        if parts.path == "/embeds":
+            src = html.escape(query["src"][0])
+            page = (f"<!DOCTYPE html><html><head><title>Embedding page</title></head><body>"
+                    f"<p>An image from elsewhere:</p><img src=\"{src}\" alt=\"x\"></body></html>")
+            return self._send(page.encode(), "text/html; charset=utf-8")
+        return super().do_GET()
+
+    def _send(self, body: bytes, content_type: str, *, encoding: str = ""):
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class PageServer:
+    def __init__(self, host: str = "127.0.0.1"):
+        handler = functools.partial(_Handler, directory=str(PAGES))
+        self._server = http.server.ThreadingHTTPServer((host, 0), handler)
+        self._server.requests = []
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.host = host
+        self.port = self._server.server_address[1]
+        self.origin = f"http://{host}:{self.port}"
+
+    @property
+    def requests(self) -> list[str]:
+        return self._server.requests
+
+    def url(self, path: str) -> str:
+        return f"{self.origin}/{path.lstrip('/')}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
