@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "background",
+    # Captures of cited pages (capture/): archived, photographed, hashed, timestamped.
+    "capture",
 ]
 
 MIDDLEWARE = [
@@ -313,6 +315,28 @@ TASKS = {
 # attempt. Longer than any task may run.
 BACKGROUND_ABANDONED_AFTER_SECONDS = env.int("BACKGROUND_ABANDONED_AFTER_SECONDS",
                                              default=60 * 60)
+
+# --- Web captures (capture/) ------------------------------------------------------------------
+# A worker captures a cited page with headless Chromium (Debian's chromium package). The
+# browser reaches no network itself: capture/network.py makes every request, refusing
+# loopback, private, link-local, multicast, reserved and cloud-metadata addresses unless
+# CAPTURE_ALLOWED_HOSTS (comma-separated host names, addresses or networks) names them.
+CAPTURE_ALLOWED_HOSTS = env.list("CAPTURE_ALLOWED_HOSTS", default=[])
+# Every capture request through this proxy, e.g. socks5://127.0.0.1:9050 (Tor); the proxy
+# then resolves the names. Empty: direct connections.
+CAPTURE_PROXY = env.str("CAPTURE_PROXY", default="")
+CAPTURE_CHROMIUM = env.str("CAPTURE_CHROMIUM", default="/usr/bin/chromium")
+# One capture's limits: wall-clock time, bytes read, requests made (redirects included).
+CAPTURE_TIMEOUT_SECONDS = env.int("CAPTURE_TIMEOUT_SECONDS", default=90)
+CAPTURE_MAX_BYTES = env.int("CAPTURE_MAX_BYTES", default=100 * 1024 * 1024)
+CAPTURE_MAX_RESOURCES = env.int("CAPTURE_MAX_RESOURCES", default=500)
+# RFC 3161 Time-Stamp Authorities (comma-separated, asked in order until one answers) and
+# the PEM bundle their chains must lead to (empty: the system's CA bundle). No TSA: captures
+# are stored without a timestamp, and `verify_evidence` says so.
+CAPTURE_TSA_URL = env.list("CAPTURE_TSA_URL", default=[])
+CAPTURE_TSA_CA_FILE = env.str("CAPTURE_TSA_CA_FILE", default="")
+# Saving a citation with a public address queues its capture (capture/tasks.py).
+CAPTURE_ON_SAVE = env.bool("CAPTURE_ON_SAVE", default=True)
 
 # URL fields without a scheme mean https (Django 6's default, adopted now).
 FORMS_URLFIELD_ASSUME_HTTPS = True

@@ -1,0 +1,147 @@
+"""A capture of a cited page, and its files (each a cases.Evidence of the citation's case).
+
+A Capture is created when someone asks for one (status queued), taken by a worker
+(running), and ends done or failed with a code and a reason. A done capture holds what the
+page answered (final address, status, headers, title), its manifest and the manifest's
+SHA-256, and the RFC 3161 timestamp over that hash with the TSA's certificate chain. Its
+files are Evidence rows (WACZ, PNG, PDF, manifest) with their own custody logs; CaptureFile
+says which is which.
+
+A protected source's address is for the case's source handlers only (cases/identities.py):
+for such a capture everything that names or shows the address (the address, the final
+address, the title, the headers, the manifest, the resources refused) is kept encrypted in
+`sealed_details` and the clear columns stay empty. `details` reads either.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from cases.crypto import EncryptedTextField
+from cases.models.base import CaseDataQuerySet
+
+#: The parts of a capture that name or show the address.
+DETAIL_FIELDS = ("url", "final_url", "title", "response_headers", "manifest", "refused")
+
+
+class Capture(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        # Asked for by someone (a button, the API, the capture command): a protected
+        # source's address is captured only this way, and only for a source handler.
+        REQUESTED = "requested", "Requested"
+        # Made because a citation with an address was saved.
+        CITATION_SAVED = "citation_saved", "Citation saved"
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="captures")
+    citation = models.ForeignKey("cases.Citation", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="captures")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices,
+                               default=Trigger.REQUESTED)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED,
+                              db_index=True)
+    failure_code = models.CharField(max_length=40, blank=True)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The background task that makes it (background.state() tells its attempts and retries).
+    task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField("captured by worker", max_length=200, blank=True,
+                              help_text="Host and process that made the capture.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # What the page answered. Empty for a protected address: see sealed_details.
+    protected = models.BooleanField(default=False, editable=False)
+    url = models.TextField("address", blank=True)
+    final_url = models.TextField("final address", blank=True)
+    http_status = models.PositiveSmallIntegerField("HTTP status", null=True, blank=True)
+    response_headers = models.JSONField(default=list, blank=True)
+    title = models.TextField(blank=True)
+    manifest = models.JSONField(null=True, blank=True)
+    refused = models.JSONField("resources refused", default=list, blank=True)
+    sealed_details = EncryptedTextField(null=True, blank=True, editable=False)
+    captured_at = models.DateTimeField(null=True, blank=True)
+
+    manifest_sha256 = models.CharField("manifest SHA-256", max_length=64, blank=True,
+                                       db_index=True)
+    timestamp_token = models.BinaryField("RFC 3161 timestamp token (DER)", null=True,
+                                         blank=True)
+    tsa_chain_pem = models.TextField("TSA certificate chain (PEM)", blank=True)
+    tsa_url = models.CharField("Time-Stamp Authority", max_length=500, blank=True)
+    timestamped_at = models.DateTimeField("time certified by the TSA", null=True, blank=True)
+    verified_at = models.DateTimeField("timestamp verified at", null=True, blank=True)
+    timestamp_error = models.TextField(blank=True)
+
+    objects = CaseDataQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            # One capture per manifest: storing the same result twice finds the first.
+            models.UniqueConstraint(fields=["manifest_sha256"],
+                                    condition=~Q(manifest_sha256=""),
+                                    name="capture_manifest_stored_once"),
+        ]
+
+    def __str__(self):
+        return f"Capture {self.pk} ({self.get_status_display().lower()})"
+
+    @property
+    def details(self) -> dict:
+        """The address-bearing parts, from the clear columns or, for a protected address,
+        decrypted. Callers show them to the case's source handlers only when `protected`."""
+        if self.protected:
+            return json.loads(self.sealed_details) if self.sealed_details else {
+                name: "" for name in DETAIL_FIELDS}
+        return {name: getattr(self, name) for name in DETAIL_FIELDS}
+
+    def set_details(self, **values) -> None:
+        unknown = set(values) - set(DETAIL_FIELDS)
+        if unknown:
+            raise TypeError(f"not capture details: {', '.join(sorted(unknown))}")
+        if not self.protected:
+            for name, value in values.items():
+                setattr(self, name, value)
+            return
+        sealed = {**self.details, **values}
+        self.sealed_details = json.dumps(sealed, ensure_ascii=False)
+        for name in DETAIL_FIELDS:
+            setattr(self, name, self._meta.get_field(name).get_default())
+
+
+class CaptureFile(models.Model):
+    """Which Evidence of a capture is its archive, screenshot, PDF or manifest."""
+
+    class Role(models.TextChoices):
+        ARCHIVE = "archive", "Web archive (WACZ)"
+        SCREENSHOT = "screenshot", "Screenshot (PNG)"
+        PDF = "pdf", "PDF of the page"
+        MANIFEST = "manifest", "Manifest (JSON)"
+
+    capture = models.ForeignKey(Capture, on_delete=models.CASCADE, related_name="files")
+    evidence = models.OneToOneField("cases.Evidence", on_delete=models.CASCADE,
+                                    related_name="capture_file")
+    role = models.CharField(max_length=12, choices=Role.choices)
+
+    class Meta:
+        ordering = ["capture", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["capture", "role"], name="capture_file_role_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_role_display()} of capture {self.capture_id}"
