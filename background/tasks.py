@@ -12,7 +12,9 @@ without spaces (a slug, a key). What a task is given and what it returns is stor
 database in clear until the result is pruned, so a task never carries a protected identity, a
 name or any text a user wrote: it is given the ids of the records and of the user who asked,
 and reads them inside the task with that user's rights. Anything else is refused when it is
-queued (ArgumentRefused), and a return value that is not made of ids fails the task.
+queued (ArgumentRefused), and a return value that is not made of ids fails the task. The
+message of an exception a task raises is stored too (it is the reason a page shows): it names
+records by id, never by what they hold.
 
 A task is run at least once, not exactly once: a failed attempt is retried after a backoff,
 and a task whose worker died is run again (background/retries.py). Every task is therefore
