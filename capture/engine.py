@@ -222,7 +222,7 @@ class _Session:
             raise
 
     async def _close_socket(self, websocket) -> None:
-        self._note(websocket.url, "websocket_not_captured")
+        self._note(websocket.url, errors.WEBSOCKET_NOT_CAPTURED)
         with contextlib.suppress(Exception):
             await websocket.close()
 

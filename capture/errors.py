@@ -40,6 +40,8 @@ TOO_LARGE = "too_large"
 TOO_MANY_RESOURCES = "too_many_resources"
 TOO_MANY_REDIRECTS = "too_many_redirects"
 DOWNLOAD_REFUSED = "download_refused"
+#: A WebSocket the page opened: closed unopened, since a capture cannot archive it.
+WEBSOCKET_NOT_CAPTURED = "websocket_not_captured"
 BROWSER_FAILED = "browser_failed"
 PACKAGING_FAILED = "packaging_failed"
 #: A file changed between the capture and its storage (its hash differs from the manifest's).

@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import json
+import socket
 import zipfile
 from pathlib import Path
 
@@ -206,6 +207,29 @@ def test_capture_page_aborts_resource_not_allowed(pages, elsewhere):
         uris = {uri for kind, uri, _, _ in _warc_records(result.file("archive").path)}
     assert image not in uris
     assert elsewhere.requests == []
+
+
+@needs_chromium
+def test_capture_page_closes_websocket_unopened(pages):
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    target = f"ws://127.0.0.1:{listener.getsockname()[1]}/live"
+    try:
+        with capture_page(pages.url(f"/socket?to={target}"),
+                          allowed_hosts=["127.0.0.1"]) as result:
+            assert result.title == "Live page"
+            assert result.refused == [{"url": target, "code": errors.WEBSOCKET_NOT_CAPTURED}]
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+@needs_chromium
+def test_capture_page_refuses_download(pages):
+    with pytest.raises(CaptureError) as refused:
+        capture_page(pages.url("/download"), allowed_hosts=["127.0.0.1"])
+    assert refused.value.code == errors.DOWNLOAD_REFUSED
 
 
 # --- storing ------------------------------------------------------------------------------------

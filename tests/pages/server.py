@@ -5,7 +5,9 @@ the tests:
 
 - `/redirect?to=URL` answers 302 to URL;
 - `/gzipped` answers an HTML page gzip-encoded;
-- `/embeds?src=URL` answers a page whose image is URL (another host's, say).
+- `/embeds?src=URL` answers a page whose image is URL (another host's, say);
+- `/socket?to=URL` answers a page whose script opens a WebSocket to URL;
+- `/download` answers a file to save (Content-Disposition: attachment), not a page.
 
 `requests` lists every path asked for, in order, so a test can show that a server was never
 reached.
@@ -48,11 +50,23 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             page = (f"<!DOCTYPE html><html><head><title>Embedding page</title></head><body>"
                     f"<p>An image from elsewhere:</p><img src=\"{src}\" alt=\"x\"></body></html>")
             return self._send(page.encode(), "text/html; charset=utf-8")
+        if parts.path == "/socket":
+            to = html.escape(query["to"][0])
+            page = (f"<!DOCTYPE html><html><head><title>Live page</title></head><body>"
+                    f"<p id=\"to\" data-to=\"{to}\">Live updates</p>"
+                    f"<script src=\"/socket.js\"></script></body></html>")
+            return self._send(page.encode(), "text/html; charset=utf-8")
+        if parts.path == "/download":
+            return self._send(b"col1,col2\n1,2\n", "text/csv",
+                              disposition="attachment; filename=figures.csv")
         return super().do_GET()
 
-    def _send(self, body: bytes, content_type: str, *, encoding: str = ""):
+    def _send(self, body: bytes, content_type: str, *, encoding: str = "",
+              disposition: str = ""):
         self.send_response(200)
         self.send_header("Content-Type", content_type)
+        if disposition:
+            self.send_header("Content-Disposition", disposition)
         if encoding:
             self.send_header("Content-Encoding", encoding)
         self.send_header("Content-Length", str(len(body)))

@@ -1,0 +1,1 @@
+new WebSocket(document.getElementById("to").dataset.to);
