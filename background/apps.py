@@ -9,7 +9,7 @@ class BackgroundConfig(AppConfig):
         from django.db.models.signals import pre_save
         from django_tasks_db.models import DBTaskResult
 
-        from .retries import retry_instead_of_failing
+        from .retries import record_failed_attempt
 
-        pre_save.connect(retry_instead_of_failing, sender=DBTaskResult,
+        pre_save.connect(record_failed_attempt, sender=DBTaskResult,
                          dispatch_uid="background.retry")

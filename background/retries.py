@@ -38,14 +38,30 @@ def _is_permanent(exception_class_path: str) -> bool:
     return isinstance(exception_class, type) and issubclass(exception_class, PermanentFailure)
 
 
-def retry_instead_of_failing(sender, instance, update_fields=None, **kwargs) -> None:
-    """pre_save receiver of the database backend's task row. When the worker records a failed
-    attempt of a BackgroundTask that has attempts left and did not fail for good, the row is
-    saved as waiting for its next attempt instead, in the same write: no reader ever sees it
-    failed in between. The failure's class and traceback are saved with it (its reason)."""
+_CHAINED = ("\nThe above exception was the direct cause of the following exception:\n\n",
+            "\nDuring handling of the above exception, another exception occurred:\n\n")
+
+
+def last_exception_only(traceback_text: str) -> str:
+    """A formatted traceback without the exceptions the last one was raised from: their
+    messages come from libraries (a browser's error names the address it failed on) and
+    must not be stored beside the task. The worker's log keeps the whole chain."""
+    ends = [traceback_text.rfind(separator) + len(separator) for separator in _CHAINED
+            if separator in traceback_text]
+    return traceback_text[max(ends):] if ends else traceback_text
+
+
+def record_failed_attempt(sender, instance, update_fields=None, **kwargs) -> None:
+    """pre_save receiver of the database backend's task row, when the worker records a failed
+    attempt. The stored traceback keeps the last exception only. A BackgroundTask with
+    attempts left that did not fail for good is saved as waiting for its next attempt instead,
+    in the same write: no reader ever sees it failed in between; the failure's class and
+    traceback are saved with it (its reason)."""
     if instance.status != TaskResultStatus.FAILED or (
             update_fields is not None and "status" not in update_fields):
         return
+    whole_traceback = instance.traceback
+    instance.traceback = last_exception_only(whole_traceback)
     try:
         task = instance.task
         attempts = len(instance.worker_ids)
@@ -60,7 +76,7 @@ def retry_instead_of_failing(sender, instance, update_fields=None, **kwargs) -> 
         instance.finished_at = None
         logger.warning("Task id=%s path=%s attempt %d of %d failed, next at %s:\n%s",
                        instance.pk, instance.task_path, attempts, task.max_attempts,
-                       run_after.isoformat(), instance.traceback)
+                       run_after.isoformat(), whole_traceback)
     except Exception:
         # A receiver that raises would stop the worker; the task then stays failed, with the
         # reason it failed, which is the right thing to show.

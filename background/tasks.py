@@ -14,7 +14,8 @@ name or any text a user wrote: it is given the ids of the records and of the use
 and reads them inside the task with that user's rights. Anything else is refused when it is
 queued (ArgumentRefused), and a return value that is not made of ids fails the task. The
 message of an exception a task raises is stored too (it is the reason a page shows): it names
-records by id, never by what they hold.
+records by id, never by what they hold. The exceptions it was raised from are not stored
+(background/retries.py): a library's message may name what it failed on.
 
 A task is run at least once, not exactly once: a failed attempt is retried after a backoff,
 and a task whose worker died is run again (background/retries.py). Every task is therefore

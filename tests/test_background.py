@@ -181,6 +181,24 @@ def test_permanent_failure_is_not_retried():
     assert state(task_id).reason == "PermanentFailure: citation 7 no longer exists"
 
 
+def test_stored_traceback_keeps_only_the_exception_the_task_raised():
+    task_id = enqueue(tasks.refuses, "log")
+    row = DBTaskResult.objects.get(pk=task_id)
+    row.claim("w:1:a")
+    try:
+        try:
+            raise OSError("net::ERR_CONNECTION_REFUSED at https://source.example/leak")
+        except OSError as library_error:
+            raise PermanentFailure("[connection] the site did not answer") from library_error
+    except PermanentFailure as raised:
+        row.set_failed(raised)
+
+    stored = DBTaskResult.objects.get(pk=task_id).traceback
+    assert "source.example" not in stored and "ERR_CONNECTION_REFUSED" not in stored
+    assert stored.startswith("Traceback (most recent call last):")
+    assert state(task_id).reason == "PermanentFailure: [connection] the site did not answer"
+
+
 def test_reclaim_puts_back_only_what_ran_too_long():
     long_ago = timezone.now() - timedelta(hours=2)
     abandoned, recent = enqueue(tasks.record_run, "log"), enqueue(tasks.record_run, "log")
