@@ -184,8 +184,12 @@ class _Session:
 
     async def _handle(self, route) -> None:
         request = route.request
-        main_navigation = (request.is_navigation_request() and self.page is not None
-                           and request.frame == self.page.main_frame)
+        main_navigation = False
+        if request.is_navigation_request() and self.page is not None:
+            try:
+                main_navigation = request.frame == self.page.main_frame
+            except Exception:  # a popup's first request has no frame yet: not the page's
+                main_navigation = False
         try:
             if main_navigation and self.prefetched is not None:
                 final, self.prefetched = self.prefetched, None
@@ -216,9 +220,12 @@ class _Session:
                 return
             await route.fulfill(status=final.status, headers=final.headers_for_browser(),
                                 body=body)
-        except Exception as exc:  # the page went away while this was answered
+        except Exception as exc:
             if _is_playwright_error(exc):
-                return
+                return  # the page went away while this was answered
+            # Never leave the browser waiting on an answer that will not come.
+            with contextlib.suppress(Exception):
+                await route.abort("failed")
             raise
 
     async def _close_socket(self, websocket) -> None:

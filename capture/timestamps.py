@@ -17,17 +17,22 @@ Only the hash leaves Casedesk, never the manifest or the address it names.
 
 from __future__ import annotations
 
+import http.client
 import ssl
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.utils import CryptographyDeprecationWarning
 from rfc3161_client import (
     HashAlgorithm,
+    PKIStatus,
     TimestampRequestBuilder,
     VerificationError,
     VerifierBuilder,
@@ -76,7 +81,10 @@ def load_certificates(pem: bytes | str) -> list[x509.Certificate]:
     if isinstance(pem, str):
         pem = pem.encode()
     try:
-        return x509.load_pem_x509_certificates(pem)
+        with warnings.catch_warnings():
+            # System bundles still hold a few old roots with non-positive serial numbers.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            return x509.load_pem_x509_certificates(pem)
     except ValueError:
         return []
 
@@ -137,7 +145,7 @@ def _chain(leaf: x509.Certificate, pool: list[x509.Certificate],
             return None
         try:
             current.verify_directly_issued_by(issuer)
-        except (ValueError, TypeError, Exception):  # a different key under the same name
+        except (ValueError, TypeError, InvalidSignature):  # another key under the same name
             return None
         chain.append(issuer)
         current = issuer
@@ -208,11 +216,19 @@ def stamp(data: bytes, tsa_urls, *, ca_file: str | None = None) -> Timestamp:
                  .nonce(nonce=True).build())
         try:
             response = decode_timestamp_response(_post(url, query.as_bytes()))
-        except (OSError, urllib.error.URLError, ValueError) as exc:
+        except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
             problems.append(f"{url}: no usable answer ({exc.__class__.__name__})")
             continue
-        leaf = _signer_certificate(response)
-        pool = [x509.load_der_x509_certificate(der) for der in response.signed_data.certificates]
+        if response.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
+            problems.append(f"{url}: refused the request (status {response.status})")
+            continue
+        try:
+            leaf = _signer_certificate(response)
+            pool = [x509.load_der_x509_certificate(der)
+                    for der in response.signed_data.certificates]
+        except ValueError:
+            problems.append(f"{url}: its answer carries no readable signature")
+            continue
         chain = _chain(leaf, pool, trusted) if leaf is not None else None
         if chain is None:
             problems.append(f"{url}: its certificate does not lead to a trusted root "

@@ -72,6 +72,16 @@ def test_stamp_asks_next_tsa_when_first_fails(tsa):
     assert timestamp.tsa_url == tsa.url
 
 
+def test_stamp_reports_each_tsa_that_refused(tsa):
+    with TestTSA("Refusing TSA", rejecting=True) as refusing, \
+            TestTSA("Broken TSA", failing=True) as broken:
+        with pytest.raises(TimestampError) as refused:
+            stamp(MANIFEST, [refusing.url, broken.url], ca_file=tsa.ca_file)
+    assert refused.value.code == errors.TSA_UNAVAILABLE
+    assert f"{refusing.url}: refused the request (status 2)" in refused.value.message
+    assert f"{broken.url}: no usable answer (HTTPError)" in refused.value.message
+
+
 def test_stamp_refuses_tsa_whose_chain_is_not_trusted(tsa, other_tsa):
     with pytest.raises(TimestampError) as refused:
         stamp(MANIFEST, [other_tsa.url], ca_file=tsa.ca_file)

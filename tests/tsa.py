@@ -4,7 +4,8 @@
 critical, as RFC 3161 requires) in a temporary folder, writes an `openssl ts` configuration,
 and serves timestamp requests over HTTP (POST, application/timestamp-query) from a thread.
 `ca_file` is the CA's certificate, to trust it (CAPTURE_TSA_CA_FILE); `url` the address to
-ask. `failing=True` makes one that answers every request with a 500. Without an `openssl`
+ask. `failing=True` makes one that answers every request with a 500, `rejecting=True` one
+that answers with a TimeStampResp whose status is "rejection". Without an `openssl`
 command the tests that need one skip, saying so.
 """
 
@@ -88,8 +89,10 @@ def _pem_key(key) -> bytes:
 class TestTSA:
     __test__ = False  # not a test class, whatever pytest thinks of its name
 
-    def __init__(self, name: str = "Casedesk test TSA", *, failing: bool = False):
+    def __init__(self, name: str = "Casedesk test TSA", *, failing: bool = False,
+                 rejecting: bool = False):
         require_openssl()
+        self.rejecting = rejecting
         self.folder = Path(tempfile.mkdtemp(prefix="casedesk-tsa-"))
         self.failing = failing
         self.requests = 0
@@ -132,7 +135,8 @@ class TestTSA:
                     self.send_error(500, "This test TSA is out of order")
                     return
                 try:
-                    body = tsa.reply(query)
+                    # PKIStatusInfo { rejection(2) }, no token
+                    body = b"\x30\x05\x30\x03\x02\x01\x02" if tsa.rejecting else tsa.reply(query)
                 except subprocess.CalledProcessError:
                     self.send_error(400, "OpenSSL refused the query")
                     return
