@@ -17,3 +17,13 @@ class BoundedDateTimeField(serializers.DateTimeField):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages, code=exc.code) from None
         return super().enforce_timezone(value)
+
+
+class KeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related record by its id, which must be a whole number: DRF passes the value to the
+    lookup as sent, and the database's integer conversion took 1.5 for record 1."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, float) and not data.is_integer():
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)

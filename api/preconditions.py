@@ -18,8 +18,6 @@ from cases.concurrency import Conflict, history_since, version_of
 from cases.timebounds import parse_datetime_param
 
 IF_MATCH_REQUIRED = "if_match_required"
-VERSION_CHANGED = "version_changed"
-VERSION_UNKNOWN = "version_unknown"
 
 
 class _CodedError(APIException):
@@ -77,9 +75,9 @@ def check_if_match(request, obj) -> None:
     if read is None:
         changes = history_since(obj, None)[-1:]
         conflict = Conflict(subject, "unverifiable", type(obj), changes)
-        raise PreconditionFailed(conflict.text, VERSION_UNKNOWN)
+        raise PreconditionFailed(conflict.text, conflict.code)
     conflict = Conflict(subject, "changed", type(obj), history_since(obj, read))
-    raise PreconditionFailed(conflict.text, VERSION_CHANGED)
+    raise PreconditionFailed(conflict.text, conflict.code)
 
 
 def _version_in(tag: str):

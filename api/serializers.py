@@ -28,7 +28,6 @@ from rest_framework.settings import api_settings
 
 from cases.access import handles_sources, role_in
 from cases.enums import Role, VerificationStatus
-from cases.forms.base import _code, one_line, tidy_text
 from cases.forms.verification import ProposalInput, TransitionInput
 from cases.identities import (
     PROTECTED_ADDRESS,
@@ -50,9 +49,10 @@ from cases.models import (
 )
 from cases.models.case import LEAD_NOT_ELIGIBLE, LEAD_NOT_ELIGIBLE_MESSAGE
 from cases.opening import open_case
+from cases.text import language_code, one_line, tidy_text
 
 from .access import require_role
-from .fields import BoundedDateTimeField
+from .fields import BoundedDateTimeField, KeyRelatedField
 from .known_input import KnownFieldsMixin, KnownFieldsSerializer
 
 User = get_user_model()
@@ -157,7 +157,7 @@ class RecordSerializer(KnownFieldsMixin, CountryFieldMixin, serializers.ModelSer
 def _visible(model):
     """A related-record field's choices: records of the requesting user's cases only."""
 
-    class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
+    class VisibleRelatedField(KeyRelatedField):
         def get_queryset(self):
             request = self.context.get("request")
             return model.objects.visible_to(getattr(request, "user", None))
@@ -259,7 +259,7 @@ class IncidentSerializer(RecordSerializer):
 # --- Sources -------------------------------------------------------------------------------
 
 class SourceSerializer(RecordSerializer):
-    normalisers = {"name": one_line, "url": str.strip, "language": _code,
+    normalisers = {"name": one_line, "url": str.strip, "language": language_code,
                    "reliability_note": tidy_text}
 
     case = CaseField()
@@ -382,7 +382,7 @@ class VerificationEventSerializer(serializers.ModelSerializer):
 # --- Citations -----------------------------------------------------------------------------
 
 class CitationSerializer(RecordSerializer):
-    normalisers = {"quote": tidy_text, "url": str.strip, "language": _code}
+    normalisers = {"quote": tidy_text, "url": str.strip, "language": language_code}
 
     claim = ClaimField(required=False, allow_null=True,
                        help_text="The claim cited for; give a claim or an incident.")

@@ -138,10 +138,11 @@ def run_ours(data: bytes) -> dict:
     from django.db import transaction
 
     from cases import imports
+    from cases.imports.cells import _parse_date_cached
     from cases.models import Incident
 
     access, user = _fixtures("ours")
-    imports._parse_date_cached.cache_clear()  # a cold start, as for a new process
+    _parse_date_cached.cache_clear()  # a cold start, as for a new process
     importer = imports.IncidentImporter(access, user)
     started = time.perf_counter()
     table = imports.read_table(data, "incidents.csv")

@@ -58,7 +58,7 @@ class World:
     secrets: dict[str, str]  # role → TOTP secret
     tokens: dict[str, str]  # role → API token
     staff_group_permissions: list[int]
-    scratch: dict[str, int]  # model label → a scratch record's pk
+    scratch: dict[str, int | str]  # model label → a scratch record's pk
     password_hashes: dict[str, str]  # role → the account's password hash as seeded
 
     def save(self, path: Path) -> None:
@@ -149,7 +149,7 @@ def _lengthen_lists(case, length: int) -> None:
                                 created_by=author)
 
 
-def _scratch_records() -> dict[str, int]:
+def _scratch_records() -> dict[str, int | str]:
     """Records of the back office's other apps that belong to nobody the fuzzer signs in as."""
     from allauth.account.models import EmailAddress
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
@@ -166,7 +166,12 @@ def _scratch_records() -> dict[str, int]:
     attempt = AccessAttempt.objects.create(failures_since_start=1, **axes)
     log = AccessLog.objects.create(**axes)
     failure = AccessFailureLog.objects.create(**axes)
-    return {"auth.user": user.pk, "auth.group": group.pk, "account.emailaddress": email.pk,
+    # A task waiting in the background queue (no worker runs it here): its back-office pages.
+    from background import enqueue
+
+    queued_task = enqueue("capture.tasks.capture_citation", 0)
+    return {"django_tasks_database.dbtaskresult": queued_task,
+            "auth.user": user.pk, "auth.group": group.pk, "account.emailaddress": email.pk,
             "mfa.authenticator": authenticator.pk, "api.apitoken": token.pk,
             "axes.accessattempt": attempt.pk, "axes.accesslog": log.pk,
             "axes.accessfailurelog": failure.pk}

@@ -1,5 +1,6 @@
 """Bodies Django refuses while the API reads them (too large, too many fields) are refused in
-JSON with a code, like every other refusal of the API, and change nothing."""
+JSON with a code, like every other refusal of the API, and change nothing; so is a related
+record's id that is no whole number (the database's conversion took 1.5 for 1)."""
 
 import json
 
@@ -52,3 +53,16 @@ def test_the_schema_documents_the_body_and_address_limits(world, reporter):
                for method, _path, op in operations if method in {"get", "delete"})
     assert all(op["responses"]["414"]["content"] == {"text/html": {"schema": {"type": "string"}}}
                for _method, _path, op in operations)
+
+
+def test_a_related_record_id_that_is_no_whole_number_is_refused(world, reporter):
+    before = Incident.objects.count()
+    body = json.dumps({"case": world["cases"].pk + 0.5, "title": "Night of desertion",
+                       "occurred": "2025-05-09"})
+
+    response = token_client(reporter).generic("POST", f"{API}/incidents/", body,
+                                              content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"case": ["Incorrect type. Expected pk value, received float."]}
+    assert Incident.objects.count() == before

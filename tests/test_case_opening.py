@@ -124,7 +124,7 @@ def test_new_case_lead_refused_alike_whether_the_account_exists_or_not(client, p
     answers = []
     for lead in (people["member"].pk, people["outsider"].pk, 987654, "not-a-number"):
         response = client.post(NEW_CASE, {**CASE_DATA, "lead": lead})
-        assert response.status_code == 200
+        assert response.status_code == 400
         (error,) = response.context["form"].errors.as_data()["lead"]
         answers.append((error.code, error.message))
     assert set(answers) == {(LEAD_NOT_ELIGIBLE, LEAD_NOT_ELIGIBLE_MESSAGE)}

@@ -94,6 +94,10 @@ def _citation_two_targets(case):
                                  source=SourceFactory(case=case))
 
 
+def _claim_figure_without_unit(case):
+    return ClaimFactory.build(case=case, figure_value=10, figure_unit=" ")
+
+
 def _task_other_case(case):
     return TaskFactory.build(case=case, claim=ClaimFactory(case=CaseFactory()))
 
@@ -111,6 +115,7 @@ def _task_other_case(case):
     (_citation_self_relay, {"via": ["attribution_self"]}),
     (_citation_no_target, {"claim": ["citation_target_missing"]}),
     (_citation_two_targets, {"incident": ["citation_target_ambiguous"]}),
+    (_claim_figure_without_unit, {"figure_unit": ["figure_unit_missing"]}),
     (_task_other_case, {"claim": ["other_case"]}),
 ])
 def test_record_clean_refusal_carries_its_code(make, expected):

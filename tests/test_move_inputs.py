@@ -127,8 +127,6 @@ def test_admin_and_api_refuse_a_proposal_without_its_note_with_the_workflows_cod
     assert unchanged(claim)
 
 
-@pytest.mark.xfail(strict=True, reason="cases/views/claims.py:claim_propose adds the "
-                                       "workflow's messages without their codes")
 def test_page_refuses_a_proposal_without_its_note_with_the_workflows_code(client, claim,
                                                                           staff_editor):
     client.force_login(staff_editor)

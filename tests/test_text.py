@@ -2,7 +2,6 @@
 
 import pytest
 
-from cases.forms import base
 from cases.text import language_code, one_line, tidy_text
 
 
@@ -29,7 +28,3 @@ def test_tidy_text_of_nothing_is_empty():
 @pytest.mark.parametrize(("typed", "stored"), [(" RU ", "ru"), ("pt BR", "pt br"), (None, "")])
 def test_language_code_is_trimmed_and_lowercase(typed, stored):
     assert language_code(typed) == stored
-
-
-def test_forms_base_keeps_its_names_for_the_normalisers():
-    assert (base.one_line, base.tidy_text, base._code) == (one_line, tidy_text, language_code)

@@ -59,17 +59,6 @@ class VerificationEventInline(ReadOnlyInlineMixin, CaseScopedInline, admin.Tabul
         return super().get_queryset(request).select_related("actor")
 
 
-class ClaimInline(CaseScopedInline, admin.TabularInline):
-    """Claims on their case's page; the status is shown and changed only by the actions."""
-
-    model = Claim
-    fields = ("statement", "credibility", "status")
-    readonly_fields = ("status",)
-    extra = 0
-    show_change_link = True
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
-
-
 @admin.register(Claim)
 class ClaimAdmin(LargeTableAdminMixin, CaseScopedAdmin):
     list_display = ("__str__", "case", "incident", "status", "proposed_verdict", "credibility",

@@ -31,6 +31,7 @@ from django.http import QueryDict
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from ..concurrency import CHANGED_MEANWHILE
 from ..forms.versioning import TOKEN_FIELD, VersionedFormMixin, find_conflicts
 
 # The request attribute that tells get_form() a revert page's form is being built, and on
@@ -38,7 +39,6 @@ from ..forms.versioning import TOKEN_FIELD, VersionedFormMixin, find_conflicts
 REVERT_OF_ATTR = "_casedesk_admin_revert_of"
 
 STALE_CODE = "stale_version"
-CHANGED_CODE = "changed_meanwhile"
 
 
 class RefusesStaleSaves:
@@ -66,7 +66,7 @@ class AdminVersionedFormMixin(RefusesStaleSaves, VersionedFormMixin):
             if name not in self.withheld:
                 self.add_error(name, ValidationError(
                     _("Changed meanwhile by %(who)s. Saved value: %(saved)s"),
-                    code=CHANGED_CODE, params={"who": who, "saved": saved}))
+                    code=CHANGED_MEANWHILE, params={"who": who, "saved": saved}))
         self.add_error(None, ValidationError(
             _("%(change)s Nothing was saved: your input is kept below; save again to keep "
               "your version."), code=STALE_CODE, params={"change": conflict.text}))

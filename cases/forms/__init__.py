@@ -1,7 +1,7 @@
 """Journalist-facing forms. Each lists its fields explicitly; model validation (clean())
 is shared with the admin, which reuses the same ModelForm machinery."""
 
-from .base import CaseRecordForm, CrispyModelForm, one_line, tidy_text
+from .base import CaseRecordForm, CrispyModelForm
 from .case import CaseEditForm, CaseForm, MemberAddForm, MemberRemoveForm, MembershipForm
 from .records import (
     BaseCitationFormSet,
@@ -21,6 +21,5 @@ __all__ = [
     "BaseCitationFormSet", "CaseEditForm", "CaseForm", "CaseRecordForm", "CitationForm",
     "ClaimForm", "CommentRequestForm", "CrispyModelForm", "EvidenceForm", "IncidentForm",
     "MemberAddForm", "MemberRemoveForm", "MembershipForm", "ProposeForm", "SourceForm",
-    "SourceIdentityForm", "TaskForm", "TransitionForm", "citation_formset", "one_line",
-    "tidy_text",
+    "SourceIdentityForm", "TaskForm", "TransitionForm", "citation_formset",
 ]

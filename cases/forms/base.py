@@ -9,9 +9,6 @@ from django.contrib.auth import get_user_model
 from django.utils.html import format_html, format_html_join
 
 from ..enums import Credibility, Reliability
-from ..text import language_code
-from ..text import one_line as one_line  # still imported from here by the forms
-from ..text import tidy_text as tidy_text
 from .versioning import VersionedFormMixin
 
 
@@ -23,10 +20,6 @@ class CrispyModelForm(forms.ModelForm):
         self.helper = FormHelper()
         self.helper.add_input(Submit("save", self.submit_label))
 
-
-# The forms' own name for the language-code normaliser, until every form and serializer
-# imports cases.text.language_code.
-_code = language_code
 
 
 # Plain-words meaning of the Admiralty (NATO) grades, shown beside the grade fields.

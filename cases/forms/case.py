@@ -14,12 +14,8 @@ from ..models import (
     Membership,
 )
 from ..models.case import LEAD_NOT_ELIGIBLE, LEAD_NOT_ELIGIBLE_MESSAGE
-from .base import (
-    CaseRecordForm,
-    CrispyModelForm,
-    one_line,
-    tidy_text,
-)
+from ..text import one_line, tidy_text
+from .base import CaseRecordForm, CrispyModelForm
 from .versioning import VersionedFormMixin
 
 

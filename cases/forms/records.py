@@ -21,17 +21,15 @@ from ..models import (
     SourceIdentity,
     Task,
 )
+from ..text import language_code, one_line, tidy_text
 from .base import (
     CREDIBILITY_MEANING,
     RELIABILITY_MEANING,
     CaseRecordForm,
-    _code,
     _IncidentChoiceField,
     _members,
     _scale,
     _UserChoiceField,
-    one_line,
-    tidy_text,
 )
 from .uploads import EvidenceUploadFormMixin
 
@@ -142,7 +140,7 @@ class SourceForm(CaseRecordForm):
         return self.cleaned_data["url"].strip()
 
     def clean_language(self):
-        return _code(self.cleaned_data["language"])
+        return language_code(self.cleaned_data["language"])
 
     def clean_reliability_note(self):
         return tidy_text(self.cleaned_data["reliability_note"])
@@ -276,7 +274,7 @@ class CitationForm(CaseRecordForm):
         return self.cleaned_data["url"].strip()
 
     def clean_language(self):
-        return _code(self.cleaned_data["language"])
+        return language_code(self.cleaned_data["language"])
 
 
 # New citations one save of the claim form may add. The page offers a few blank rows; the bound

@@ -23,7 +23,6 @@ protected source's identity only from the case's source handlers.
 
 from .base import Importer
 from .case_json import CaseJSONImporter
-from .cells import _parse_date_cached  # bench/imports.py clears it, to time a cold start
 from .dispatch import IMPORTERS, check_file, import_file, importer_for
 from .limits import max_cells, max_compression_ratio, max_rows, max_uncompressed_bytes
 from .refusals import CellError, FileRefused, RowError
@@ -35,7 +34,7 @@ from .tabular import IncidentImporter, SourceImporter, TabularImporter
 __all__ = [
     "IMPORTERS", "CaseJSONImporter", "CellError", "FileRefused", "ImportReport", "Importer",
     "IncidentImporter", "Progress", "RowError", "RowReport", "SourceImporter", "StagingExpired",
-    "Table", "TabularImporter", "_parse_date_cached", "check_file", "discard_staged",
+    "Table", "TabularImporter", "check_file", "discard_staged",
     "import_file", "importer_for", "max_cells", "max_compression_ratio", "max_rows",
     "max_uncompressed_bytes", "read_staged", "read_table", "stage_upload",
 ]

@@ -122,7 +122,8 @@ class Claim(AuthoredModel):
     def clean(self):
         errors = same_case_errors(self.case_id, incident=self.incident)
         if self.figure_value is not None and not self.figure_unit.strip():
-            errors["figure_unit"] = "Say what the figure counts."
+            errors["figure_unit"] = ValidationError("Say what the figure counts.",
+                                                    code="figure_unit_missing")
         if errors:
             raise ValidationError(errors)
 

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from .. import attribution, workflow
 from ..access import member_case_ids
-from ..enums import CitationRelation, Role, VerificationStatus
+from ..enums import Role, VerificationStatus
 from ..forms import ProposeForm, TransitionForm
 from ..identities import citation_address
 from ..models import Claim
@@ -32,15 +32,15 @@ def _render_claim(case_page, claim, *, transition_form=None, propose_form=None, 
         "published_at", "pk"))
     for citation in citations:
         citation.shown_url = citation_address(citation, handler=access.can_handle_sources)
-    supporting = [c for c in citations if c.relation in CitationRelation.supporting()]
-    via_map = attribution.via_map_for_case(access.case.pk)
+    origins = attribution.supporting_origins(citations,
+                                             attribution.via_map_for_case(access.case.pk))
     moves = workflow.available_moves(claim, request.user)
     if transition_form is None:
         transition_form = TransitionForm(moves=moves, support=_support_for(claim, moves))
     return case_page.render("cases/claim_detail.html", {
         "claim": claim,
         "citations": citations,
-        "independent_origins": len(attribution.origins(supporting, via_map)),
+        "independent_origins": origins.count,
         "events": claim.events.select_related("actor").order_by("-created_at", "-pk"),
         "moves": moves,
         "transition_form": transition_form,
@@ -91,8 +91,7 @@ def claim_propose(request, case_page, pk):
             workflow.propose(claim, form.cleaned_data["verdict"], actor=request.user,
                              note=form.cleaned_data["note"])
         except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error(None, message)
+            form.add_error(None, exc)  # the workflow's reasons, with their codes
         else:
             messages.success(request, "Your proposed verdict is recorded for the editors.")
             return redirect("cases:claim_detail", slug=case_page.case.slug, pk=claim.pk)

@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 
 from .. import attribution
 from ..activity import activity_for
-from ..enums import CitationRelation, VerificationStatus
+from ..enums import VerificationStatus
 from ..fragments import case_fragment
 from ..models import Citation, Claim, CommentRequest, Evidence, Incident, Source, Task
 from ..timebounds import parse_datetime_param
@@ -106,13 +106,9 @@ class BoardCard:
 
 
 def _cards(claims, via_map) -> list[BoardCard]:
-    cards = []
-    for claim in claims:
-        supporting = [c for c in claim.citations.all()
-                      if c.relation in CitationRelation.supporting()]
-        cards.append(BoardCard(claim, len(claim.citations.all()),
-                               len(attribution.origins(supporting, via_map))))
-    return cards
+    return [BoardCard(claim, len(claim.citations.all()),
+                      attribution.supporting_origins(claim.citations.all(), via_map).count)
+            for claim in claims]
 
 
 @case_view(tab="claims")
