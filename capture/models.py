@@ -11,6 +11,11 @@ A protected source's address is for the case's source handlers only (cases/ident
 for such a capture everything that names or shows the address (the address, the final
 address, the title, the headers, the manifest, the resources refused) is kept encrypted in
 `sealed_details` and the clear columns stay empty. `details` reads either.
+
+Watching captured pages (capture/watch.py): CaseWatch is a case's setting (how often, and
+whether protected addresses are re-checked at all), WatchedCitation the latest state of one
+citation's page (live, changed since…, gone since…, with the capture that still shows the
+original), PageCheck each re-check, WatchSchedule the one pending "watch tick" task.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class Capture(models.Model):
         REQUESTED = "requested", "Requested"
         # Made because a citation with an address was saved.
         CITATION_SAVED = "citation_saved", "Citation saved"
+        # Made because a re-check found the page's text changed (capture/watch.py).
+        PAGE_CHANGED = "page_changed", "Page changed"
 
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="captures")
     citation = models.ForeignKey("cases.Citation", null=True, blank=True,
@@ -145,3 +152,126 @@ class CaptureFile(models.Model):
 
     def __str__(self):
         return f"{self.get_role_display()} of capture {self.capture_id}"
+
+
+# --- watching captured pages (capture/watch.py) ----------------------------------------------
+
+class CaseWatch(models.Model):
+    """How a case's captured pages are re-checked. A case without one is checked every
+    CAPTURE_WATCH_DEFAULT_HOURS, its protected addresses never."""
+
+    class Interval(models.IntegerChoices):
+        OFF = 0, "Not re-checked"
+        HOURLY = 1, "Every hour"
+        SIX_HOURS = 6, "Every 6 hours"
+        TWELVE_HOURS = 12, "Every 12 hours"
+        DAILY = 24, "Daily"
+        THREE_DAYS = 72, "Every 3 days"
+        WEEKLY = 168, "Weekly"
+
+    case = models.OneToOneField("cases.Case", on_delete=models.CASCADE,
+                                related_name="page_watch")
+    interval_hours = models.PositiveSmallIntegerField(
+        "re-check captured pages", choices=Interval.choices, default=Interval.DAILY)
+    watch_protected = models.BooleanField(
+        "also re-check protected sources' addresses", default=False,
+        help_text="Off unless the case's editors decide otherwise: every re-check visits the "
+                  "address, which tells whoever runs that server that someone is still "
+                  "interested in it. Only addresses a source handler had captured are "
+                  "re-checked, with that handler's rights.")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   editable=False)
+
+    objects = CaseDataQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "page watch"
+        verbose_name_plural = "page watch settings"
+
+    def __str__(self):
+        return f"Page watch of {self.case}"
+
+
+class PageCheck(models.Model):
+    """One re-check of a captured page: what the address answers now, compared with the
+    capture (`capture`). It never names the address; `diff` holds the page's words, so it is
+    kept encrypted (a protected source's page is for its handlers only)."""
+
+    class Outcome(models.TextChoices):
+        UNCHANGED = "unchanged", "Unchanged"
+        CHANGED = "changed", "Changed"
+        GONE = "gone", "Gone"
+        FAILED = "failed", "Could not check"
+
+    citation = models.ForeignKey("cases.Citation", on_delete=models.CASCADE,
+                                 related_name="page_checks")
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
+    capture = models.ForeignKey(Capture, null=True, on_delete=models.SET_NULL,
+                                related_name="page_checks",
+                                help_text="The capture the page was compared with.")
+    checked_at = models.DateTimeField(default=timezone.now, db_index=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    http_status = models.PositiveSmallIntegerField("HTTP status", null=True, blank=True)
+    reason_code = models.CharField(max_length=40, blank=True)
+    reason = models.TextField(blank=True)
+    changed_words = models.PositiveIntegerField(null=True, blank=True)
+    text_sha256 = models.CharField(max_length=64, blank=True)
+    diff = EncryptedTextField("what changed (unified diff)", null=True, blank=True)
+    new_capture = models.ForeignKey(Capture, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+",
+                                    help_text="The capture queued because the page changed.")
+    worker = models.CharField(max_length=200, blank=True)
+
+    objects = CaseDataQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-checked_at", "-pk"]
+        indexes = [models.Index(fields=["citation", "-checked_at"])]
+
+    def __str__(self):
+        return f"Check of citation {self.citation_id}: {self.outcome}"
+
+
+class WatchedCitation(models.Model):
+    """The latest state of one citation's captured page. Gone and changed are kept apart:
+    a page that changed and later vanished is gone (and was changed); once it answers again
+    it is changed, or live when it never changed. `original_capture` is the capture that
+    still shows the page as it was when it was cited."""
+
+    citation = models.OneToOneField("cases.Citation", on_delete=models.CASCADE,
+                                    related_name="page_watch")
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE,
+                             related_name="watched_citations")
+    protected = models.BooleanField(default=False)
+    next_check_at = models.DateTimeField(db_index=True)
+    check_task_id = models.CharField(max_length=64, blank=True)
+    last_check = models.ForeignKey(PageCheck, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    changed_since = models.DateTimeField(null=True, blank=True)
+    gone_since = models.DateTimeField(null=True, blank=True)
+    original_capture = models.ForeignKey(Capture, null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="+")
+
+    objects = CaseDataQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["case", "gone_since", "changed_since"])]
+
+    def __str__(self):
+        return f"Watch of citation {self.citation_id}"
+
+
+class WatchSchedule(models.Model):
+    """The one pending watch tick (capture.tasks.watch_tick), named so that no second is
+    queued: its row is locked while a tick is queued (capture.tasks.ensure_watch_tick)."""
+
+    name = models.CharField(max_length=40, unique=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    run_after = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.name}: {self.task_id or 'nothing queued'}"

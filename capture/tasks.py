@@ -2,6 +2,8 @@
 
     queue_capture(capture)                 a requested capture, to the queue
     capture_saved_citation(citation, user)  what saving a citation with an address does
+    watch_tick, check_page                  re-checking captured pages (capture/watch.py)
+    ensure_watch_tick()                     the one pending watch tick, queued if missing
 
 The task is given the capture's id only, and returns it: the address, even a public one,
 never sits in the task table. Its failure reason is the capture's code and message, which
@@ -18,14 +20,25 @@ with backoff, then failed. Running the task again for a capture that is done doe
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
-from background import PermanentFailure, enqueue, task
+from background import PermanentFailure, Status, enqueue, state, states, task
 
 from .domain import TRANSIENT, request_capture, run_capture
 from .errors import CaptureError
-from .models import Capture
+from .models import Capture, WatchedCitation, WatchSchedule
+from .watch import (
+    INTERNAL_ERROR,
+    claim_due,
+    due_for_check,
+    record_failure,
+    run_check,
+    start_watching,
+)
 
 logger = logging.getLogger("casedesk.capture")
 
@@ -60,6 +73,7 @@ def capture_citation(capture_id: int) -> dict:
         if capture.failure_code in TRANSIENT:
             raise CaptureFailed(f"[{capture.failure_code}] {capture.failure_reason}")
         raise CaptureRefused(f"[{capture.failure_code}] {capture.failure_reason}")
+    _keep_watching()
     return {"capture_id": capture.pk}
 
 
@@ -91,3 +105,120 @@ def capture_saved_citation(citation, user) -> Capture | None:
     # The task row is written in the caller's transaction: queued when the save commits.
     queue_capture(capture)
     return capture
+
+
+# --- watching captured pages (capture/watch.py) ----------------------------------------------
+#
+# A self-rescheduling "watch tick": each tick first queues its successor, delayed by
+# CAPTURE_WATCH_TICK_SECONDS, then queues a check (check_page) for each watched citation
+# that is due. No cron: the worker runs it like any task. Exactly one tick is pending at a
+# time (ensure_watch_tick holds WatchSchedule's row while it looks and queues). A tick is
+# started by `manage.py watch_pages` (run it at every start of the app; see the README),
+# and again whenever a capture is done, so that a chain broken by a lost worker heals itself.
+
+WATCH_TICK = "watch_tick"
+#: Re-checks are routine work: after captures and anything a person waits for.
+CHECK_PRIORITY = -10
+
+
+def ensure_watch_tick(*, delay: float | None = None, replace_running: bool = False) -> str:
+    """The pending watch tick's id, queued now (after `delay` seconds, by default
+    CAPTURE_WATCH_TICK_SECONDS) unless one is queued already. A running tick counts as
+    pending unless `replace_running` (the tick itself queues its successor). "" when the
+    task backend cannot run a task later (a backend without `run_after`)."""
+    from background.framework import task_backends
+
+    if not task_backends[watch_tick.backend].supports_defer:
+        return ""
+    if delay is None:
+        delay = settings.CAPTURE_WATCH_TICK_SECONDS
+    with transaction.atomic():
+        WatchSchedule.objects.get_or_create(name=WATCH_TICK)
+        # A write first: it takes the row's lock (and SQLite's write lock) before reading,
+        # so two processes cannot both find no tick and both queue one.
+        WatchSchedule.objects.filter(name=WATCH_TICK).update(updated_at=timezone.now())
+        schedule = WatchSchedule.objects.select_for_update().get(name=WATCH_TICK)
+        current = state(schedule.task_id) if schedule.task_id else None
+        pending = current is not None and (
+            current.status in (Status.QUEUED, Status.RETRYING)
+            or (current.status == Status.RUNNING and not replace_running))
+        if pending:
+            return schedule.task_id
+        schedule.task_id = enqueue(watch_tick, delay=delay)
+        schedule.run_after = timezone.now() + timedelta(seconds=delay)
+        schedule.save(update_fields=["task_id", "run_after", "updated_at"])
+        return schedule.task_id
+
+
+def queue_due_checks() -> list[str]:
+    """A check_page task for each watched citation that is due and has no check pending;
+    returns their ids. Each is queued in its own transaction with the citation's next
+    check moved on, so two ticks never queue the same one."""
+    start_watching()
+    due = due_for_check()
+    pending = {task_id for task_id, task_state in
+               states([w.check_task_id for w in due if w.check_task_id]).items()
+               if not task_state.is_finished}
+    queued = []
+    for watched in due:
+        if watched.check_task_id in pending:
+            continue
+        with transaction.atomic():
+            if not claim_due(watched):
+                continue
+            task_id = enqueue(check_page, watched.pk)
+            WatchedCitation.objects.filter(pk=watched.pk).update(check_task_id=task_id)
+        queued.append(task_id)
+    return queued
+
+
+@task(max_attempts=1)
+def watch_tick() -> dict:
+    """Queues the next tick, then the checks that are due. Not retried: the next tick does
+    what this one could not."""
+    ensure_watch_tick(replace_running=True)
+    try:
+        queued = queue_due_checks()
+    except Exception as exc:
+        logger.exception("The watch tick could not queue the checks that are due")
+        raise WatchTickFailed(f"Unexpected {type(exc).__name__}; the worker's log has "
+                              "more.") from None
+    return {"checks_queued": len(queued)}
+
+
+def _keep_watching() -> None:
+    """After a capture: its page is watched from now on, so a watch tick must be pending. A
+    failure here is logged, never the capture's."""
+    try:
+        ensure_watch_tick()
+    except Exception:
+        logger.exception("Could not make sure a watch tick is queued")
+
+
+class WatchTickFailed(PermanentFailure):
+    """A tick that could not queue the checks (the next tick tries again)."""
+
+
+class CheckFailed(Exception):
+    """A check that broke unexpectedly; retried once."""
+
+
+@task(priority=CHECK_PRIORITY, max_attempts=2, backoff_seconds=5 * 60)
+def check_page(watched_id: int) -> dict:
+    """Re-check one watched citation's page (capture.watch.run_check) and queue the new
+    capture a changed page asked for. Ids only, in and out."""
+    try:
+        check = run_check(watched_id)
+    except WatchedCitation.DoesNotExist:
+        raise PermanentFailure(f"Watched citation {watched_id} no longer exists.") from None
+    except Exception as exc:
+        # Only the exception's class is kept: its message may name the address.
+        logger.error("Check of watched citation %s failed unexpectedly: %s", watched_id,
+                     type(exc).__name__)
+        record_failure(watched_id, INTERNAL_ERROR,
+                       f"Unexpected {type(exc).__name__}; the worker's log has more.")
+        raise CheckFailed(f"[internal_error] Unexpected {type(exc).__name__}.") from None
+    new_capture = check.new_capture
+    if new_capture is not None and not new_capture.task_id:
+        queue_capture(new_capture)
+    return {"check_id": check.pk, "new_capture_id": check.new_capture_id}

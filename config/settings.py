@@ -337,6 +337,21 @@ CAPTURE_TSA_URL = env.list("CAPTURE_TSA_URL", default=[])
 CAPTURE_TSA_CA_FILE = env.str("CAPTURE_TSA_CA_FILE", default="")
 # Saving a citation with a public address queues its capture (capture/tasks.py).
 CAPTURE_ON_SAVE = env.bool("CAPTURE_ON_SAVE", default=True)
+# Watching captured pages (capture/watch.py). A "watch tick" task queues the re-checks that
+# are due every CAPTURE_WATCH_TICK_SECONDS; each case re-checks its pages at its own interval
+# (CaseWatch, in the admin), this one for a case that has not chosen (0: not at all).
+CAPTURE_WATCH_TICK_SECONDS = env.int("CAPTURE_WATCH_TICK_SECONDS", default=10 * 60)
+CAPTURE_WATCH_DEFAULT_HOURS = env.int("CAPTURE_WATCH_DEFAULT_HOURS", default=24)
+CAPTURE_WATCH_CHECKS_PER_TICK = env.int("CAPTURE_WATCH_CHECKS_PER_TICK", default=500)
+# One re-check's limits (a single GET and its redirects, no browser).
+CAPTURE_WATCH_TIMEOUT_SECONDS = env.int("CAPTURE_WATCH_TIMEOUT_SECONDS", default=30)
+CAPTURE_WATCH_MAX_BYTES = env.int("CAPTURE_WATCH_MAX_BYTES", default=20 * 1024 * 1024)
+# A page whose main text differs by fewer words than this is unchanged (a counter, a clock).
+CAPTURE_WATCH_MIN_CHANGED_WORDS = env.int("CAPTURE_WATCH_MIN_CHANGED_WORDS", default=3)
+# How much of the diff of a changed page is kept.
+CAPTURE_WATCH_DIFF_CHARS = env.int("CAPTURE_WATCH_DIFF_CHARS", default=4000)
+# Hosts a censor's block redirects to, besides those capture/watch.py names (comma-separated).
+CAPTURE_WATCH_BLOCK_HOSTS = env.list("CAPTURE_WATCH_BLOCK_HOSTS", default=[])
 
 # URL fields without a scheme mean https (Django 6's default, adopted now).
 FORMS_URLFIELD_ASSUME_HTTPS = True
