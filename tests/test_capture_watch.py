@@ -13,8 +13,10 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -555,3 +557,36 @@ def test_worker_runs_a_tick_which_queues_and_runs_the_due_check(case, reporter, 
         [successor] = _ready_ticks()
         assert successor != first
         assert state(successor).run_after > timezone.now() + timedelta(minutes=55)
+
+
+# --- the setting in the back office ---------------------------------------------------------------
+
+def _staff_with_watch_rights(user, make_staff):
+    make_staff(user)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="capture",
+                                                         codename__endswith="casewatch"))
+    return user
+
+
+@needs_chromium
+def test_editor_sets_the_case_interval_in_the_back_office(client, case, editor, watched,
+                                                          make_staff):
+    _staff_with_watch_rights(editor, make_staff)
+    client.force_login(editor)
+    response = client.post(reverse("admin:capture_casewatch_add"), {
+        "case": case.pk, "interval_hours": CaseWatch.Interval.WEEKLY, "watch_protected": ""})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    case_watch = CaseWatch.objects.get()
+    assert (case_watch.case, case_watch.interval_hours, case_watch.updated_by) == (
+        case, 168, editor)
+    watched.refresh_from_db()
+    assert watched.next_check_at <= timezone.now()  # rescheduled: never checked yet
+
+
+def test_reporter_may_not_set_the_case_interval(client, case, reporter, make_staff):
+    _staff_with_watch_rights(reporter, make_staff)
+    client.force_login(reporter)
+    response = client.post(reverse("admin:capture_casewatch_add"), {
+        "case": case.pk, "interval_hours": 1, "watch_protected": "on"})
+    assert response.status_code == 403
+    assert not CaseWatch.objects.exists()
