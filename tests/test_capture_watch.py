@@ -590,3 +590,30 @@ def test_reporter_may_not_set_the_case_interval(client, case, reporter, make_sta
         "case": case.pk, "interval_hours": 1, "watch_protected": "on"})
     assert response.status_code == 403
     assert not CaseWatch.objects.exists()
+
+
+# --- the case overview ----------------------------------------------------------------------------
+
+@needs_chromium
+def test_case_overview_flags_gone_page_with_a_link_to_its_claim(client, case, citation,
+                                                               watched, viewer, site):
+    site.serve_story(b"", status=451)
+    watch.run_check(watched.pk)
+    flags = watch.watch_flags(case)
+    assert (flags.gone, flags.changed, [i.citation_id for i in flags.items]) == (
+        1, 0, [citation.pk])
+    client.force_login(viewer)
+    page = " ".join(client.get(reverse("cases:case_overview", args=[case.slug]))
+                    .content.decode().split())
+    link = reverse("cases:claim_detail", args=[case.slug, citation.claim_id])
+    assert "Cited pages: 1 gone since they were captured" in page
+    assert f'<a href="{link}#citation-{citation.pk}">Ten people were evacuated by boat.</a>' \
+        in page
+    assert "(HTTP 451)" in page
+
+
+def test_case_overview_without_watched_pages_shows_no_flag(client, case, viewer):
+    client.force_login(viewer)
+    page = client.get(reverse("cases:case_overview", args=[case.slug])).content.decode()
+    assert "Cited pages:" not in page
+    assert watch.watch_flags(case).total == 0

@@ -213,8 +213,8 @@ def _claim_page(w):
 
 CASE_PAGES = [
     # session, user, membership + case; figures (claims, their citations), people counts,
-    # three record counts, members
-    Page("case_overview", 10, lambda w: _usernames(w) + ["deserters"]),
+    # three record counts, members, the cited pages gone or changed
+    Page("case_overview", 11, lambda w: _usernames(w) + ["deserters"]),
     # session, user, membership + case; count, incidents + types, their claims, requests
     Page("timeline", 7, lambda w: _titles("incidents")(w) + _statements(w)
          + _source_names(w)),

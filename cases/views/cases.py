@@ -3,6 +3,8 @@ from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect, render
 
+from capture.watch import watch_flags
+
 from ..filters import CaseFilter
 from ..forms import CaseForm
 from ..models import Case, Membership
@@ -54,6 +56,8 @@ def case_overview(request, case_page):
     return case_page.render("cases/case_detail.html", {
         "members": members,
         "figures": tracked_figures(case),
+        # Cited pages gone or changed since they were captured (capture/watch.py).
+        "watch_flags": watch_flags(case),
         "counts": case_counts(case),
         "record_counts": {
             "incidents": case.incidents.count(),
