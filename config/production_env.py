@@ -18,7 +18,8 @@ What it sets:
   one, as production has: `check --deploy` warns without it), STATIC_ROOT and EVIDENCE_ROOT.
 - Whatever the caller's own environment says about the production knobs that weaken a
   deployment (DEBUG, the SECURE_*, SESSION_* and CSRF_* settings, the second-factor
-  requirement, the demo switch) is dropped: a developer's shell does not change what is tested.
+  requirement, the demo switch, DJANGO_ALLOW_ASYNC_UNSAFE) is dropped: a developer's shell
+  does not change what is tested.
 
 A caller's deviations from production (the scan's raised lockout limit, the bench's plain
 HTTP) are passed as `overrides` and explained where they are made.
@@ -36,6 +37,9 @@ from pathlib import Path
 _PRODUCTION_KNOBS = frozenset({
     "DEBUG", "SECRET_KEY", "CASEDESK_ENCRYPTION_KEYS", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
     "CASEDESK_REQUIRE_2FA", "CASEDESK_ALLOW_DEMO",
+    # Django's own switch that lets the ORM run beside an event loop: the browser tests set
+    # it for their process, and `check --deploy` rightly refuses it in a deployment.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 })
 _PRODUCTION_KNOB_PREFIXES = ("SECURE_", "SESSION_", "CSRF_COOKIE_")
 

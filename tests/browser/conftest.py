@@ -16,25 +16,29 @@ from ..mfa import enrol_totp, totp_code
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
-# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
-# from a thread with a loop unless told it is safe (it is: the loop never awaits the ORM).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium():
+    """One browser for the browser tests, closed when they are done: Playwright's sync API
+    runs an event loop in the test thread while it is open, which later tests that start a
+    loop of their own (the page capture) must not meet."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"No Chromium at {CHROMIUM}: install Debian's chromium package "
                     "(apt-get install chromium) to run the browser tests.")
     sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        yield browser
-        browser.close()
+    # Django's ORM refuses to run from a thread with an event loop unless told it is safe (it
+    # is: the loop never awaits the ORM). Only while the browser is open, and not in the
+    # environment later tests hand to their subprocesses.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync", "--no-first-run"],
+            )
+            yield browser
+            browser.close()
 
 
 @pytest.fixture
