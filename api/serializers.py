@@ -14,18 +14,24 @@ may send one. A citation's address follows cases.identities.citation_address: ha
 when a source of its lineage is protected.
 """
 
+import base64
 import copy
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from django.urls import reverse
 from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from background import Status as TaskStatus
+from capture.domain import withheld_from
+from capture.models import Capture, CaptureFile
+from capture.tasks import citations_saved
 from cases.access import handles_sources, role_in
 from cases.enums import Role, VerificationStatus
 from cases.forms.verification import ProposalInput, TransitionInput
@@ -40,6 +46,8 @@ from cases.models import (
     Citation,
     Claim,
     CommentRequest,
+    CustodyEntry,
+    Evidence,
     Incident,
     IncidentType,
     Membership,
@@ -446,10 +454,17 @@ class CitationSerializer(RecordSerializer):
                 attrs.pop("url", None)
         return super().validate(attrs)
 
+    def create(self, validated_data):
+        citation = super().create(validated_data)
+        citations_saved([citation], self.request.user)  # captured once the save commits
+        return citation
+
     def update(self, instance, validated_data):
         # A handler read the whole address: an empty one sent back removes it.
         instance.replaces_protected_address = "url" in validated_data
-        return super().update(instance, validated_data)
+        citation = super().update(instance, validated_data)
+        citations_saved([citation], self.request.user)
+        return citation
 
 
 # --- Tasks and requests for comment --------------------------------------------------------
@@ -507,3 +522,215 @@ class CommentRequestSerializer(RecordSerializer):
     def create(self, validated_data):
         validated_data.setdefault("asked_by", self.request.user)
         return super().create(validated_data)
+
+
+# --- Evidence and captures -----------------------------------------------------------------
+
+class TaskStateSerializer(serializers.Serializer):
+    """Where the background task making a capture stands (background.state)."""
+
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=TaskStatus.choices,
+                                     help_text="`retrying`: an attempt failed and another "
+                                               "one will be made (after `run_after`).")
+    attempts = serializers.IntegerField(help_text="Attempts started so far.")
+    max_attempts = serializers.IntegerField()
+    run_after = serializers.DateTimeField(allow_null=True,
+                                          help_text="Not before this (the next attempt).")
+    reason = serializers.CharField(help_text="Why the last attempt failed; empty if none did.")
+
+
+class TimestampSerializer(serializers.Serializer):
+    """The RFC 3161 timestamp over the manifest's SHA-256, to check outside Casedesk:
+    `openssl ts -verify -token_in -in token.der -digest <manifest_sha256> -CAfile <a root
+    you trust>` (the chain given here shows which root that is)."""
+
+    tsa_url = serializers.CharField()
+    certified_time = serializers.DateTimeField(source="timestamped_at")
+    verified_at = serializers.DateTimeField(allow_null=True,
+                                            help_text="When Casedesk verified it.")
+    token = serializers.SerializerMethodField(
+        help_text="The TimeStampToken (DER, base64): `base64 -d > token.der`.")
+    tsa_chain_pem = serializers.CharField(
+        help_text="The TSA's certificate, then its issuers up to the root (PEM).")
+
+    def get_token(self, capture) -> str:
+        return base64.b64encode(bytes(capture.timestamp_token)).decode()
+
+
+class CaptureFileSerializer(serializers.ModelSerializer):
+    # A string, not an enum in the schema: there, "role" names the members' roles.
+    role = serializers.CharField(help_text="`archive` (WACZ), `screenshot` (PNG), `pdf` or "
+                                           "`manifest` (JSON).")
+    evidence = serializers.IntegerField(source="evidence_id")
+    name = serializers.CharField(source="evidence.original_name")
+    size = serializers.IntegerField(source="evidence.size")
+    sha256 = serializers.CharField(source="evidence.sha256")
+    download = serializers.SerializerMethodField(help_text="The file (a member of the case; "
+                                                           "logged in its chain of custody).")
+
+    class Meta:
+        model = CaptureFile
+        fields = ["role", "evidence", "name", "size", "sha256", "download"]
+
+    def get_download(self, capture_file) -> str:
+        return evidence_download_url(self.context["request"], capture_file.evidence_id)
+
+
+def evidence_download_url(request, evidence_id) -> str:
+    return request.build_absolute_uri(reverse("api:evidence-download", args=[evidence_id]))
+
+
+class CaptureSerializer(serializers.ModelSerializer):
+    """A capture of a cited page. For a protected source's address, everything that names or
+    shows the page (address, title, headers, manifest, files, hash and timestamp) is given
+    to the case's source handlers only: `withheld` is true and they are empty for anyone
+    else."""
+
+    requested_by = _username_field(read_only=True)
+    withheld = serializers.SerializerMethodField(
+        help_text="True when the capture's details are for the case's source handlers only.")
+    url = serializers.SerializerMethodField()
+    final_url = serializers.SerializerMethodField()
+    title = serializers.SerializerMethodField()
+    response_headers = serializers.SerializerMethodField(
+        help_text="The page's answer's headers, as [name, value] pairs.")
+    manifest = serializers.SerializerMethodField(
+        help_text="The manifest (JSON): each file's name, size and SHA-256; the address; "
+                  "the time. Its SHA-256 is `manifest_sha256`.")
+    manifest_sha256 = serializers.SerializerMethodField()
+    timestamp = serializers.SerializerMethodField()
+    files = serializers.SerializerMethodField()
+    task = serializers.SerializerMethodField(
+        help_text="The task making it while it is at work (null once done, or when its "
+                  "record was pruned).")
+
+    class Meta:
+        model = Capture
+        fields = ["id", "case", "citation", "status", "failure_code", "failure_reason",
+                  "trigger", "requested_by", "requested_at", "attempts", "worker",
+                  "started_at", "finished_at", "captured_at", "http_status", "withheld",
+                  "url", "final_url", "title", "response_headers", "manifest",
+                  "manifest_sha256", "timestamp", "timestamp_error", "files", "task"]
+        read_only_fields = fields
+
+    def _withheld(self, capture) -> bool:
+        # The user's memberships are read (once a request) only when a capture is protected.
+        return capture.protected and withheld_from(
+            capture, handler=handles_sources(self.context["request"], capture.case_id))
+
+    def _details(self, capture) -> dict | None:
+        cache = self.context.setdefault("_capture_details", {})
+        if capture.pk not in cache:
+            cache[capture.pk] = None if self._withheld(capture) else capture.details
+        return cache[capture.pk]
+
+    def get_withheld(self, capture) -> bool:
+        return self._details(capture) is None
+
+    def _detail(self, capture, name):
+        details = self._details(capture)
+        return details[name] if details is not None else None
+
+    def get_url(self, capture) -> str | None:
+        return self._detail(capture, "url")
+
+    def get_final_url(self, capture) -> str | None:
+        return self._detail(capture, "final_url")
+
+    def get_title(self, capture) -> str | None:
+        return self._detail(capture, "title")
+
+    @extend_schema_field({"type": "array", "nullable": True,
+                          "items": {"type": "array", "items": {"type": "string"}}})
+    def get_response_headers(self, capture):
+        return self._detail(capture, "response_headers")
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    def get_manifest(self, capture):
+        return self._detail(capture, "manifest")
+
+    def get_manifest_sha256(self, capture) -> str | None:
+        if self._details(capture) is None:
+            return None
+        return capture.manifest_sha256
+
+    @extend_schema_field(TimestampSerializer(allow_null=True))
+    def get_timestamp(self, capture):
+        if self._details(capture) is None or not capture.timestamp_token:
+            return None
+        return TimestampSerializer(capture, context=self.context).data
+
+    @extend_schema_field(CaptureFileSerializer(many=True))
+    def get_files(self, capture):
+        if self._details(capture) is None:
+            return []
+        return CaptureFileSerializer(capture.files.all(), many=True, context=self.context).data
+
+    @extend_schema_field(TaskStateSerializer(allow_null=True))
+    def get_task(self, capture):
+        states = self.context.get("task_states") or {}
+        found = states.get(capture.task_id)
+        return TaskStateSerializer(found).data if found is not None else None
+
+
+class CustodyEntrySerializer(serializers.ModelSerializer):
+    actor = _username_field(read_only=True, allow_null=False)
+
+    class Meta:
+        model = CustodyEntry
+        fields = ["action", "actor", "at", "note"]
+        read_only_fields = fields
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    """An evidence file of one of your cases: its hashes, a download link (the same access
+    rules: members of its case; a protected source's capture, its handlers), its chain of
+    custody, and for a web capture's file the capture it belongs to."""
+
+    created_by = _username_field(read_only=True)
+    captured_by = _username_field(read_only=True)
+    download = serializers.SerializerMethodField(help_text="The file (logged in its chain of "
+                                                           "custody).")
+    custody = CustodyEntrySerializer(many=True, read_only=True,
+                                     help_text="The chain of custody, oldest first.")
+    capture_role = serializers.SerializerMethodField(
+        help_text="For a web capture's file: which one it is (archive, screenshot, pdf, "
+                  "manifest).")
+    capture = serializers.SerializerMethodField(
+        help_text="For a web capture's file: the capture, with its manifest and timestamp.")
+
+    class Meta:
+        model = Evidence
+        fields = ["id", "case", "claim", "incident", "original_name", "description",
+                  "content_type", "size", "sha256", "original_sha256", "origin_url",
+                  "captured_by", "captured_at", "created_by", "created_at", "download",
+                  "custody", "capture_role", "capture"]
+        read_only_fields = fields
+
+    def get_download(self, evidence) -> str:
+        return evidence_download_url(self.context["request"], evidence.pk)
+
+    @staticmethod
+    def _capture_file(evidence):
+        try:
+            return evidence.capture_file
+        except CaptureFile.DoesNotExist:
+            return None
+
+    @extend_schema_field({"type": "string", "nullable": True,
+                          "enum": [*CaptureFile.Role.values, None]})
+    def get_capture_role(self, evidence):
+        capture_file = self._capture_file(evidence)
+        return capture_file.role if capture_file is not None else None
+
+    @extend_schema_field(CaptureSerializer(allow_null=True))
+    def get_capture(self, evidence):
+        capture_file = self._capture_file(evidence)
+        if capture_file is None:
+            return None
+        return CaptureSerializer(capture_file.capture, context=self.context).data
+
+
+class CaptureRequestSerializer(KnownFieldsSerializer):
+    """Asking for a capture takes no input (an empty body, or none)."""

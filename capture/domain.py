@@ -15,7 +15,12 @@
 A protected source's address (Citation.protected_url, cases/identities.py) is captured only
 when one of the case's source handlers asks for it: fetching it announces the newsroom's
 interest to whoever runs that server. A save of the citation does not capture it, nor does
-anyone else's request (code `capture_protected_address`).
+anyone else's request (code `capture_protected_address`). Asking for a capture adds evidence
+to the case, so it needs a reporter's or an editor's role (`capture_not_allowed`).
+
+Who sees a capture: `withheld_from(capture, handler=…)` (a protected source's capture, its
+details and its files, is for the case's handlers only) and `evidence_visible_to(user)` (the
+evidence a user may list and download, those files left out for anyone else).
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from background import worker_id
+from cases.access import member_case_ids
+from cases.enums import Role
 from cases.identities import is_handler
-from cases.models import Citation, CustodyEntry, Evidence
+from cases.models import Citation, CustodyEntry, Evidence, Membership
 from cases.uploads import PDF, PNG, Kind, UploadInfo
 
 from . import errors
@@ -87,6 +95,12 @@ def capture_address(citation, user, *, trigger: str) -> tuple[str, bool]:
     if user is None or not Citation.objects.visible_to(user).filter(pk=citation.pk).exists():
         raise CaptureError(errors.NOT_ALLOWED,
                            "Only a member of the citation's case can have it captured.")
+    # A capture adds evidence to the case: a writer's act, as an upload is.
+    if not member_case_ids(user, min_role=Role.REPORTER).filter(
+            case_id=_case_id(citation)).exists():
+        raise CaptureError(errors.NOT_ALLOWED,
+                           "Viewers can read this case; having a page captured needs a "
+                           "reporter's or an editor's role.")
     if citation.url:
         return citation.url, False
     if not citation.protected_url:
@@ -97,6 +111,11 @@ def capture_address(citation, user, *, trigger: str) -> tuple[str, bool]:
             "This address points at a protected source: only a source handler of the case "
             "can have it captured, by asking for it (visiting it announces our interest).")
     return citation.protected_url, True
+
+
+#: Refusals about who asks (answered 403 by the pages and the API); the others are about the
+#: citation or its address (400).
+ASKER_REFUSALS = frozenset({errors.NOT_ALLOWED, errors.PROTECTED_ADDRESS})
 
 
 def request_capture(citation, user, *, trigger: str = Capture.Trigger.REQUESTED) -> Capture:
@@ -116,6 +135,29 @@ def request_capture(citation, user, *, trigger: str = Capture.Trigger.REQUESTED)
             capture.url = citation.url
         capture.save()
     return capture
+
+
+# --- who sees it -------------------------------------------------------------------------------
+
+#: Evidence that is a file of a protected source's capture (for the case's handlers only).
+PROTECTED_CAPTURE_FILES = Q(capture_file__capture__protected=True)
+
+
+def evidence_visible_to(user):
+    """The evidence of `user`'s cases, less the files of protected sources' captures in
+    the cases where they are not a source handler (a queryset, no query of its own)."""
+    if not getattr(user, "is_authenticated", False):
+        return Evidence.objects.none()
+    handled = Membership.objects.filter(user=user, can_handle_sources=True).values("case_id")
+    return Evidence.objects.visible_to(user).exclude(
+        PROTECTED_CAPTURE_FILES & ~Q(case_id__in=handled))
+
+
+def withheld_from(capture, *, handler: bool) -> bool:
+    """Whether `capture` is kept from a reader: a capture of a protected source's address
+    (its details and its files: the screenshot shows the page) is for the case's source
+    handlers only, as the address is (cases/identities.py)."""
+    return capture.protected and not handler
 
 
 # --- making it --------------------------------------------------------------------------------

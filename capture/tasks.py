@@ -1,6 +1,8 @@
 """The capture as a background task (background/): queued by id, run by `manage.py worker`.
 
     queue_capture(capture)                 a requested capture, to the queue
+    ask_for_capture(citation, user)         a capture asked for now (the pages, the API)
+    citations_saved(citations, user)        what every way of saving citations calls
     capture_saved_citation(citation, user)  what saving a citation with an address does
     watch_tick, check_page                  re-checking captured pages (capture/watch.py)
     ensure_watch_tick()                     the one pending watch tick, queued if missing
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -105,6 +108,41 @@ def capture_saved_citation(citation, user) -> Capture | None:
     # The task row is written in the caller's transaction: queued when the save commits.
     queue_capture(capture)
     return capture
+
+
+def ask_for_capture(citation, user) -> Capture:
+    """A capture of `citation` asked for by `user` (the claim page's button, the API):
+    requested (capture.domain.request_capture decides who may) and queued, together or not
+    at all. A capture of it already queued or running is returned as it is, not queued
+    twice. A CaptureError with its code when the user may not have it captured."""
+    with transaction.atomic():
+        capture = request_capture(citation, user)
+        if not capture.task_id:
+            queue_capture(capture)
+    return capture
+
+
+def citations_saved(citations, user) -> None:
+    """Called by each way of saving citations (the claim form's citations, the back
+    office's citation forms, the API), inside the transaction that saves them: once it
+    commits, each saved citation with a public address has its capture queued
+    (capture_saved_citation). Nothing is queued if the transaction rolls back, and the save
+    does not wait for any capture."""
+    if not settings.CAPTURE_ON_SAVE or user is None:
+        return
+    citations = list(citations)
+    if citations:
+        # robust: a failure to queue is logged, never the saver's error (the save stands).
+        transaction.on_commit(partial(_queue_saved, citations, user), robust=True)
+
+
+def _queue_saved(citations, user) -> None:
+    for citation in citations:
+        # Read after the save: a protected source's address has moved out of `url` by now.
+        if citation.pk is None or not citation.url:
+            continue
+        with transaction.atomic():
+            capture_saved_citation(citation, user)
 
 
 # --- watching captured pages (capture/watch.py) ----------------------------------------------

@@ -1,6 +1,17 @@
 from django.urls import path
 
-from .views import cases, claims, dashboard, evidence, health, records, reveals, transfer, workspace
+from .views import (
+    captures,
+    cases,
+    claims,
+    dashboard,
+    evidence,
+    health,
+    records,
+    reveals,
+    transfer,
+    workspace,
+)
 from .views import search as search_views
 
 app_name = "cases"
@@ -18,9 +29,14 @@ urlpatterns = [
          name="claim_transition"),
     path("cases/<slug:slug>/claims/<int:pk>/propose/", claims.claim_propose,
          name="claim_propose"),
+    # A citation's captures (GET), and "Capture now" (POST).
+    path("cases/<slug:slug>/citations/<int:pk>/captures/", captures.citation_captures,
+         name="citation_captures"),
     path("cases/<slug:slug>/sources/", workspace.source_list, name="source_list"),
     path("cases/<slug:slug>/sources/reveals/", reveals.identity_reveals, name="identity_reveals"),
     path("cases/<slug:slug>/evidence/", workspace.evidence_list, name="evidence_list"),
+    path("cases/<slug:slug>/evidence/<int:pk>/", evidence.evidence_detail,
+         name="evidence_detail"),
     path("cases/<slug:slug>/evidence/<int:pk>/download/", evidence.evidence_download,
          name="evidence_download"),
     path("cases/<slug:slug>/tasks/", workspace.task_list, name="task_list"),

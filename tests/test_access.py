@@ -143,7 +143,7 @@ POST_ONLY = {"claim_transition", "claim_propose", "member_remove", "import_confi
 FORMS = {"case_edit", "member_list", "member_edit", "incident_create", "incident_edit",
          "source_create", "source_edit", "claim_create", "claim_edit", "evidence_create",
          "task_create", "task_edit", "commentrequest_create", "commentrequest_edit",
-         "import_upload"}
+         "import_upload", "citation_captures"}
 
 
 def test_every_case_url_answers_a_member_405_to_a_method_it_does_not_take(client, demo_case):

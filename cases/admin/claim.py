@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 
+from capture.tasks import citations_saved
+
 from ..models import Citation, Claim, VerificationEvent
 from .changelist import LargeTableAdminMixin
 from .need_to_know import (
@@ -18,6 +20,7 @@ from .scoping import (
     ReadOnlyCaseScopedAdmin,
     ReadOnlyInlineMixin,
 )
+from .versions import VersionedInlineFormSet
 from .workflow_actions import change_status, propose_verdict
 
 RECORD_FIELDS = ("created_by", "created_at", "updated_at")
@@ -25,10 +28,24 @@ RECORD_FIELDS = ("created_by", "created_at", "updated_at")
 WORKFLOW_READONLY = ("status", "proposed_verdict", "proposed_by")
 
 
+class CitationInlineFormSet(VersionedInlineFormSet):
+    """The inline's citations: those added or changed have their pages captured once the
+    page's save commits (capture.tasks.citations_saved)."""
+
+    #: Who saves: set on the class CitationInline.get_formset makes for each request.
+    saved_by = None
+
+    def save(self, commit=True):
+        saved = super().save(commit)
+        citations_saved(saved, self.saved_by)
+        return saved
+
+
 class CitationInline(CaseScopedInline, admin.TabularInline):
     """Citations on their claim's (or incident's) page: Citation has one FK to each."""
 
     model = Citation
+    formset = CitationInlineFormSet
     case_path = "source__case"
     fields = ("source", "relation", "quote", "url", "published_at", "via")
     autocomplete_fields = ("source", "via")
@@ -38,6 +55,11 @@ class CitationInline(CaseScopedInline, admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("source", "via")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)  # a new class per call
+        formset.saved_by = request.user
+        return formset
 
     def withheld_fields(self, request, obj):
         return {"url"} if citation_address_withheld(request, obj) else set()
@@ -110,6 +132,10 @@ class CitationAdmin(LargeTableAdminMixin, CaseScopedAdmin):
         ("Statement", {"fields": ("quote", "url", "language", "published_at", "accessed_at")}),
         ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        citations_saved([obj], request.user)  # its page captured once the save commits
 
     def guarded_search_rows(self, request):
         return citation_address_visible_q(request)

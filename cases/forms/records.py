@@ -10,6 +10,8 @@ from django.forms.models import BaseInlineFormSet, inlineformset_factory
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from capture.tasks import citations_saved
+
 from ..identities import Lineages, citation_address, citation_address_withheld, source_address
 from ..models import (
     Citation,
@@ -303,6 +305,14 @@ class BaseCitationFormSet(BaseInlineFormSet):
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "case": self.case, "access": self.access,
                 "source_choices": self.source_choices, "lineages": self.lineages}
+
+    def save(self, commit=True):
+        saved = super().save(commit)
+        # The citations added or changed have their pages captured once the save commits
+        # (the caller saves them in its transaction when commit is False).
+        if saved and self.access is not None:
+            citations_saved(saved, self.access.membership.user)
+        return saved
 
     def add_fields(self, form, index):
         super().add_fields(form, index)

@@ -11,6 +11,7 @@ from ..enums import Role, VerificationStatus
 from ..forms import ProposeForm, TransitionForm
 from ..identities import citation_address
 from ..models import Claim
+from .captures import attach_captures
 from .case_page import case_view
 
 REVIEW_PAGE_SIZE = 50
@@ -32,6 +33,7 @@ def _render_claim(case_page, claim, *, transition_form=None, propose_form=None, 
         "published_at", "pk"))
     for citation in citations:
         citation.shown_url = citation_address(citation, handler=access.can_handle_sources)
+    attach_captures(citations, access)
     origins = attribution.supporting_origins(citations,
                                              attribution.via_map_for_case(access.case.pk))
     moves = workflow.available_moves(claim, request.user)

@@ -1,0 +1,156 @@
+"""The captures of a case's citations as its pages show them (capture/ makes and stores them).
+
+- `attach_captures(citations, access)`: each citation's captures, newest first, for the
+  claim page and the citation's page: read for all the citations at once (the captures, their
+  files, the state of the tasks still at work), with what the reader may see of each.
+- `citation_captures`: a citation's page (GET: the citation and its captures in full) and
+  "Capture now" (POST: a reporter or an editor asks for a capture; a handler for a protected
+  source's address), through capture.tasks.ask_for_capture, which refuses with the codes of
+  capture.errors.
+
+A capture of a protected source's address is for the case's source handlers only
+(capture.domain.withheld_from): anyone else is told that a capture exists and when it was
+made, never its address, title, screenshot or files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect
+
+from background import Status, TaskState, states
+from capture.domain import ASKER_REFUSALS, withheld_from
+from capture.errors import CaptureError
+from capture.models import Capture, CaptureFile
+from capture.tasks import ask_for_capture
+
+from ..identities import citation_address
+from ..models import Citation
+from .case_page import case_view
+
+
+@dataclass(frozen=True)
+class ShownCapture:
+    """One capture as a reader sees it."""
+
+    capture: Capture
+    #: role → Evidence (archive, screenshot, pdf, manifest); empty when withheld.
+    files: dict
+    #: The task making it, while it is at work (queued, running, failing and retried).
+    task: TaskState | None
+    #: capture.details (address, final address, title, headers, manifest), None when
+    #: withheld from this reader.
+    details: dict | None
+
+    @property
+    def withheld(self) -> bool:
+        return self.details is None
+
+    @property
+    def will_retry(self) -> bool:
+        return self.task is not None and self.task.status == Status.RETRYING
+
+    @property
+    def is_retrying_failure(self) -> bool:
+        """Failed so far, and its task will try again: not a final failure."""
+        return self.capture.status == Capture.Status.FAILED and self.will_retry
+
+    @property
+    def short_sha256(self) -> str:
+        digest = self.capture.manifest_sha256
+        return f"{digest[:2]}…{digest[-2:]}" if digest else ""
+
+    @property
+    def tsa_host(self) -> str:
+        return urlsplit(self.capture.tsa_url).hostname or self.capture.tsa_url
+
+    @property
+    def screenshot(self):
+        return self.files.get(CaptureFile.Role.SCREENSHOT)
+
+    @property
+    def downloads(self) -> list:
+        """(label, evidence) of each file, in the order a reader wants them."""
+        labels = [(CaptureFile.Role.ARCHIVE, "WACZ"), (CaptureFile.Role.PDF, "PDF"),
+                  (CaptureFile.Role.SCREENSHOT, "PNG"), (CaptureFile.Role.MANIFEST, "manifest")]
+        return [(label, self.files[role]) for role, label in labels if role in self.files]
+
+
+def shown_captures(citations, access) -> dict[int, list[ShownCapture]]:
+    """{citation id: its captures, newest first}, in two queries (three while a task is at
+    work), whatever the number of citations and captures."""
+    ids = [citation.pk for citation in citations]
+    if not ids:
+        return {}
+    captures = list(
+        Capture.objects.filter(citation_id__in=ids).select_related("requested_by")
+        .prefetch_related(Prefetch("files", queryset=CaptureFile.objects.select_related(
+            "evidence")))
+        .order_by("-requested_at", "-pk"))
+    at_work = [c.task_id for c in captures if c.task_id and c.status != Capture.Status.DONE]
+    tasks = states(at_work) if at_work else {}
+    handler = access.can_handle_sources
+    shown: dict[int, list[ShownCapture]] = {pk: [] for pk in ids}
+    for capture in captures:
+        if withheld_from(capture, handler=handler):
+            item = ShownCapture(capture, {}, tasks.get(capture.task_id), None)
+        else:
+            item = ShownCapture(capture, {f.role: f.evidence for f in capture.files.all()},
+                                tasks.get(capture.task_id), capture.details)
+        shown[capture.citation_id].append(item)
+    return shown
+
+
+def may_ask_for_capture(citation, access) -> bool:
+    """Whether the page offers "Capture now" for `citation`: to its case's writers when it
+    has a public address, and to its handlers for a protected source's address."""
+    if not access.can_edit:
+        return False
+    return bool(citation.url or (citation.protected_url and access.can_handle_sources))
+
+
+def attach_captures(citations, access) -> None:
+    """Give each citation `captures_shown` and `capturable` for the page's template."""
+    shown = shown_captures(citations, access)
+    for citation in citations:
+        citation.captures_shown = shown.get(citation.pk, [])
+        citation.capturable = may_ask_for_capture(citation, access)
+
+
+def _citation_for(case_page, pk) -> Citation:
+    return get_object_or_404(
+        Citation.objects.of_case(case_page.case).select_related("source", "via", "claim",
+                                                                "incident"),
+        pk=pk)
+
+
+def _render_citation(case_page, citation, *, refusal: CaptureError | None = None,
+                     status: int = 200):
+    access = case_page.access
+    citation.shown_url = citation_address(citation, handler=access.can_handle_sources)
+    attach_captures([citation], access)
+    tab = "claims" if citation.claim_id else "timeline"
+    return case_page.render("capture/citation_captures.html", {
+        "citation": citation, "refusal": refusal, "tab": tab,
+    }, status=status)
+
+
+@case_view(tab="claims", methods=["GET", "POST"])
+def citation_captures(request, case_page, pk):
+    citation = _citation_for(case_page, pk)
+    if request.method != "POST":
+        return _render_citation(case_page, citation)
+    try:
+        capture = ask_for_capture(citation, request.user)
+    except CaptureError as refusal:
+        status = 403 if refusal.code in ASKER_REFUSALS else 400
+        return _render_citation(case_page, citation, refusal=refusal, status=status)
+    # A capture already queued or running is the one asked for (request_capture).
+    messages.success(request, f"Capture {capture.pk} of this page is "
+                              f"{capture.get_status_display().lower()}: this page shows "
+                              "when it is done.")
+    return redirect("cases:citation_captures", slug=case_page.case.slug, pk=citation.pk)
