@@ -7,12 +7,14 @@ import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
 
+from capture.models import Capture
 from cases.enums import CommentChannel, CommentOutcome, VerificationStatus
 from cases.models import (
     Case,
     Citation,
     Claim,
     CommentRequest,
+    Evidence,
     Incident,
     IncidentType,
     Source,
@@ -133,3 +135,28 @@ class CommentRequestFilter(CaseRecordFilter):
     class Meta:
         model = CommentRequest
         fields = ["case", "incident", "party_source", "outcome", "channel"]
+
+
+class EvidenceFilter(CaseRecordFilter):
+    claim = django_filters.ModelChoiceFilter(queryset=_visible(Claim))
+    incident = django_filters.ModelChoiceFilter(queryset=_visible(Incident))
+    citation = django_filters.ModelChoiceFilter(
+        queryset=_visible(Citation), field_name="capture_file__capture__citation",
+        help_text="A citation's id: the files of its captures.")
+    capture = django_filters.ModelChoiceFilter(
+        queryset=_visible(Capture), field_name="capture_file__capture",
+        help_text="A capture's id: its files.")
+
+    class Meta:
+        model = Evidence
+        fields = ["case", "claim", "incident", "citation", "capture", "content_type"]
+
+
+class CaptureFilter(django_filters.FilterSet):
+    case = django_filters.ModelChoiceFilter(queryset=_visible(Case), help_text="A case's id.")
+    citation = django_filters.ModelChoiceFilter(queryset=_visible(Citation))
+    requested_after = UtcIsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
+
+    class Meta:
+        model = Capture
+        fields = ["case", "citation", "status"]

@@ -19,3 +19,21 @@ class JSONRenderer(renderers.JSONRenderer):
             return super().render(data, accepted_media_type, renderer_context)
         except UnicodeEncodeError:
             return _EscapedJSONRenderer().render(data, accepted_media_type, renderer_context)
+
+
+class FileRenderer(renderers.BaseRenderer):
+    """Lets a client that asks for a file (`Accept: application/octet-stream`) reach the
+    downloads: the file itself is a FileResponse, not rendered. A refusal it is given
+    instead is JSON, as everywhere in the API."""
+
+    media_type = "application/octet-stream"
+    format = "file"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        response = (renderer_context or {}).get("response")
+        if response is not None:  # a refusal: JSON, and said so
+            response["Content-Type"] = JSONRenderer.media_type
+        return JSONRenderer().render(data, None, renderer_context)

@@ -19,6 +19,8 @@ router.register("claims", views.ClaimViewSet, basename="claim")
 router.register("citations", views.CitationViewSet, basename="citation")
 router.register("tasks", views.TaskViewSet, basename="task")
 router.register("comment-requests", views.CommentRequestViewSet, basename="commentrequest")
+router.register("evidence", views.EvidenceViewSet, basename="evidence")
+router.register("captures", views.CaptureViewSet, basename="capture")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

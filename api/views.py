@@ -8,8 +8,10 @@ from contextlib import contextmanager
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Prefetch
+from django.http import FileResponse
 from django.views.generic import TemplateView
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import mixins, serializers, viewsets
@@ -20,9 +22,15 @@ from rest_framework.decorators import (
     permission_classes,
 )
 from rest_framework.exceptions import ErrorDetail, NotFound, PermissionDenied
+from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from background import states
+from capture.domain import ASKER_REFUSALS, evidence_visible_to
+from capture.errors import CaptureError
+from capture.models import Capture, CaptureFile
+from capture.tasks import ask_for_capture
 from cases import workflow
 from cases.enums import Role
 from cases.models import (
@@ -30,6 +38,7 @@ from cases.models import (
     Citation,
     Claim,
     CommentRequest,
+    CustodyEntry,
     Incident,
     IncidentType,
     Source,
@@ -42,7 +51,8 @@ from . import serializers as s
 from .access import CaseRolePermission
 from .known_input import KnownQueryParametersMixin
 from .preconditions import check_if_match, etag_of
-from .schema import VALIDATION_ERROR
+from .renderers import FileRenderer, JSONRenderer
+from .schema import CODED_ERROR, VALIDATION_ERROR
 from .serializers import django_errors
 
 
@@ -288,6 +298,17 @@ class ClaimViewSet(CaseRecordViewSet):
         return Response(self.get_serializer(events, many=True).data)
 
 
+CAPTURE_REFUSED_400 = OpenApiResponse(
+    description="Not captured: the citation has no address (`capture_no_address`), or the "
+                "body holds a field (none is taken: `unknown_field`).",
+    response=VALIDATION_ERROR)
+CAPTURE_REFUSED_403 = OpenApiResponse(
+    description="Not captured: a viewer asked (`capture_not_allowed`), or someone who is not "
+                "one of the case's source handlers asked for a protected source's address "
+                "(`capture_protected_address`).",
+    response=CODED_ERROR)
+
+
 class CitationViewSet(mixins.DestroyModelMixin, CaseRecordViewSet):
     """Citations of claims and incidents. Reporters may remove one, as in the claim's form."""
 
@@ -306,6 +327,36 @@ class CitationViewSet(mixins.DestroyModelMixin, CaseRecordViewSet):
 
     def case_id_of(self, obj):
         return obj.source.case_id
+
+    @extend_schema(
+        summary="Capture the cited page now (queued for a worker)",
+        description="Queues a capture of the citation's address (capture.tasks): a WACZ "
+                    "archive, a full-page screenshot and a PDF, hashed and timestamped, stored "
+                    "as evidence of the case. Answers 202 with the capture and its task's "
+                    "state; follow it at /captures/{id}/, its files at /evidence/?capture=. "
+                    "A capture of it already queued or running is returned instead of a "
+                    "second one. Reporters and editors may ask; a protected source's "
+                    "address only its case's source handlers. No If-Match: it changes none "
+                    "of the citation's fields, and asking twice is harmless.",
+        request=s.CaptureRequestSerializer,
+        responses={202: s.CaptureSerializer, 400: CAPTURE_REFUSED_400,
+                   403: CAPTURE_REFUSED_403})
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated],
+            filter_backends=[])
+    def capture(self, request, pk=None):
+        citation = self.get_object()
+        body = s.CaptureRequestSerializer(data=request.data if request.data else {})
+        body.is_valid(raise_exception=True)
+        try:
+            capture = ask_for_capture(citation, request.user)
+        except CaptureError as refusal:
+            detail = {"detail": ErrorDetail(refusal.message, refusal.code),
+                      "code": refusal.code}
+            if refusal.code in ASKER_REFUSALS:
+                raise PermissionDenied(detail) from None
+            raise serializers.ValidationError(detail) from None
+        context = {**self.get_serializer_context(), "task_states": states([capture.task_id])}
+        return Response(s.CaptureSerializer(capture, context=context).data, status=202)
 
     def destroy(self, request, *args, **kwargs):
         with self.versioned_write():
@@ -332,6 +383,94 @@ class CommentRequestViewSet(CaseRecordViewSet):
     filterset_class = filters.CommentRequestFilter
     select_related = ("party_source", "asked_by", "created_by")
     ordering = ("asked_at", "pk")
+
+
+# --- Evidence and captures -------------------------------------------------------------------
+
+class ReadOnlyCaseDataViewSet(LoginNotRequiredMixin, KnownQueryParametersMixin,
+                              viewsets.ReadOnlyModelViewSet):
+    lookup_value_regex = "[^/]+"
+    permission_classes = [IsAuthenticated]
+    http_method_names = ["get", "head", "options"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Evidence files of your cases"),
+    retrieve=extend_schema(summary="One evidence file: its hashes, custody and capture"),
+    download=extend_schema(
+        summary="The evidence file itself",
+        description="Logged in the file's chain of custody (a download by you).",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY}),
+)
+class EvidenceViewSet(ReadOnlyCaseDataViewSet):
+    """Evidence files, with their SHA-256, chain of custody and download link; a web
+    capture's files also give the capture: its manifest, the RFC 3161 timestamp token over
+    the manifest's SHA-256 (DER, base64) and the TSA's certificate chain (PEM), to check with
+    `openssl ts -verify` outside Casedesk. The files of a protected source's capture are for
+    the case's source handlers only (for anyone else they do not exist)."""
+
+    serializer_class = s.EvidenceSerializer
+    filterset_class = filters.EvidenceFilter
+
+    def get_queryset(self):
+        return (evidence_visible_to(self.request.user)
+                .select_related("created_by", "captured_by",
+                                "capture_file__capture__requested_by")
+                .prefetch_related(
+                    Prefetch("custody", CustodyEntry.objects.select_related("actor")
+                             .order_by("at", "pk")),
+                    Prefetch("capture_file__capture__files",
+                             CaptureFile.objects.select_related("evidence")))
+                .order_by("-captured_at", "pk"))
+
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None,
+            renderer_classes=[JSONRenderer, FileRenderer])
+    def download(self, request, pk=None):
+        evidence = get_object_or_404(evidence_visible_to(request.user), pk=pk)
+        try:
+            handle = evidence.file.open("rb")
+        except FileNotFoundError:
+            raise NotFound("The file is missing from storage.") from None
+        CustodyEntry.objects.create(evidence=evidence, action=CustodyEntry.Action.DOWNLOADED,
+                                    actor=request.user)
+        response = FileResponse(handle, as_attachment=True,
+                                filename=evidence.original_name or f"evidence-{evidence.pk}",
+                                content_type="application/octet-stream")
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Captures of the cited pages of your cases"),
+    retrieve=extend_schema(summary="One capture: its state, what the page answered, its "
+                                   "files and timestamp"),
+)
+class CaptureViewSet(ReadOnlyCaseDataViewSet):
+    """Captures of cited pages (asked for with POST /citations/{id}/capture/, or made when a
+    citation with an address is saved): queued, running, failed (with its code and reason;
+    `task` says whether it will be retried) or done. A protected source's capture gives its
+    details to the case's source handlers only (`withheld`)."""
+
+    serializer_class = s.CaptureSerializer
+    filterset_class = filters.CaptureFilter
+
+    def get_queryset(self):
+        return (Capture.objects.visible_to(self.request.user)
+                .select_related("requested_by")
+                .prefetch_related(Prefetch("files", CaptureFile.objects.select_related(
+                    "evidence")))
+                .order_by("-requested_at", "-pk"))
+
+    def get_serializer(self, *args, **kwargs):
+        if args:
+            captures = list(args[0]) if kwargs.get("many") else [args[0]]
+            at_work = [c.task_id for c in captures
+                       if c.task_id and c.status != Capture.Status.DONE]
+            kwargs["context"] = {**self.get_serializer_context(),
+                                 "task_states": states(at_work) if at_work else {}}
+        return super().get_serializer(*args, **kwargs)
 
 
 # --- Schema and its documentation page -----------------------------------------------------

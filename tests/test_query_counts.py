@@ -33,6 +33,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from capture.models import Capture, CaptureFile
 from cases import workflow
 from cases.enums import CitationRelation, Role
 from cases.enums import VerificationStatus as S
@@ -113,6 +114,17 @@ def fill_case(case, n, *, me) -> dict[str, list]:
         evidence = EvidenceFactory(case=case, claim=claim, incident=incident, captured_by=member,
                                    created_by=member, description=f"Deserters photo {k}.")
         evidence.start_custody(member, "Collected.")
+        # The claim's citation was captured: the evidence is the capture's screenshot.
+        captured = CitationFactory(claim=claim, source=source, created_by=member,
+                                   url=f"https://deserters.example/{k}")
+        capture = Capture.objects.create(
+            case=case, citation=captured, requested_by=member, status=Capture.Status.DONE,
+            url=captured.url, final_url=captured.url, http_status=200, title=f"Page {k}",
+            captured_at=timezone.now(), manifest_sha256=f"{k:064x}",
+            tsa_url="https://tsa.example/", timestamped_at=timezone.now(),
+            timestamp_token=b"token", verified_at=timezone.now())
+        CaptureFile.objects.create(capture=capture, evidence=evidence,
+                                   role=CaptureFile.Role.SCREENSHOT)
         task = TaskFactory(case=case, claim=claim, incident=incident, assignee=me,
                            created_by=member, title=f"Archive page {k}")
         request_ = CommentRequestFactory(
@@ -207,8 +219,10 @@ def _type_names(w):
 
 
 def _claim_page(w):
-    # the first claim's citations (one source per member) and its events (one per member)
-    return _source_names(w) + [f"Seen by {m.username}." for m in w["members"][1:]]
+    # the first claim's citations (one source per member) and its events (one per member),
+    # and its captured citation's capture
+    return _source_names(w) + [f"Seen by {m.username}." for m in w["members"][1:]] + [
+        'data-status="done"', "timestamped by tsa.example"]
 
 
 CASE_PAGES = [
@@ -223,8 +237,8 @@ CASE_PAGES = [
     Page("claims_board", 7, _statements, params=(("status", "in_review"),)),
     # session, user, membership + case; the claim, its citations, the chains, the moves (the
     # role, the events seen by the four-eyes rule), the support (citations, chains, sources),
-    # the events + actors
-    Page("claim_detail", 13, _claim_page, record="claims"),
+    # the events + actors, the citations' captures + requesters, their files + evidence
+    Page("claim_detail", 15, _claim_page, record="claims"),
     # session, user, membership + case; names, chains, count, the page of sources
     Page("source_list", 7, _source_names),
     # session, user, membership + case; count, handler grants, the page of reveals + users
@@ -405,9 +419,13 @@ API_LISTS = {
     "incidents": (1, 3),
     "sources": (3, 3),
     "claims": (2, 3),
-    "citations": (4, 4),
+    "citations": (5, 4),
     "tasks": (1, 3),
     "comment-requests": (1, 3),
+    # also each record's custody entries + actors, and its capture's files + evidence
+    "evidence": (1, 5),
+    # also the files + evidence
+    "captures": (1, 4),
 }
 
 
