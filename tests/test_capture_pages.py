@@ -392,11 +392,15 @@ def test_claim_page_shows_done_capture_with_timestamp_and_downloads(client, cita
     for label, role in [("WACZ", "archive"), ("PDF", "pdf"), ("PNG", "screenshot")]:
         assert f'href="{evidence_url("evidence_download", files[role])}"' in page
         assert f">{label}</a>" in page
-        assert f'href="{evidence_url("evidence_detail", files[role])}"' in page
-    # The claim page lists the capture; the citation's page also shows what the page answered.
+    # The thumbnail leads to the screenshot's own page.
+    assert f'href="{evidence_url("evidence_detail", files["screenshot"])}"' in page
+    # The claim page lists the capture; the citation's page also shows what the page answered
+    # and links each file's page (its chain of custody).
     assert TITLE not in page
     detail = client.get(captures_url(citation)).content.decode()
     assert f"“{TITLE}” · HTTP 200 · {ADDRESS}" in detail
+    for evidence in files.values():
+        assert f'href="{evidence_url("evidence_detail", evidence)}"' in detail
     assert "by worker desk-worker:4242" in detail
 
 
