@@ -587,7 +587,9 @@ class CaptureSerializer(serializers.ModelSerializer):
     to the case's source handlers only: `withheld` is true and they are empty for anyone
     else."""
 
-    requested_by = _username_field(read_only=True)
+    requested_by = serializers.SerializerMethodField(
+        help_text="Who asked (a username); null when withheld: asking for a protected "
+                  "source's capture shows who handles the case's sources.")
     withheld = serializers.SerializerMethodField(
         help_text="True when the capture's details are for the case's source handlers only.")
     url = serializers.SerializerMethodField()
@@ -631,6 +633,11 @@ class CaptureSerializer(serializers.ModelSerializer):
     def _detail(self, capture, name):
         details = self._details(capture)
         return details[name] if details is not None else None
+
+    def get_requested_by(self, capture) -> str | None:
+        if self._details(capture) is None:
+            return None
+        return capture.requested_by.get_username()
 
     def get_url(self, capture) -> str | None:
         return self._detail(capture, "url")

@@ -142,7 +142,7 @@ def test_protected_capture_is_for_handlers_only(protected_citation, handler, rep
     assert [withheld[name] for name in ("url", "final_url", "title", "response_headers",
                                         "manifest", "manifest_sha256", "timestamp")] == [
         None] * 7
-    assert withheld["files"] == []
+    assert withheld["files"] == [] and withheld["requested_by"] is None
     assert "insider_channel" not in theirs.get("/api/v1/captures/").content.decode()
 
 

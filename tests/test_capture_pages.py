@@ -460,6 +460,7 @@ def test_protected_capture_is_shown_to_handlers_only(client, protected_citation,
                  client.get(captures_url(protected_citation)).content.decode()):
         assert "captured 13 May 2025 14:02 UTC" in page
         assert "for this case's source handlers only" in page
+        assert "asked for by a source handler" in page and "by handler" not in page
         assert TITLE not in page and "insider_channel" not in page
         assert capture.manifest_sha256[:2] + "…" not in page
         assert not any(evidence_url("evidence_download", e) in page for e in files.values())
