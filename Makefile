@@ -81,12 +81,19 @@ bench-search: install
 # What every page costs as data grows (issue 6; bench/README.md): queries and p50/p95 per page
 # at BENCH_SCALE and at a tenth of it, the floor and the stock admin beside them, then
 # gunicorn + wrk. Fills BENCH_PAGES_DATABASE_URL (and <name>_tenth) when missing or at another
-# scale. Writes bench/results/latest.md; fails when a target is missed.
+# scale. Writes bench/results/latest.md. Then what capturing cited pages costs (issue 13):
+# the citation save with capture on and off, save to capture done, captures per minute with
+# one and two workers, on BENCH_CAPTURE_DATABASE_URL (made anew); bench/results/capture.md.
+# Both run even when the first misses its targets; the target fails if either does.
 BENCH_PAGES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casedesk_pagebench
+BENCH_CAPTURE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casedesk_capturebench
 BENCH_SCALE ?= 1.0
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python bench/pages.py --scale $(BENCH_SCALE) --database-url $(BENCH_PAGES_DATABASE_URL)
+	status=0; \
+	$(BIN)/python bench/pages.py --scale $(BENCH_SCALE) --database-url $(BENCH_PAGES_DATABASE_URL) || status=1; \
+	$(BIN)/python bench/capture.py --database-url $(BENCH_CAPTURE_DATABASE_URL) || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache
