@@ -119,6 +119,8 @@ def prepare(*, long_lists: bool = True) -> World:
         Membership.objects.create(case=scratch_case, user=membership.user, role=membership.role,
                                   can_handle_sources=membership.can_handle_sources,
                                   added_by=membership.added_by)
+    # A page-watch setting (capture/admin.py): its back-office pages need one to show.
+    _model("capture.CaseWatch").objects.create(case=scratch_case, updated_by=_user("editor"))
     _lengthen_lists(case, LIST_LENGTH if long_lists else 1)
     world = World(
         case_pk=case.pk, scratch_case_pk=scratch_case.pk, fuzz_membership_pk=fuzz_membership.pk,
