@@ -464,10 +464,11 @@ def _users(result: SeedResult, password: str) -> dict:
     group, group_created = Group.objects.get_or_create(name=STAFF_GROUP)
     result.count(group_created)
     if group_created:
-        # Everything on case data, plus looking up colleagues in the admin's user pickers;
-        # not opening cases, which is the desk editors' right.
+        # Everything on case data and on how its cited pages are watched, plus looking up
+        # colleagues in the admin's user pickers; not opening cases, the desk editors' right.
         group.permissions.set(Permission.objects.filter(
             Q(content_type__app_label="cases")
+            | Q(content_type__app_label="capture", content_type__model="casewatch")
             | Q(content_type__app_label="auth", codename="view_user"))
             .exclude(content_type__app_label="cases", codename="open_case"))
     desk_editors = opening.desk_editors()

@@ -315,6 +315,8 @@ TASKS = {
 # attempt. Longer than any task may run.
 BACKGROUND_ABANDONED_AFTER_SECONDS = env.int("BACKGROUND_ABANDONED_AFTER_SECONDS",
                                              default=60 * 60)
+# Called by every worker as it starts: recurring tasks queue their next run if none is queued.
+BACKGROUND_ON_WORKER_START = ["capture.tasks.ensure_watch_tick"]
 
 # --- Web captures (capture/) ------------------------------------------------------------------
 # A worker captures a cited page with headless Chromium (Debian's chromium package). The

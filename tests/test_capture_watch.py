@@ -617,3 +617,21 @@ def test_case_overview_without_watched_pages_shows_no_flag(client, case, viewer)
     page = client.get(reverse("cases:case_overview", args=[case.slug])).content.decode()
     assert "Cited pages:" not in page
     assert watch.watch_flags(case).total == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_starting_a_worker_starts_the_watch_tick(tmp_path):
+    """The watch needs no command of its own in production: every worker, as it starts,
+    makes sure a tick is queued (settings.BACKGROUND_ON_WORKER_START; that two never are is
+    ensure_watch_tick's lock, tested above)."""
+    assert _ready_ticks() == []
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with database_for_a_second_process(tmp_path) as url:
+        worker = start_worker(url, logs, environment={"CAPTURE_WATCH_TICK_SECONDS": "3600"})
+        try:
+            wait_for(lambda: len(_ready_ticks()) == 1, timeout=30)
+        finally:
+            stop_worker(worker)
+        [tick] = _ready_ticks()
+        assert state(tick).run_after > timezone.now() + timedelta(minutes=55)

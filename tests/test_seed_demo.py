@@ -125,6 +125,8 @@ def test_the_demo_users_and_their_roles(case, users):
     assert editor.is_staff and not editor.is_superuser
     assert editor.groups.filter(name=demo.STAFF_GROUP).exists()
     assert editor.has_perm("cases.change_claim") and editor.has_perm("cases.add_incident")
+    assert editor.has_perm("capture.change_casewatch")
+    assert not editor.has_perm("capture.change_capture")
     assert not users["reporter"].is_staff
 
     handlers = Membership.objects.filter(case=case, can_handle_sources=True)

@@ -12,8 +12,10 @@ import os
 import threading
 import time
 
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
+from django.utils.module_loading import import_string
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
 from background.retries import reclaim_abandoned
@@ -29,6 +31,19 @@ def reclaim() -> None:
         logger.exception("Reclaiming abandoned tasks failed")
     finally:
         close_old_connections()
+
+
+def start_schedules() -> None:
+    """Calls each of settings.BACKGROUND_ON_WORKER_START: the recurring tasks (the watch of
+    cited pages) make sure their next run is queued, so that starting any worker starts them,
+    with nothing else to remember in production."""
+    for path in settings.BACKGROUND_ON_WORKER_START:
+        try:
+            import_string(path)()
+        except Exception:  # the database is away for a moment: the next worker start will do
+            logger.exception("Starting %s failed", path)
+        finally:
+            close_old_connections()
 
 
 def reclaim_every(seconds: float) -> None:
@@ -54,6 +69,7 @@ class Command(DatabaseWorkerCommand):
         # With --reload this process only watches the code; its child runs the tasks.
         if not watching_for_changes or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":
             reclaim()
+            start_schedules()
             threading.Thread(target=reclaim_every, args=(reclaim_interval,),
                              name="reclaim-abandoned-tasks", daemon=True).start()
         return super().handle(*args, **options)
