@@ -14,6 +14,7 @@ from rest_framework.settings import api_settings
 
 from api import serializers as s
 from api.urls import router
+from capture.models import Capture
 from cases.enums import CitationRelation, VerificationStatus
 from cases.models import (
     Case,
@@ -26,7 +27,7 @@ from cases.models import (
     VerificationEvent,
 )
 
-from .factories import CitationFactory, IncidentTypeFactory, SourceFactory
+from .factories import CitationFactory, EvidenceFactory, IncidentTypeFactory, SourceFactory
 from .test_api import API, token_client, version
 
 pytestmark = pytest.mark.django_db
@@ -189,14 +190,19 @@ def _detail_routes():
 def test_options_on_every_detail_route_answers_without_locking(world, editor):
     # OPTIONS ran get_object() as a PUT, whose row lock outside a transaction raised
     # TransactionManagementError on PostgreSQL (a test's own transaction would hide it).
-    records = {**world, "incident-types": IncidentTypeFactory(slug="arrest")}
+    records = {**world, "incident-types": IncidentTypeFactory(slug="arrest"),
+               "evidence": EvidenceFactory(case=world["cases"]),
+               "captures": Capture.objects.create(case=world["cases"],
+                                                  citation=world["citations"],
+                                                  requested_by=editor)}
     api = token_client(editor)
     routes = list(_detail_routes())
     assert len(routes) >= 11  # every viewset's detail, and the claims' three actions
     for name, kwarg in routes:
         kind = {"case": "cases", "incidenttype": "incident-types", "incident": "incidents",
                 "source": "sources", "claim": "claims", "citation": "citations",
-                "task": "tasks", "commentrequest": "comment-requests"}[name.split("-")[0]]
+                "task": "tasks", "commentrequest": "comment-requests",
+                "evidence": "evidence", "capture": "captures"}[name.split("-")[0]]
         record = records[kind]
         lookup = record.slug if kwarg == "slug" else record.pk
         url = reverse(f"api:{name}", kwargs={kwarg: lookup})
@@ -205,7 +211,7 @@ def test_options_on_every_detail_route_answers_without_locking(world, editor):
         assert response.status_code == 200, (url, response.content)
         assert response.json()["name"]
         assert not [q for q in queries if "FOR UPDATE" in q["sql"]], url
-        if name.endswith("-detail") and kind != "incident-types":
+        if name.endswith("-detail") and kind not in ("incident-types", "evidence", "captures"):
             assert "PUT" in response.json()["actions"], url
     assert Claim.objects.get().statement == "Ten men fled."
 
