@@ -472,6 +472,21 @@ def test_protected_capture_is_shown_to_handlers_only(client, protected_citation,
     assert not CustodyEntry.objects.filter(action=CustodyEntry.Action.DOWNLOADED).exists()
 
 
+def test_evidence_list_shows_protected_capture_files_to_handlers_only(
+        client, protected_citation, handler, reporter, tsa, tmp_path):
+    capture = stored_capture(protected_citation, handler, tmp_path, tsa=tsa)
+    files = files_of(capture)
+    url = reverse("cases:evidence_list", args=[protected_citation.claim.case.slug])
+
+    client.force_login(handler)
+    listed_to_handler = client.get(url).context["page"].object_list
+    client.force_login(reporter)
+    listed_to_reporter = client.get(url).context["page"].object_list
+
+    assert {e.pk for e in listed_to_handler} == {e.pk for e in files.values()}
+    assert list(listed_to_reporter) == []
+
+
 # --- an evidence file's page, its download and its thumbnail ------------------------------------
 
 def test_evidence_page_shows_custody_log_to_members(client, citation, reporter, viewer, tsa,

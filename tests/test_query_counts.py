@@ -238,7 +238,7 @@ CASE_PAGES = [
     # session, user, membership + case; the claim, its citations, the chains, the moves (the
     # role, the events seen by the four-eyes rule), the support (citations, chains, sources),
     # the events + actors, the citations' captures + requesters, their files + evidence
-    Page("claim_detail", 15, _claim_page, record="claims"),
+    Page("claim_detail", 16, _claim_page, record="claims"),
     # session, user, membership + case; names, chains, count, the page of sources
     Page("source_list", 7, _source_names),
     # session, user, membership + case; count, handler grants, the page of reveals + users

@@ -27,6 +27,7 @@ from capture.domain import ASKER_REFUSALS, withheld_from
 from capture.errors import CaptureError
 from capture.models import Capture, CaptureFile
 from capture.tasks import ask_for_capture
+from capture.watch import attach_watch_states
 
 from ..identities import citation_address
 from ..models import Citation
@@ -114,8 +115,10 @@ def may_ask_for_capture(citation, access) -> bool:
 
 
 def attach_captures(citations, access) -> None:
-    """Give each citation `captures_shown` and `capturable` for the page's template."""
+    """Give each citation `captures_shown`, `capturable` and `watch_state` (what the last
+    re-check of its page found) for the page's template."""
     shown = shown_captures(citations, access)
+    attach_watch_states(citations, handler=access.can_handle_sources)
     for citation in citations:
         citation.captures_shown = shown.get(citation.pk, [])
         citation.capturable = may_ask_for_capture(citation, access)

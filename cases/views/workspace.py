@@ -14,6 +14,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from capture.domain import PROTECTED_CAPTURE_FILES
+
 from .. import attribution
 from ..activity import activity_for
 from ..enums import VerificationStatus
@@ -181,6 +183,9 @@ def source_list(request, case_page):
 def evidence_list(request, case_page):
     items = (Evidence.objects.of_case(case_page.case)
              .select_related("captured_by", "claim", "incident").order_by("-captured_at", "pk"))
+    if not case_page.access.can_handle_sources:
+        # A protected source's captured page is for the case's handlers only (capture.domain).
+        items = items.exclude(PROTECTED_CAPTURE_FILES)
     page = Paginator(items, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     return case_page.render("cases/evidence_list.html", {"page": page})
 

@@ -1,8 +1,8 @@
 """manage.py capture CITATION_ID --user U [--now]: capture a cited page.
 
 Without --now the capture is queued for a worker (capture/tasks.py). With --now it is made
-in this process, and the new evidence is printed as JSON. The user must be a member of the
-citation's case; a protected source's address needs one of its source handlers.
+in this process, and the new evidence is printed as JSON. The user must be a reporter or
+an editor of the citation's case; a protected source's address needs one of its source handlers.
 """
 
 import json
@@ -54,7 +54,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("citation_id", type=int)
         parser.add_argument("--user", required=True,
-                            help="Who asks for it (a member of the citation's case).")
+                            help="Who asks for it (a reporter or editor of the citation's case).")
         parser.add_argument("--now", action="store_true",
                             help="Capture in this process and print the new evidence as JSON.")
 
