@@ -604,3 +604,16 @@ def test_import_command_refuses_a_file_over_the_upload_limit_unread(case, report
         call_command("import_incidents", case.slug, str(path), "--user", reporter.username,
                      "--no-progress")
     assert Incident.objects.count() == 0
+
+
+
+def test_xlsx_part_declaring_entities_is_refused_as_damaged(case, reporter):
+    """A sheet that declares a DTD (the way to entity-expansion bombs and external entities)
+    is refused before any entity is read: the parts of a real workbook never declare one."""
+    declaration = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                   b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>')
+    sheet = declaration + BASE_PARTS[SHEET_PART]
+
+    refusal = _refusal("incidents", case, reporter, _workbook({SHEET_PART: sheet}), "x.xlsx")
+
+    assert refusal.code == "unreadable_xlsx"

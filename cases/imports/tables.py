@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse as defused_iterparse
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -133,7 +135,7 @@ class _BoundedLines:
 _UNREADABLE_WORKBOOK = (
     zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError,
     RuntimeError, ElementTree.ParseError, OSError, KeyError, IndexError, TypeError, ValueError,
-    OverflowError,
+    OverflowError, DefusedXmlException,
 )
 _WORKBOOK_DAMAGED = "The workbook is damaged and cannot be read."
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -251,7 +253,9 @@ def _xml_records(source, *, record_depth: int) -> Iterator[tuple[int, ElementTre
     element_limit = _ELEMENTS_PER_CELL * cell_limit + _MAX_ELEMENTS_IN_A_RECORD
     stack: list[ElementTree.Element] = []
     elements = in_record = 0
-    for event, element in ElementTree.iterparse(source, events=("start", "end")):
+    # defusedxml's parser: a workbook's parts never declare a DTD, so one that does (entity
+    # expansion, external entities) is refused as damaged before any entity is read.
+    for event, element in defused_iterparse(source, events=("start", "end"), forbid_dtd=True):
         if event == "start":
             elements += 1
             in_record = 1 if len(stack) <= record_depth else in_record + 1
