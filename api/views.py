@@ -9,7 +9,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F, Prefetch
-from django.http import FileResponse
 from django.views.generic import TemplateView
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -33,6 +32,7 @@ from capture.models import Capture, CaptureFile
 from capture.tasks import ask_for_capture
 from cases import workflow
 from cases.enums import Role
+from cases.evidence_files import download_response
 from cases.models import (
     Case,
     Citation,
@@ -427,19 +427,7 @@ class EvidenceViewSet(ReadOnlyCaseDataViewSet):
             renderer_classes=[JSONRenderer, FileRenderer])
     def download(self, request, pk=None):
         evidence = get_object_or_404(evidence_visible_to(request.user), pk=pk)
-        try:
-            handle = evidence.file.open("rb")
-        except FileNotFoundError:
-            raise NotFound("The file is missing from storage.") from None
-        CustodyEntry.objects.create(evidence=evidence, action=CustodyEntry.Action.DOWNLOADED,
-                                    actor=request.user)
-        response = FileResponse(handle, as_attachment=True,
-                                filename=evidence.original_name or f"evidence-{evidence.pk}",
-                                content_type="application/octet-stream")
-        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "no-store"
-        return response
+        return download_response(evidence, request.user)
 
 
 @extend_schema_view(

@@ -8,14 +8,15 @@ The files of a protected source's capture are for the case's source handlers onl
 import io
 
 from django.core.cache import cache
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from PIL import Image, UnidentifiedImageError
 
 from capture.domain import withheld_from
 from capture.models import CaptureFile
 
-from ..models import CustodyEntry, Evidence
+from ..evidence_files import download_response
+from ..models import Evidence
 from .case_page import case_view
 
 #: The stored types a thumbnail is made of (detected from the content when stored).
@@ -71,22 +72,7 @@ def evidence_download(request, case_page, pk):
     evidence = _evidence_for(case_page, pk)
     if request.GET.get("thumbnail"):
         return _thumbnail(evidence)
-    try:
-        handle = evidence.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is missing from storage.") from None
-    CustodyEntry.objects.create(evidence=evidence, action=CustodyEntry.Action.DOWNLOADED,
-                                actor=request.user)
-    response = FileResponse(handle, as_attachment=True,
-                            filename=evidence.original_name or f"evidence-{evidence.pk}",
-                            content_type="application/octet-stream")
-    # Never rendered by the browser, never cached. The stored type (detected from the content
-    # at upload, cases/uploads.py) is not sent: octet-stream and nosniff leave the browser
-    # nothing to render, whatever the file holds.
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store"
-    return response
+    return download_response(evidence, request.user)
 
 
 def _thumbnail(evidence) -> HttpResponse:
