@@ -83,7 +83,7 @@ bench-search: install
 # gunicorn + wrk. Fills BENCH_PAGES_DATABASE_URL (and <name>_tenth) when missing or at another
 # scale. Writes bench/results/latest.md. Then what capturing cited pages costs (issue 13):
 # the citation save with capture on and off, save to capture done, captures per minute with
-# one and two workers, on BENCH_CAPTURE_DATABASE_URL (made anew); bench/results/capture.md.
+# one and two workers, on BENCH_CAPTURE_DATABASE_URL (made anew); bench/results/captures.md.
 # Both run even when the first misses its targets; the target fails if either does.
 BENCH_PAGES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casedesk_pagebench
 BENCH_CAPTURE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casedesk_capturebench
@@ -92,7 +92,7 @@ bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	status=0; \
 	$(BIN)/python bench/pages.py --scale $(BENCH_SCALE) --database-url $(BENCH_PAGES_DATABASE_URL) || status=1; \
-	$(BIN)/python bench/capture.py --database-url $(BENCH_CAPTURE_DATABASE_URL) || status=1; \
+	$(BIN)/python bench/captures.py --database-url $(BENCH_CAPTURE_DATABASE_URL) || status=1; \
 	exit $$status
 
 clean:

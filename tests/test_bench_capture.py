@@ -1,4 +1,4 @@
-"""bench/capture.py at a tiny size: the page it serves, the save it times (capture on queues
+"""bench/captures.py at a tiny size: the page it serves, the save it times (capture on queues
 a capture and nothing more, capture off queues none), and the report's targets. The captures
 themselves (Chromium, worker processes, PostgreSQL) are left to `make bench`."""
 
@@ -8,7 +8,7 @@ from urllib.request import urlopen
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from bench import capture as bench
+from bench import captures as bench
 from capture.models import Capture
 from cases.models import Citation
 
