@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "background",
     # Captures of cited pages (capture/): archived, photographed, hashed, timestamped.
     "capture",
+    # A user's own interface settings: their language (preferences/language.py).
+    "preferences",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +75,10 @@ MIDDLEWARE = [
     "config.middleware.RefuseNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The page's language: the signed-in user's stored choice (kept in the session at
+    # sign-in), else the switcher's cookie, else Accept-Language. After sessions, before
+    # CommonMiddleware, as Django's LocaleMiddleware asks.
+    "preferences.middleware.PreferredLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -147,6 +153,19 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
+# The languages of the interface, each named in itself (the switcher shows them so). Adding
+# one is its catalogue, locale/<code>/LC_MESSAGES/django.po, and a line here, e.g.
+# ("uk", "Українська"): the preference's choices and the switcher read this list.
+LANGUAGES = [
+    ("en-gb", "English"),
+    ("ru", "Русский"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The switcher's cookie, for visitors not signed in: a year, never read by scripts (and
+# HTTPS-only like the session cookie, below).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -372,6 +391,7 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
