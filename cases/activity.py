@@ -7,6 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
+
 from .models import (
     Case,
     Claim,
@@ -20,18 +23,41 @@ from .models import (
 )
 from .workflow import HISTORY_CHANGE_REASON
 
-_HISTORY_VERBS = {"+": "added", "~": "changed", "-": "deleted"}
-
-# model → (what the row is called, how to name the record, extra related rows to fetch)
+# model → (what was done to such a row, by history type; how to name the record; related rows
+# to fetch). Whole sentences rather than verb + noun, so a language can agree its verb with
+# the noun's gender and case.
 _HISTORY_SOURCES = {
-    Incident: ("incident", lambda row: row.title, ()),
-    Claim: ("claim", lambda row: row.statement, ()),
-    Source: ("source", lambda row: row.name, ()),  # a protected source's name is its codename
-    Task: ("task", lambda row: row.title, ()),
-    CommentRequest: ("request for comment to",
+    Incident: ({"+": pgettext_lazy("activity", "added incident “%(name)s”"),
+                "~": pgettext_lazy("activity", "changed incident “%(name)s”"),
+                "-": pgettext_lazy("activity", "deleted incident “%(name)s”")},
+               lambda row: row.title, ()),
+    Claim: ({"+": pgettext_lazy("activity", "added claim “%(name)s”"),
+             "~": pgettext_lazy("activity", "changed claim “%(name)s”"),
+             "-": pgettext_lazy("activity", "deleted claim “%(name)s”")},
+            lambda row: row.statement, ()),
+    # A protected source's name is its codename.
+    Source: ({"+": pgettext_lazy("activity", "added source “%(name)s”"),
+              "~": pgettext_lazy("activity", "changed source “%(name)s”"),
+              "-": pgettext_lazy("activity", "deleted source “%(name)s”")},
+             lambda row: row.name, ()),
+    Task: ({"+": pgettext_lazy("activity", "added task “%(name)s”"),
+            "~": pgettext_lazy("activity", "changed task “%(name)s”"),
+            "-": pgettext_lazy("activity", "deleted task “%(name)s”")},
+           lambda row: row.title, ()),
+    CommentRequest: ({"+": pgettext_lazy("activity", "added request for comment to “%(name)s”"),
+                      "~": pgettext_lazy("activity",
+                                         "changed request for comment to “%(name)s”"),
+                      "-": pgettext_lazy("activity",
+                                         "deleted request for comment to “%(name)s”")},
                      lambda row: row.party_name or row.party_source.name, ("party_source",)),
-    Evidence: ("evidence", lambda row: row.original_name, ()),
-    Membership: ("member", lambda row: f"{row.user.get_username()} ({row.role})", ("user",)),
+    Evidence: ({"+": pgettext_lazy("activity", "added evidence “%(name)s”"),
+                "~": pgettext_lazy("activity", "changed evidence “%(name)s”"),
+                "-": pgettext_lazy("activity", "deleted evidence “%(name)s”")},
+               lambda row: row.original_name, ()),
+    Membership: ({"+": pgettext_lazy("activity", "added member “%(name)s”"),
+                  "~": pgettext_lazy("activity", "changed member “%(name)s”"),
+                  "-": pgettext_lazy("activity", "removed member “%(name)s”")},
+                 lambda row: f"{row.user.get_username()} ({row.get_role_display()})", ("user",)),
 }
 
 
@@ -63,13 +89,15 @@ def activity_for(case_ids, *, limit: int = 20, before: dt.datetime | None = None
     for event in events.select_related("actor", "claim").order_by("-created_at", "-pk")[:limit]:
         claim = event.claim
         if event.kind == "proposal":
-            text = f"proposed {event.get_proposed_verdict_display().lower()} for “{claim}”"
+            text = _("proposed %(verdict)s for “%(claim)s”") % {
+                "verdict": event.get_proposed_verdict_display().lower(), "claim": claim}
         else:
-            text = (f"moved “{claim}” from {event.get_from_status_display().lower()} to "
-                    f"{event.get_to_status_display().lower()}")
+            text = _("moved “%(claim)s” from %(old)s to %(new)s") % {
+                "claim": claim, "old": event.get_from_status_display().lower(),
+                "new": event.get_to_status_display().lower()}
         found.append((event.created_at, event.actor.get_username(), claim.case_id, text))
 
-    for model, (label, name_of, related) in _HISTORY_SOURCES.items():
+    for model, (sentences, name_of, related) in _HISTORY_SOURCES.items():
         rows = model.history.filter(case_id__in=case_ids).exclude(
             history_change_reason=HISTORY_CHANGE_REASON)
         if before is not None:
@@ -77,8 +105,8 @@ def activity_for(case_ids, *, limit: int = 20, before: dt.datetime | None = None
         rows = rows.select_related("history_user", *related).order_by(
             "-history_date", "-history_id")[:limit]
         for row in rows:
-            actor = row.history_user.get_username() if row.history_user else "system"
-            text = f"{_HISTORY_VERBS[row.history_type]} {label} “{_truncate(name_of(row))}”"
+            actor = row.history_user.get_username() if row.history_user else _("system")
+            text = sentences[row.history_type] % {"name": _truncate(name_of(row))}
             found.append((row.history_date, actor, row.case_id, text))
 
     found.sort(key=lambda item: item[0], reverse=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.formats import number_format
+
 from .enums import FigureQualifier
 
 VAGUE_TOLERANCE = Decimal("0.10")
@@ -67,7 +69,10 @@ class Figure:
 
     def __str__(self) -> str:
         number = self.value.normalize()
-        text = f"{number:,f}" if number == number.to_integral() else f"{number:,}"
+        if number == number.to_integral():
+            number = number.quantize(Decimal(1))  # 4.9E+4 is written 49,000
+        # Grouped the reader's way: "49,000" in English, "49 000" in Russian.
+        text = number_format(number, force_grouping=True)
         prefix = "" if self.qualifier == FigureQualifier.EXACTLY else (
             FigureQualifier(self.qualifier).label + " "
         )
