@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run worker test install install-test migrate demo lint clean scan bench-search bench fuzz
+.PHONY: run worker test install install-test migrate demo lint clean scan bench-search bench fuzz catalogues messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,22 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
-install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install: $(VENV)/.installed catalogues
+install-test: $(VENV)/.installed-test catalogues
+
+# Translations: each locale/<language>/LC_MESSAGES/django.po is compiled into its .mo (not
+# committed) whenever the .po is newer, in Python (polib), so no machine needs GNU gettext.
+CATALOGUES := $(wildcard locale/*/LC_MESSAGES/*.po)
+catalogues: $(CATALOGUES:.po=.mo)
+locale/%.mo: locale/%.po | $(VENV)/.installed
+	$(BIN)/python -m config.catalogues $<
+
+# Brings the Russian catalogue up to date with the strings marked in the code and templates
+# (then translate what is new). Translators only: makemessages needs GNU gettext (xgettext).
+# No djangojs domain: no script of ours holds text of its own (static/js reads it from pages).
+MESSAGES_IGNORE := .venv .venv-scan staticfiles fuzz scan bench node_modules tests build
+messages: install
+	$(BIN)/python manage.py makemessages -l ru --no-obsolete $(addprefix --ignore=,$(MESSAGES_IGNORE))
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -97,4 +111,5 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+	rm -f $(CATALOGUES:.po=.mo)
 	rm -rf $(SCAN_VENV)

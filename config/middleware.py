@@ -20,6 +20,7 @@ from django.contrib.auth import logout
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 from django.views.defaults import bad_request
 
 REFUSED_METHODS = frozenset({"TRACE", "TRACK"})
@@ -128,13 +129,18 @@ class SessionLifetimeMiddleware:
             logout(request)  # flushes the session; request.user is anonymous from here on
             if not request.path_info.startswith("/api/"):
                 hours = settings.SESSION_ABSOLUTE_LIFETIME_SECONDS / 3600
-                messages.info(request, _("Sessions last at most %(hours)s hours: please sign "
-                                         "in again.") % {"hours": f"{hours:g}"})
+                # A fraction of an hour takes the plural in English and Russian's "few" form.
+                count = int(hours) if hours.is_integer() else 2
+                messages.info(request, ngettext(
+                    "Sessions last at most %(hours)s hour: please sign in again.",
+                    "Sessions last at most %(hours)s hours: please sign in again.",
+                    count) % {"hours": f"{hours:g}"})
         return None
 
 
 NUL_BYTE_CODE = "nul_byte"
-NUL_BYTE_MESSAGE = "The address holds a NUL byte (%00), which no address of Casedesk has."
+NUL_BYTE_MESSAGE = gettext_noop(
+    "The address holds a NUL byte (%00), which no address of Casedesk has.")
 
 
 class RefuseNulBytesMiddleware:
@@ -150,7 +156,7 @@ class RefuseNulBytesMiddleware:
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path_info or "%00" in query or "\x00" in query:
             if request.path_info.startswith("/api/"):
-                return JsonResponse({"detail": NUL_BYTE_MESSAGE, "code": NUL_BYTE_CODE},
+                return JsonResponse({"detail": _(NUL_BYTE_MESSAGE), "code": NUL_BYTE_CODE},
                                     status=400)
             return bad_request(request, ValueError(NUL_BYTE_MESSAGE))
         return self.get_response(request)

@@ -17,6 +17,7 @@ account_patterns = [
     path("reauthenticate/", account_views.reauthenticate, name="account_reauthenticate"),
     path("password/change/", account_views.password_change, name="account_change_password"),
     path("2fa/", include("allauth.mfa.urls")),
+    path("", include("preferences.urls")),
 ]
 
 urlpatterns = [
