@@ -6,6 +6,7 @@ through the workflow actions of `workflow_actions`.
 """
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from . import (  # noqa: F401  (registration)
     accounts,
@@ -18,6 +19,6 @@ from . import (  # noqa: F401  (registration)
     source,
 )
 
-admin.site.site_header = "Casedesk back office"
-admin.site.site_title = "Casedesk back office"
-admin.site.index_title = "Cases and their records"
+admin.site.site_header = _("Casedesk back office")
+admin.site.site_title = _("Casedesk back office")
+admin.site.index_title = _("Cases and their records")

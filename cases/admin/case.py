@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from ..access import forget_memberships
 from ..enums import Role
@@ -76,12 +77,12 @@ class CaseAdmin(CaseScopedAdmin):
     readonly_fields = ("slug", "records", *RECORD_FIELDS)
     fieldsets = (
         (None, {"fields": ("title", "slug", "summary", "status", "sensitivity", "lead")}),
-        ("Records", {"fields": ("records",)}),
-        ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+        (_("Records"), {"fields": ("records",)}),
+        (_("Record"), {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
     inlines = (MembershipInline,)
 
-    @admin.display(description="records of this case")
+    @admin.display(description=_("records of this case"))
     def records(self, obj):
         if obj is None or obj.pk is None:
             return "—"

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from capture.tasks import citations_saved
 
@@ -75,7 +76,7 @@ class VerificationEventInline(ReadOnlyInlineMixin, CaseScopedInline, admin.Tabul
     case_path = "claim__case"
     fields = ("created_at", "kind", "from_status", "to_status", "proposed_verdict", "actor",
               "note", "override_reason")
-    verbose_name_plural = "verification history"
+    verbose_name_plural = _("verification history")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
@@ -96,19 +97,20 @@ class ClaimAdmin(LargeTableAdminMixin, CaseScopedAdmin):
     readonly_fields = WORKFLOW_READONLY + RECORD_FIELDS
     fieldsets = (
         (None, {"fields": ("case", "incident", "statement", "credibility")}),
-        ("Figure", {"fields": ("figure_value", "figure_qualifier", "figure_unit"),
-                    "description": "The number the statement gives, so running tallies can "
-                                   "be followed."}),
-        ("Verification", {"fields": WORKFLOW_READONLY,
-                          "description": "Changed only through the “Change verification "
-                                         "status…” and “Propose a verdict…” actions of the "
-                                         "claim list, which apply the verification rules."}),
-        ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+        (_("Figure"), {"fields": ("figure_value", "figure_qualifier", "figure_unit"),
+                       "description": _("The number the statement gives, so running tallies "
+                                        "can be followed.")}),
+        (_("Verification"), {"fields": WORKFLOW_READONLY,
+                             "description": _("Changed only through the “Change verification "
+                                              "status…” and “Propose a verdict…” actions of "
+                                              "the claim list, which apply the verification "
+                                              "rules.")}),
+        (_("Record"), {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
     inlines = (CitationInline, VerificationEventInline)
     actions = (change_status, propose_verdict)
 
-    @admin.display(description="figure")
+    @admin.display(description=_("figure"))
     def figure(self, obj):
         return str(obj.figure) if obj.figure else "–"
 
@@ -128,9 +130,10 @@ class CitationAdmin(LargeTableAdminMixin, CaseScopedAdmin):
     readonly_fields = RECORD_FIELDS
     fieldsets = (
         (None, {"fields": ("claim", "incident", "source", "relation", "via"),
-                "description": "A citation is about a claim or an incident, not both."}),
-        ("Statement", {"fields": ("quote", "url", "language", "published_at", "accessed_at")}),
-        ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+                "description": _("A citation is about a claim or an incident, not both.")}),
+        (_("Statement"), {"fields": ("quote", "url", "language", "published_at",
+                                     "accessed_at")}),
+        (_("Record"), {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
 
     def save_model(self, request, obj, form, change):

@@ -2,6 +2,8 @@
 
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..forms.uploads import EvidenceUploadFormMixin
 from ..models import CustodyEntry, Evidence
@@ -31,7 +33,7 @@ class CustodyEntryInline(ReadOnlyInlineMixin, CaseScopedInline, admin.TabularInl
     model = CustodyEntry
     case_path = "evidence__case"
     fields = ("at", "action", "actor", "note")
-    verbose_name_plural = "chain of custody"
+    verbose_name_plural = _("chain of custody")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
@@ -58,9 +60,9 @@ class EvidenceAdmin(CaseScopedAdmin):
         file_fields = ("file",) if obj is None else ("stored_file",) + INTEGRITY_FIELDS
         return (
             (None, {"fields": ("case", "claim", "incident", "description")}),
-            ("File", {"fields": file_fields}),
-            ("Collection", {"fields": ("origin_url", "captured_by", "captured_at")}),
-            ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+            (_("File"), {"fields": file_fields}),
+            (_("Collection"), {"fields": ("origin_url", "captured_by", "captured_at")}),
+            (_("Record"), {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
         )
 
     def get_readonly_fields(self, request, obj=None):
@@ -77,18 +79,19 @@ class EvidenceAdmin(CaseScopedAdmin):
             # The custody log starts when the file enters Casedesk.
             obj.start_custody(request.user, "Uploaded in the admin.")
             if obj.metadata_removed:
-                self.message_user(request, "Metadata removed before storing: "
-                                           f"{', '.join(obj.metadata_removed)}.", messages.INFO)
+                self.message_user(request, gettext("Metadata removed before storing: "
+                                                   "%(removed)s.") % {
+                    "removed": ", ".join(obj.metadata_removed)}, messages.INFO)
 
-    @admin.display(description="stored file")
+    @admin.display(description=_("stored file"))
     def stored_file(self, obj):
-        return f"{obj.original_name or 'unnamed file'} ({filesizeformat(obj.size)})"
+        return f"{obj.original_name or gettext('unnamed file')} ({filesizeformat(obj.size)})"
 
-    @admin.display(description="size", ordering="size")
+    @admin.display(description=_("size"), ordering="size")
     def file_size(self, obj):
         return filesizeformat(obj.size)
 
-    @admin.display(description="SHA-256")
+    @admin.display(description=_("SHA-256"))
     def short_sha256(self, obj):
         return f"{obj.sha256[:12]}…" if obj.sha256 else "–"
 

@@ -1,6 +1,7 @@
 """Follow-up work: tasks and right-of-reply requests."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from ..models import CommentRequest, Task
 from .scoping import CaseScopedAdmin
@@ -22,11 +23,11 @@ class TaskAdmin(CaseScopedAdmin):
     readonly_fields = RECORD_FIELDS
     fieldsets = (
         (None, {"fields": ("case", "title", "notes", "assignee", "due_on", "state")}),
-        ("About", {"fields": ("claim", "incident")}),
-        ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+        (_("About"), {"fields": ("claim", "incident")}),
+        (_("Record"), {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
 
-    @admin.display(description="overdue", boolean=True)
+    @admin.display(description=_("overdue"), boolean=True)
     def is_overdue(self, obj):
         return obj.is_overdue
 
@@ -45,14 +46,15 @@ class CommentRequestAdmin(CaseScopedAdmin):
     default_to_user = ("asked_by",)
     fieldsets = (
         (None, {"fields": ("case", "incident")}),
-        ("Who was asked", {"fields": ("party_source", "party_name"),
-                           "description": "A source of the case, or anyone else by name."}),
-        ("Request", {"fields": ("asked_by", "asked_at", "channel", "deadline")}),
-        ("Outcome", {"fields": ("outcome", "reply_summary")}),
-        ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+        (_("Who was asked"), {"fields": ("party_source", "party_name"),
+                              "description": _("A source of the case, or anyone else by "
+                                               "name.")}),
+        (_("Request"), {"fields": ("asked_by", "asked_at", "channel", "deadline")}),
+        (_("Outcome"), {"fields": ("outcome", "reply_summary")}),
+        (_("Record"), {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
 
-    @admin.display(description="party")
+    @admin.display(description=_("party"))
     def party(self, obj):
         return obj.party
 

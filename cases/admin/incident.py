@@ -1,6 +1,7 @@
 """The incident-type taxonomy and the incidents of a case's timeline."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from ..models import Incident, IncidentType
 from .claim import CitationInline
@@ -40,19 +41,20 @@ class IncidentAdmin(CaseScopedAdmin):
     readonly_fields = DERIVED_DATES + RECORD_FIELDS
     fieldsets = (
         (None, {"fields": ("case", "type", "title", "description")}),
-        ("When", {"fields": ("occurred",) + DERIVED_DATES,
-                  "description": "The earliest and latest possible days follow from the "
-                                 "EDTF date when it is saved; a date without a year has "
-                                 "none."}),
-        ("Where", {"fields": ("place_name", "admin_region", "country", "latitude",
-                              "longitude", "geo_precision")}),
-        ("People", {"fields": ("involved", "detained", "killed", "injured", "missing",
-                               "at_large"),
-                    "description": "Leave a count empty when it is unknown: 0 means none."}),
-        ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+        (_("When"), {"fields": ("occurred",) + DERIVED_DATES,
+                     "description": _("The earliest and latest possible days follow from the "
+                                      "EDTF date when it is saved; a date without a year has "
+                                      "none.")}),
+        (_("Where"), {"fields": ("place_name", "admin_region", "country", "latitude",
+                                 "longitude", "geo_precision")}),
+        (_("People"), {"fields": ("involved", "detained", "killed", "injured", "missing",
+                                  "at_large"),
+                       "description": _("Leave a count empty when it is unknown: 0 means "
+                                        "none.")}),
+        (_("Record"), {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
     inlines = (CitationInline,)
 
-    @admin.display(description="in plain words", ordering="occurred_earliest")
+    @admin.display(description=_("in plain words"), ordering="occurred_earliest")
     def when_display(self, obj):
         return obj.when_display

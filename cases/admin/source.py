@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from ..access import ANY_CASE, handled_case_ids, handles_sources
@@ -43,7 +44,7 @@ class SourceIdentityInline(_HandlersOnly, CaseScopedInline, admin.StackedInline)
     model = SourceIdentity
     fields = ("real_name", "contact", "private_notes")
     max_num = 1
-    verbose_name_plural = "identity (source handlers only)"
+    verbose_name_plural = _("identity (source handlers only)")
 
     def _may(self, request, parent, role):
         if parent is None:
@@ -73,9 +74,9 @@ class SourceAdmin(CaseScopedAdmin):
     readonly_fields = RECORD_FIELDS
     fieldsets = (
         (None, {"fields": ("case", "name", "kind", "protected", "reached_via")}),
-        ("Where from", {"fields": ("url", "language", "country")}),
-        ("Reliability", {"fields": ("reliability", "reliability_note")}),
-        ("Record", {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
+        (_("Where from"), {"fields": ("url", "language", "country")}),
+        (_("Reliability"), {"fields": ("reliability", "reliability_note")}),
+        (_("Record"), {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
 
     def guarded_search_rows(self, request):
@@ -130,11 +131,11 @@ class SourceIdentityAdmin(_HandlersOnly, CaseScopedAdmin):
     list_select_related = ("source__case",)
     autocomplete_fields = ("source",)
 
-    @admin.display(description="case", ordering="source__case__title")
+    @admin.display(description=_("case"), ordering="source__case__title")
     def case(self, obj):
         return obj.source.case
 
-    @admin.display(description="real name")  # not sortable: the column holds ciphertext
+    @admin.display(description=_("real name"))  # not sortable: the column holds ciphertext
     def real_name_shown(self, obj):
         return obj.real_name
 

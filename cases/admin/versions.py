@@ -29,6 +29,7 @@ from django.db import router, transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import QueryDict
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..concurrency import CHANGED_MEANWHILE
@@ -61,7 +62,7 @@ class AdminVersionedFormMixin(RefusesStaleSaves, VersionedFormMixin):
         if not conflicts:
             return
         self.conflict = conflict = conflicts[0]
-        who = ", ".join(conflict.people) or "someone"
+        who = ", ".join(conflict.people) or gettext("someone")
         for name, saved in conflict.saved_values.items():
             if name not in self.withheld:
                 self.add_error(name, ValidationError(

@@ -13,6 +13,9 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .. import workflow
 from ..forms.verification import ProposalInput, TransitionInput
@@ -35,8 +38,9 @@ class StatusChangeForm(TransitionInput):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _admin_widths(self)
-        self.fields["acknowledge_low_grade"].help_text += (
-            " The sources column above shows the grades.")
+        field = self.fields["acknowledge_low_grade"]
+        field.help_text = format_lazy("{} {}", field.help_text,
+                                      _("The sources column above shows the grades."))
 
 
 class ProposalForm(ProposalInput):
@@ -56,12 +60,14 @@ def _propose(claim, user, data):
 
 
 def _describe_transition(event) -> str:
-    return (f"now {event.get_to_status_display().lower()} "
-            f"(was {event.get_from_status_display().lower()}).")
+    return gettext("now %(to_status)s (was %(from_status)s).") % {
+        "to_status": event.get_to_status_display().lower(),
+        "from_status": event.get_from_status_display().lower()}
 
 
 def _describe_proposal(event) -> str:
-    return f"{event.get_proposed_verdict_display().lower()} proposed."
+    return gettext("%(verdict)s proposed.") % {
+        "verdict": event.get_proposed_verdict_display().lower()}
 
 
 def _run(modeladmin, request, queryset, *, form_class, apply, describe, title, intro,
@@ -79,11 +85,14 @@ def _run(modeladmin, request, queryset, *, form_class, apply, describe, title, i
                     # The workflow's codes go with the message (its CSS classes), as the
                     # pages' forms and the API carry them.
                     modeladmin.message_user(
-                        request, f"“{claim}” was not changed: {' '.join(exc.messages)}",
+                        request, gettext("“%(claim)s” was not changed: %(reasons)s") % {
+                            "claim": claim, "reasons": " ".join(exc.messages)},
                         messages.ERROR, extra_tags=" ".join(workflow.refusal_codes(exc)))
                 else:
-                    modeladmin.message_user(request, f"“{claim}”: {describe(event)}",
-                                            messages.SUCCESS)
+                    modeladmin.message_user(
+                        request, gettext("“%(claim)s”: %(outcome)s") % {
+                            "claim": claim, "outcome": describe(event)},
+                        messages.SUCCESS)
             return None
     else:
         form = form_class(prefix=FORM_PREFIX)
@@ -110,23 +119,23 @@ def _run(modeladmin, request, queryset, *, form_class, apply, describe, title, i
     return TemplateResponse(request, TEMPLATE, context)
 
 
-@admin.action(description="Change verification status…", permissions=["change"])
+@admin.action(description=_("Change verification status…"), permissions=["change"])
 def change_status(modeladmin, request, queryset):
     return _run(
         modeladmin, request, queryset, form_class=StatusChangeForm, apply=_transition,
-        describe=_describe_transition, title="Change verification status",
-        intro="Each claim is checked on its own against the verification rules; a claim "
-              "the rules do not allow to move stays exactly as it is.",
-        submit_label="Change status",
+        describe=_describe_transition, title=_("Change verification status"),
+        intro=_("Each claim is checked on its own against the verification rules; a claim "
+                "the rules do not allow to move stays exactly as it is."),
+        submit_label=_("Change status"),
     )
 
 
-@admin.action(description="Propose a verdict…", permissions=["change"])
+@admin.action(description=_("Propose a verdict…"), permissions=["change"])
 def propose_verdict(modeladmin, request, queryset):
     return _run(
         modeladmin, request, queryset, form_class=ProposalForm, apply=_propose,
-        describe=_describe_proposal, title="Propose a verdict",
-        intro="A proposal is recorded for editors to decide; the status does not change.",
-        submit_label="Propose verdict",
+        describe=_describe_proposal, title=_("Propose a verdict"),
+        intro=_("A proposal is recorded for editors to decide; the status does not change."),
+        submit_label=_("Propose verdict"),
     )
 

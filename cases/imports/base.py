@@ -8,14 +8,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import ngettext
 
 from ..access import CaseAccess
+from .limits import grouped
 from .report import ImportReport, Progress
 
 
 class Importer:
     kind = ""  # what the upload form and the commands call this import
     noun = "record"  # one of what it writes, for messages
+
+    def counted(self, count: int) -> str:
+        """`count` of what this import writes, in the reader's language: "12 incidents"."""
+        return ngettext("%(count)s record", "%(count)s records", count) % {
+            "count": grouped(count)}
 
     def __init__(self, access: CaseAccess, user):
         self.access, self.case, self.user = access, access.case, user

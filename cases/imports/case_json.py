@@ -8,6 +8,9 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, pgettext_lazy
+
+from capture.tasks import citations_saved
 
 from .. import safejson
 from ..enums import (
@@ -33,8 +36,8 @@ from .cells import (
     parse_url,
     read_cell,
 )
-from .limits import max_rows
-from .refusals import CellError, FileRefused, RowError
+from .limits import grouped, max_rows
+from .refusals import CellError, FileRefused, RowError, cell_problem
 from .report import MAX_ERROR_ROWS_SHOWN, ImportReport, Progress, RowReport
 from .tables import Table
 from .tabular import IncidentImporter, SourceImporter, TabularImporter
@@ -66,6 +69,23 @@ class CaseJSONImporter(Importer):
     RECORD_LISTS = {"incidents": "incident", "sources": "source", "claims": "claim",
                     "citations": "citation", "tasks": "task",
                     "comment_requests": "request for comment"}
+    # Those names in the reader's language.
+    RECORD_NAMES = {
+        "incident": pgettext_lazy("an imported record", "incident"),
+        "source": pgettext_lazy("an imported record", "source"),
+        "claim": pgettext_lazy("an imported record", "claim"),
+        "citation": pgettext_lazy("an imported record", "citation"),
+        "task": pgettext_lazy("an imported record", "task"),
+        "request for comment": pgettext_lazy("an imported record", "request for comment"),
+    }
+
+    @classmethod
+    def _record(cls, noun: str, number: int | None = None) -> str:
+        """How errors name a record of the file: "claim #4", or "claim" for the whole list."""
+        name = cls.RECORD_NAMES[noun]
+        if number is None:
+            return str(name)
+        return _("%(record)s #%(number)d") % {"record": name, "number": number}
 
     @classmethod
     def load(cls, data: bytes) -> dict:
@@ -77,21 +97,26 @@ class CaseJSONImporter(Importer):
                               % {"where": cls._where(exc.path), "problem": exc.message},
                               code=exc.code) from None
         if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-            raise FileRefused("This JSON file is not a Casedesk case export.",
+            raise FileRefused(_("This JSON file is not a Casedesk case export."),
                               code="not_case_export")
         if document.get("version") != FORMAT_VERSION:
-            raise FileRefused(f"This case export has version {str(document.get('version'))[:20]}; "
-                              f"this Casedesk reads version {FORMAT_VERSION}.", code="version")
+            raise FileRefused(_("This case export has version %(version)s; this Casedesk "
+                                "reads version %(readable)s.")
+                              % {"version": str(document.get("version"))[:20],
+                                 "readable": FORMAT_VERSION}, code="version")
         for name in cls.RECORD_LISTS:
             value = document.setdefault(name, [])
             if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
-                raise FileRefused(f"“{name}” in the file is not a list of records.",
-                                  code="not_a_list")
+                raise FileRefused(_("“%(name)s” in the file is not a list of records.")
+                                  % {"name": name}, code="not_a_list")
         limit = max_rows()
         if sum(len(document[name]) for name in cls.RECORD_LISTS) > limit:
             raise FileRefused(
-                _("The file has more than %(limit)s records: it cannot be imported at once.")
-                % {"limit": f"{limit:,}"}, code="too_many_rows")
+                ngettext("The file has more than %(limit)s record: it cannot be imported at "
+                         "once.",
+                         "The file has more than %(limit)s records: it cannot be imported at "
+                         "once.", limit)
+                % {"limit": grouped(limit)}, code="too_many_rows")
         return document
 
     def read(self, data: bytes, name: str = "") -> dict:
@@ -105,7 +130,8 @@ class CaseJSONImporter(Importer):
         if match and match.group(1) in cls.RECORD_LISTS:
             noun, number, rest = cls.RECORD_LISTS[match.group(1)], int(match.group(2)) + 1, \
                 match.group(3)
-            return f"{noun} #{number}, {rest}: " if rest else f"{noun} #{number}: "
+            record = cls._record(noun, number)
+            return f"{record}, {rest}: " if rest else f"{record}: "
         return f"{path}: " if path else ""
 
     def _table(self, importer_class, records, refs_to_names=None) -> Table:
@@ -134,8 +160,8 @@ class CaseJSONImporter(Importer):
                 or Claim.objects.of_case(self.case).exists()
                 or Task.objects.of_case(self.case).exists()
                 or CommentRequest.objects.of_case(self.case).exists()):
-            raise FileRefused("A whole case is imported into an empty case only: create a new "
-                              "case and import the file there.", code="case_not_empty")
+            raise FileRefused(_("A whole case is imported into an empty case only: create a "
+                                "new case and import the file there."), code="case_not_empty")
         self.document = document
 
         incidents = self._importer(IncidentImporter)
@@ -171,10 +197,14 @@ class CaseJSONImporter(Importer):
         verified = sum(1 for claim in document["claims"]
                        if claim.get("status") not in (None, "unverified"))
         if verified:
-            report.notes.append(
-                f"{verified} claim(s) had a verification status in the exported case. Imported "
+            report.notes.append(ngettext(
+                "%(count)d claim(s) had a verification status in the exported case. Imported "
                 "claims start unverified: this case's editors decide verdicts through the "
-                "verification workflow (the exported history stays in the file).")
+                "verification workflow (the exported history stays in the file).",
+                "%(count)d claim(s) had a verification status in the exported case. Imported "
+                "claims start unverified: this case's editors decide verdicts through the "
+                "verification workflow (the exported history stays in the file).",
+                verified) % {"count": verified})
         report.columns = ["incidents", "sources", "claims", "citations", "tasks",
                           "comment_requests"]
         return report
@@ -183,7 +213,7 @@ class CaseJSONImporter(Importer):
     def _merge(report, noun, part):
         report.error_row_count += part.error_row_count
         for row in part.error_rows:
-            prefix = f"{noun} #{row.number}: " if row.number else f"{noun}: "
+            prefix = f"{CaseJSONImporter._record(noun, row.number or None)}: "
             row.errors = [error.under(prefix) for error in row.errors]
             report.error_rows.append(row)
 
@@ -201,7 +231,7 @@ class CaseJSONImporter(Importer):
                     shown = [(k, v) for k, v in record.items() if not isinstance(v, list | dict)]
                     report.error_rows.append(RowReport(
                         number, {k[:40]: cell_text(v)[:200] for k, v in shown[:20]},
-                        [error.under(f"{noun} #{number}: ") for error in errors]))
+                        [error.under(f"{self._record(noun, number)}: ") for error in errors]))
             else:
                 cleaned.append(values)
         if progress is not None and records:
@@ -215,15 +245,16 @@ class CaseJSONImporter(Importer):
         ref = record.get(key)
         if ref in (None, ""):
             if required:
-                errors.append(RowError(f"{key}: is missing", "required"))
+                errors.append(cell_problem(key, _("is missing"), "required"))
             return None
         if _ref_key(ref) is None:
-            errors.append(RowError(f"{key}: is not a reference to a record of the file",
-                                   "invalid_reference"))
+            errors.append(cell_problem(key, _("is not a reference to a record of the file"),
+                                       "invalid_reference"))
             return None
         if ref not in known:
-            errors.append(RowError(f"{key}: “{cell_text(ref)[:40]}” is not a record of the file",
-                                   "unknown_reference"))
+            errors.append(cell_problem(
+                key, _("“%(reference)s” is not a record of the file")
+                % {"reference": cell_text(ref)[:40]}, "unknown_reference"))
             return None
         return ref
 
@@ -231,7 +262,7 @@ class CaseJSONImporter(Importer):
         cell = read_cell
         statement = cell(record, "statement", parse_text, errors, multiline=True)
         if statement == "":
-            errors.append(RowError("statement: is empty", "required"))
+            errors.append(cell_problem("statement", _("is empty"), "required"))
         figure = record.get("figure_value")
         figure_value = None
         if figure not in (None, ""):
@@ -241,12 +272,14 @@ class CaseJSONImporter(Importer):
                         figure_value) >= Decimal("1e12"):
                     raise InvalidOperation
             except InvalidOperation:
-                errors.append(RowError(f"figure_value: “{cell_text(figure)[:40]}” is not a figure",
-                                       "invalid"))
+                errors.append(cell_problem(
+                    "figure_value", _("“%(value)s” is not a figure")
+                    % {"value": cell_text(figure)[:40]}, "invalid"))
                 figure_value = None
         unit = cell(record, "figure_unit", parse_text, errors, max_length=100)
         if figure_value is not None and not unit:
-            errors.append(RowError("figure_unit: say what the figure counts", "required"))
+            errors.append(cell_problem("figure_unit", _("say what the figure counts"),
+                                       "required"))
         return {
             "ref": _ref_key(record.get("ref")),
             "incident": self._ref(record, "incident", incidents, errors),
@@ -258,7 +291,7 @@ class CaseJSONImporter(Importer):
                                      ", ".join(FigureQualifier.values),
                                      default=FigureQualifier.EXACTLY),
             "credibility": cell(record, "credibility", parse_choice, errors,
-                                choice_lookup(Credibility), "1 to 6",
+                                choice_lookup(Credibility), _("1 to 6"),
                                 default=Credibility.CANNOT_BE_JUDGED),
         }
 
@@ -267,13 +300,13 @@ class CaseJSONImporter(Importer):
         claim = self._ref(record, "claim", claims, errors)
         incident = self._ref(record, "incident", incidents, errors)
         if (claim is None) == (incident is None) and not errors:
-            errors.append(RowError("a citation is about one claim or one incident",
+            errors.append(RowError(_("a citation is about one claim or one incident"),
                                    "claim_or_incident"))
         source = self._ref(record, "source", sources, errors, required=True)
         via = self._ref(record, "via", sources, errors)
         if via is not None and via == source:
-            errors.append(RowError("via: a source cannot be relayed through itself",
-                                   "via_is_source"))
+            errors.append(cell_problem("via", _("a source cannot be relayed through itself"),
+                                       "via_is_source"))
         return {
             "claim": claim, "incident": incident, "source": source, "via": via,
             "relation": cell(record, "relation", parse_choice, errors,
@@ -290,7 +323,7 @@ class CaseJSONImporter(Importer):
         cell = read_cell
         title = cell(record, "title", parse_text, errors, max_length=200)
         if title == "":
-            errors.append(RowError("title: is empty", "required"))
+            errors.append(cell_problem("title", _("is empty"), "required"))
         return {
             "title": title, "notes": cell(record, "notes", parse_text, errors, multiline=True),
             "state": cell(record, "state", parse_choice, errors, choice_lookup(TaskState),
@@ -306,19 +339,19 @@ class CaseJSONImporter(Importer):
         party_source = self._ref(record, "party_source", sources, errors)
         party_name = cell(record, "party_name", parse_text, errors, max_length=200)
         if party_source is None and not party_name and not errors:
-            errors.append(RowError("party_name: say who was asked", "required"))
+            errors.append(cell_problem("party_name", _("say who was asked"), "required"))
         asked_at = cell(record, "asked_at", parse_datetime, errors)
         if asked_at is None and not errors:
-            errors.append(RowError("asked_at: is missing", "required"))
+            errors.append(cell_problem("asked_at", _("is missing"), "required"))
         deadline = cell(record, "deadline", parse_datetime, errors)
         if asked_at and deadline and deadline < asked_at:
-            errors.append(RowError("deadline: is before the request was made",
-                                   "deadline_before_asked"))
+            errors.append(cell_problem("deadline", _("is before the request was made"),
+                                       "deadline_before_asked"))
         outcome = cell(record, "outcome", parse_choice, errors, choice_lookup(CommentOutcome),
                        ", ".join(CommentOutcome.values), default=CommentOutcome.PENDING)
         reply = cell(record, "reply_summary", parse_text, errors, multiline=True)
         if outcome == CommentOutcome.REPLIED and not reply:
-            errors.append(RowError("reply_summary: summarise the reply", "required"))
+            errors.append(cell_problem("reply_summary", _("summarise the reply"), "required"))
         return {
             "incident": self._ref(record, "incident", incidents, errors),
             "party_source": party_source, "party_name": party_name or "",
@@ -356,13 +389,15 @@ class CaseJSONImporter(Importer):
         done(len(created))
         claim_pk = dict(zip((c["ref"] for c in self.claims), (c.pk for c in created),
                             strict=True))
-        done(len(bulk_create_with_history([
+        citations = bulk_create_with_history([
             Citation(created_by=user, claim_id=claim_pk.get(c["claim"]),
                      incident_id=incident_pk.get(c["incident"]), source_id=source_pk[c["source"]],
                      via_id=source_pk.get(c["via"]), relation=c["relation"], quote=c["quote"],
                      url=c["url"], published_at=c["published_at"], accessed_at=c["accessed_at"],
                      language=c["language"])
-            for c in self.citations], user=user, reason=reason)))
+            for c in self.citations], user=user, reason=reason)
+        citations_saved(citations, user)  # their pages captured once the import commits
+        done(len(citations))
         done(len(bulk_create_with_history([
             Task(case=case, created_by=user, claim_id=claim_pk.get(t["claim"]),
                  incident_id=incident_pk.get(t["incident"]),

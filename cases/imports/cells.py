@@ -12,11 +12,13 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.dateparse import parse_datetime as django_parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_countries import countries
 
 from .. import fuzzydate, timebounds
 from ..text import language_code, one_line, tidy_text
-from .refusals import CellError, RowError
+from .refusals import CellError, RowError, cell_problem
 
 
 def cell_text(value) -> str:
@@ -49,34 +51,37 @@ def parse_text(value, *, max_length=None, multiline=False) -> str:
         # formula; it is not part of the text.
         text = text[1:]
     if "\x00" in text:
-        raise CellError("contains a NUL byte", code="null_characters_not_allowed")
+        raise CellError(_("contains a NUL byte"), code="null_characters_not_allowed")
     if max_length is not None and len(text) > max_length:
-        raise CellError(f"is {len(text)} characters long; at most {max_length} are allowed",
+        raise CellError(ngettext("is %(length)d character long; at most %(max)d are allowed",
+                                 "is %(length)d characters long; at most %(max)d are allowed",
+                                 len(text)) % {"length": len(text), "max": max_length},
                         code="max_length")
     return text
 
 
 def parse_count(value) -> int | None:
     if isinstance(value, bool):
-        raise CellError("is not a whole number", code="invalid")
+        raise CellError(_("is not a whole number"), code="invalid")
     if isinstance(value, int):
         number = value
     elif isinstance(value, float):
         if not value.is_integer():
-            raise CellError(f"“{value}” is not a whole number", code="invalid")
+            raise CellError(_("“%(value)s” is not a whole number") % {"value": value},
+                            code="invalid")
         number = int(value)
     else:
         text = cell_text(value).strip()
         if not text:
             return None
         if not re.fullmatch(r"[+-]?\d{1,12}", text):
-            raise CellError(f"“{text[:40]}” is not a whole number (leave it empty when unknown)",
-                            code="invalid")
+            raise CellError(_("“%(value)s” is not a whole number (leave it empty when "
+                              "unknown)") % {"value": text[:40]}, code="invalid")
         number = int(text)
     if number < 0:
-        raise CellError("cannot be negative", code="min_value")
+        raise CellError(_("cannot be negative"), code="min_value")
     if number > 2_147_483_647:
-        raise CellError("is too large", code="max_value")
+        raise CellError(_("is too large"), code="max_value")
     return number
 
 
@@ -93,11 +98,12 @@ def parse_coordinate(value, limit: int) -> Decimal | None:
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise CellError(f"“{text[:40]}” is not a number in decimal degrees",
-                        code="invalid") from None
+        raise CellError(_("“%(value)s” is not a number in decimal degrees")
+                        % {"value": text[:40]}, code="invalid") from None
     if not number.is_finite() or not -limit <= number <= limit:
         code = "invalid" if number.is_nan() else "min_value" if number < 0 else "max_value"
-        raise CellError(f"must be between -{limit} and {limit}", code=code)
+        raise CellError(_("must be between -%(limit)d and %(limit)d") % {"limit": limit},
+                        code=code)
     # Storage keeps six decimal places (about 10 cm): more is rounded, not refused.
     return number.quantize(_SIX_PLACES, rounding=ROUND_HALF_EVEN)
 
@@ -117,7 +123,8 @@ def parse_choice(value, lookup: dict[str, str], allowed: str, *, default="") -> 
     try:
         return lookup[text]
     except KeyError:
-        raise CellError(f"“{text[:40]}” is not one of: {allowed}",
+        raise CellError(_("“%(value)s” is not one of: %(allowed)s")
+                        % {"value": text[:40], "allowed": allowed},
                         code="invalid_choice") from None
 
 
@@ -129,8 +136,8 @@ def parse_country(text: str) -> str:
     code = countries.alpha2(text) if len(text) in (2, 3) or text.isdigit() else ""
     code = code or countries.by_name(text) or countries.by_name(text, insensitive=True)
     if not code:
-        raise CellError(f"“{text[:40]}” is not a country name or ISO 3166 code (RU, UA, GE…)",
-                        code="invalid_choice")
+        raise CellError(_("“%(value)s” is not a country name or ISO 3166 code (RU, UA, GE…)")
+                        % {"value": text[:40]}, code="invalid_choice")
     return code
 
 
@@ -150,7 +157,8 @@ def parse_bool(value) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise CellError(f"“{text[:40]}” is neither yes nor no", code="invalid")
+    raise CellError(_("“%(value)s” is neither yes nor no") % {"value": text[:40]},
+                    code="invalid")
 
 
 def parse_language(value) -> str:
@@ -172,7 +180,7 @@ def read_cell(values: dict, name: str, parser, errors: list[RowError], *args, **
     try:
         return parser(value, *args, **kwargs)
     except CellError as exc:
-        errors.append(RowError(f"{name}: {exc}", exc.code))
+        errors.append(cell_problem(name, exc, exc.code))
         return None
 
 
@@ -184,12 +192,12 @@ def parse_url(value) -> str:
     if not text:
         return ""
     if len(text) > 500:
-        raise CellError("is longer than 500 characters", code="max_length")
+        raise CellError(_("is longer than 500 characters"), code="max_length")
     try:
         _url_validator(text)
     except ValidationError:
-        raise CellError(f"“{text[:60]}” is not a web address (https://…)",
-                        code="invalid") from None
+        raise CellError(_("“%(value)s” is not a web address (https://…)")
+                        % {"value": text[:60]}, code="invalid") from None
     return text
 
 
@@ -212,8 +220,8 @@ def _code_of(error: ValidationError) -> str:
 def parse_occurred(value) -> fuzzydate.FuzzyDate:
     text = cell_text(value).strip()
     if not text:
-        raise CellError("is empty: give the date, even a vague one (2024, 2024-05, ~2024-05-09)",
-                        code="required")
+        raise CellError(_("is empty: give the date, even a vague one (2024, 2024-05, "
+                          "~2024-05-09)"), code="required")
     parsed, message, code = _parse_date_cached(text)
     if parsed is None:
         raise CellError(message, code=code)
@@ -229,10 +237,11 @@ def parse_datetime(value) -> dt.datetime | None:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise CellError(f"“{text[:40]}” is not a date and time (2024-05-09T14:30:00+00:00)",
-                        code="invalid")
+        raise CellError(_("“%(value)s” is not a date and time (2024-05-09T14:30:00+00:00)")
+                        % {"value": text[:40]}, code="invalid")
     if parsed.tzinfo is None:
-        raise CellError(f"“{text[:40]}” has no time zone", code="no_time_zone")
+        raise CellError(_("“%(value)s” has no time zone") % {"value": text[:40]},
+                        code="no_time_zone")
     _within_bounds(parsed, timebounds.validate_datetime_in_range)
     return parsed
 
@@ -253,7 +262,8 @@ def parse_day(value) -> dt.date | None:
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:
-        raise CellError(f"“{text[:40]}” is not a day (2024-05-09)", code="invalid") from None
+        raise CellError(_("“%(value)s” is not a day (2024-05-09)") % {"value": text[:40]},
+                        code="invalid") from None
     _within_bounds(day, timebounds.validate_date_in_range)
     return day
 

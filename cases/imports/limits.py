@@ -7,7 +7,8 @@ work of the worst file, however built."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _
+from django.utils.formats import number_format
+from django.utils.translation import ngettext
 
 from .refusals import FileRefused
 
@@ -38,14 +39,23 @@ def max_compression_ratio() -> int:
                    DEFAULT_MAX_COMPRESSION_RATIO)
 
 
+def grouped(number: int) -> str:
+    """A count with its digits grouped as the reader's language groups them (200,000;
+    200 000 in Russian)."""
+    return number_format(number, force_grouping=True)
+
+
 def too_many_rows(limit: int) -> FileRefused:
     return FileRefused(
-        _("The file has more than %(limit)s rows: split it into several files.")
-        % {"limit": f"{limit:,}"}, code="too_many_rows")
+        ngettext("The file has more than %(limit)s row: split it into several files.",
+                 "The file has more than %(limit)s rows: split it into several files.", limit)
+        % {"limit": grouped(limit)}, code="too_many_rows")
 
 
 def too_many_cells(limit: int) -> FileRefused:
     return FileRefused(
-        _("The file has more than %(limit)s cells (rows × columns): split it into several "
-          "files, or remove the columns Casedesk does not read.") % {"limit": f"{limit:,}"},
-        code="too_many_cells")
+        ngettext("The file has more than %(limit)s cell (rows × columns): split it into "
+                 "several files, or remove the columns Casedesk does not read.",
+                 "The file has more than %(limit)s cells (rows × columns): split it into "
+                 "several files, or remove the columns Casedesk does not read.", limit)
+        % {"limit": grouped(limit)}, code="too_many_cells")

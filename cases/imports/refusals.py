@@ -40,3 +40,9 @@ class RowError(str):
     def under(self, prefix: str) -> RowError:
         """This problem named under `prefix` ("claim #3: "), with its code."""
         return RowError(prefix + self, self.code)
+
+
+def cell_problem(column: str, message, code: str) -> RowError:
+    """A problem of the cell (or cells) `column` names: "title: is empty". The column's name
+    is the file's, never translated; the message is in the reader's language."""
+    return RowError(f"{column}: {message}", code)

@@ -22,9 +22,11 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse as defused_iterparse
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .limits import (
     RATIO_CHECKED_FROM_BYTES,
+    grouped,
     max_cells,
     max_compression_ratio,
     max_rows,
@@ -53,10 +55,11 @@ def detect_format(name: str, head: bytes) -> str:
     if head.startswith(XLSX_MAGIC):
         return "xlsx"
     if lowered.endswith((".xlsx", ".xlsm")):
-        raise FileRefused("The file is named .xlsx but is not an Excel workbook.", code="not_xlsx")
+        raise FileRefused(_("The file is named .xlsx but is not an Excel workbook."),
+                          code="not_xlsx")
     if lowered.endswith(".xls"):
-        raise FileRefused("Old Excel files (.xls) cannot be read: save the sheet as .xlsx or "
-                          "as CSV (UTF-8).", code="xls")
+        raise FileRefused(_("Old Excel files (.xls) cannot be read: save the sheet as .xlsx "
+                            "or as CSV (UTF-8)."), code="xls")
     return "csv"
 
 
@@ -64,7 +67,7 @@ def read_table(data: bytes, name: str = "") -> Table:
     """The file's table, or FileRefused saying what is wrong with it. Rows and cells are
     counted as they are read, and reading stops at the first one over the limit."""
     if not data:
-        raise FileRefused("The file is empty.", code="empty")
+        raise FileRefused(_("The file is empty."), code="empty")
     if detect_format(name, data[:4]) == "xlsx":
         return _read_xlsx(data)
     return _read_csv(data)
@@ -75,10 +78,11 @@ def _read_csv(data: bytes) -> Table:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FileRefused(
-            f"The file is not UTF-8 text (byte {exc.start + 1} cannot be read). In Excel or "
-            "LibreOffice choose “CSV UTF-8” when saving.", code="not_utf8") from None
+            _("The file is not UTF-8 text (byte %(position)d cannot be read). In Excel or "
+              "LibreOffice choose “CSV UTF-8” when saving.") % {"position": exc.start + 1},
+            code="not_utf8") from None
     if "\x00" in text:
-        raise FileRefused("The file contains NUL bytes: it is not a CSV file.", code="nul")
+        raise FileRefused(_("The file contains NUL bytes: it is not a CSV file."), code="nul")
     line_end = text.find("\n")
     first_line = text if line_end < 0 else text[:line_end]
     delimiter = max(",;\t", key=first_line.count) if first_line else ","
@@ -88,7 +92,7 @@ def _read_csv(data: bytes) -> Table:
     try:
         header = next(reader, None)
         if header is None:
-            raise FileRefused("The file is empty.", code="empty")
+            raise FileRefused(_("The file is empty."), code="empty")
         cells = len(header)
         rows = []
         for row in reader:
@@ -100,7 +104,8 @@ def _read_csv(data: bytes) -> Table:
             if len(rows) > row_limit:
                 raise too_many_rows(row_limit)
     except csv.Error as exc:
-        raise FileRefused(f"The CSV cannot be read near line {reader.line_num}: {exc}.",
+        raise FileRefused(_("The CSV cannot be read near line %(line)d: %(problem)s.")
+                          % {"line": reader.line_num, "problem": exc},
                           code="csv_syntax") from None
     return Table(header, rows)
 
@@ -137,7 +142,7 @@ _UNREADABLE_WORKBOOK = (
     RuntimeError, ElementTree.ParseError, OSError, KeyError, IndexError, TypeError, ValueError,
     OverflowError, DefusedXmlException,
 )
-_WORKBOOK_DAMAGED = "The workbook is damaged and cannot be read."
+_WORKBOOK_DAMAGED = _("The workbook is damaged and cannot be read.")
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
 
@@ -159,7 +164,7 @@ def _read_xlsx(data: bytes) -> Table:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             _check_archive(archive)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
-        raise FileRefused("The file cannot be opened as an Excel workbook (.xlsx).",
+        raise FileRefused(_("The file cannot be opened as an Excel workbook (.xlsx)."),
                           code="not_xlsx") from exc
     # openpyxl's load_workbook() measures every sheet on opening, reading a sheet without a
     # declared size whole (our own exports declare none): its parts are read here instead,
@@ -175,10 +180,10 @@ def _read_xlsx(data: bytes) -> Table:
                                if rel.target in reader.valid_files
                                and "chartsheet" not in rel.Type), None)
     except InvalidFileException as exc:
-        raise FileRefused("The file cannot be opened as an Excel workbook (.xlsx).",
+        raise FileRefused(_("The file cannot be opened as an Excel workbook (.xlsx)."),
                           code="not_xlsx") from exc
     if sheet_part is None:
-        raise FileRefused("The workbook has no sheet.", code="no_sheet")
+        raise FileRefused(_("The workbook has no sheet."), code="no_sheet")
     with _workbook_library():
         source = reader.archive.open(sheet_part)
     try:
@@ -290,15 +295,18 @@ def _check_declared_size(ref: str) -> None:
         return  # unreadable: not relied upon
     if rows is not None and rows - 1 > max_rows():
         raise FileRefused(
-            _("The sheet says it has %(rows)s rows, more than the %(limit)s a file may have: "
-              "delete the empty rows below the data, or split the file.")
-            % {"rows": f"{rows:,}", "limit": f"{max_rows():,}"}, code="too_many_rows")
+            ngettext("The sheet says it has %(rows)s rows, more than the %(limit)s a file may "
+                     "have: delete the empty rows below the data, or split the file.",
+                     "The sheet says it has %(rows)s rows, more than the %(limit)s a file may "
+                     "have: delete the empty rows below the data, or split the file.", rows)
+            % {"rows": grouped(rows), "limit": grouped(max_rows())}, code="too_many_rows")
     if rows is not None and columns is not None and rows * columns > max_cells():
         raise FileRefused(
             _("The sheet says it has %(rows)s rows of %(columns)s columns, more than the "
               "%(limit)s cells a file may have: delete the empty rows and columns around the "
               "data, or split the file.")
-            % {"rows": f"{rows:,}", "columns": f"{columns:,}", "limit": f"{max_cells():,}"},
+            % {"rows": grouped(rows), "columns": grouped(columns),
+               "limit": grouped(max_cells())},
             code="too_many_cells")
 
 
@@ -333,7 +341,7 @@ def _sheet_table(parsed: Iterator[tuple[int, list[dict]]], *, cells: int = 0) ->
             rows.append([])
         rows.append(_in_columns(row_cells, len(header)))
     if header is None:
-        raise FileRefused("The first sheet is empty.", code="empty")
+        raise FileRefused(_("The first sheet is empty."), code="empty")
     return Table(header, rows)
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ..enums import GeoPrecision, Reliability, SourceKind
 from ..history import bulk_create_with_history, copy_create_with_history
@@ -41,7 +43,8 @@ from .cells import (
     parse_url,
     read_cell,
 )
-from .refusals import CellError, FileRefused, RowError
+from .limits import grouped
+from .refusals import CellError, FileRefused, RowError, cell_problem
 from .report import MAX_ERROR_ROWS_SHOWN, PREVIEW_ROWS, ImportReport, Progress, RowReport
 from .tables import Table, read_table
 
@@ -86,8 +89,8 @@ class TabularImporter(Importer):
             if not name:
                 continue
             if name in found:
-                raise FileRefused(f"The column “{cell_text(raw).strip()}” appears twice.",
-                                  code="duplicate_column")
+                raise FileRefused(_("The column “%(column)s” appears twice.")
+                                  % {"column": cell_text(raw).strip()}, code="duplicate_column")
             found[name] = index
         positions: dict[str, int] = {}
         known = set(self.export_only)
@@ -101,10 +104,12 @@ class TabularImporter(Importer):
                                   if name not in known]
         missing = [c.name for c in self.columns if c.required and c.name not in positions]
         if missing:
-            raise FileRefused(
-                "The file has no " + ", ".join(f"“{m}”" for m in missing) + " column. The first "
-                "row must name the columns: see the import format (docs/import-format.md).",
-                code="missing_column")
+            raise FileRefused(ngettext(
+                "The file has no %(columns)s column. The first row must name the columns: see "
+                "the import format (docs/import-format.md).",
+                "The file has no %(columns)s column. The first row must name the columns: see "
+                "the import format (docs/import-format.md).", len(missing))
+                % {"columns": ", ".join(f"“{m}”" for m in missing)}, code="missing_column")
         report.columns = sorted(positions, key=positions.get)
         return positions
 
@@ -145,7 +150,7 @@ class TabularImporter(Importer):
             progress(step)
         self.check_file(report)
         if report.total_rows == 0:
-            report.notes.append("The file has a header but no rows.")
+            report.notes.append(_("The file has a header but no rows."))
         return report
 
     def display_cells(self, values: dict) -> dict[str, str]:
@@ -197,6 +202,10 @@ class IncidentImporter(TabularImporter):
     export_only = ("incident_id", "year", "time_precision", "date_in_words", "source",
                    "source_scale")
 
+    def counted(self, count):
+        return ngettext("%(count)s incident", "%(count)s incidents", count) % {
+            "count": grouped(count)}
+
     def prepare(self):
         self.types = {}
         for incident_type in IncidentType.objects.all():
@@ -211,15 +220,16 @@ class IncidentImporter(TabularImporter):
         try:
             return self.types[text]
         except KeyError:
-            known = self.type_names or "none yet (editors add them in the admin)"
-            raise CellError(f"“{text[:40]}” is not an incident type of this newsroom; known "
-                            f"types: {known}", code="invalid_choice") from None
+            known = self.type_names or _("none yet (editors add them in the admin)")
+            raise CellError(_("“%(value)s” is not an incident type of this newsroom; known "
+                              "types: %(known)s") % {"value": text[:40], "known": known},
+                            code="invalid_choice") from None
 
     def clean_row(self, values, errors):
         cell = read_cell
         title = cell(values, "title", parse_text, errors, max_length=200)
         if title == "":
-            errors.append(RowError("title: is empty", "required"))
+            errors.append(cell_problem("title", _("is empty"), "required"))
         when = cell(values, "occurred", parse_occurred, errors)
         row = {
             "title": title,
@@ -240,17 +250,21 @@ class IncidentImporter(TabularImporter):
             return None
         # The same rules as Incident.clean(), which a form runs on every save.
         if (row["latitude"] is None) != (row["longitude"] is None):
-            errors.append(RowError("latitude, longitude: give both, or neither",
-                                   "incomplete_coordinates"))
+            errors.append(cell_problem("latitude, longitude", _("give both, or neither"),
+                                       "incomplete_coordinates"))
         if row["latitude"] is not None and not row["geo_precision"]:
-            errors.append(RowError("geo_precision: say how precise the coordinates are "
-                                   f"({_GEO_ALLOWED})", "required"))
+            errors.append(cell_problem(
+                "geo_precision", _("say how precise the coordinates are (%(allowed)s)")
+                % {"allowed": _GEO_ALLOWED}, "required"))
         involved = row["involved"]
         accounted = sum(row[name] or 0 for name in ("detained", "killed", "missing", "at_large"))
         if involved is not None and accounted > involved:
-            errors.append(RowError(f"involved: detained, killed, missing and at large add up to "
-                                   f"{accounted}, more than the {involved} people involved",
-                                   "counts_exceed_involved"))
+            errors.append(cell_problem("involved", ngettext(
+                "detained, killed, missing and at large add up to %(accounted)d, more than the "
+                "%(involved)d person involved",
+                "detained, killed, missing and at large add up to %(accounted)d, more than the "
+                "%(involved)d people involved", involved)
+                % {"accounted": accounted, "involved": involved}, "counts_exceed_involved"))
         return None if errors else row
 
     def build(self, row) -> Incident:
@@ -312,6 +326,10 @@ class SourceImporter(TabularImporter):
     )
     export_only = ("source_id",)
 
+    def counted(self, count):
+        return ngettext("%(count)s source", "%(count)s sources", count) % {
+            "count": grouped(count)}
+
     def prepare(self):
         self.existing = dict(Source.objects.of_case(self.case).values_list("name", "pk"))
         self.existing_lower = {name.lower() for name in self.existing}
@@ -340,29 +358,34 @@ class SourceImporter(TabularImporter):
         }
         name = row["name"]
         if name == "":
-            errors.append(RowError("name: is empty", "required"))
+            errors.append(cell_problem("name", _("is empty"), "required"))
         elif name:
             if name.lower() in self.existing_lower:
-                errors.append(RowError(f"name: the case already has a source called “{name}”",
-                                       "name_taken"))
+                errors.append(cell_problem(
+                    "name", _("the case already has a source called “%(name)s”")
+                    % {"name": name}, "name_taken"))
             elif name.lower() in self.names_in_file:
-                errors.append(RowError(f"name: “{name}” is also the name in row "
-                                       f"{self.names_in_file[name.lower()]}", "name_repeated"))
+                errors.append(cell_problem(
+                    "name", _("“%(name)s” is also the name in row %(row)d")
+                    % {"name": name, "row": self.names_in_file[name.lower()]},
+                    "name_repeated"))
         if row["language"] and len(row["language"]) > 16:
-            errors.append(RowError("language: use a short language code such as ru, en or uk",
-                                   "max_length"))
+            errors.append(cell_problem(
+                "language", _("use a short language code such as ru, en or uk"), "max_length"))
         has_identity = any(identity.values())
         if has_identity and not self.access.can_handle_sources:
-            errors.append(RowError(
-                "real_name, contact, private_notes: only the case's source handlers may import "
-                "a protected source's identity; leave these cells empty",
-                "identity_handlers_only"))
+            errors.append(cell_problem(
+                "real_name, contact, private_notes",
+                _("only the case's source handlers may import a protected source's identity; "
+                  "leave these cells empty"), "identity_handlers_only"))
         elif has_identity and row["protected"] is False:
-            errors.append(RowError("protected: a source with an identity (real name, contact, "
-                                   "notes) must be protected: put yes", "identity_not_protected"))
+            errors.append(cell_problem(
+                "protected", _("a source with an identity (real name, contact, notes) must be "
+                               "protected: put yes"), "identity_not_protected"))
         if row["protected"] and row["url"] and not self.access.can_handle_sources:
-            errors.append(RowError("url: a protected source's address may point at who they "
-                                   "are; only source handlers may give it", PROTECTED_ADDRESS))
+            errors.append(cell_problem(
+                "url", _("a protected source's address may point at who they are; only source "
+                         "handlers may give it"), PROTECTED_ADDRESS))
         row["identity"] = identity if has_identity else None
         if name and not errors:
             self.names_in_file[name.lower()] = self.row_number
@@ -380,14 +403,17 @@ class SourceImporter(TabularImporter):
                 report.error_row_count += 1
                 report.error_rows.append(RowReport(
                     0, {"name": row["name"], "reached_via": row["reached_via"]},
-                    [RowError(f"reached_via: there is no source called “{row['reached_via']}” "
-                              "in the case or the file", "unknown_reached_via")]))
+                    [cell_problem("reached_via",
+                                  _("there is no source called “%(name)s” in the case or the "
+                                    "file") % {"name": row["reached_via"]},
+                                  "unknown_reached_via")]))
             elif via == row["name"].lower():
                 report.error_row_count += 1
                 report.error_rows.append(RowReport(
                     0, {"name": row["name"]},
-                    [RowError("reached_via: a source cannot be reached through itself",
-                              "reached_via_itself")]))
+                    [cell_problem("reached_via",
+                                  _("a source cannot be reached through itself"),
+                                  "reached_via_itself")]))
         if report.error_row_count:
             return
         try:
@@ -401,7 +427,7 @@ class SourceImporter(TabularImporter):
         cells = super().display_cells(values)
         for name in IDENTITY_COLUMNS:
             if cells.get(name):
-                cells[name] = "(given)"
+                cells[name] = _("(given)")
         return cells
 
     def write(self, report, *, progress=None):
@@ -446,8 +472,9 @@ def _layers(rows: list[dict], in_file: dict[str, dict]) -> list[list[dict]]:
                  or row["reached_via"].lower() in placed]
         if not layer:
             names = ", ".join(sorted(row["name"] for row in remaining)[:10])
-            raise CellError(f"reached_via: these sources are reached through one another in a "
-                            f"circle: {names}", code="reached_via_cycle")
+            raise CellError("reached_via: " + _("these sources are reached through one "
+                                                "another in a circle: %(names)s")
+                            % {"names": names}, code="reached_via_cycle")
         placed |= {row["name"].lower() for row in layer}
         layer_ids = {id(row) for row in layer}
         remaining = [row for row in remaining if id(row) not in layer_ids]
