@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils.translation import gettext as _
+from django.utils.functional import keep_lazy_text, lazy
+from django.utils.translation import gettext_lazy as _
 
 from . import attribution
 from .enums import CitationRelation, Reliability, Role, VerificationEventKind
@@ -81,8 +82,21 @@ class Refusal:
                      if name.isupper() and isinstance(value, str))
 
 
-def _refusal(message: str, code: str) -> ValidationError:
-    return ValidationError(message, code=code)
+def _refusal(message, code: str, **params) -> ValidationError:
+    """A refusal's reason. The message stays lazy, with its values in `params`: it is put
+    into words in the language of whoever reads it (the page, the admin, the API)."""
+    return ValidationError(message, code=code, params=params or None)
+
+
+@keep_lazy_text
+def _lowered(label) -> str:
+    """A status label inside a sentence ("already confirmed"), lowered when it is read."""
+    return str(label).lower()
+
+
+# The sources a refusal names, with their grades: joined when the refusal is read, so that
+# the grades' labels are in the reader's language.
+_graded_sources = lazy(lambda sources: ", ".join(str(s) for s in sources), str)
 
 
 def refusal_codes(error: ValidationError) -> list[str]:
@@ -145,39 +159,43 @@ def _authority_problems(claim: Claim, from_status: S, to_status: S, actor, role,
     """Whether this person may make this move at all (role, allowed moves, four-eyes).
     `proposers` (see _proposers_this_round) is looked up when a verdict needs it."""
     if role is None:
-        return [_refusal("You are not a member of this case.", Refusal.NOT_A_MEMBER)]
+        return [_refusal(_("You are not a member of this case."), Refusal.NOT_A_MEMBER)]
     if from_status == to_status:
-        return [_refusal(f"The claim is already {from_status.label.lower()}.",
-                         Refusal.ALREADY_IN_STATUS)]
+        return [_refusal(_("The claim is already %(status)s."), Refusal.ALREADY_IN_STATUS,
+                         status=_lowered(from_status.label))]
     if to_status not in ALLOWED_MOVES[from_status]:
-        refused = (f"A claim that is {from_status.label.lower()} cannot be marked "
-                   f"{to_status.label.lower()}")
+        statuses = {"from_status": _lowered(from_status.label),
+                    "to_status": _lowered(to_status.label)}
         if to_status == S.UNVERIFIED:
-            return [_refusal(f"{refused}: unverified is only where a claim starts. Mark it in "
-                             "review instead.", Refusal.NO_RETURN_TO_UNVERIFIED)]
+            return [_refusal(_("A claim that is %(from_status)s cannot be marked "
+                               "%(to_status)s: unverified is only where a claim starts. Mark "
+                               "it in review instead."),
+                             Refusal.NO_RETURN_TO_UNVERIFIED, **statuses)]
         if from_status in FINALS:
-            return [_refusal(f"{refused} directly: an editor must first reopen it (back to in "
-                             "review).", Refusal.REOPEN_FIRST)]
-        return [_refusal(f"{refused}.", Refusal.MOVE_NOT_ALLOWED)]
+            return [_refusal(_("A claim that is %(from_status)s cannot be marked "
+                               "%(to_status)s directly: an editor must first reopen it (back "
+                               "to in review)."), Refusal.REOPEN_FIRST, **statuses)]
+        return [_refusal(_("A claim that is %(from_status)s cannot be marked %(to_status)s."),
+                         Refusal.MOVE_NOT_ALLOWED, **statuses)]
     needed = required_role(from_status, to_status)
     if not role.at_least(needed):
         if role == Role.VIEWER:  # viewers cannot propose either: do not suggest it
-            return [_refusal("Viewers can read the case but not change a claim's status.",
+            return [_refusal(_("Viewers can read the case but not change a claim's status."),
                              Refusal.ROLE_TOO_LOW)]
         if from_status in FINALS:
-            return [_refusal("Only an editor can reopen a claim that has a verdict.",
+            return [_refusal(_("Only an editor can reopen a claim that has a verdict."),
                              Refusal.REOPEN_NEEDS_EDITOR)]
-        return [_refusal("Only an editor can give a final verdict; you can propose one "
-                         "instead.", Refusal.VERDICT_NEEDS_EDITOR)]
+        return [_refusal(_("Only an editor can give a final verdict; you can propose one "
+                           "instead."), Refusal.VERDICT_NEEDS_EDITOR)]
     if to_status in FINALS:
         if claim.created_by_id == actor.pk:
-            return [_refusal("Four-eyes rule: you created this claim, so another editor must "
-                             "give the verdict.", Refusal.FOUR_EYES)]
+            return [_refusal(_("Four-eyes rule: you created this claim, so another editor "
+                               "must give the verdict."), Refusal.FOUR_EYES)]
         if proposers is None:
             proposers = _proposers_this_round(claim)
         if (claim.proposed_verdict and claim.proposed_by_id == actor.pk) or actor.pk in proposers:
-            return [_refusal("Four-eyes rule: you proposed a verdict for this claim, so "
-                             "another editor must decide.", Refusal.FOUR_EYES)]
+            return [_refusal(_("Four-eyes rule: you proposed a verdict for this claim, so "
+                               "another editor must decide."), Refusal.FOUR_EYES)]
     return []
 
 
@@ -252,15 +270,15 @@ def _override_problems(support: Support, override_reason: str,
     if len(_collapsed(override_reason)) < OVERRIDE_REASON_MIN_LENGTH:
         problems.append(_refusal(
             _("A single-source override needs a reason of at least %(count)d characters: "
-              "say why one source is enough here.") % {"count": OVERRIDE_REASON_MIN_LENGTH},
-            Refusal.OVERRIDE_REASON_TOO_SHORT))
+              "say why one source is enough here."),
+            Refusal.OVERRIDE_REASON_TOO_SHORT, count=OVERRIDE_REASON_MIN_LENGTH))
     if support.single_origin and support.low_grade_sources and not acknowledge_low_grade:
-        graded = ", ".join(str(s) for s in support.low_grade_sources)
         problems.append(_refusal(
             _("This claim would be confirmed on one source graded E or F: %(sources)s. "
               "Confirm that explicitly (acknowledge the grade), or add an independent "
-              "source.") % {"sources": graded},
-            Refusal.LOW_GRADE_NOT_ACKNOWLEDGED))
+              "source."),
+            Refusal.LOW_GRADE_NOT_ACKNOWLEDGED,
+            sources=_graded_sources(support.low_grade_sources)))
     return problems
 
 
@@ -273,50 +291,51 @@ def _evidence_problems(claim: Claim, from_status: S, to_status: S, note: str,
                                                                 "relation"))
     supporting = attribution.supporting(citations)
     if override_reason and to_status != S.CONFIRMED:
-        problems.append(_refusal("A single-source override only applies to confirming a "
-                                 "claim.", Refusal.OVERRIDE_NOT_FOR_THIS_MOVE))
+        problems.append(_refusal(_("A single-source override only applies to confirming a "
+                                   "claim."), Refusal.OVERRIDE_NOT_FOR_THIS_MOVE))
     if to_status in FINALS:
         if not note:
-            problems.append(_refusal("A verdict needs a written rationale.",
+            problems.append(_refusal(_("A verdict needs a written rationale."),
                                      Refusal.RATIONALE_REQUIRED))
         if not citations:
-            problems.append(_refusal("A verdict needs at least one citation.",
+            problems.append(_refusal(_("A verdict needs at least one citation."),
                                      Refusal.CITATION_REQUIRED))
     if from_status in FINALS and not note:
-        problems.append(_refusal("Say why the claim is being reopened.",
+        problems.append(_refusal(_("Say why the claim is being reopened."),
                                  Refusal.RATIONALE_REQUIRED))
     if to_status == S.CORROBORATED:
         # Corroboration means two origins: two reports of one insider are one report.
         if len(supporting) < 2:
-            problems.append(_refusal("Corroborated needs at least two citations that report "
-                                     "or confirm it.", Refusal.TWO_CITATIONS_REQUIRED))
+            problems.append(_refusal(_("Corroborated needs at least two citations that report "
+                                       "or confirm it."), Refusal.TWO_CITATIONS_REQUIRED))
         elif not _origins(claim, supporting).independent:
             problems.append(_refusal(
-                "Corroborated needs citations from two independent sources: these go back to "
-                "the same origin or reach us through one another.",
+                _("Corroborated needs citations from two independent sources: these go back "
+                  "to the same origin or reach us through one another."),
                 Refusal.INDEPENDENT_SOURCES_REQUIRED))
     if to_status == S.DISPUTED and not any(c.relation == CitationRelation.DENIES
                                            for c in citations):
-        problems.append(_refusal("Disputed needs at least one citation that denies it.",
+        problems.append(_refusal(_("Disputed needs at least one citation that denies it."),
                                  Refusal.DENIAL_REQUIRED))
     if to_status == S.CONFIRMED and citations:
         if not supporting:
-            problems.append(_refusal("Confirmed needs a citation that reports or confirms the "
-                                     "claim.", Refusal.SUPPORTING_CITATION_REQUIRED))
+            problems.append(_refusal(_("Confirmed needs a citation that reports or confirms "
+                                       "the claim."), Refusal.SUPPORTING_CITATION_REQUIRED))
         else:
             support = _support(claim, supporting)
             if override_reason:
                 problems += _override_problems(support, override_reason, acknowledge_low_grade)
             elif support.single_origin:
                 if support.citations == 1:
-                    why = _("this claim has only one source")
+                    refused = _("Confirmed needs two independent sources: this claim has only "
+                                "one source. Add an independent source, or give a reason for "
+                                "a single-source override.")
                 else:
-                    why = ("these citations go back to the same origin or reach us through one "
-                           "another")
-                problems.append(_refusal(
-                    f"Confirmed needs two independent sources: {why}. Add an independent "
-                    "source, or give a reason for a single-source override.",
-                    Refusal.INDEPENDENT_SOURCES_REQUIRED))
+                    refused = _("Confirmed needs two independent sources: these citations go "
+                                "back to the same origin or reach us through one another. Add "
+                                "an independent source, or give a reason for a single-source "
+                                "override.")
+                problems.append(_refusal(refused, Refusal.INDEPENDENT_SOURCES_REQUIRED))
     return problems
 
 
@@ -345,8 +364,8 @@ def transition(claim: Claim, to_status, *, actor, note: str = "", override_reaso
     try:
         to_status = S(to_status)
     except ValueError:
-        raise ValidationError(f"“{to_status}” is not a verification status.",
-                              code=Refusal.INVALID_STATUS) from None
+        raise _refusal(_("“%(value)s” is not a verification status."), Refusal.INVALID_STATUS,
+                       value=to_status) from None
     note, override_reason = (note or "").strip(), (override_reason or "").strip()
     with transaction.atomic():
         locked = Claim.objects.select_for_update().get(pk=claim.pk)
@@ -379,27 +398,27 @@ def propose(claim: Claim, verdict, *, actor, note: str) -> VerificationEvent:
     try:
         verdict = S(verdict)
     except ValueError:
-        raise ValidationError(f"“{verdict}” is not a verification status.",
-                              code=Refusal.INVALID_STATUS) from None
+        raise _refusal(_("“%(value)s” is not a verification status."), Refusal.INVALID_STATUS,
+                       value=verdict) from None
     note = (note or "").strip()
     with transaction.atomic():
         locked = Claim.objects.select_for_update().get(pk=claim.pk)
         role = Membership.objects.role_of(actor, locked.case_id)
         problems = []
         if role is None:
-            problems.append(_refusal("You are not a member of this case.",
+            problems.append(_refusal(_("You are not a member of this case."),
                                      Refusal.NOT_A_MEMBER))
         elif not role.at_least(Role.REPORTER):
-            problems.append(_refusal("Viewers can read the case but not propose verdicts.",
+            problems.append(_refusal(_("Viewers can read the case but not propose verdicts."),
                                      Refusal.ROLE_TOO_LOW))
         if verdict not in FINALS:
-            problems.append(_refusal("Only a final verdict (confirmed, false, unverifiable) "
-                                     "can be proposed.", Refusal.NOT_A_VERDICT))
+            problems.append(_refusal(_("Only a final verdict (confirmed, false, unverifiable) "
+                                       "can be proposed."), Refusal.NOT_A_VERDICT))
         if S(locked.status) in FINALS:
-            problems.append(_refusal("This claim already has a verdict; an editor can reopen "
-                                     "it.", Refusal.ALREADY_DECIDED))
+            problems.append(_refusal(_("This claim already has a verdict; an editor can "
+                                       "reopen it."), Refusal.ALREADY_DECIDED))
         if not note:
-            problems.append(_refusal("Explain the proposed verdict in a note.",
+            problems.append(_refusal(_("Explain the proposed verdict in a note."),
                                      Refusal.RATIONALE_REQUIRED))
         if problems:
             raise ValidationError(problems)

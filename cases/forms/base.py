@@ -7,13 +7,14 @@ from crispy_forms.layout import HTML, Layout, Submit
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from ..enums import Credibility, Reliability
 from .versioning import VersionedFormMixin
 
 
 class CrispyModelForm(forms.ModelForm):
-    submit_label = "Save"
+    submit_label = _("Save")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -24,28 +25,28 @@ class CrispyModelForm(forms.ModelForm):
 
 # Plain-words meaning of the Admiralty (NATO) grades, shown beside the grade fields.
 RELIABILITY_MEANING = {
-    Reliability.A: "No doubt about authenticity, trustworthiness or competence; a history of "
-                   "complete reliability.",
-    Reliability.B: "Minor doubts; has given valid information most of the time.",
-    Reliability.C: "Some doubts, but has given valid information in the past.",
-    Reliability.D: "Significant doubts, though it has given valid information in the past.",
-    Reliability.E: "Lacks authenticity, trustworthiness and competence; a history of invalid "
-                   "information.",
-    Reliability.F: "No basis to judge yet: a new or unknown source. This says nothing bad "
-                   "about it.",
+    Reliability.A: _("No doubt about authenticity, trustworthiness or competence; a history of "
+                     "complete reliability."),
+    Reliability.B: _("Minor doubts; has given valid information most of the time."),
+    Reliability.C: _("Some doubts, but has given valid information in the past."),
+    Reliability.D: _("Significant doubts, though it has given valid information in the past."),
+    Reliability.E: _("Lacks authenticity, trustworthiness and competence; a history of invalid "
+                     "information."),
+    Reliability.F: _("No basis to judge yet: a new or unknown source. This says nothing bad "
+                     "about it."),
 }
 CREDIBILITY_MEANING = {
-    Credibility.CONFIRMED: "Confirmed by other independent sources; logical in itself and "
-                           "consistent with what else we know.",
-    Credibility.PROBABLY_TRUE: "Not confirmed, but logical in itself and consistent with what "
-                               "else we know.",
-    Credibility.POSSIBLY_TRUE: "Not confirmed; reasonably logical and agrees with some of what "
-                               "else we know.",
-    Credibility.DOUBTFUL: "Not confirmed; possible but not logical, and nothing else bears it "
-                          "out.",
-    Credibility.IMPROBABLE: "Not confirmed; not logical in itself and contradicted by other "
-                            "information.",
-    Credibility.CANNOT_BE_JUDGED: "No basis to judge whether it is true.",
+    Credibility.CONFIRMED: _("Confirmed by other independent sources; logical in itself and "
+                             "consistent with what else we know."),
+    Credibility.PROBABLY_TRUE: _("Not confirmed, but logical in itself and consistent with what "
+                                 "else we know."),
+    Credibility.POSSIBLY_TRUE: _("Not confirmed; reasonably logical and agrees with some of what "
+                                 "else we know."),
+    Credibility.DOUBTFUL: _("Not confirmed; possible but not logical, and nothing else bears it "
+                            "out."),
+    Credibility.IMPROBABLE: _("Not confirmed; not logical in itself and contradicted by other "
+                              "information."),
+    Credibility.CANNOT_BE_JUDGED: _("No basis to judge whether it is true."),
 }
 
 

@@ -5,6 +5,7 @@ from crispy_forms.layout import Column, Field, Layout, Row
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..enums import Role
@@ -42,7 +43,8 @@ class CaseForm(CrispyModelForm):
         field_classes = {"lead": LeadField}
         widgets = {"summary": forms.Textarea(attrs={"rows": 4})}
         help_texts = {
-            "sensitivity": "Restricted cases should have as few members as the work allows.",
+            "sensitivity": _("Restricted cases should have as few members as the work "
+                             "allows."),
             "lead": _("One of the case's reporters or editors. Opening a case, that is you: "
                       "add the team, then choose the lead."),
         }
@@ -64,9 +66,9 @@ def _last_editor_problem(membership, *, actor) -> str | None:
     if others.exists():
         return None
     if actor is not None and membership.user_id == actor.pk:
-        return ("You are the last editor of this case: make another member editor before you "
-                "step down.")
-    return "This is the case's last editor: make another member editor first."
+        return gettext("You are the last editor of this case: make another member editor "
+                       "before you step down.")
+    return gettext("This is the case's last editor: make another member editor first.")
 
 
 def _actor(access):
@@ -88,7 +90,8 @@ def _check_handler_grant(form, cleaned) -> None:
 
 
 class MemberAddForm(CaseRecordForm):
-    username = forms.CharField(max_length=150, help_text="Their Casedesk username.")
+    username = forms.CharField(label=_("Username"), max_length=150,
+                               help_text=_("Their Casedesk username."))
 
     class Meta:
         model = Membership
@@ -105,10 +108,11 @@ class MemberAddForm(CaseRecordForm):
             matches = list(users.filter(username__iexact=name)[:2])
             user = matches[0] if len(matches) == 1 else None
         if user is None:
-            raise ValidationError("No active Casedesk account has this username.")
+            raise ValidationError(_("No active Casedesk account has this username."))
         if Membership.objects.filter(case=self.case, user=user).exists():
-            raise ValidationError(f"{user.get_username()} is already a member of this case; "
-                                  "change their role in the list below.")
+            raise ValidationError(
+                _("%(username)s is already a member of this case; change their role in the "
+                  "list below."), params={"username": user.get_username()})
         self.instance.user = user
         return user.get_username()
 
@@ -126,7 +130,8 @@ class MembershipForm(CaseRecordForm):
         fields = ["role", "can_handle_sources"]
 
     def conflict_subject(self):
-        return f"{self.instance.user.get_username()}'s membership"
+        return gettext("%(username)s's membership") % {
+            "username": self.instance.user.get_username()}
 
     def get_layout(self):
         return Layout("role", "can_handle_sources")
@@ -154,7 +159,8 @@ class MemberRemoveForm(VersionedFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
 
     def conflict_subject(self):
-        return f"{self.instance.user.get_username()}'s membership"
+        return gettext("%(username)s's membership") % {
+            "username": self.instance.user.get_username()}
 
     def clean(self):
         problem = _last_editor_problem(self.instance, actor=_actor(self.access))

@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 from django.utils.html import format_html
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from capture.tasks import citations_saved
 
@@ -36,6 +37,13 @@ from .base import (
 from .uploads import EvidenceUploadFormMixin
 
 
+def _note(text: str) -> HTML:
+    """A short explanation inside a form's layout, in the reader's language. crispy renders
+    an HTML layout object as a template: the text goes in escaped, with any braces."""
+    return HTML(format_html('<p class="small text-body-secondary">{}</p>', text)
+                .replace("{", "&#123;").replace("}", "&#125;"))
+
+
 class IncidentForm(CaseRecordForm):
     class Meta:
         model = Incident
@@ -44,27 +52,27 @@ class IncidentForm(CaseRecordForm):
                   "killed", "injured", "missing", "at_large"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
-            "title": "What happened, in a few words.",
-            "place_name": "The town, village or site, as precisely as it is known.",
-            "latitude": "Decimal degrees (47.2357). Give both coordinates, or neither.",
-            "longitude": "Decimal degrees (39.7015).",
+            "title": _("What happened, in a few words."),
+            "place_name": _("The town, village or site, as precisely as it is known."),
+            "latitude": _("Decimal degrees (47.2357). Give both coordinates, or neither."),
+            "longitude": _("Decimal degrees (39.7015)."),
         }
 
     def get_layout(self):
         return Layout(
-            Fieldset("What happened", "title", "type", "description"),
-            Fieldset("When", "occurred"),
+            Fieldset(gettext("What happened"), "title", "type", "description"),
+            Fieldset(gettext("When"), "occurred"),
             Fieldset(
-                "Where",
+                gettext("Where"),
                 Row(Column("place_name"), Column("admin_region"), Column("country")),
                 Row(Column("latitude"), Column("longitude"), Column("geo_precision")),
             ),
             Fieldset(
-                "People",
-                HTML('<p class="small text-body-secondary">Leave a count empty when it is '
-                     "unknown; 0 means none. Detained, killed, missing and at large are "
-                     "separate outcomes and together cannot exceed the people involved; "
-                     "injured overlaps with them and is not part of that sum.</p>"),
+                gettext("People"),
+                _note(gettext("Leave a count empty when it is unknown; 0 means none. "
+                              "Detained, killed, missing and at large are separate outcomes "
+                              "and together cannot exceed the people involved; injured "
+                              "overlaps with them and is not part of that sum.")),
                 Row(Column("involved"), Column("detained"), Column("killed")),
                 Row(Column("injured"), Column("missing"), Column("at_large")),
             ),
@@ -119,14 +127,15 @@ class SourceForm(CaseRecordForm):
     def get_layout(self):
         public = ["url", "reached_via", "protected"]
         if "protected" not in self.fields:
-            public = ["reached_via", HTML(
-                '<p class="small text-body-secondary">Only this case\'s source handlers can '
-                "change a protected source's address or lift its protection.</p>")]
+            public = ["reached_via", _note(gettext(
+                "Only this case's source handlers can change a protected source's address or "
+                "lift its protection."))]
         return Layout(
-            Fieldset("Source", "name", Row(Column("kind"), Column("language"), Column("country")),
-                     *public),
-            Fieldset("Reliability", "reliability",
-                     _scale("What the grades mean", RELIABILITY_MEANING), "reliability_note"),
+            Fieldset(gettext("Source"), "name",
+                     Row(Column("kind"), Column("language"), Column("country")), *public),
+            Fieldset(pgettext("Admiralty grade", "Reliability"), "reliability",
+                     _scale(gettext("What the grades mean"), RELIABILITY_MEANING),
+                     "reliability_note"),
         )
 
     def clean_name(self):
@@ -135,7 +144,7 @@ class SourceForm(CaseRecordForm):
         if self.instance.pk:
             clash = clash.exclude(pk=self.instance.pk)
         if name and clash.exists():
-            raise ValidationError("This case already has a source of that name.")
+            raise ValidationError(_("This case already has a source of that name."))
         return name
 
     def clean_url(self):
@@ -156,10 +165,10 @@ class SourceIdentityForm(CaseRecordForm):
         fields = ["real_name", "contact", "private_notes"]
         widgets = {"contact": forms.Textarea(attrs={"rows": 2}),
                    "private_notes": forms.Textarea(attrs={"rows": 3})}
-        help_texts = {"private_notes": "Seen only by this case's source handlers."}
+        help_texts = {"private_notes": _("Seen only by this case's source handlers.")}
 
     def conflict_subject(self):
-        return "this source's identity"
+        return gettext("this source's identity")
 
     def clean_real_name(self):
         return one_line(self.cleaned_data["real_name"])
@@ -179,7 +188,8 @@ class ClaimForm(CaseRecordForm):
     changes only through cases.workflow (the claim page's moves)."""
 
     incident = _IncidentChoiceField(queryset=Incident.objects.none(), required=False,
-                                    help_text="The event the statement is about, if any.")
+                                    label=_("Incident"),
+                                    help_text=_("The event the statement is about, if any."))
 
     class Meta:
         model = Claim
@@ -192,16 +202,15 @@ class ClaimForm(CaseRecordForm):
 
     def get_layout(self):
         return Layout(
-            Fieldset("Statement", "statement", "incident"),
+            Fieldset(gettext("Statement"), "statement", "incident"),
             Fieldset(
-                "Figure",
-                HTML('<p class="small text-body-secondary">When the statement gives a number '
-                     "(“at least 49,000 deserters”), record it so the running tally can be "
-                     "followed.</p>"),
+                gettext("Figure"),
+                _note(gettext("When the statement gives a number (“at least 49,000 "
+                              "deserters”), record it so the running tally can be followed.")),
                 Row(Column("figure_qualifier"), Column("figure_value"), Column("figure_unit")),
             ),
-            Fieldset("Credibility", "credibility",
-                     _scale("What the grades mean", CREDIBILITY_MEANING)),
+            Fieldset(pgettext("Admiralty grade", "Credibility"), "credibility",
+                     _scale(gettext("What the grades mean"), CREDIBILITY_MEANING)),
         )
 
     def clean_statement(self):
@@ -253,10 +262,9 @@ class CitationForm(CaseRecordForm):
         if "url" in self.fields:
             address = Column("url")
         else:
-            address = Column(HTML(format_html(
-                '<p class="small text-body-secondary">{}</p>',
-                _("The address of a protected source's statement is for this case's source "
-                  "handlers only."))))
+            address = Column(_note(gettext(
+                "The address of a protected source's statement is for this case's source "
+                "handlers only.")))
         return Layout(
             Row(Column("source"), Column("relation"), Column("via")),
             "quote",
@@ -266,8 +274,8 @@ class CitationForm(CaseRecordForm):
 
     def conflict_subject(self):
         if self.instance.pk is None or not self.instance.source_id:
-            return "a citation"
-        return f"the citation from {self.instance.source}"
+            return gettext("a citation")
+        return gettext("the citation from %(source)s") % {"source": self.instance.source}
 
     def clean_quote(self):
         return tidy_text(self.cleaned_data["quote"])
@@ -319,7 +327,7 @@ class BaseCitationFormSet(BaseInlineFormSet):
         # Only saved citations can be removed (can_delete_extra=False): the blank rows have no
         # DELETE field, so it joins the layout only where the formset added it.
         if "DELETE" in form.fields:
-            form.fields["DELETE"].label = "Remove this citation"
+            form.fields["DELETE"].label = _("Remove this citation")
             form.helper.layout.append(Field("DELETE"))
 
 
@@ -336,8 +344,11 @@ class EvidenceForm(EvidenceUploadFormMixin, CaseRecordForm):
     never replaced."""
 
     claim = forms.ModelChoiceField(queryset=Claim.objects.none(), required=False,
-                                   help_text="The claim this file supports or refutes, if any.")
-    incident = _IncidentChoiceField(queryset=Incident.objects.none(), required=False)
+                                   label=_("Claim"),
+                                   help_text=_("The claim this file supports or refutes, if "
+                                               "any."))
+    incident = _IncidentChoiceField(queryset=Incident.objects.none(), required=False,
+                                    label=_("Incident"))
 
     class Meta:
         model = Evidence
@@ -349,7 +360,7 @@ class EvidenceForm(EvidenceUploadFormMixin, CaseRecordForm):
         }
         help_texts = {
             # The file's help (what is accepted, up to what size) comes from cases.uploads.
-            "origin_url": "Where the file was found or archived from.",
+            "origin_url": _("Where the file was found or archived from."),
         }
 
     def limit_choices(self):
@@ -358,9 +369,9 @@ class EvidenceForm(EvidenceUploadFormMixin, CaseRecordForm):
 
     def get_layout(self):
         return Layout(
-            Fieldset("File", "file", "description"),
-            Fieldset("About", Row(Column("claim"), Column("incident"))),
-            Fieldset("Collection", Row(Column("origin_url"), Column("captured_at"))),
+            Fieldset(gettext("File"), "file", "description"),
+            Fieldset(gettext("About"), Row(Column("claim"), Column("incident"))),
+            Fieldset(gettext("Collection"), Row(Column("origin_url"), Column("captured_at"))),
         )
 
     def clean_description(self):
@@ -372,17 +383,19 @@ class EvidenceForm(EvidenceUploadFormMixin, CaseRecordForm):
 
 class TaskForm(CaseRecordForm):
     assignee = _UserChoiceField(queryset=get_user_model().objects.none(), required=False,
-                                help_text="A member of this case.")
-    claim = forms.ModelChoiceField(queryset=Claim.objects.none(), required=False)
-    incident = _IncidentChoiceField(queryset=Incident.objects.none(), required=False)
+                                label=_("Assignee"), help_text=_("A member of this case."))
+    claim = forms.ModelChoiceField(queryset=Claim.objects.none(), required=False,
+                                   label=_("Claim"))
+    incident = _IncidentChoiceField(queryset=Incident.objects.none(), required=False,
+                                    label=_("Incident"))
 
     class Meta:
         model = Task
         fields = ["title", "notes", "assignee", "due_on", "state", "claim", "incident"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 3}),
                    "due_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
-        help_texts = {"title": "The follow-up to do: ask for comment, archive the original, "
-                               "geolocate a photo…"}
+        help_texts = {"title": _("The follow-up to do: ask for comment, archive the "
+                                 "original, geolocate a photo…")}
 
     def limit_choices(self):
         self._limit("assignee", _members(self.case))
@@ -396,7 +409,7 @@ class TaskForm(CaseRecordForm):
             "title", "notes",
             Row(Column("assignee"), Column("due_on"),
                 *([Column("state")] if "state" in self.fields else [])),
-            Fieldset("About", Row(Column("claim"), Column("incident"))),
+            Fieldset(gettext("About"), Row(Column("claim"), Column("incident"))),
         )
 
     def clean_title(self):
@@ -410,11 +423,14 @@ class CommentRequestForm(CaseRecordForm):
     """Right of reply: who was asked, by whom, how, by when, and what came of it."""
 
     party_source = forms.ModelChoiceField(
-        queryset=Source.objects.none(), required=False, label="Party (a source of this case)",
-        help_text="Pick a source of the case, or type the party's name below.")
+        queryset=Source.objects.none(), required=False,
+        label=_("Party (a source of this case)"),
+        help_text=_("Pick a source of the case, or type the party's name below."))
     asked_by = _UserChoiceField(queryset=get_user_model().objects.none(), required=False,
-                                help_text="The member who made the request.")
-    incident = _IncidentChoiceField(queryset=Incident.objects.none(), required=False)
+                                label=_("Asked by"),
+                                help_text=_("The member who made the request."))
+    incident = _IncidentChoiceField(queryset=Incident.objects.none(), required=False,
+                                    label=_("Incident"))
 
     class Meta:
         model = CommentRequest
@@ -427,13 +443,13 @@ class CommentRequestForm(CaseRecordForm):
                                             format="%Y-%m-%dT%H:%M"),
             "reply_summary": forms.Textarea(attrs={"rows": 3}),
         }
-        labels = {"asked_at": "Asked on"}
+        labels = {"asked_at": _("Asked on")}
         help_texts = {
-            "party_name": "Anyone who is not a source of the case: the Defence Ministry, a "
-                          "press office, a named official.",
-            "deadline": "When we said we would publish without their comment.",
-            "outcome": "“No answer by the deadline” is what lets us write that they did not "
-                       "comment.",
+            "party_name": _("Anyone who is not a source of the case: the Defence Ministry, a "
+                            "press office, a named official."),
+            "deadline": _("When we said we would publish without their comment."),
+            "outcome": _("“No answer by the deadline” is what lets us write that they did not "
+                         "comment."),
         }
 
     def limit_choices(self):
@@ -443,11 +459,11 @@ class CommentRequestForm(CaseRecordForm):
 
     def get_layout(self):
         return Layout(
-            Fieldset("Who was asked", Row(Column("party_source"), Column("party_name")),
-                     "incident"),
-            Fieldset("The request", Row(Column("asked_by"), Column("channel")),
+            Fieldset(gettext("Who was asked"),
+                     Row(Column("party_source"), Column("party_name")), "incident"),
+            Fieldset(gettext("The request"), Row(Column("asked_by"), Column("channel")),
                      Row(Column("asked_at"), Column("deadline"))),
-            Fieldset("Outcome", "outcome", "reply_summary"),
+            Fieldset(gettext("Outcome"), "outcome", "reply_summary"),
         )
 
     def clean_party_name(self):

@@ -9,7 +9,9 @@ its own codes (cases.workflow.Refusal); these only collect.
 """
 
 from django import forms
+from django.utils.functional import lazy
 from django.utils.html import escape
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..workflow import MOVE_TARGETS, OVERRIDE_REASON_MIN_LENGTH, VERDICTS
@@ -18,27 +20,30 @@ from ..workflow import MOVE_TARGETS, OVERRIDE_REASON_MIN_LENGTH, VERDICTS
 # request can add to the verification history, which is never deleted.
 NOTE_MAX_LENGTH = 5000
 
+# A help text with a number in it, put into words when the form is shown.
+_override_help = lazy(lambda: gettext(
+    "Only to confirm a claim without two independent sources: say why one source is enough, "
+    "in at least %(count)d characters.") % {"count": OVERRIDE_REASON_MIN_LENGTH}, str)
+
 
 class TransitionInput(forms.Form):
     """A change of a claim's status. Any status a move can lead to is accepted here: whether
     this user may make this move on this claim is the workflow's call, and its refusal says
     why better than "select a valid choice" would."""
 
-    to_status = forms.ChoiceField(label="New status",
+    to_status = forms.ChoiceField(label=_("New status"),
                                   choices=[(s.value, s.label) for s in MOVE_TARGETS])
     note = forms.CharField(
-        label="Note", required=False, max_length=NOTE_MAX_LENGTH,
+        label=_("Note"), required=False, max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Why. A verdict or a reopening needs a written rationale.")
+        help_text=_("Why. A verdict or a reopening needs a written rationale."))
     override_reason = forms.CharField(
-        label="Single-source override", required=False, max_length=NOTE_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=f"Only to confirm a claim without two independent sources: say why one "
-                  f"source is enough, in at least {OVERRIDE_REASON_MIN_LENGTH} characters.")
+        label=_("Single-source override"), required=False, max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}), help_text=_override_help())
     acknowledge_low_grade = forms.BooleanField(
         label=_("Confirm on a source graded E or F"), required=False,
-        help_text="A claim confirmed on one source graded E (unreliable) or F (cannot be "
-                  "judged) needs this tick.")
+        help_text=_("A claim confirmed on one source graded E (unreliable) or F (cannot be "
+                    "judged) needs this tick."))
 
 
 class ProposalInput(forms.Form):
@@ -46,12 +51,12 @@ class ProposalInput(forms.Form):
     required by the workflow (`rationale_required`), as for a verdict."""
 
     verdict = forms.ChoiceField(
-        label="Proposed verdict", choices=[(s.value, s.label) for s in VERDICTS],
-        help_text="Editors see your proposal; one who did not propose it decides.")
+        label=_("Proposed verdict"), choices=[(s.value, s.label) for s in VERDICTS],
+        help_text=_("Editors see your proposal; one who did not propose it decides."))
     note = forms.CharField(
-        label="Note", required=False, max_length=NOTE_MAX_LENGTH,
+        label=_("Note"), required=False, max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="What supports this verdict.")
+        help_text=_("What supports this verdict."))
 
 
 class TransitionForm(TransitionInput):
@@ -69,16 +74,16 @@ class TransitionForm(TransitionInput):
         if not any(m.allows_override for m in moves):
             del self.fields["override_reason"]
         else:
-            help_text = _("Only when confirming on one source, or on sources that share an "
-                          "origin: say why that is enough here, in at least %(count)d "
-                          "characters.") % {"count": OVERRIDE_REASON_MIN_LENGTH}
+            help_text = gettext("Only when confirming on one source, or on sources that "
+                                "share an origin: say why that is enough here, in at least "
+                                "%(count)d characters.") % {"count": OVERRIDE_REASON_MIN_LENGTH}
             if support is not None and support.sources:
-                help_text += " " + _("Confirming would rest on: %(sources)s.") % {
+                help_text += " " + gettext("Confirming would rest on: %(sources)s.") % {
                     "sources": _graded(support.sources)}
             self.fields["override_reason"].help_text = help_text
         if "override_reason" in self.fields and support is not None \
                 and support.needs_acknowledgement:
-            self.fields["acknowledge_low_grade"].help_text = _(
+            self.fields["acknowledge_low_grade"].help_text = gettext(
                 "%(sources)s: tick to confirm on this source alone all the same.") % {
                 "sources": _graded(support.low_grade_sources)}
         else:
@@ -92,9 +97,9 @@ def _graded(sources) -> str:
 
 def _move_label(move) -> str:
     if move.is_verdict:
-        return f"Verdict: {move.to_status.label.lower()}"
+        return gettext("Verdict: %(status)s") % {"status": str(move.to_status.label).lower()}
     if move.needs_note:
-        return "Reopen for review"
+        return gettext("Reopen for review")
     return move.to_status.label
 
 
