@@ -31,17 +31,17 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from background import worker_id
-from cases.access import member_case_ids
 from cases.enums import Role
-from cases.identities import is_handler
 from cases.models import Citation, CustodyEntry, Evidence, Membership
 from cases.uploads import PDF, PNG, Kind, UploadInfo
 
 from . import errors
 from .engine import (
     ROLE_ARCHIVE,
+    ROLE_FILE,
     ROLE_MANIFEST,
     ROLE_PDF,
     ROLE_SCREENSHOT,
@@ -63,6 +63,7 @@ DESCRIPTIONS = {
     ROLE_PDF: "Web capture: the page as rendered, printed to PDF",
     ROLE_MANIFEST: "Web capture: manifest (each file's name, size and SHA-256; the address; "
                    "the time)",
+    ROLE_FILE: "Web capture: the file the address served, as served",
 }
 # Failures worth another attempt (the task framework retries them with backoff); refusals
 # and the rest are final.
@@ -89,27 +90,55 @@ def _case_id(citation) -> int:
     return target.case_id
 
 
+_RIGHTS_ATTR = "_capture_rights"
+
+
+def rights_in_case(user, case_id: int) -> tuple[Role, bool] | None:
+    """(role, whether a source handler) of `user` in case `case_id`, or None for a
+    non-member (or an anonymous or deactivated user). One query per user and case, kept on
+    the user object: saving a form's citations asks once, not once per citation, and a
+    worker reads its requester anew for every capture (run_capture)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    known = user.__dict__.setdefault(_RIGHTS_ATTR, {})
+    if case_id not in known:
+        row = Membership.objects.filter(user=user, case_id=case_id).order_by().values_list(
+            "role", "can_handle_sources").first()
+        known[case_id] = (Role(row[0]), bool(row[1])) if row else None
+    return known[case_id]
+
+
+def forget_rights(user) -> None:
+    """Drop what rights_in_case() kept on `user` (after their membership changed)."""
+    user.__dict__.pop(_RIGHTS_ATTR, None)
+
+
 def capture_address(citation, user, *, trigger: str) -> tuple[str, bool]:
     """(the address to capture, whether it is a protected source's), for `user` asking for
-    a capture of `citation` by `trigger`; a CaptureError with its code when they may not."""
-    if user is None or not Citation.objects.visible_to(user).filter(pk=citation.pk).exists():
+    a capture of `citation` by `trigger`; a CaptureError with its code when they may not.
+
+    A citation belongs to its claim's (or incident's) case, which is its source's case
+    (Citation.clean), so one membership answers all three questions: may they see it,
+    may they add evidence to it, do they handle its sources."""
+    rights = rights_in_case(user, _case_id(citation)) if user is not None else None
+    if rights is None:
         raise CaptureError(errors.NOT_ALLOWED,
-                           "Only a member of the citation's case can have it captured.")
+                           _("Only a member of the citation's case can have it captured."))
+    role, handler = rights
     # A capture adds evidence to the case: a writer's act, as an upload is.
-    if not member_case_ids(user, min_role=Role.REPORTER).filter(
-            case_id=_case_id(citation)).exists():
+    if not role.at_least(Role.REPORTER):
         raise CaptureError(errors.NOT_ALLOWED,
-                           "Viewers can read this case; having a page captured needs a "
-                           "reporter's or an editor's role.")
+                           _("Viewers can read this case; having a page captured needs a "
+                             "reporter's or an editor's role."))
     if citation.url:
         return citation.url, False
     if not citation.protected_url:
-        raise CaptureError(errors.NO_ADDRESS, "This citation has no address to capture.")
-    if trigger != Capture.Trigger.REQUESTED or not is_handler(user, _case_id(citation)):
+        raise CaptureError(errors.NO_ADDRESS, _("This citation has no address to capture."))
+    if trigger != Capture.Trigger.REQUESTED or not handler:
         raise CaptureError(
             errors.PROTECTED_ADDRESS,
-            "This address points at a protected source: only a source handler of the case "
-            "can have it captured, by asking for it (visiting it announces our interest).")
+            _("This address points at a protected source: only a source handler of the case "
+              "can have it captured, by asking for it (visiting it announces our interest)."))
     return citation.protected_url, True
 
 
@@ -118,17 +147,25 @@ def capture_address(citation, user, *, trigger: str) -> tuple[str, bool]:
 ASKER_REFUSALS = frozenset({errors.NOT_ALLOWED, errors.PROTECTED_ADDRESS})
 
 
-def request_capture(citation, user, *, trigger: str = Capture.Trigger.REQUESTED) -> Capture:
+def request_capture(citation, user, *, trigger: str = Capture.Trigger.REQUESTED,
+                    unless_captured: bool = False) -> Capture | None:
     """Record a request for a capture of `citation` (status queued). A capture of it that is
-    already queued or running is returned instead of a second one."""
+    already queued or running is returned instead of a second one. With `unless_captured`
+    (a saved citation), None instead when one is queued or running, or when its address
+    already has a capture that is done: nothing new was asked for.
+
+    Two queries when it records one: the requester's membership and the captures pending
+    (one read for both questions), then the insert. Inside a caller's transaction it adds
+    no savepoint of its own."""
     _, protected = capture_address(citation, user, trigger=trigger)
-    with transaction.atomic():
-        pending = (Capture.objects.select_for_update()
-                   .filter(citation=citation,
-                           status__in=[Capture.Status.QUEUED, Capture.Status.RUNNING])
-                   .first())
-        if pending is not None:
-            return pending
+    pending = Q(status__in=[Capture.Status.QUEUED, Capture.Status.RUNNING])
+    if unless_captured and citation.url:
+        pending |= Q(status=Capture.Status.DONE, url=citation.url)
+    with transaction.atomic(savepoint=False):
+        existing = (Capture.objects.select_for_update().filter(citation=citation)
+                    .filter(pending).order_by().first())
+        if existing is not None:
+            return None if unless_captured else existing
         capture = Capture(case_id=_case_id(citation), citation=citation, requested_by=user,
                           trigger=trigger, protected=protected)
         if not protected:
@@ -301,7 +338,9 @@ def store_capture(citation_id: int, requested_by_id: int, result: CaptureResult,
 
 
 def _store_file(capture, citation, user, captured, note, origin, result) -> Evidence:
-    kind = KINDS[captured.role]
+    # A served file's type is detected from its content when it is stored (Evidence.save),
+    # as for any file that did not come through the upload check.
+    kind = KINDS.get(captured.role)
     description = DESCRIPTIONS[captured.role]
     if not capture.protected and result.title:
         description += f": “{result.title[:200]}”"
@@ -313,8 +352,9 @@ def _store_file(capture, citation, user, captured, note, origin, result) -> Evid
         content = File(handle, name=captured.name)
         # Evidence.save() takes the detected type and the hash as collected from here, as
         # for an upload (cases/uploads.py).
-        content.upload_info = UploadInfo(kind=kind, original_sha256=captured.sha256,
-                                         original_size=captured.size)
+        if kind is not None:
+            content.upload_info = UploadInfo(kind=kind, original_sha256=captured.sha256,
+                                             original_size=captured.size)
         evidence.file = content
         evidence.save()
     if evidence.sha256 != captured.sha256:
@@ -323,3 +363,72 @@ def _store_file(capture, citation, user, captured, note, origin, result) -> Evid
     evidence.start_custody(user, note)
     CaptureFile.objects.create(capture=capture, evidence=evidence, role=captured.role)
     return evidence
+
+
+# --- a timestamp obtained later -----------------------------------------------------------------
+
+def awaiting_timestamp():
+    """The done captures kept without a timestamp (no TSA answered when they were stored)."""
+    return Capture.objects.filter(status=Capture.Status.DONE, timestamp_token__isnull=True) \
+        .exclude(manifest_sha256="")
+
+
+def timestamp_later(capture_id: int) -> Capture:
+    """Have the manifest of done capture `capture_id`, kept without a timestamp, timestamped
+    now (CAPTURE_TSA_URL), verified and kept as if it had been at capture time. The token
+    certifies the time it was obtained, not the time of capture: the custody entry says
+    both. Idempotent: a capture that has a timestamp is returned as it is. Raises
+    TimestampError when no TSA answers (the task retries; the reason is kept on the
+    capture, which verify_evidence reports), CaptureError (hash_mismatch) when the stored
+    manifest is no longer the one captured."""
+    capture = Capture.objects.select_related("requested_by").get(pk=capture_id)
+    if capture.timestamp_token or capture.status != Capture.Status.DONE:
+        return capture
+    manifest = capture.files.select_related("evidence").get(
+        role=CaptureFile.Role.MANIFEST).evidence
+    with manifest.file.open("rb") as handle:
+        data = handle.read()
+    if sha256_bytes(data) != capture.manifest_sha256:
+        raise CaptureError(errors.HASH_MISMATCH,
+                           _("The stored manifest no longer has the SHA-256 captured; it is "
+                             "not timestamped."))
+    try:
+        timestamp = stamp(data, settings.CAPTURE_TSA_URL,
+                          ca_file=settings.CAPTURE_TSA_CA_FILE or None)
+        verify_token(timestamp.token, capture.manifest_sha256, timestamp.chain_pem)
+    except TimestampError as exc:
+        Capture.objects.filter(pk=capture.pk, timestamp_token__isnull=True).update(
+            timestamp_error=exc.message)
+        raise
+    with transaction.atomic():
+        capture = Capture.objects.select_for_update().select_related("requested_by").get(
+            pk=capture_id)
+        if capture.timestamp_token:
+            return capture
+        capture.timestamp_token = timestamp.token
+        capture.tsa_chain_pem = timestamp.chain_pem
+        capture.tsa_url = timestamp.tsa_url
+        capture.timestamped_at = timestamp.gen_time
+        capture.verified_at = timezone.now()
+        capture.timestamp_error = ""
+        capture.save(update_fields=["timestamp_token", "tsa_chain_pem", "tsa_url",
+                                    "timestamped_at", "verified_at", "timestamp_error"])
+        CustodyEntry.objects.create(
+            evidence=manifest, action=CustodyEntry.Action.HASH_VERIFIED,
+            actor=capture.requested_by,
+            note=_("RFC 3161 timestamp over this manifest's SHA-256 (%(sha256)s) by %(tsa)s, "
+                   "certifying %(certified)s UTC, verified against the TSA's certificate "
+                   "chain (%(signer)s). Obtained after the capture of %(captured)s UTC, when "
+                   "no Time-Stamp Authority had answered: it proves the files existed by "
+                   "the time it certifies.") % {
+                "sha256": capture.manifest_sha256, "tsa": capture.tsa_url,
+                "certified": f"{capture.timestamped_at:%Y-%m-%d %H:%M:%S}",
+                "signer": timestamp.signer,
+                "captured": f"{capture.captured_at:%Y-%m-%d %H:%M:%S}"})
+    return capture
+
+
+def sha256_bytes(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()

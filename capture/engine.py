@@ -13,10 +13,16 @@ The page's own address is fetched before the browser goes to it, so that its red
 are checked (and refused) before anything loads; the browser then goes to the final
 address and is given that answer.
 
+An address that answers with a file rather than a page (a PDF, a spreadsheet, an image, or
+anything sent as an attachment) is captured as that file: the bytes as served, kept whole
+beside the WACZ that holds the exchange, with no screenshot or print (there is no page to
+render). Its size is bounded like any capture's (CAPTURE_MAX_BYTES: `too_large` beyond).
+
 The result (CaptureResult) holds the files in a temporary folder: the WACZ, a full-page PNG
-screenshot, a PDF of the page as rendered on screen, and the manifest (JSON: the address,
-the final address, the status, the title, the time, every file's name, size and SHA-256,
-the resources refused). Its `cleanup()` removes the folder.
+screenshot and a PDF of the page as rendered on screen (or the file served), and the
+manifest (JSON: the address, the final address, the status, the title, the time, every
+file's name, size and SHA-256, the resources refused; `"kind": "file"` for a file).
+Its `cleanup()` removes the folder.
 """
 
 from __future__ import annotations
@@ -26,13 +32,14 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from . import errors
 from .archive import WarcRecorder, package_wacz
@@ -49,21 +56,28 @@ RENDER_SECONDS = 30.0
 PAGE_TEXT_LIMIT = 500_000
 
 ROLE_ARCHIVE, ROLE_SCREENSHOT, ROLE_PDF, ROLE_MANIFEST = "archive", "screenshot", "pdf", "manifest"
+#: The file an address served instead of a page, as served.
+ROLE_FILE = "file"
 MEDIA_TYPES = {ROLE_ARCHIVE: "application/wacz", ROLE_SCREENSHOT: "image/png",
-               ROLE_PDF: "application/pdf", ROLE_MANIFEST: "application/json"}
+               ROLE_PDF: "application/pdf", ROLE_MANIFEST: "application/json",
+               ROLE_FILE: "application/octet-stream"}
+#: What a browser shows as a page; any other answer is captured as a file.
+PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
 @dataclass(frozen=True)
 class CapturedFile:
-    role: str  # archive, screenshot, pdf, manifest
+    role: str  # archive, screenshot, pdf, manifest, file
     name: str
     path: Path
     size: int
     sha256: str
+    # A served file's type as the server declared it (the stored one is detected anew).
+    declared_type: str = ""
 
     @property
     def media_type(self) -> str:
-        return MEDIA_TYPES[self.role]
+        return self.declared_type or MEDIA_TYPES[self.role]
 
 
 @dataclass
@@ -293,6 +307,10 @@ class _Session:
         for exchange in self.main_chain:
             self.recorder.record(exchange)
         final = self.main_chain[-1]
+        if is_file_answer(final):
+            with contextlib.suppress(Exception):
+                await context.close()
+            return await self._file_capture(final, browser.version)
         self.prefetched = final
 
         load_seconds = max(5.0, self.budget.remaining())
@@ -336,11 +354,32 @@ class _Session:
                                 text=(text or "")[:PAGE_TEXT_LIMIT], pages_dir=workdir)
         files = [_file(ROLE_ARCHIVE, wacz), _file(ROLE_SCREENSHOT, screenshot),
                  _file(ROLE_PDF, pdf)]
+        return self._finish(final_exchange, title, files, browser.version, kind="page")
+
+    async def _file_capture(self, final: Exchange, browser_version: str) -> CaptureResult:
+        """The address answered with a file: kept as served (decoded from its transfer
+        encoding), beside the WACZ of the exchange, and listed in the manifest."""
+        body = final.decoded_body(self.budget)
+        name = f"{self.stem}-{served_name(final)}"
+        served = self.workdir / name
+        served.write_bytes(body)
+        self.recorder.close()
+        wacz = self.workdir / f"{self.stem}.wacz"
+        title = served_name(final)
+        await asyncio.to_thread(package_wacz, self.recorder.path, wacz, main=final,
+                                title=title, text="", pages_dir=self.workdir)
+        declared = final.header("content-type").split(";")[0].strip().lower()
+        files = [_file(ROLE_ARCHIVE, wacz),
+                 _file(ROLE_FILE, served, declared_type=declared or MEDIA_TYPES[ROLE_FILE])]
+        return self._finish(final, title, files, browser_version, kind="file")
+
+    def _finish(self, final: Exchange, title: str, files: list[CapturedFile],
+                browser_version: str, *, kind: str) -> CaptureResult:
         manifest = {
             "format": MANIFEST_FORMAT,
             "url": self.url,
-            "final_url": final_exchange.url,
-            "http_status": final_exchange.status,
+            "final_url": final.url,
+            "http_status": final.status,
             "title": title,
             "captured_at": self.captured_at.isoformat().replace("+00:00", "Z"),
             "redirects": [exchange.url for exchange in self.main_chain[:-1]],
@@ -348,21 +387,23 @@ class _Session:
                        "sha256": f.sha256} for f in files],
             "resources": {"requests": self.budget.resources, "bytes": self.budget.bytes,
                           "refused": self.refused},
-            "software": {"name": "Casedesk", "browser": browser.version},
+            "software": {"name": "Casedesk", "browser": browser_version},
         }
+        if kind != "page":
+            manifest["kind"] = kind
         data = manifest_bytes(manifest)
-        manifest_path = workdir / f"{stem}.manifest.json"
+        manifest_path = self.workdir / f"{self.stem}.manifest.json"
         manifest_path.write_bytes(data)
         files.append(_file(ROLE_MANIFEST, manifest_path))
         # Only the delivered files stay in the folder.
-        for leftover in (self.recorder.path, workdir / "pages.jsonl"):
+        for leftover in (self.recorder.path, self.workdir / "pages.jsonl"):
             leftover.unlink(missing_ok=True)
         return CaptureResult(
-            url=self.url, final_url=final_exchange.url, http_status=final_exchange.status,
-            response_headers=list(final_exchange.response_headers), title=title,
+            url=self.url, final_url=final.url, http_status=final.status,
+            response_headers=list(final.response_headers), title=title,
             captured_at=self.captured_at, files=files, manifest=manifest,
             manifest_bytes=data, manifest_sha256=hashlib.sha256(data).hexdigest(),
-            refused=list(self.refused), worker=worker_name(), workdir=workdir)
+            refused=list(self.refused), worker=worker_name(), workdir=self.workdir)
 
     async def _settle(self, page) -> None:
         """Wait for the page to finish loading, scroll through it so that images loaded on
@@ -389,9 +430,34 @@ class _Session:
             await page.wait_for_load_state("networkidle", timeout=left(5.0) or 1)
 
 
-def _file(role: str, path: Path) -> CapturedFile:
+def _file(role: str, path: Path, *, declared_type: str = "") -> CapturedFile:
     digest, size = sha256_of(path)
-    return CapturedFile(role=role, name=path.name, path=path, size=size, sha256=digest)
+    return CapturedFile(role=role, name=path.name, path=path, size=size, sha256=digest,
+                        declared_type=declared_type)
+
+
+def is_file_answer(exchange: Exchange) -> bool:
+    """Whether an answer is a file rather than a page: sent as an attachment, or of a type
+    a browser does not show as a page. A redirect or an error page stays a page."""
+    if not 200 <= exchange.status < 300:
+        return False
+    if exchange.header("content-disposition").split(";")[0].strip().lower() == "attachment":
+        return True
+    declared = exchange.header("content-type").split(";")[0].strip().lower()
+    return bool(declared) and declared not in PAGE_TYPES
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def served_name(exchange: Exchange) -> str:
+    """A file name for what an address served: the one its Content-Disposition gives, or
+    the last part of its path, made safe (letters, digits, dot, dash, underscore)."""
+    disposition = exchange.header("content-disposition")
+    match = re.search(r"filename\*?=(?:UTF-8'')?\"?([^\";]+)", disposition, re.IGNORECASE)
+    name = unquote(match.group(1)) if match else unquote(urlsplit(exchange.url).path)
+    name = _UNSAFE_NAME.sub("-", name.replace("\\", "/").rsplit("/", 1)[-1]).strip(".-")
+    return (name or "file")[-120:]
 
 
 async def _user_agent(browser) -> str:

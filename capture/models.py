@@ -138,6 +138,8 @@ class CaptureFile(models.Model):
         SCREENSHOT = "screenshot", "Screenshot (PNG)"
         PDF = "pdf", "PDF of the page"
         MANIFEST = "manifest", "Manifest (JSON)"
+        # An address that served a file (a PDF, a spreadsheet…) rather than a page.
+        FILE = "file", "File served"
 
     capture = models.ForeignKey(Capture, on_delete=models.CASCADE, related_name="files")
     evidence = models.OneToOneField("cases.Evidence", on_delete=models.CASCADE,

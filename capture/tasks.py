@@ -31,8 +31,8 @@ from django.utils import timezone
 
 from background import PermanentFailure, Status, enqueue, state, states, task
 
-from .domain import TRANSIENT, request_capture, run_capture
-from .errors import CaptureError
+from .domain import TRANSIENT, request_capture, run_capture, timestamp_later
+from .errors import CaptureError, TimestampError
 from .models import Capture, WatchedCitation, WatchSchedule
 from .watch import (
     INTERNAL_ERROR,
@@ -76,8 +76,45 @@ def capture_citation(capture_id: int) -> dict:
         if capture.failure_code in TRANSIENT:
             raise CaptureFailed(f"[{capture.failure_code}] {capture.failure_reason}")
         raise CaptureRefused(f"[{capture.failure_code}] {capture.failure_reason}")
+    if not capture.timestamp_token and settings.CAPTURE_TSA_URL:
+        queue_timestamp(capture.pk)
     _keep_watching()
     return {"capture_id": capture.pk}
+
+
+class TimestampPending(Exception):
+    """No Time-Stamp Authority answered for a stored capture; retried with backoff."""
+
+
+#: A TSA that is down is usually down for minutes or hours: the tries are spread over about
+#: a day (5 min, 10, 20, … up to 6 h between them); `manage.py timestamp_captures` does
+#: the rest, and verify_evidence reports each capture still without a timestamp.
+TIMESTAMP_RETRY = {"max_attempts": 10, "backoff_seconds": 5 * 60,
+                   "max_backoff_seconds": 6 * 60 * 60}
+TIMESTAMP_FIRST_DELAY = 60
+
+
+@task(priority=PRIORITY, **TIMESTAMP_RETRY)
+def timestamp_capture(capture_id: int) -> dict:
+    """Timestamp a capture stored without one (capture.domain.timestamp_later). Ids only."""
+    try:
+        capture = timestamp_later(capture_id)
+    except Capture.DoesNotExist:
+        raise PermanentFailure(f"Capture {capture_id} no longer exists.") from None
+    except TimestampError as exc:
+        raise TimestampPending(f"[{exc.code}] {exc.message}") from None
+    except CaptureError as exc:
+        raise PermanentFailure(f"[{exc.code}] {exc.message}") from None
+    return {"capture_id": capture.pk}
+
+
+def queue_timestamp(capture_id: int, *, delay: float = TIMESTAMP_FIRST_DELAY) -> str:
+    """Queue timestamp_capture for a capture stored without a timestamp."""
+    from background.framework import task_backends
+
+    if not task_backends[timestamp_capture.backend].supports_defer:
+        delay = None
+    return enqueue(timestamp_capture, capture_id, delay=delay)
 
 
 def queue_capture(capture: Capture) -> str:
@@ -93,18 +130,20 @@ def capture_saved_citation(citation, user) -> Capture | None:
     """What saving `citation` does (called once it is saved, by whoever saved it): a capture
     of its public address, queued, unless CAPTURE_ON_SAVE is off, it has no public address
     (a protected source's address is captured only when a handler asks), or this address
-    already has a capture that is queued, running or done. The save never waits for it."""
+    already has a capture that is queued, running or done. The save never waits for it.
+
+    Its queries, when it queues one: the saver's membership of the case (once per user and
+    case: capture.domain.rights_in_case), the citation's pending or done captures, the
+    capture's insert, the task's insert and the task id kept on the capture."""
     if not settings.CAPTURE_ON_SAVE or not citation.url:
         return None
-    if Capture.objects.filter(citation=citation, url=citation.url).exclude(
-            status=Capture.Status.FAILED).exists():
-        return None
     try:
-        capture = request_capture(citation, user, trigger=Capture.Trigger.CITATION_SAVED)
+        capture = request_capture(citation, user, trigger=Capture.Trigger.CITATION_SAVED,
+                                  unless_captured=True)
     except CaptureError:
         return None
-    if capture.task_id:
-        return capture
+    if capture is None:
+        return None
     # The task row is written in the caller's transaction: queued when the save commits.
     queue_capture(capture)
     return capture
@@ -122,18 +161,29 @@ def ask_for_capture(citation, user) -> Capture:
     return capture
 
 
+#: Up to this many citations saved together are queued as the save commits; more (an
+#: import) are handed to one task that queues them in a worker, so that the save's own time
+#: does not grow with the number of citations.
+QUEUE_AT_SAVE = 20
+
+
 def citations_saved(citations, user) -> None:
     """Called by each way of saving citations (the claim form's citations, the back
-    office's citation forms, the API), inside the transaction that saves them: once it
-    commits, each saved citation with a public address has its capture queued
+    office's citation forms, the API, the case import), inside the transaction that saves
+    them: once it commits, each saved citation with a public address has its capture queued
     (capture_saved_citation). Nothing is queued if the transaction rolls back, and the save
     does not wait for any capture."""
     if not settings.CAPTURE_ON_SAVE or user is None:
         return
     citations = list(citations)
-    if citations:
-        # robust: a failure to queue is logged, never the saver's error (the save stands).
-        transaction.on_commit(partial(_queue_saved, citations, user), robust=True)
+    if not citations:
+        return
+    if len(citations) > QUEUE_AT_SAVE:
+        ids = [citation.pk for citation in citations if citation.pk is not None]
+        transaction.on_commit(partial(_queue_later, ids, user.pk), robust=True)
+        return
+    # robust: a failure to queue is logged, never the saver's error (the save stands).
+    transaction.on_commit(partial(_queue_saved, citations, user), robust=True)
 
 
 def _queue_saved(citations, user) -> None:
@@ -143,6 +193,35 @@ def _queue_saved(citations, user) -> None:
             continue
         with transaction.atomic():
             capture_saved_citation(citation, user)
+
+
+def _queue_later(citation_ids: list[int], user_id: int) -> None:
+    if citation_ids:
+        enqueue(capture_saved_citations, user_id, *citation_ids)
+
+
+@task(priority=PRIORITY, max_attempts=3, backoff_seconds=30)
+def capture_saved_citations(user_id: int, *citation_ids: int) -> dict:
+    """The captures of many citations saved together (an import), queued by a worker as
+    capture_saved_citation queues one, with the saver's rights as they are now. Safe to run
+    again: a citation whose address is queued, running or done is not queued twice."""
+    from django.contrib.auth import get_user_model
+
+    from cases.models import Citation
+
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        raise PermanentFailure(f"User {user_id} no longer exists.")
+    citations = Citation.objects.filter(pk__in=citation_ids).select_related(
+        "claim", "incident").order_by("pk")
+    queued = 0
+    for citation in citations.iterator(chunk_size=200):
+        if not citation.url:
+            continue
+        with transaction.atomic():
+            if capture_saved_citation(citation, user) is not None:
+                queued += 1
+    return {"captures_queued": queued}
 
 
 # --- watching captured pages (capture/watch.py) ----------------------------------------------

@@ -530,8 +530,10 @@ def _day(moment: datetime) -> str:
 
 
 def _with_original_evidence(queryset):
-    screenshot = CaptureFile.objects.filter(capture=OuterRef("original_capture"),
-                                            role=CaptureFile.Role.SCREENSHOT)
+    # A page's screenshot, or the file an address served (a capture holds one or the other).
+    screenshot = CaptureFile.objects.filter(
+        capture=OuterRef("original_capture"),
+        role__in=[CaptureFile.Role.SCREENSHOT, CaptureFile.Role.FILE])
     return queryset.annotate(original_evidence_id=Subquery(screenshot.values("evidence")[:1]))
 
 

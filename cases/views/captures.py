@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
 
 from background import Status, TaskState, states
 from capture.domain import ASKER_REFUSALS, withheld_from
@@ -76,8 +77,9 @@ class ShownCapture:
     @property
     def downloads(self) -> list:
         """(label, evidence) of each file, in the order a reader wants them."""
-        labels = [(CaptureFile.Role.ARCHIVE, "WACZ"), (CaptureFile.Role.PDF, "PDF"),
-                  (CaptureFile.Role.SCREENSHOT, "PNG"), (CaptureFile.Role.MANIFEST, "manifest")]
+        labels = [(CaptureFile.Role.FILE, _("file as served")), (CaptureFile.Role.ARCHIVE, "WACZ"),
+                  (CaptureFile.Role.PDF, "PDF"), (CaptureFile.Role.SCREENSHOT, "PNG"),
+                  (CaptureFile.Role.MANIFEST, _("manifest"))]
         return [(label, self.files[role]) for role, label in labels if role in self.files]
 
 
