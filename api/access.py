@@ -2,6 +2,7 @@
 requesting user's memberships once per request), answered the REST way: 403 with the reason
 to a member whose role is too low."""
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
@@ -17,10 +18,10 @@ def require_role(request, case_id, needed: Role) -> None:
     if role is not None and role.at_least(needed):
         return
     if role == Role.VIEWER:
-        raise PermissionDenied("Viewers can read this case but not change it.")
+        raise PermissionDenied(_("Viewers can read this case but not change it."))
     if needed == Role.EDITOR:
-        raise PermissionDenied("Only an editor of this case can change this.")
-    raise PermissionDenied("You cannot change this case's records.")
+        raise PermissionDenied(_("Only an editor of this case can change this."))
+    raise PermissionDenied(_("You cannot change this case's records."))
 
 
 class CaseRolePermission(BasePermission):

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import tokens
 from .models import ApiToken
@@ -28,11 +29,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ("key_start", "created_by", "created_at", "expires_at")
     search_fields = ("user__username",)
 
-    @admin.display(description="key")
+    @admin.display(description=gettext_lazy("key"))
     def key_start(self, token):
         return f"{token.prefix}…"
 
-    @admin.display(boolean=True, description="expired")
+    @admin.display(boolean=True, description=gettext_lazy("expired"))
     def expired(self, token):
         return token.expired
 

@@ -7,22 +7,23 @@ as for every other refusal.
 """
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 REFUSED_BODIES = {
     RequestDataTooBig: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
-                        "The request body is larger than the server accepts."),
+                        _("The request body is larger than the server accepts.")),
     TooManyFieldsSent: (status.HTTP_400_BAD_REQUEST, "too_many_fields",
-                        "The request has more fields than the server accepts."),
+                        _("The request has more fields than the server accepts.")),
     TooManyFilesSent: (status.HTTP_400_BAD_REQUEST, "too_many_files",
-                       "The request has more files than the server accepts."),
+                       _("The request has more files than the server accepts.")),
 }
 
 
 def exception_handler(exc, context):
     for kind, (status_code, code, message) in REFUSED_BODIES.items():
         if isinstance(exc, kind):
-            return Response({"detail": message, "code": code}, status=status_code)
+            return Response({"detail": str(message), "code": code}, status=status_code)
     return drf_exception_handler(exc, context)

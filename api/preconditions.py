@@ -10,11 +10,12 @@ version that is no longer current, or one that cannot be read, the write is refu
 The comparison runs on the locked row (the view's transaction), so two writers sending the
 same version cannot both succeed."""
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.exceptions import APIException, ErrorDetail
 
-from cases.concurrency import Conflict, history_since, version_of
+from cases.concurrency import Conflict, history_since, this_record, version_of
 from cases.timebounds import parse_datetime_param
 
 IF_MATCH_REQUIRED = "if_match_required"
@@ -24,7 +25,7 @@ class _CodedError(APIException):
     """An error whose body is {"detail": …, "code": …} (the schema's DETAIL_ERROR)."""
 
     def __init__(self, detail: str, code: str):
-        super().__init__({"detail": ErrorDetail(detail, code), "code": code})
+        super().__init__({"detail": ErrorDetail(str(detail), code), "code": code})
 
 
 class PreconditionRequired(_CodedError):
@@ -35,11 +36,11 @@ class PreconditionFailed(_CodedError):
     status_code = status.HTTP_412_PRECONDITION_FAILED
 
 
-IF_MATCH_MISSING_MESSAGE = (
+IF_MATCH_MISSING_MESSAGE = _(
     "Send If-Match with the ETag of the version you read (a GET of this record answers it): "
     "without it a save could undo someone else's change. Nothing was saved."
 )
-IF_MATCH_ANY_MESSAGE = (
+IF_MATCH_ANY_MESSAGE = _(
     "If-Match: * names no version. Send the ETag of the version you read (a GET of this "
     "record answers it). Nothing was saved."
 )
@@ -71,7 +72,7 @@ def check_if_match(request, obj) -> None:
     read = _version_in(tags[0])
     if read is not None and read == current:
         return  # the same instant written another way
-    subject = f"this {obj._meta.verbose_name}"
+    subject = this_record(obj)
     if read is None:
         changes = history_since(obj, None)[-1:]
         conflict = Conflict(subject, "unverifiable", type(obj), changes)

@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -65,7 +66,7 @@ from .known_input import KnownFieldsMixin, KnownFieldsSerializer
 
 User = get_user_model()
 
-PROTECTED_SOURCE_FIELDS_MESSAGE = (
+PROTECTED_SOURCE_FIELDS_MESSAGE = _(
     "Only this case's source handlers can change a protected source's address or lift its "
     "protection."
 )
@@ -132,7 +133,7 @@ class RecordSerializer(KnownFieldsMixin, CountryFieldMixin, serializers.ModelSer
             if isinstance(attrs.get(name), str):
                 attrs[name] = normalise(attrs[name])
         if self.instance is not None and "case" in attrs and attrs["case"] != self.instance.case:
-            raise serializers.ValidationError({"case": ["A record stays in its case."]})
+            raise serializers.ValidationError({"case": [_("A record stays in its case.")]})
         case_id = self.case_id_for(attrs)
         if case_id is not None:
             # A member below the role gets 403; a non-member never reaches a case here (the
@@ -441,16 +442,17 @@ class CitationSerializer(RecordSerializer):
             for name in ("claim", "incident"):
                 if name in attrs and attrs[name] != getattr(self.instance, name):
                     raise serializers.ValidationError(
-                        {name: ["A citation stays with the claim or incident it was made "
-                                "for."]})
+                        {name: [_("A citation stays with the claim or incident it was "
+                                  "made for.")]})
             if citation_address_withheld(self.instance,
                                          handler=self._handler(self.instance)):
                 # As in the claim's form: the address of a protected source's statement is
                 # its handlers'. Sending back what was read (empty) keeps it.
                 if attrs.get("url"):
                     raise serializers.ValidationError(
-                        {"url": ["Only this case's source handlers can change the address of "
-                                 "a protected source's statement."]}, code=PROTECTED_ADDRESS)
+                        {"url": [_("Only this case's source handlers can change the "
+                                   "address of a protected source's statement.")]},
+                        code=PROTECTED_ADDRESS)
                 attrs.pop("url", None)
         return super().validate(attrs)
 
@@ -510,7 +512,7 @@ class CommentRequestSerializer(RecordSerializer):
                 and (self.instance is None or asked_by.pk != self.instance.asked_by_id)
                 and not Membership.objects.filter(case_id=case_id, user=asked_by).exists()):
             # The request form offers the case's members only.
-            raise serializers.ValidationError({"asked_by": ["Pick a member of this case."]})
+            raise serializers.ValidationError({"asked_by": [_("Pick a member of this case.")]})
         return super().validate(attrs)
 
     def build(self, attrs):

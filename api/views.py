@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F, Prefetch
+from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -469,7 +470,7 @@ class CaptureViewSet(ReadOnlyCaseDataViewSet):
 @authentication_classes([])
 def not_found(request, path=""):
     """Any other address under /api/: a JSON 404, not the site's HTML page."""
-    raise NotFound("No such API address.")
+    raise NotFound(_("No such API address."))
 
 
 not_found = login_not_required(not_found)

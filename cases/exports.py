@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .enums import GeoPrecision, VerificationStatus
 from .identities import citation_address, source_address
@@ -411,12 +412,12 @@ def case_json(case) -> Iterator[str]:
 
 EXPORTS = {
     # name: (label, content type, file extension)
-    "csv": ("Incidents (CSV, ACLED-style columns)", "text/csv; charset=utf-8", "csv"),
-    "xlsx": ("Incidents (Excel)",
+    "csv": (_("Incidents (CSV, ACLED-style columns)"), "text/csv; charset=utf-8", "csv"),
+    "xlsx": (_("Incidents (Excel)"),
              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
-    "json": ("The whole case (JSON, re-importable)", "application/json", "json"),
-    "geojson": ("Located incidents (GeoJSON)", "application/geo+json", "geojson"),
-    "claimreview": ("Verdicts (schema.org ClaimReview JSON-LD)", "application/ld+json",
+    "json": (_("The whole case (JSON, re-importable)"), "application/json", "json"),
+    "geojson": (_("Located incidents (GeoJSON)"), "application/geo+json", "geojson"),
+    "claimreview": (_("Verdicts (schema.org ClaimReview JSON-LD)"), "application/ld+json",
                     "jsonld"),
 }
 

@@ -40,10 +40,12 @@ from django.db import router, transaction
 from django.db.models import Q
 from django.dispatch import receiver
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 from simple_history.signals import post_create_historical_record
+
+from preferences.language import in_language_of
 
 from . import crypto
 from .attribution import chain
@@ -396,16 +398,18 @@ def tell_handlers_of_grant(membership_id, actor) -> int:
         .select_related("user").order_by("user__username"))]
     if not recipients:
         return 0
-    context = {"case": membership.case, "grantee": _name(membership.user),
-               "granted_by": _name(actor), "at": timezone.localtime()}
+    at = timezone.localtime()
     messages = []
-    with translation.override(None):  # the project's language, not the granter's
-        for user in recipients:
-            ctx = {**context, "recipient": _name(user)}
+    for user in recipients:
+        # Each mail in its recipient's language, whoever made the grant; the names are
+        # rendered inside too ("someone outside the workspace" is a phrase, not a name).
+        with in_language_of(user):
+            ctx = {"case": membership.case, "grantee": _name(membership.user),
+                   "granted_by": _name(actor), "at": at, "recipient": _name(user)}
             subject = " ".join(render_to_string(
                 "cases/mail/handler_granted_subject.txt", ctx).split())
             body = render_to_string("cases/mail/handler_granted_body.txt", ctx)
-            messages.append(EmailMessage(subject, body, to=[user.email]))
+        messages.append(EmailMessage(subject, body, to=[user.email]))
     try:
         return get_connection().send_messages(messages) or 0
     except OSError:

@@ -17,11 +17,14 @@ from django.core.serializers.base import DeserializationError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from cases import crypto, identities
 from cases.enums import Role
 from cases.identities import HANDLER_GRANT_NOT_ALLOWED, HANDLER_SELF_GRANT, PROTECTED_ADDRESS
 from cases.models import Citation, Membership, Source, SourceIdentity
+from preferences.language import store_language
 
 from .factories import CitationFactory, ClaimFactory, SourceFactory, UserFactory
 from .test_api import token_client, version
@@ -437,6 +440,34 @@ def test_handlers_are_told_of_a_new_grant_each_in_their_own_name(
     assert "Source handlers appointed" in page
     section = page[page.index('id="grants"'):]
     assert "member" in section and "editor" in section
+
+
+def test_handler_grant_mail_is_in_each_recipients_language(case, editor, member, make_member,
+                                                           mailoutbox):
+    olga = make_member(Role.REPORTER, username="olga", email="olga@newsroom.example")
+    boris = make_member(Role.EDITOR, username="boris", email="boris@newsroom.example")
+    Membership.objects.filter(user__in=[olga, boris]).update(can_handle_sources=True)
+    store_language(olga, "ru")
+    Membership.objects.filter(user=member).update(can_handle_sources=True)
+    now = timezone.localtime()
+    # The mail's date names its month: Django's own catalogue has it in Russian, so this
+    # holds whether or not Casedesk's catalogue is compiled.
+    with translation.override("ru"):
+        russian_month = date_format(now, "F")
+    with translation.override("en-gb"):
+        english_month = date_format(now, "F")
+    assert russian_month != english_month
+
+    with translation.override("ru"):  # the granter reads Russian: no recipient's concern
+        sent = identities.tell_handlers_of_grant(Membership.objects.get(user=member).pk,
+                                                 editor)
+    assert sent == 2
+
+    mails = {message.to[0]: " ".join(message.body.split()) for message in mailoutbox}
+    assert russian_month in mails["olga@newsroom.example"]
+    assert english_month not in mails["olga@newsroom.example"]
+    assert english_month in mails["boris@newsroom.example"]
+    assert "editor made member a source handler" in mails["boris@newsroom.example"]
 
 
 # --- dumpdata ----------------------------------------------------------------------------------
