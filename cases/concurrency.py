@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.core import signing
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, ngettext, pgettext
 from django_countries.fields import Country
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def read_token(value, model) -> Token | None:
 
 def _who(user) -> str:
     if user is None:
-        return "someone outside the workspace (an import or a script)"
+        return gettext("someone outside the workspace (an import or a script)")
     return user.get_full_name() or user.get_username()
 
 
@@ -185,20 +186,32 @@ def saved_value_in_words(obj, name: str) -> str:
     if isinstance(value, Country):
         value = value.name
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     if isinstance(value, dt.datetime):
-        return f"{timezone.localtime(value):%-d %b %Y, %H:%M}"
+        return _in_words(value)
     if value is None or value == "":
-        return "empty"
+        return gettext("empty")
     text = " ".join(str(value).split())
     return text if len(text) <= 200 else text[:199] + "…"
 
 
+def _in_words(moment: dt.datetime) -> str:
+    """A saved moment, local time, in the reader's language ("9 May 2025, 14:05")."""
+    return dateformat.format(timezone.localtime(moment),
+                             pgettext("date and time of a saved change", "j M Y, H:i"))
+
+
 def _and(items) -> str:
-    items = list(items)
+    items = [str(item) for item in items]
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return gettext("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]),
+                                                 "last": items[-1]}
+
+
+def this_record(obj) -> str:
+    """What a conflict calls the record a form is about: "this incident"."""
+    return gettext("this %(record)s") % {"record": obj._meta.verbose_name}
 
 
 @dataclass
@@ -241,7 +254,7 @@ class Conflict:
     @property
     def by_whom(self) -> str:
         """Who saved the changes, in words."""
-        return _and(self.people) or "someone"
+        return _and(self.people) or gettext("someone")
 
     @property
     def last_at(self) -> dt.datetime | None:
@@ -249,23 +262,27 @@ class Conflict:
 
     @property
     def text(self) -> str:
-        people = self.by_whom
-        when = (f" ({timezone.localtime(self.last_at):%-d %b %Y, %H:%M})"
-                if self.last_at else "")
+        """Why the save is refused, in the reader's language (read when it is shown)."""
+        values = {"people": self.by_whom, "subject": self.subject,
+                  "when": f" ({_in_words(self.last_at)})" if self.last_at else ""}
         if self.kind == "removed":
-            return (f"{people} removed {self.subject} while you were editing{when}; reload the "
-                    "page to continue from what is saved.")
+            return gettext("%(people)s removed %(subject)s while you were editing%(when)s; "
+                           "reload the page to continue from what is saved.") % values
         if self.kind == "added":
-            return f"{people} added {self.subject} while you were editing{when}."
+            return gettext("%(people)s added %(subject)s while you were editing%(when)s.") % (
+                values)
         if self.kind == "unverifiable":
-            last = f" It was last saved by {people}{when}." if self.changes else ""
-            return (f"Casedesk cannot tell which version of {self.subject} this form was opened "
-                    f"on (its version stamp is missing or not valid), so nothing was saved."
-                    f"{last}")
+            text = gettext("Casedesk cannot tell which version of %(subject)s this form was "
+                           "opened on (its version stamp is missing or not valid), so nothing "
+                           "was saved.") % values
+            if self.changes:
+                text += " " + gettext("It was last saved by %(people)s%(when)s.") % values
+            return text
         labels = self.field_labels
         if labels:
-            return f"{people} changed {_and(labels)} of {self.subject}{when}."
-        return f"{people} saved {self.subject} again{when}."
+            return gettext("%(people)s changed %(fields)s of %(subject)s%(when)s.") % {
+                **values, "fields": _and(labels)}
+        return gettext("%(people)s saved %(subject)s again%(when)s.") % values
 
 
 # --- Is a save stale? -------------------------------------------------------------------------
@@ -296,8 +313,11 @@ def added_meanwhile(model, added) -> Conflict | None:
     added = list(added)
     if not added:
         return None
-    noun = (model._meta.verbose_name if len(added) == 1
-            else f"{len(added)} {model._meta.verbose_name_plural}")
+    if len(added) == 1:
+        subject = gettext("a %(record)s") % {"record": model._meta.verbose_name}
+    else:
+        subject = ngettext("%(count)d %(records)s", "%(count)d %(records)s", len(added)) % {
+            "count": len(added), "records": model._meta.verbose_name_plural}
     changes = [Change(_who(getattr(obj, "created_by", None)), obj.created_at, "+")
                for obj in added]
-    return Conflict(f"{'a ' if len(added) == 1 else ''}{noun}", "added", model, changes)
+    return Conflict(subject, "added", model, changes)

@@ -33,6 +33,7 @@ from django.dispatch import receiver
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from .enums import Role
 
@@ -98,21 +99,22 @@ class RequireSecondFactorMiddleware:
             return None
         if request.path_info.startswith("/api/"):
             return JsonResponse(
-                {"detail": "Your role requires two-factor authentication. Sign in with your "
-                           "second factor in the browser, or use an API token."},
+                {"detail": gettext("Your role requires two-factor authentication. Sign in with "
+                                   "your second factor in the browser, or use an API token.")},
                 status=403)
         enrolled = Authenticator.objects.filter(user_id=user.pk).exclude(
             type=Authenticator.Type.RECOVERY_CODES).exists()
         if enrolled:
             # Signed in before enrolling elsewhere: prove the second factor now.
             target = reverse("mfa_reauthenticate")
-            messages.info(request, "Confirm it's you with your second factor to continue.")
+            messages.info(request,
+                          gettext("Confirm it's you with your second factor to continue."))
         else:
             target = reverse("mfa_index")
             messages.warning(
                 request,
-                "Editors and admins must use two-factor authentication. Set up an "
-                "authenticator app or a security key to continue.")
+                gettext("Editors and admins must use two-factor authentication. Set up an "
+                        "authenticator app or a security key to continue."))
         if request.method == "GET":
             target = f"{target}?{urlencode({'next': request.get_full_path()})}"
         return redirect(target)

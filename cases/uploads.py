@@ -52,6 +52,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
@@ -80,27 +82,27 @@ class Kind:
         return bool(self.pillow_formats)
 
 
-JPEG = Kind("a JPEG image", "image/jpeg", ("jpg", "jpeg"), ("JPEG", "MPO"))
-PNG = Kind("a PNG image", "image/png", ("png",), ("PNG",))
-WEBP = Kind("a WebP image", "image/webp", ("webp",), ("WEBP",))
-PDF = Kind("a PDF document", "application/pdf", ("pdf",))
-TEXT = Kind("plain text", "text/plain", ("txt",))
-CSV = Kind("a CSV table", "text/csv", ("csv",))
-MP4 = Kind("an MP4 video", "video/mp4", ("mp4", "m4v"))
-MOV = Kind("a QuickTime video", "video/quicktime", ("mov",))
-WEBM = Kind("a WebM video", "video/webm", ("webm",))
-MKV = Kind("a Matroska video", "video/x-matroska", ("mkv",))
-M4A = Kind("an MPEG-4 audio file", "audio/mp4", ("m4a",))
-MP3 = Kind("an MP3 audio file", "audio/mpeg", ("mp3",))
-OGG = Kind("an Ogg audio file", "audio/ogg", ("ogg", "oga", "opus"))
-WAV = Kind("a WAV audio file", "audio/wav", ("wav",))
-FLAC = Kind("a FLAC audio file", "audio/flac", ("flac",))
+JPEG = Kind(_("a JPEG image"), "image/jpeg", ("jpg", "jpeg"), ("JPEG", "MPO"))
+PNG = Kind(_("a PNG image"), "image/png", ("png",), ("PNG",))
+WEBP = Kind(_("a WebP image"), "image/webp", ("webp",), ("WEBP",))
+PDF = Kind(_("a PDF document"), "application/pdf", ("pdf",))
+TEXT = Kind(_("plain text"), "text/plain", ("txt",))
+CSV = Kind(_("a CSV table"), "text/csv", ("csv",))
+MP4 = Kind(_("an MP4 video"), "video/mp4", ("mp4", "m4v"))
+MOV = Kind(_("a QuickTime video"), "video/quicktime", ("mov",))
+WEBM = Kind(_("a WebM video"), "video/webm", ("webm",))
+MKV = Kind(_("a Matroska video"), "video/x-matroska", ("mkv",))
+M4A = Kind(_("an MPEG-4 audio file"), "audio/mp4", ("m4a",))
+MP3 = Kind(_("an MP3 audio file"), "audio/mpeg", ("mp3",))
+OGG = Kind(_("an Ogg audio file"), "audio/ogg", ("ogg", "oga", "opus"))
+WAV = Kind(_("a WAV audio file"), "audio/wav", ("wav",))
+FLAC = Kind(_("a FLAC audio file"), "audio/flac", ("flac",))
 
 ACCEPTED = (JPEG, PNG, WEBP, PDF, TEXT, CSV, MP4, MOV, WEBM, MKV, M4A, MP3, OGG, WAV, FLAC)
 TEXT_KINDS = (TEXT, CSV)  # told apart by the extension: their content cannot tell
 
-ACCEPTED_IN_WORDS = ("photos (JPEG, PNG, WebP), PDF, plain text and CSV (UTF-8), video (MP4, "
-                     "MOV, WebM, MKV) and audio (MP3, M4A, Ogg/Opus, WAV, FLAC)")
+ACCEPTED_IN_WORDS = _("photos (JPEG, PNG, WebP), PDF, plain text and CSV (UTF-8), video (MP4, "
+                       "MOV, WebM, MKV) and audio (MP3, M4A, Ogg/Opus, WAV, FLAC)")
 
 
 def accept_attribute() -> str:
@@ -109,10 +111,11 @@ def accept_attribute() -> str:
 
 
 def help_text() -> str:
-    return (f"Accepted: {ACCEPTED_IN_WORDS}, up to {filesizeformat(max_upload_bytes())}. "
-            "Photos and PDFs are stored without their metadata (camera, GPS position, author, "
-            "software, dates…); the SHA-256 of the file as you upload it is recorded. Video "
-            "and audio are stored as uploaded, metadata included.")
+    return gettext("Accepted: %(accepted)s, up to %(limit)s. Photos and PDFs are stored without "
+                   "their metadata (camera, GPS position, author, software, dates…); the "
+                   "SHA-256 of the file as you upload it is recorded. Video and audio are "
+                   "stored as uploaded, metadata included.") % {
+        "accepted": ACCEPTED_IN_WORDS, "limit": filesizeformat(max_upload_bytes())}
 
 
 # --- What is refused by name -------------------------------------------------------------------
@@ -128,18 +131,22 @@ class Refused:
     instead: str = ""
 
     def message(self) -> str:
-        text = f"This file is {self.label}, which Casedesk does not accept: {self.why}."
-        return f"{text} {self.instead}" if self.instead else text
+        values = {"kind": self.label, "why": self.why, "instead": self.instead}
+        if self.instead:
+            return gettext("This file is %(kind)s, which Casedesk does not accept: %(why)s. "
+                           "%(instead)s") % values
+        return gettext("This file is %(kind)s, which Casedesk does not accept: %(why)s.") % (
+            values)
 
 
-_PROGRAM_WHY = ("programs and scripts cannot be checked here, and opening one can take over "
-                "the computer that opens it")
-_PROGRAM_INSTEAD = ("If the program itself is evidence, keep it apart on an isolated machine "
-                    "and record its SHA-256 in the description.")
-_ARCHIVE_WHY = "an archive can hide files of any kind from this check"
-_ARCHIVE_INSTEAD = "Upload the files inside it one by one."
-_OFFICE_INSTEAD = "Save the document as PDF and upload that."
-_IMAGE_WHY = "Casedesk cannot remove its metadata, which may include the GPS position"
+_PROGRAM_WHY = _("programs and scripts cannot be checked here, and opening one can take over "
+                  "the computer that opens it")
+_PROGRAM_INSTEAD = _("If the program itself is evidence, keep it apart on an isolated machine "
+                     "and record its SHA-256 in the description.")
+_ARCHIVE_WHY = _("an archive can hide files of any kind from this check")
+_ARCHIVE_INSTEAD = _("Upload the files inside it one by one.")
+_OFFICE_INSTEAD = _("Save the document as PDF and upload that.")
+_IMAGE_WHY = _("Casedesk cannot remove its metadata, which may include the GPS position")
 
 
 def _program(label: str, instead: str = _PROGRAM_INSTEAD) -> Refused:
@@ -158,23 +165,25 @@ def _image(label: str, instead: str) -> Refused:
     return Refused("uncleanable_image", label, _IMAGE_WHY, instead)
 
 
-HTML = Refused("html", "an HTML page", "a web page can run scripts when it is opened",
-               "Save the page as PDF or take a screenshot, and give its address under "
-               "“found at”.")
-SVG = Refused("svg", "an SVG image", "SVG can carry scripts that run when it is opened",
-              "Export the picture as PNG.")
-XML = Refused("xml", "an XML document", "XML can carry scripts and links to outside resources",
-              "Save it as PDF or plain text.")
-HEIF = _image("a HEIC/HEIF or AVIF image",
-              "Export it as JPEG (on an iPhone: Settings › Camera › Formats › Most Compatible, "
-              "or share it through a messenger that converts it).")
-ISO_MEDIA = Refused("unsupported_media", "an MPEG-4 family file of a kind Casedesk does not "
-                    "know", "only MP4, MOV and M4A are accepted", "Convert it to MP4.")
-RIFF_MEDIA = Refused("unsupported_media", "an AVI video or another RIFF file",
-                     "only WAV audio and WebP images are accepted in that container",
-                     "Convert a video to MP4.")
-WINDOWS_PROGRAM = _program("a Windows program (EXE/DLL)")
-EMPTY = Refused("empty", "empty", "there is nothing to keep")
+HTML = Refused("html", _("an HTML page"), _("a web page can run scripts when it is opened"),
+               _("Save the page as PDF or take a screenshot, and give its address under "
+                 "“found at”."))
+SVG = Refused("svg", _("an SVG image"), _("SVG can carry scripts that run when it is opened"),
+              _("Export the picture as PNG."))
+XML = Refused("xml", _("an XML document"),
+              _("XML can carry scripts and links to outside resources"),
+              _("Save it as PDF or plain text."))
+HEIF = _image(_("a HEIC/HEIF or AVIF image"),
+              _("Export it as JPEG (on an iPhone: Settings › Camera › Formats › Most "
+                "Compatible, or share it through a messenger that converts it)."))
+ISO_MEDIA = Refused("unsupported_media", _("an MPEG-4 family file of a kind Casedesk does not "
+                                           "know"),
+                    _("only MP4, MOV and M4A are accepted"), _("Convert it to MP4."))
+RIFF_MEDIA = Refused("unsupported_media", _("an AVI video or another RIFF file"),
+                     _("only WAV audio and WebP images are accepted in that container"),
+                     _("Convert a video to MP4."))
+WINDOWS_PROGRAM = _program(_("a Windows program (EXE/DLL)"))
+EMPTY = Refused("empty", pgettext_lazy("file", "empty"), _("there is nothing to keep"))
 
 # (offset, signature, kind or refusal), tried in order. Offsets and signatures are those of
 # each format's specification; formats with a structure to look into (ISO media, RIFF, EBML)
@@ -190,38 +199,42 @@ SIGNATURES: tuple[tuple[int, bytes, Kind | Refused], ...] = (
     (0, b"ID3\x03", MP3),
     (0, b"ID3\x04", MP3),
     # programs
-    (0, b"\x7fELF", _program("a Linux program (ELF)")),
-    (0, b"\xfe\xed\xfa\xce", _program("a macOS program")),
-    (0, b"\xfe\xed\xfa\xcf", _program("a macOS program")),
-    (0, b"\xce\xfa\xed\xfe", _program("a macOS program")),
-    (0, b"\xcf\xfa\xed\xfe", _program("a macOS program")),
-    (0, b"\xca\xfe\xba\xbe", _program("a macOS or Java program")),
-    (0, b"dex\n", _program("an Android program")),
-    (0, b"\x00asm", _program("a WebAssembly program")),
-    (0, b"#!", _program("a script")),
-    (0, b"L\x00\x00\x00\x01\x14\x02\x00", _program("a Windows shortcut", instead="")),
-    (0, b"%!PS", Refused("program", "a PostScript file", "PostScript is a programming language",
-                         "Convert it to PDF.")),
+    (0, b"\x7fELF", _program(_("a Linux program (ELF)"))),
+    (0, b"\xfe\xed\xfa\xce", _program(_("a macOS program"))),
+    (0, b"\xfe\xed\xfa\xcf", _program(_("a macOS program"))),
+    (0, b"\xce\xfa\xed\xfe", _program(_("a macOS program"))),
+    (0, b"\xcf\xfa\xed\xfe", _program(_("a macOS program"))),
+    (0, b"\xca\xfe\xba\xbe", _program(_("a macOS or Java program"))),
+    (0, b"dex\n", _program(_("an Android program"))),
+    (0, b"\x00asm", _program(_("a WebAssembly program"))),
+    (0, b"#!", _program(_("a script"))),
+    (0, b"L\x00\x00\x00\x01\x14\x02\x00", _program(_("a Windows shortcut"), instead="")),
+    (0, b"%!PS", Refused("program", _("a PostScript file"),
+                         _("PostScript is a programming language"), _("Convert it to PDF."))),
     # archives and containers
-    (0, b"PK\x03\x04", Refused("archive", "a ZIP archive (Office documents are ZIP archives "
-                               "too)", f"{_ARCHIVE_WHY}, and Office documents carry their "
-                               "authors' names", f"{_ARCHIVE_INSTEAD} {_OFFICE_INSTEAD}")),
-    (0, b"PK\x05\x06", _archive("a ZIP archive")),
-    (0, b"Rar!\x1a\x07", _archive("a RAR archive")),
-    (0, b"7z\xbc\xaf\x27\x1c", _archive("a 7-Zip archive")),
-    (0, b"\x1f\x8b", _archive("a gzip archive")),
-    (0, b"\xfd7zXZ\x00", _archive("an xz archive")),
-    (257, b"ustar", _archive("a tar archive")),
+    (0, b"PK\x03\x04", Refused(
+        "archive", _("a ZIP archive (Office documents are ZIP archives too)"),
+        _("an archive can hide files of any kind from this check, and Office documents carry "
+          "their authors' names"),
+        _("Upload the files inside it one by one. Save the document as PDF and upload that."))),
+    (0, b"PK\x05\x06", _archive(_("a ZIP archive"))),
+    (0, b"Rar!\x1a\x07", _archive(_("a RAR archive"))),
+    (0, b"7z\xbc\xaf\x27\x1c", _archive(_("a 7-Zip archive"))),
+    (0, b"\x1f\x8b", _archive(_("a gzip archive"))),
+    (0, b"\xfd7zXZ\x00", _archive(_("an xz archive"))),
+    (257, b"ustar", _archive(_("a tar archive"))),
     (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-     _office("an old-style Office document or installer", "it can carry macros")),
-    (0, b"{\\rtf", _office("an RTF document", "it can embed other files and objects")),
+     _office(_("an old-style Office document or installer"), _("it can carry macros"))),
+    (0, b"{\\rtf", _office(_("an RTF document"), _("it can embed other files and objects"))),
     # images whose metadata we do not remove
-    (0, b"GIF87a", _image("a GIF image", "Convert it to PNG, or an animation to MP4.")),
-    (0, b"GIF89a", _image("a GIF image", "Convert it to PNG, or an animation to MP4.")),
-    (0, b"II*\x00", _image("a TIFF image or camera raw file", "Export it as JPEG or PNG.")),
-    (0, b"MM\x00*", _image("a TIFF image or camera raw file", "Export it as JPEG or PNG.")),
-    (0, b"8BPS", _image("a Photoshop document", "Export it as PNG.")),
-    (4, b"jP  \r\n\x87\n", _image("a JPEG 2000 image", "Export it as PNG.")),
+    (0, b"GIF87a", _image(_("a GIF image"), _("Convert it to PNG, or an animation to MP4."))),
+    (0, b"GIF89a", _image(_("a GIF image"), _("Convert it to PNG, or an animation to MP4."))),
+    (0, b"II*\x00", _image(_("a TIFF image or camera raw file"),
+                           _("Export it as JPEG or PNG."))),
+    (0, b"MM\x00*", _image(_("a TIFF image or camera raw file"),
+                           _("Export it as JPEG or PNG."))),
+    (0, b"8BPS", _image(_("a Photoshop document"), _("Export it as PNG."))),
+    (4, b"jP  \r\n\x87\n", _image(_("a JPEG 2000 image"), _("Export it as PNG."))),
 )
 
 # ISO base media (MP4 and its relatives): the `ftyp` box names brands.
@@ -364,15 +377,24 @@ def _check_extension(kind: Kind, name: str) -> Kind:
     for candidate in candidates:
         if ext in candidate.extensions:
             return candidate
-    allowed = " or ".join(f".{e}" for c in candidates for e in c.extensions)
+    allowed = _either([f".{e}" for c in candidates for e in c.extensions])
     if not ext:
         raise ValidationError(
-            f"The file name has no extension. Its content is {kind.label}: name it "
-            f"with {allowed} and upload it again.", code="extension")
+            _("The file name has no extension. Its content is %(kind)s: name it with "
+              "%(allowed)s and upload it again."), code="extension",
+            params={"kind": kind.label, "allowed": allowed})
     raise ValidationError(
-        f"The file name ends in .{ext}, but its content is {kind.label}: rename it to "
-        f"{allowed} and upload it again, or check that it is the file you meant.",
-        code="extension")
+        _("The file name ends in .%(extension)s, but its content is %(kind)s: rename it to "
+          "%(allowed)s and upload it again, or check that it is the file you meant."),
+        code="extension", params={"extension": ext, "kind": kind.label, "allowed": allowed})
+
+
+def _either(names: list[str]) -> str:
+    """".jpg or .jpeg", in the reader's language."""
+    text = names[0]
+    for name in names[1:]:
+        text = gettext("%(first)s or %(second)s") % {"first": text, "second": name}
+    return text
 
 
 def _check_text(file) -> None:
@@ -384,8 +406,8 @@ def _check_text(file) -> None:
         decoder.decode(b"", final=True)
     except (UnicodeDecodeError, ValueError):
         raise ValidationError(
-            "Text files must be UTF-8 text throughout; this one is in another encoding or "
-            "holds binary data. Save it again as UTF-8 (or as PDF) and upload it again.",
+            _("Text files must be UTF-8 text throughout; this one is in another encoding or "
+              "holds binary data. Save it again as UTF-8 (or as PDF) and upload it again."),
             code="encoding") from None
 
 
@@ -397,15 +419,19 @@ def _digest(file) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _too_large(size: int, limit: int) -> ValidationError:
+    return ValidationError(_("This file is %(size)s; files up to %(limit)s are accepted."),
+                           code="size", params={"size": filesizeformat(size),
+                                                "limit": filesizeformat(limit)})
+
+
 def clean_upload(uploaded: UploadedFile) -> UploadedFile:
     """Check an uploaded evidence file and return the file to store (the upload itself, or a
     copy without metadata), with an `upload_info` attribute. Raises ValidationError with the
     reason for the uploader."""
     limit = max_upload_bytes()
     if uploaded.size is not None and uploaded.size > limit:
-        raise ValidationError(
-            f"This file is {filesizeformat(uploaded.size)}; files up to "
-            f"{filesizeformat(limit)} are accepted.", code="size")
+        raise _too_large(uploaded.size, limit)
     name = (uploaded.name or "").replace("\\", "/").rsplit("/", 1)[-1]
     uploaded.seek(0)
     head = uploaded.read(HEAD_BYTES)
@@ -415,16 +441,14 @@ def clean_upload(uploaded: UploadedFile) -> UploadedFile:
         raise ValidationError(found.message(), code=found.code)
     if found is None:
         raise ValidationError(
-            f"Casedesk cannot tell what kind of file this is, so it does not accept it. "
-            f"Accepted: {ACCEPTED_IN_WORDS}.", code="type")
+            _("Casedesk cannot tell what kind of file this is, so it does not accept it. "
+              "Accepted: %(accepted)s."), code="type", params={"accepted": ACCEPTED_IN_WORDS})
     kind = _check_extension(found, name)
     if kind in TEXT_KINDS:
         _check_text(uploaded)
     original_sha256, original_size = _digest(uploaded)
     if original_size > limit:  # a handler that does not know the size beforehand
-        raise ValidationError(
-            f"This file is {filesizeformat(original_size)}; files up to "
-            f"{filesizeformat(limit)} are accepted.", code="size")
+        raise _too_large(original_size, limit)
 
     stored, removed, upright = uploaded, (), False
     if kind.is_image:
@@ -590,16 +614,16 @@ def clean_image(data: bytes, kind: Kind) -> tuple[bytes | None, list[str], bool]
             image.load()
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
             raise ValidationError(
-                "This image has too many pixels to be processed safely; reduce its size "
-                "and upload it again.", code="image") from None
+                _("This image has too many pixels to be processed safely; reduce its size "
+                  "and upload it again."), code="image") from None
         except Exception:  # any decoding failure: damaged, or not what it says it is
             raise ValidationError(
-                f"This file starts like {kind.label} but cannot be read as one: it is "
-                "damaged, or not a real image.", code="image") from None
+                _("This file starts like %(kind)s but cannot be read as one: it is damaged, "
+                  "or not a real image."), code="image", params={"kind": kind.label}) from None
     if kind is not JPEG and getattr(image, "n_frames", 1) > 1:
         raise ValidationError(
-            f"This is an animated image ({kind.label}): Casedesk keeps still images only. "
-            "Upload the animation as a video (MP4 or WebM).", code="image")
+            _("This is an animated image (%(kind)s): Casedesk keeps still images only. Upload "
+              "the animation as a video (MP4 or WebM)."), code="image", params={"kind": kind.label})
     extras = _EXTRAS[kind.pillow_formats[0]](data)
     found = _metadata_found(image, extras)
     if not found:
@@ -631,8 +655,8 @@ def clean_image(data: bytes, kind: Kind) -> tuple[bytes | None, list[str], bool]
 
 # --- PDFs ---------------------------------------------------------------------------------------
 
-_PDF_UNREADABLE = ("This file starts like a PDF but cannot be read as one: it is damaged, or "
-                   "not a real PDF. Save or print it to PDF again and upload that.")
+_PDF_UNREADABLE = _("This file starts like a PDF but cannot be read as one: it is damaged, or "
+                    "not a real PDF. Save or print it to PDF again and upload that.")
 
 
 def _strip_xmp(root) -> int:
@@ -682,9 +706,9 @@ def clean_pdf(file) -> tuple[bytes | None, list[str]]:
         raise ValidationError(_PDF_UNREADABLE, code="pdf") from None
     if encrypted:
         raise ValidationError(
-            "This PDF is encrypted (password-protected or locked against changes): Casedesk "
-            "can neither check it nor remove its metadata. Open it, print or save it as a new "
-            "PDF without protection, and upload that.", code="pdf")
+            _("This PDF is encrypted (password-protected or locked against changes): Casedesk "
+              "can neither check it nor remove its metadata. Open it, print or save it as a "
+              "new PDF without protection, and upload that."), code="pdf")
     found = []
     try:
         if not len(reader.pages):

@@ -112,9 +112,10 @@ def read_form(response, action=None) -> dict:
     """The data the page's (main) form would post, as {name: [values]}."""
     parser = _Forms()
     parser.feed(response.content.decode())
-    # The navbar's forms (sign-out, search) are not the page's.
+    # The navbar's forms (sign-out, search, the language switcher) are not the page's.
+    navbar = {reverse("cases:search"), reverse("account_language")}
     forms = [f for f in parser.forms if "logout" not in (f["action"] or "")
-             and f["action"] != reverse("cases:search")]
+             and f["action"] not in navbar]
     if action is not None:
         forms = [f for f in forms if f["action"] == action]
     assert forms, "no form on the page"

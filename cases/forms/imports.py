@@ -3,26 +3,27 @@
 from django import forms
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
 
 from ..uploads import max_upload_bytes
 
 IMPORT_KINDS = [
-    ("incidents", "Incidents (CSV or Excel)"),
-    ("sources", "Sources (CSV or Excel)"),
-    ("case", "A whole case exported from Casedesk (JSON), into this empty case"),
+    ("incidents", _("Incidents (CSV or Excel)")),
+    ("sources", _("Sources (CSV or Excel)")),
+    ("case", _("A whole case exported from Casedesk (JSON), into this empty case")),
 ]
 ACCEPTED_EXTENSIONS = {"incidents": (".csv", ".xlsx", ".txt"), "sources": (".csv", ".xlsx", ".txt"),
                        "case": (".json",)}
 
 
 class ImportUploadForm(forms.Form):
-    kind = forms.ChoiceField(label="What the file holds", choices=IMPORT_KINDS,
+    kind = forms.ChoiceField(label=_("What the file holds"), choices=IMPORT_KINDS,
                              widget=forms.RadioSelect, initial="incidents")
     file = forms.FileField(
-        label="File",
-        help_text="CSV (UTF-8) or Excel .xlsx with the column names in the first row, or a "
-                  "Casedesk case export (.json). Nothing is written until you confirm the "
-                  "preview.",
+        label=_("File"),
+        help_text=_("CSV (UTF-8) or Excel .xlsx with the column names in the first row, or a "
+                    "Casedesk case export (.json). Nothing is written until you confirm the "
+                    "preview."),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,.txt,.json"}),
     )
 
@@ -39,13 +40,15 @@ class ImportUploadForm(forms.Form):
         limit = max_upload_bytes()
         if upload.size is not None and upload.size > limit:
             self.add_error("file", ValidationError(
-                f"This file is {filesizeformat(upload.size)}; files up to "
-                f"{filesizeformat(limit)} are accepted. Split it into several files.",
-                code="size"))
+                _("This file is %(size)s; files up to %(limit)s are accepted. Split it into "
+                  "several files."),
+                code="size", params={"size": filesizeformat(upload.size),
+                                     "limit": filesizeformat(limit)}))
             return cleaned
         name = (upload.name or "").lower()
         if not name.endswith(ACCEPTED_EXTENSIONS[kind]):
             allowed = ", ".join(ACCEPTED_EXTENSIONS[kind])
             self.add_error("file", ValidationError(
-                f"For this kind of import the file must end in {allowed}.", code="type"))
+                _("For this kind of import the file must end in %(extensions)s."), code="type",
+                params={"extensions": allowed}))
         return cleaned

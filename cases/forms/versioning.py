@@ -12,6 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.formsets import BaseFormSet
+from django.utils.translation import gettext_lazy as _
 
 from ..concurrency import (
     CHANGED_MEANWHILE,
@@ -21,6 +22,7 @@ from ..concurrency import (
     make_token,
     read_token,
     saved_value_in_words,
+    this_record,
 )
 
 TOKEN_FIELD = "version"
@@ -37,7 +39,7 @@ class VersionedFormMixin:
             required=False, widget=forms.HiddenInput, initial=make_token(self.instance))
 
     def conflict_subject(self) -> str:
-        return f"this {self.instance._meta.verbose_name}"
+        return this_record(self.instance)
 
     def version_conflict(self) -> Conflict | None:
         """Compare the token the form came back with to the (locked) record. Call it before
@@ -115,7 +117,7 @@ def show_conflicts(conflicts, forms_) -> None:
             continue
         for name, saved in conflict.saved_values.items():
             conflict.form.add_error(name, ValidationError(
-                "Changed meanwhile by %(who)s. Saved value: %(saved)s", code=CHANGED_MEANWHILE,
+                _("Changed meanwhile by %(who)s. Saved value: %(saved)s"), code=CHANGED_MEANWHILE,
                 params={"who": conflict.by_whom, "saved": saved}))
     for form in _versioned_forms(forms_):
         form.refresh_version()

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 
 from capture.watch import watch_flags
 
@@ -41,7 +42,8 @@ def case_create(request):
         if form.is_valid():
             # Whoever opens a case edits it; they add the rest of the team from there.
             case = open_case(form.save(commit=False), request.user)
-            messages.success(request, f"Case “{case}” created. You are its editor.")
+            messages.success(request, gettext("Case “%(case)s” created. You are its "
+                                              "editor.") % {"case": case})
             return redirect("cases:case_overview", slug=case.slug)
         # Refused: the form again with the input kept, 400 like every record form.
         return render(request, "cases/case_form.html", {"nav": "cases", "form": form},

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 
 from .. import attribution, workflow
 from ..access import member_case_ids
@@ -77,8 +78,9 @@ def claim_transition(request, case_page, pk):
         except ValidationError as exc:
             form.add_error(None, exc)  # the workflow's reasons, with their codes
         else:
-            messages.success(request, f"The claim is now "
-                                      f"{VerificationStatus(claim.status).label.lower()}.")
+            status = str(VerificationStatus(claim.status).label).lower()
+            messages.success(request, gettext("The claim is now %(status)s.") % {
+                "status": status})
             return redirect("cases:claim_detail", slug=case_page.case.slug, pk=claim.pk)
     # Refused: the page again, the refusal beside the move and the note as typed.
     return _render_claim(case_page, claim, transition_form=form, status=400)
@@ -95,7 +97,8 @@ def claim_propose(request, case_page, pk):
         except ValidationError as exc:
             form.add_error(None, exc)  # the workflow's reasons, with their codes
         else:
-            messages.success(request, "Your proposed verdict is recorded for the editors.")
+            messages.success(request,
+                             gettext("Your proposed verdict is recorded for the editors."))
             return redirect("cases:claim_detail", slug=case_page.case.slug, pk=claim.pk)
     return _render_claim(case_page, claim, propose_form=form, status=400)
 

@@ -16,6 +16,8 @@ from django.db.models import IntegerField, Value, When
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from ..enums import Role
@@ -59,6 +61,10 @@ class RecordFormView(NoLostUpdatesMixin, CasePageView):
     template_name = None
     min_role = Role.REPORTER
     list_url_name = None  # where to go after saving
+    # The page's heading, and the message after saving, per kind of record: Russian words
+    # agree with the record's gender, so each is a whole sentence of its own.
+    new_heading = edit_heading = ""
+    added_message = saved_message = ""  # with %(name)s, the record
 
     @property
     def creating(self) -> bool:
@@ -112,8 +118,7 @@ class RecordFormView(NoLostUpdatesMixin, CasePageView):
         return self.request.path
 
     def heading(self, obj) -> str:
-        noun = self.model._meta.verbose_name
-        return f"New {noun}" if self.creating else f"Edit {noun}"
+        return str(self.new_heading if self.creating else self.edit_heading)
 
     def cancel_url(self, obj) -> str:
         return reverse(f"cases:{self.list_url_name}", args=[self.case.slug])
@@ -122,8 +127,8 @@ class RecordFormView(NoLostUpdatesMixin, CasePageView):
         return reverse(f"cases:{self.list_url_name}", args=[self.case.slug])
 
     def success_message(self, obj) -> str:
-        verb = "added" if self.creating else "saved"
-        return f"{obj._meta.verbose_name.capitalize()} “{obj}” {verb}."
+        message = self.added_message if self.creating else self.saved_message
+        return str(message) % {"name": obj}
 
     def forms_saved(self, obj):
         messages.success(self.request, self.success_message(obj))
@@ -136,11 +141,9 @@ class IncidentFormView(RecordFormView):
     template_name = "cases/incident_form.html"
     tab = "timeline"
     list_url_name = "timeline"
-
-    def success_message(self, obj):
-        if self.creating:
-            return f"Incident “{obj}” added to the timeline."
-        return super().success_message(obj)
+    new_heading, edit_heading = _("New incident"), _("Edit incident")
+    added_message = _("Incident “%(name)s” added to the timeline.")
+    saved_message = _("Incident “%(name)s” saved.")
 
 
 # An error report (the admins' error email) lists a request's POST data: never an identity,
@@ -155,6 +158,9 @@ class SourceFormView(RecordFormView):
     template_name = "cases/source_form.html"
     tab = "sources"
     list_url_name = "source_list"
+    new_heading, edit_heading = _("New source"), _("Edit source")
+    added_message = _("Source “%(name)s” added.")
+    saved_message = _("Source “%(name)s” saved.")
 
     def get_forms(self, obj, data=None, files=None):
         identity = None
@@ -204,6 +210,8 @@ class ClaimFormView(RecordFormView):
     template_name = "cases/claim_form.html"
     tab = "claims"
     list_url_name = "claims_board"
+    new_heading, edit_heading = _("New claim"), _("Edit claim")
+    added_message, saved_message = _("Claim added."), _("Claim saved.")
 
     def get_forms(self, obj, data=None, files=None):
         forms = super().get_forms(obj, data, files)
@@ -238,9 +246,6 @@ class ClaimFormView(RecordFormView):
     def success_url(self, obj):
         return reverse("cases:claim_detail", args=[self.case.slug, obj.pk])
 
-    def success_message(self, obj):
-        return "Claim added." if self.creating else "Claim saved."
-
 
 class EvidenceFormView(RecordFormView):
     """Uploading evidence. The form checks the file and removes an image's metadata
@@ -263,14 +268,15 @@ class EvidenceFormView(RecordFormView):
         return evidence
 
     def heading(self, obj):
-        return "Upload evidence"
+        return gettext("Upload evidence")
 
     def success_message(self, obj):
-        stored = f"Evidence “{obj}” stored (SHA-256 {obj.sha256[:12]}…)."
+        values = {"name": obj, "hash": obj.sha256[:12]}
         if obj.metadata_removed:
-            return (f"{stored} Metadata removed before storing: "
-                    f"{', '.join(obj.metadata_removed)}.")
-        return stored
+            return gettext("Evidence “%(name)s” stored (SHA-256 %(hash)s…). Metadata removed "
+                           "before storing: %(removed)s.") % {
+                **values, "removed": ", ".join(obj.metadata_removed)}
+        return gettext("Evidence “%(name)s” stored (SHA-256 %(hash)s…).") % values
 
 
 class TaskFormView(RecordFormView):
@@ -279,6 +285,9 @@ class TaskFormView(RecordFormView):
     template_name = "cases/task_form.html"
     tab = "tasks"
     list_url_name = "task_list"
+    new_heading, edit_heading = _("New task"), _("Edit task")
+    added_message = _("Task “%(name)s” added.")
+    saved_message = _("Task “%(name)s” saved.")
 
 
 class CommentRequestFormView(RecordFormView):
@@ -292,12 +301,13 @@ class CommentRequestFormView(RecordFormView):
         return CommentRequest(case=self.case, created_by=self.request.user,
                               asked_by=self.request.user)
 
-    def heading(self, obj):
-        return "New request for comment" if self.creating else "Edit request for comment"
+    new_heading = _("New request for comment")
+    edit_heading = _("Edit request for comment")
 
     def success_message(self, obj):
-        verb = "recorded" if self.creating else "saved"
-        return f"Request for comment to {obj.party} {verb}."
+        if self.creating:
+            return gettext("Request for comment to %(party)s recorded.") % {"party": obj.party}
+        return gettext("Request for comment to %(party)s saved.") % {"party": obj.party}
 
 
 class CaseEditView(RecordFormView):
@@ -322,14 +332,16 @@ class CaseEditView(RecordFormView):
     def success_url(self, obj):
         return reverse("cases:case_overview", args=[obj.slug])  # the slug may have changed
 
-    def heading(self, obj):
-        return "Edit case"
-
-    def success_message(self, obj):
-        return f"Case “{obj}” saved."
+    edit_heading = _("Edit case")
+    saved_message = _("Case “%(name)s” saved.")
 
 
 # --- Members (editors only) -----------------------------------------------------------------
+
+def _role(membership) -> str:
+    """A member's role inside a sentence ("added as reporter")."""
+    return str(membership.get_role_display()).lower()
+
 
 class MembershipViewMixin:
     """Membership changes serialise on the case row: the "a case keeps one editor" rule and
@@ -353,7 +365,9 @@ class MembershipViewMixin:
         return Membership(case=self.case, added_by=self.request.user)
 
     def heading(self, obj):
-        return "Members" if self.creating else f"Member: {obj.user.get_username()}"
+        if self.creating:
+            return gettext("Members")
+        return gettext("Member: %(username)s") % {"username": obj.user.get_username()}
 
     def cancel_url(self, obj):
         if self.creating:
@@ -382,8 +396,8 @@ class MemberListView(MembershipViewMixin, RecordFormView):
     form_class = MemberAddForm
 
     def forms_saved(self, obj):
-        messages.success(self.request, f"{obj.user.get_username()} added as "
-                                       f"{obj.get_role_display().lower()}.")
+        messages.success(self.request, gettext("%(username)s added as %(role)s.") % {
+            "username": obj.user.get_username(), "role": _role(obj)})
         return redirect("cases:member_list", slug=self.case.slug)
 
 
@@ -396,9 +410,12 @@ class MemberEditView(MembershipViewMixin, RecordFormView):
                                                  **self.form_kwargs())}
 
     def forms_saved(self, obj):
-        handler = " and a source handler" if obj.can_handle_sources else ""
-        messages.success(self.request, f"{obj.user.get_username()} is now "
-                                       f"{obj.get_role_display().lower()}{handler}.")
+        values = {"username": obj.user.get_username(), "role": _role(obj)}
+        if obj.can_handle_sources:
+            message = gettext("%(username)s is now %(role)s and a source handler.")
+        else:
+            message = gettext("%(username)s is now %(role)s.")
+        messages.success(self.request, message % values)
         return self.after_change(obj)
 
 
@@ -424,5 +441,6 @@ class MemberRemoveView(MembershipViewMixin, RecordFormView):
         return super().render_forms(obj, forms, conflicts=conflicts, status=status)
 
     def forms_saved(self, obj):
-        messages.success(self.request, f"{obj.user.get_username()} removed from the case.")
+        messages.success(self.request, gettext("%(username)s removed from the case.") % {
+            "username": obj.user.get_username()})
         return self.after_change(obj, removed=True)

@@ -16,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
 
 from .. import exports, imports
 from ..enums import Role
@@ -72,6 +74,19 @@ def import_upload(request, case_page):
     return _preview(case_page, report, kind=kind, name=upload.name, token=token)
 
 
+def _imported(kind: str, count: int) -> str:
+    """The success message of an import, for its count (the number is put in by the caller,
+    grouped in the reader's way)."""
+    if kind == "incidents":
+        return ngettext("Imported %(count)s incident from “%(name)s”.",
+                        "Imported %(count)s incidents from “%(name)s”.", count)
+    if kind == "sources":
+        return ngettext("Imported %(count)s source from “%(name)s”.",
+                        "Imported %(count)s sources from “%(name)s”.", count)
+    return ngettext("Imported %(count)s record from “%(name)s”.",
+                    "Imported %(count)s records from “%(name)s”.", count)
+
+
 def _preview(case_page, report, *, kind, name, token, status=200):
     importer = imports.importer_for(kind, case_page.access, case_page.request.user)
     return case_page.render("cases/import_preview.html", {
@@ -87,8 +102,8 @@ def import_confirm(request, case_page):
         data, info = imports.read_staged(request.POST.get("token", ""), case=access.case,
                                          user=request.user)
     except imports.StagingExpired:
-        messages.error(request, "This preview has expired or was already imported: upload the "
-                                "file again.")
+        messages.error(request, gettext("This preview has expired or was already imported: "
+                                        "upload the file again."))
         return redirect("cases:import_upload", access.case.slug)
     kind, name = info["k"], info["n"]
     try:
@@ -103,7 +118,6 @@ def import_confirm(request, case_page):
         imports.discard_staged(info)
         return _preview(case_page, report, kind=kind, name=name, token=None, status=409)
     imports.discard_staged(info)
-    importer = imports.importer_for(kind, access, request.user)
-    noun = importer.noun if report.written == 1 else f"{importer.noun}s"
-    messages.success(request, f"Imported {report.written:,} {noun} from “{name}”.")
+    messages.success(request, _imported(kind, report.written) % {
+        "count": number_format(report.written, force_grouping=True), "name": name})
     return redirect(reverse(f"cases:{KIND_DESTINATION[kind]}", args=[access.case.slug]))
