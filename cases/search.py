@@ -98,10 +98,15 @@ from django.db.models.functions import Greatest, Replace
 from django.urls import reverse
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy
+from snowballstemmer import stemmer
 
-from .models import Case, Citation, Claim, Evidence, Incident, Source
+from .models import Case, Citation, Claim, Evidence, Incident, Membership, Source
 
 TEXT_SEARCH_CONFIG = "russian"
+# The configuration the query is read with: its lexemes are built here (see "Words and their
+# forms"), so its dictionary only lowercases them.
+QUERY_CONFIG = "simple"
 MAX_QUERY_LENGTH = 200
 # How many matches of one record kind are ranked at most (see the module docstring).
 CANDIDATE_LIMIT = 1000
@@ -135,7 +140,7 @@ class StoredDocument(Expression):
 @dataclass(frozen=True)
 class RecordKind:
     key: str
-    label: str
+    label: object  # a lazily translated text
     model: type
     # Weighted text fields: the stored document of migration 0005 (and, on SQLite, the
     # fields searched).
@@ -178,13 +183,13 @@ def _citation_url(citation) -> str:
 
 KINDS: dict[str, RecordKind] = {kind.key: kind for kind in [
     RecordKind(
-        "claim", "Claims", Claim, (("statement", "A"),), "statement",
+        "claim", gettext_lazy("Claims"), Claim, (("statement", "A"),), "statement",
         title=lambda c: str(c),
         url=lambda c: reverse("cases:claim_detail", args=[c.case.slug, c.pk]),
         date_filter=_created_between,
     ),
     RecordKind(
-        "incident", "Incidents", Incident,
+        "incident", gettext_lazy("Incidents"), Incident,
         (("title", "A"), ("description", "B"), ("place_name", "C"), ("admin_region", "C")),
         "description", trigram_fields=("place_name", "admin_region"),
         select_related=("case", "type"),
@@ -193,27 +198,28 @@ KINDS: dict[str, RecordKind] = {kind.key: kind for kind in [
         date_filter=_occurred_between,
     ),
     RecordKind(
-        "citation", "Citation quotes", Citation, (("quote", "A"),), "quote",
+        "citation", gettext_lazy("Citation quotes"), Citation, (("quote", "A"),), "quote",
         select_related=("source__case", "claim", "incident"), case_path="source__case",
         title=lambda c: f"{c.source.name} – {c.get_relation_display().lower()}",
         url=_citation_url,
         date_filter=lambda a, b: _created_between(a, b, "published_at"),
     ),
     RecordKind(
-        "source", "Sources", Source, (("name", "A"),), "name", trigram_fields=("name",),
+        "source", gettext_lazy("Sources"), Source, (("name", "A"),), "name",
+        trigram_fields=("name",),
         title=lambda s: s.name,
         url=lambda s: reverse("cases:source_list", args=[s.case.slug]),
         date_filter=_created_between,
     ),
     RecordKind(
-        "evidence", "Evidence", Evidence, (("original_name", "A"), ("description", "B")),
-        "description",
+        "evidence", gettext_lazy("Evidence"), Evidence,
+        (("original_name", "A"), ("description", "B")), "description",
         title=lambda e: str(e),
         url=lambda e: reverse("cases:evidence_list", args=[e.case.slug]),
         date_filter=lambda a, b: _created_between(a, b, "captured_at"),
     ),
     RecordKind(
-        "case", "Cases", Case, (("title", "A"), ("summary", "B")), "summary",
+        "case", gettext_lazy("Cases"), Case, (("title", "A"), ("summary", "B")), "summary",
         select_related=(), case_path="pk",
         title=lambda c: c.title,
         url=lambda c: reverse("cases:case_overview", args=[c.slug]),
@@ -231,6 +237,8 @@ class Filters:
     status: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    # Also transliterations (Rostov ↔ Ростов) and Ukrainian spellings (полігон ↔ полигон).
+    variants: bool = True
 
     def kinds(self) -> list[str]:
         keys = [self.kind] if self.kind else list(KINDS)
@@ -295,6 +303,232 @@ def uses_full_text() -> bool:
     return connection.vendor == "postgresql"
 
 
+# --- Words and their forms ----------------------------------------------------------------
+
+# PostgreSQL's own stop words (tsearch_data/russian.stop and english.stop, from Snowball):
+# the `russian` configuration leaves them out of the stemmed part of a document, and a query
+# word that is one is left out of the query, as websearch_to_tsquery did. The list is here
+# because the query is built here, and SQLite has no such file.
+STOP_WORDS = frozenset("""
+и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее мне
+было вот от меня еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него
+до вас нибудь опять уж вам ведь там потом себя ничего ей может они тут где есть надо ней для
+мы тебя их чем была сам чтоб без будто чего раз тоже себе под будет ж тогда кто этот того
+потому этого какой совсем ним здесь этом один почти мой тем чтобы нее сейчас были куда зачем
+всех никогда можно при наконец два об другой хоть после над больше тот через эти нас про всего
+них какая много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя
+такой им более всегда конечно всю между
+i me my myself we our ours ourselves you your yours yourself yourselves he him his himself
+she her hers herself it its itself they them their theirs themselves what which who whom this
+that these those am is are was were be been being have has had having do does did doing a an
+the and but if or because as until while of at by for with about against between into
+through during before after above below to from up down in out on off over under again
+further then once here there when where why how all any both each few more most other some
+such no nor not only own same so than too very s t can will just don should now
+""".split())
+
+# Snowball's stemmers, the same algorithms as PostgreSQL's `russian` configuration (Cyrillic
+# words: Russian; ASCII words: English).
+_RUSSIAN = stemmer("russian")
+_ENGLISH = stemmer("english")
+# A word or stem of a Cyrillic word is matched as the beginning of words from this length
+# on; shorter ones only as whole words or stems ("суд" must not find "судьба").
+MIN_PREFIX_CYRILLIC = 5
+MIN_PREFIX_LATIN = 4
+# The stem of a word ending in -ов/-ев is used only from this length on: the ending is a
+# genitive plural's ("дезертиров" → дезертир) as often as part of a name ("Ростов" → рост,
+# which would find "рост цен"; "Иванов" → иван). Long stems are the plural's.
+MIN_STEM_BEFORE_OV = 7
+
+# Ukrainian spelling folded into Russian (both in the documents' folded part, migration 0013,
+# and in the query): і ї → и, є → е, ґ → г, and the apostrophe and ъ left out ("об'єкт",
+# "объект" → обект). ё is е everywhere, as Russian texts write it.
+_UKRAINIAN_FOLD = str.maketrans({"і": "и", "ї": "и", "є": "е", "ґ": "г", "ё": "е", "ъ": None,
+                                 "'": None, "’": None, "ʼ": None})
+_UKRAINIAN_LETTERS = re.compile("[іїєґъ'’ʼ]")
+# The apostrophe inside a Ukrainian word ("об'єкт"), which splits words otherwise.
+_WORD_APOSTROPHE = re.compile(r"(?<=[^\W\d_])['’ʼ](?=[^\W\d_])")
+
+# Transliteration as the English-language press writes Russian and Ukrainian names (close to
+# BGN/PCGN and Ukraine's national system): "Ростов" ↔ Rostov, "Харків" ↔ Kharkiv,
+# "Шебекино" ↔ Shebekino. The libraries we tried implement other, reversible schemes:
+# cyrtranslit turns "Kharkiv" into "Кгарків", transliterate "Yevgeny" into "ыевгены" and
+# "Харьков" into "Har'kov", and unidecode goes one way only. A name has many Latin
+# spellings; with prefix matching and trigram similarity beside it, one reading each way is
+# what a table can honestly promise.
+_TO_LATIN = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z",
+    "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
+    "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
+    "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+    "і": "i", "ї": "yi", "є": "ye", "ґ": "g",
+}
+_TO_CYRILLIC = [  # longest first
+    ("shch", "щ"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"), ("sh", "ш"),
+    ("yu", "ю"), ("ya", "я"), ("yo", "е"), ("ye", "е"), ("iy", "ий"), ("yy", "ый"),
+    ("a", "а"), ("b", "б"), ("v", "в"), ("w", "в"), ("g", "г"), ("h", "х"), ("d", "д"),
+    ("e", "е"), ("z", "з"), ("i", "и"), ("j", "й"), ("k", "к"), ("l", "л"), ("m", "м"),
+    ("n", "н"), ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"),
+    ("f", "ф"), ("c", "к"), ("q", "к"), ("x", "кс"),
+]
+_VOWELS_LATIN = "aeiouy"
+
+
+def to_latin(word: str) -> str:
+    """A Cyrillic word as the press spells it in Latin letters (lowercase)."""
+    return "".join(_TO_LATIN.get(ch, ch) for ch in word.lower())
+
+
+def to_cyrillic(word: str) -> str:
+    """A Latin word read as a transliterated Russian one (lowercase): "rostov" → ростов."""
+    word, out, i = word.lower(), [], 0
+    while i < len(word):
+        if word[i] == "y":
+            # y: й after a vowel or at the end after one, ы otherwise.
+            out.append("й" if i and word[i - 1] in _VOWELS_LATIN else "ы")
+            i += 1
+            continue
+        for latin, cyrillic in _TO_CYRILLIC:
+            if word.startswith(latin, i):
+                out.append(cyrillic)
+                i += len(latin)
+                break
+        else:
+            out.append(word[i])
+            i += 1
+    return "".join(out)
+
+
+def fold_ukrainian(word: str) -> str:
+    return word.lower().translate(_UKRAINIAN_FOLD)
+
+
+@dataclass(frozen=True)
+class Form:
+    """A lexeme a query word is looked for as: a whole word or stem, or (`prefix`) the
+    beginning of the documents' words."""
+
+    text: str
+    prefix: bool
+
+
+def _is_cyrillic(word: str) -> bool:
+    return bool(re.search("[а-яёіїєґ]", word))
+
+
+def _own_forms(word: str) -> list[Form]:
+    """What one spelling of a word is looked for as (see the module docstring)."""
+    if word.isdigit() or not re.search("[^\\W\\d_]", word):
+        return [Form(word, False)]
+    if _is_cyrillic(word):
+        forms = [Form(word, len(word) >= MIN_PREFIX_CYRILLIC)]
+        stem = _RUSSIAN.stemWord(word)
+        if stem != word:
+            if word.endswith(("ов", "ев")):
+                if len(stem) >= MIN_STEM_BEFORE_OV:
+                    forms.append(Form(stem, False))
+            else:
+                forms.append(Form(stem, len(stem) >= MIN_PREFIX_CYRILLIC))
+        return forms
+    if word.isascii():
+        forms = [Form(_ENGLISH.stemWord(word), False)]
+        if len(word) >= MIN_PREFIX_LATIN:
+            forms.append(Form(word, True))
+        return forms
+    return [Form(word, len(word) >= MIN_PREFIX_LATIN)]
+
+
+def word_forms(word: str, variants: bool = True) -> list[Form]:
+    """Every lexeme a query word is looked for as: its own forms and, with `variants`, those
+    of its transliteration and of its Ukrainian spelling folded into Russian. None for a
+    stop word."""
+    word = word.lower().replace("ё", "е")
+    if word in STOP_WORDS:
+        return []
+    spellings = [word]
+    if variants:
+        folded = fold_ukrainian(word)
+        if _is_cyrillic(word):
+            spellings += [folded, to_latin(word)]
+        elif word.isascii() and not word.isdigit():
+            spellings.append(to_cyrillic(word))
+    forms = []
+    for spelling in spellings:
+        if not spelling or spelling in STOP_WORDS:
+            continue
+        for form in _own_forms(spelling):
+            if form not in forms:
+                forms.append(form)
+    # A form is redundant beside another that is a prefix of its text.
+    return [form for form in forms if not any(
+        other.prefix and other != form and form.text.startswith(other.text)
+        for other in forms)]
+
+
+_QUERY_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _lexeme(form: Form, weights: str, all_prefixes: bool = False) -> str:
+    text = form.text.replace("\\", "\\\\").replace("'", "''")
+    if form.prefix or all_prefixes:
+        return f"'{text}':*{weights}"
+    return f"'{text}'" + (f":{weights}" if weights else "")
+
+
+def text_search_query(text: str, variants: bool = True, *, for_headline: bool = False) -> str:
+    """The PostgreSQL tsquery (its text) of a search: the websearch syntax that the page's
+    help explains ("quotes" for a phrase, `or`, `-word`; anything else is a word), each word
+    looked for as `word_forms()`. Without `variants`, every lexeme is restricted to the
+    weights of the documents' own words (A–C), so that the folded Ukrainian words (weight D,
+    migration 0013) are not found. Empty when only stop words remain. `for_headline`: every
+    lexeme a prefix, for highlighting the words of a shown record."""
+    weights = "" if variants or for_headline else "ABC"
+    if variants:
+        text = _WORD_APOSTROPHE.sub("", text)
+    clauses: list[list[str]] = []
+    either = False
+    for match in _QUERY_TOKEN.finditer(text):
+        negated, phrase, plain = match.group(1), match.group(2), match.group(3)
+        if plain is not None:
+            if plain.lower() == "or":
+                either = bool(clauses)
+                continue
+            negated, phrase = ("-" if plain.startswith("-") else ""), plain.lstrip("-")
+        operands, gap = [], 0
+        for word in _WORD.findall(phrase):
+            forms = word_forms(word, variants)
+            if not forms:
+                gap += 1  # a stop word still takes its place in the documents
+                continue
+            operand = " | ".join(_lexeme(form, weights, for_headline) for form in forms)
+            operand = f"({operand})" if len(forms) > 1 else operand
+            if operands:
+                operands.append(f"<{gap + 1}>" if gap else "<->")
+            operands.append(operand)
+            gap = 0
+        if not operands:
+            continue
+        expression = " ".join(operands)
+        if len(operands) > 1:
+            expression = f"({expression})"
+        if negated and not for_headline:
+            expression = f"!{expression}"
+        elif negated:
+            continue
+        if either and clauses:
+            clauses[-1].append(expression)
+        else:
+            clauses.append([expression])
+        either = False
+    return " & ".join(f"({' | '.join(c)})" if len(c) > 1 else c[0] for c in clauses)
+
+
+def _too_common_message() -> str:
+    return gettext("These words are too common to search for on their own; add a more "
+                   "specific word.")
+
+
 def search(user, text: str, filters: Filters = NO_FILTERS, *, per_kind: int = 5,
            offset: int = 0) -> Results:
     """Ranked matches of `text` among the records `user` may see, one group per record kind
@@ -305,7 +539,7 @@ def search(user, text: str, filters: Filters = NO_FILTERS, *, per_kind: int = 5,
     text = clean_query(text)
     results = Results(query=text)
     if not words_of(text):
-        results.message = "Type a word, a name or a place to search for."
+        results.message = gettext("Type a word, a name or a place to search for.")
         return results
     if uses_full_text():
         kinds = [KINDS[key] for key in filters.kinds()]
@@ -326,8 +560,9 @@ def search(user, text: str, filters: Filters = NO_FILTERS, *, per_kind: int = 5,
             results.groups.append(Group(kind=kind, total=total,
                                         hits=_shown(kind, user, text, ids, ranks)))
         if terms == 0 and not results.total:
-            results.message = ("These words are too common to search for on their own; add "
-                               "a more specific word.")
+            results.message = _too_common_message()
+    elif not word_patterns(text, filters.variants):
+        results.message = _too_common_message()
     else:
         for key in filters.kinds():
             results.groups.append(
@@ -343,7 +578,18 @@ def _scoped(kind: RecordKind, user, filters: Filters, scope_keys: list | None = 
         queryset = kind.model.objects.visible_to(user)
     else:
         queryset = kind.model.objects.filter(_AnyOf(F(_scope_column(kind)), scope_keys))
-    return _filtered(kind, queryset, filters)
+    return _filtered(kind, _without_withheld(kind, user, queryset), filters)
+
+
+def _without_withheld(kind: RecordKind, user, queryset: QuerySet) -> QuerySet:
+    """Less what the user's cases hold but is kept from them: the files of a protected
+    source's capture, outside the cases where they are a source handler (as the evidence
+    list does, capture.domain.evidence_visible_to). A condition, no query of its own."""
+    if kind.key != "evidence":
+        return queryset
+    handled = Membership.objects.filter(user=user, can_handle_sources=True).values("case_id")
+    return queryset.exclude(Q(capture_file__capture__protected=True)
+                            & ~Q(case_id__in=handled))
 
 
 def _scope_column(kind: RecordKind) -> str:
@@ -380,8 +626,11 @@ def _hits(kind: RecordKind, rows, snippet: Callable) -> list[Hit]:
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
-def _ts_query(text: str) -> SearchQuery:
-    return SearchQuery(text, search_type="websearch", config=TEXT_SEARCH_CONFIG)
+def _ts_query(text: str, variants: bool = True, *, for_headline: bool = False) -> SearchQuery:
+    """The search's tsquery: built by `text_search_query()`, read by PostgreSQL's `simple`
+    configuration (which only lowercases), so that its lexemes are looked for as built."""
+    return SearchQuery(text_search_query(text, variants, for_headline=for_headline),
+                       search_type="raw", config=QUERY_CONFIG)
 
 
 def _trigram_applies(kind: RecordKind, text: str) -> bool:
@@ -394,7 +643,7 @@ def matching(kind: RecordKind, user, text: str, filters: Filters = NO_FILTERS,
     """The records of `kind` that match (full text, or trigram for names and places),
     unordered, as found through the text and trigram indexes (and the list of the user's
     cases' keys, see `_scoped`)."""
-    condition = Q(search_document=_ts_query(text))
+    condition = Q(search_document=_ts_query(text, filters.variants))
     if _trigram_applies(kind, text):
         for name in kind.trigram_fields:
             condition |= Q(TrigramWordSimilar(F(name), text))
@@ -402,8 +651,8 @@ def matching(kind: RecordKind, user, text: str, filters: Filters = NO_FILTERS,
             .filter(condition).order_by())
 
 
-def _unindexed_match(text: str) -> Q:
-    return Q(_UnindexedMatch(StoredDocument(), _ts_query(text)))
+def _unindexed_match(text: str, variants: bool = True) -> Q:
+    return Q(_UnindexedMatch(StoredDocument(), _ts_query(text, variants)))
 
 
 @dataclass
@@ -436,9 +685,9 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
         visible_sql, visible_params = "SELECT NULL::bigint WHERE false", ()
     few = ("(SELECT count(*) FROM visible) * 4 <= "  # nosec B608
            f"(SELECT count(*) FROM {quote(Case._meta.db_table)})")
-    columns = ["numnode(websearch_to_tsquery(%s::regconfig, %s))",
+    columns = ["numnode(to_tsquery(%s::regconfig, %s))",
                f"CASE WHEN {few} THEN ARRAY(SELECT * FROM visible) END"]  # nosec B608
-    params = [*visible_params, TEXT_SEARCH_CONFIG, text]
+    params = [*visible_params, QUERY_CONFIG, text_search_query(text, filters.variants)]
     if any(kind.case_path == "source__case" for kind in kinds):
         sources = Source.objects.filter(case__in=RawSQL("SELECT * FROM visible", ()))
         sources_sql, sources_params = sources.order_by().values("pk").query.sql_with_params()
@@ -465,7 +714,8 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
         keys = survey.scope_keys.get(kind.key)
         if keys == []:
             continue  # no case: nothing to sample
-        matches = ExpressionWrapper(_unindexed_match(text), output_field=BooleanField())
+        matches = ExpressionWrapper(_unindexed_match(text, filters.variants),
+                                    output_field=BooleanField())
         if keys is None:
             # The table's newest rows, of which the user can see many.
             sample = (_scoped(kind, user, filters).alias(search_document=StoredDocument())
@@ -560,8 +810,8 @@ class _AnyOf(Lookup):
         return f"{lhs} = ANY(%s::{array_type}[])", (*params, list(self.rhs))
 
 
-def _rank(kind: RecordKind, text: str):
-    rank = SearchRank(StoredDocument(), _ts_query(text))
+def _rank(kind: RecordKind, text: str, variants: bool = True):
+    rank = SearchRank(StoredDocument(), _ts_query(text, variants))
     if _trigram_applies(kind, text):
         rank = Greatest(rank, *[TrigramWordSimilarity(text, name) for name in kind.trigram_fields],
                         output_field=FloatField())
@@ -577,10 +827,10 @@ def ranking_statement(kind: RecordKind, user, text: str, filters: Filters = NO_F
     from that key on are looked for first, one row at a time; with `scope_keys` (see
     `_scoped`), the user's rows are found through the list of their cases' keys (see the
     module docstring)."""
-    rank = _rank(kind, text)
+    rank = _rank(kind, text, filters.variants)
     parts = [matching(kind, user, text, filters, scope_keys)]
     if read_from is not None:
-        read = Q(pk__gte=read_from) & _unindexed_match(text)
+        read = Q(pk__gte=read_from) & _unindexed_match(text, filters.variants)
         parts = [_scoped(kind, user, filters, scope_keys).alias(search_document=StoredDocument())
                  .filter(read).order_by(),
                  parts[0].exclude(read)]
@@ -615,9 +865,11 @@ def _shown(kind: RecordKind, user, text: str, ids: list, ranks: list) -> list[Hi
     computed for the shown rows only."""
     if not ids:
         return []
-    rows = _with_related(kind, kind.model.objects.visible_to(user).filter(pk__in=ids)).annotate(
+    visible = _without_withheld(kind, user, kind.model.objects.visible_to(user))
+    rows = _with_related(kind, visible.filter(pk__in=ids)).annotate(
         search_headline=SearchHeadline(
-            _without_markers(kind.snippet_field), _ts_query(text), config=TEXT_SEARCH_CONFIG,
+            _without_markers(kind.snippet_field), _ts_query(text, for_headline=True),
+            config=QUERY_CONFIG,
             start_sel=_START, stop_sel=_STOP, max_words=35, min_words=15,
             max_fragments=2, fragment_delimiter=" … "))
     by_pk = {row.pk: row for row in rows}
@@ -650,18 +902,48 @@ def _marked(headline: str) -> SafeString:
 # --- SQLite and other databases -----------------------------------------------------------
 
 
-def _word_pattern(word: str) -> str:
-    # The word at the start of a word of the text ("desert" finds "deserters").
-    return r"(?<!\w)" + re.escape(word)
+# A Russian ending after a stem matched as a whole stem ("суд" finds "суда", "судом").
+_RUSSIAN_ENDING = "(?:[аеиоуыьэюяйё][а-яё]{0,3})?"
+# With variants, the Russian letters that Ukrainian spellings fold into (see fold_ukrainian).
+_UKRAINIAN_CLASSES = {"и": "[иії]", "е": "[еєё]", "г": "[гґ]"}
+
+
+def _form_pattern(form: Form, variants: bool) -> str:
+    """A regular expression for one form, at the start of a word of the text."""
+    letters = []
+    for ch in form.text:
+        if variants and ch in _UKRAINIAN_CLASSES:
+            letters.append(_UKRAINIAN_CLASSES[ch])
+        elif ch == "е":
+            letters.append("[её]")
+        else:
+            letters.append(re.escape(ch))
+    pattern = r"(?<!\w)" + "".join(letters)
+    if form.prefix or not _is_cyrillic(form.text):
+        # SQLite has no English stems to compare: a Latin stem begins the words it stems.
+        return pattern
+    return pattern + _RUSSIAN_ENDING + r"(?!\w)"
+
+
+def word_patterns(text: str, variants: bool = True) -> list[str]:
+    """One regular expression per query word (stop words left out): any of its forms."""
+    if variants:
+        text = _WORD_APOSTROPHE.sub("", text)
+    patterns = []
+    for word in words_of(text):
+        forms = word_forms(word, variants)
+        if forms:
+            patterns.append("|".join(_form_pattern(form, variants) for form in forms))
+    return patterns
 
 
 def _search_fallback(kind, user, text, filters, limit, offset) -> Group:
-    words = words_of(text)
-    condition = Q()
-    for word in words:
+    patterns = word_patterns(text, filters.variants)
+    condition = Q() if patterns else Q(pk__in=[])
+    for pattern in patterns:
         any_field = Q()
         for name, _ in kind.document:
-            any_field |= Q(**{f"{name}__iregex": _word_pattern(word)})
+            any_field |= Q(**{f"{name}__iregex": pattern})
         condition &= any_field
     rows = list(
         _with_related(kind, _scoped(kind, user, filters).filter(condition))
@@ -672,14 +954,15 @@ def _search_fallback(kind, user, text, filters, limit, offset) -> Group:
     if not rows and offset:
         total = _search_fallback(kind, user, text, filters, 1, 0).total
     return Group(kind=kind, total=total, hits=_hits(
-        kind, rows, lambda row: highlight(getattr(row, kind.snippet_field) or "", words)))
+        kind, rows, lambda row: highlight(getattr(row, kind.snippet_field) or "", patterns)))
 
 
-def highlight(text: str, words: list[str], width: int = 240) -> SafeString:
-    """An escaped excerpt of `text` around the first match, matches in <mark>."""
-    if not words:
+def highlight(text: str, patterns: list[str], width: int = 240) -> SafeString:
+    """An escaped excerpt of `text` around the first match of `patterns` (word_patterns()),
+    matched words in <mark>."""
+    if not patterns:
         return escape(text[:width])
-    pattern = re.compile("|".join(_word_pattern(w) + r"\w*" for w in words), re.IGNORECASE)
+    pattern = re.compile("|".join(f"(?:{p})\\w*" for p in patterns), re.IGNORECASE)
     first = pattern.search(text)
     start = max(0, (first.start() if first else 0) - width // 3)
     end = min(len(text), start + width)
