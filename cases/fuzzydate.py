@@ -3,7 +3,8 @@
 The `edtf` package parses and validates the string; this module turns the parsed value into
 what the rest of Casedesk needs: the earliest and latest possible day (for sorting and
 filtering), the precision, the ACLED time_precision code, and a rendering in plain words
-("9 May, year unknown", "about May 2024", "8–9 May 2025").
+("9 May, year unknown", "about May 2024", "8–9 May 2025") in the active language: each
+sentence pattern is a translatable string, so a language is a catalogue, not code.
 
 Supported forms (the ones a newsroom meets; anything else gets a clear error):
   2025-05-09, 2025-05-09T14:30, 2025-05, 2025       a day, a time, a month, a year
@@ -26,6 +27,10 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils.dates import MONTHS_ALT
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, pgettext, pgettext_lazy
 from edtf import parse_edtf
 from edtf.parser import edtf_exceptions
 from edtf.parser.parser_classes import (
@@ -39,11 +44,16 @@ from edtf.parser.parser_classes import (
 
 from .enums import DatePrecision
 
-FORMAT_HELP = (
+FORMAT_HELP = _(
     "Use 2025-05-09 for a day, 2025-05-09T14:30 for an exact time, 2025-05 or 2025 for a "
     "month or year, add ~ for 'about' (2025-05~) or ? for 'uncertain', XXXX-05-09 for 9 May "
     "of an unknown year, and 2025-05-08/2025-05-09 for a range."
 )
+
+
+def _with_help(message):
+    """A refusal followed by how to write a date."""
+    return format_lazy("{} {}", message, FORMAT_HELP)
 
 _DAY_MONTH_NO_YEAR = re.compile(r"^(\d{2})-(\d{2})$")
 
@@ -87,35 +97,112 @@ class DatePoint:
         day = self.day or calendar.monthrange(self.year, month)[1]
         return dt.date(self.year, month, day)
 
-    def describe(self, *, with_year: bool = True, with_month: bool = True) -> str:
-        parts = []
-        if self.day:
-            parts.append(str(self.day))
-        if with_month:
-            if self.month:
-                parts.append(calendar.month_name[self.month])
-            elif self.day:
-                parts = [f"day {self.day} of an unknown month"]
-        text = " ".join(parts)
-        if with_year:
-            if self.year is None:
-                text = f"{text}, year unknown" if text else "year unknown"
-            elif self.day and not self.month:
-                text = f"{text}, {self.year}"
+    def describe(self, *, with_year: bool = True, genitive: bool = False) -> str:
+        """The point in words of the active language. `genitive`: the form that follows
+        "about" (in Russian "около мая 2025", not "около май 2025")."""
+        if self.day and self.month:
+            values = {"day": self.day, "month": _month_in_date(self.month)}
+            if not with_year:
+                text = pgettext("fuzzy date", "%(day)d %(month)s") % values
+            elif self.year is None:
+                text = pgettext("fuzzy date", "%(day)d %(month)s, year unknown") % values
             else:
-                text = f"{text} {self.year}" if text else str(self.year)
+                text = pgettext("fuzzy date", "%(day)d %(month)s %(year)d") % {
+                    **values, "year": self.year}
+        elif self.month:
+            month = _month_in_date(self.month) if genitive else _month_alone(self.month)
+            if not with_year:
+                text = month
+            elif self.year is None:
+                text = pgettext("fuzzy date", "%(month)s, year unknown") % {"month": month}
+            else:
+                text = pgettext("fuzzy date", "%(month)s %(year)d") % {
+                    "month": month, "year": self.year}
+        elif self.day:
+            if self.year is None or not with_year:
+                text = pgettext("fuzzy date", "day %(day)d of an unknown month") % {
+                    "day": self.day}
+            else:
+                text = pgettext("fuzzy date", "day %(day)d of an unknown month, %(year)d") % {
+                    "day": self.day, "year": self.year}
+        elif self.year is None:
+            text = pgettext("fuzzy date", "year unknown")
+        elif genitive:
+            # Translators: a year alone after "about" ("about 2025").
+            text = pgettext("fuzzy date, after about", "%(year)d") % {"year": self.year}
+        else:
+            text = str(self.year)
         if self.time:
-            text = f"{text}, {self.time}"
+            text = pgettext("fuzzy date", "%(date)s, %(time)s") % {"date": text,
+                                                                  "time": self.time}
         return text
 
-    def qualify(self, text: str) -> str:
+    @property
+    def is_qualified(self) -> bool:
+        return self.approximate or self.uncertain
+
+    def describe_qualified(self) -> str:
+        """The point in words with what is approximate or uncertain about it."""
+        return self.qualify(self.describe(), self.describe(genitive=True))
+
+    def qualify(self, text: str, genitive_text: str | None = None) -> str:
+        """`text` (`genitive_text`: the same in the form that follows "about") with the
+        point's qualifiers."""
+        after_about = genitive_text if genitive_text is not None else text
         if self.approximate and self.uncertain:
-            return f"about {text}, uncertain"
+            return pgettext("fuzzy date", "about %(date)s, uncertain") % {"date": after_about}
         if self.approximate:
-            return f"about {text}"
+            return pgettext("fuzzy date", "about %(date)s") % {"date": after_about}
         if self.uncertain:
-            return f"{text} (uncertain)"
+            return pgettext("fuzzy date", "%(date)s (uncertain)") % {"date": text}
         return text
+
+
+# The month names alone, as in "May 2025". Django's own are for headings (capitalised in
+# Russian: "Май"); its MONTHS_ALT, the form with a day ("9 мая"), serve the dates with a day
+# and the months after "about".
+MONTHS_ALONE = {
+    1: pgettext_lazy("month alone, as in 'May 2025'", "January"),
+    2: pgettext_lazy("month alone, as in 'May 2025'", "February"),
+    3: pgettext_lazy("month alone, as in 'May 2025'", "March"),
+    4: pgettext_lazy("month alone, as in 'May 2025'", "April"),
+    5: pgettext_lazy("month alone, as in 'May 2025'", "May"),
+    6: pgettext_lazy("month alone, as in 'May 2025'", "June"),
+    7: pgettext_lazy("month alone, as in 'May 2025'", "July"),
+    8: pgettext_lazy("month alone, as in 'May 2025'", "August"),
+    9: pgettext_lazy("month alone, as in 'May 2025'", "September"),
+    10: pgettext_lazy("month alone, as in 'May 2025'", "October"),
+    11: pgettext_lazy("month alone, as in 'May 2025'", "November"),
+    12: pgettext_lazy("month alone, as in 'May 2025'", "December"),
+}
+
+
+def _month_alone(month: int) -> str:
+    return str(MONTHS_ALONE[month])
+
+
+def _month_in_date(month: int) -> str:
+    """The month as a date with a day names it: Django's "alt. month" (format character E),
+    "May" in English, "мая" in Russian."""
+    return str(MONTHS_ALT[month])
+
+
+def _is_night(start: DatePoint, end: DatePoint) -> bool:
+    """Two days in a row, plainly given: the night between them, as newsrooms date what
+    happened overnight (2025-05-08/2025-05-09)."""
+    if start.is_qualified or end.is_qualified or start.time or end.time:
+        return False
+    if not (start.day and start.month and end.day and end.month):
+        return False
+    if (start.year is None) != (end.year is None):
+        return False
+    # With the year unknown, in a leap year: 28 February to 1 March may be two nights apart.
+    first = dt.date(start.year or 2000, start.month, start.day)
+    try:
+        following = dt.date(end.year or 2000, end.month, end.day)
+    except ValueError:
+        return False
+    return following - first == dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -162,23 +249,41 @@ class FuzzyDate:
         return 3
 
     def describe(self) -> str:
-        """The date in plain words, saying honestly how much of it is known."""
-        if self.end is None:
-            return self.start.qualify(self.start.describe())
+        """The date in plain words of the active language, saying honestly how much of it is
+        known."""
+        if self.end is None or self.start == self.end:  # "2025-05-09/2025-05-09": that day
+            return self.start.describe_qualified()
         start, end = self.start, self.end
-        if start == end:  # "2025-05-09/2025-05-09" is simply that day
-            return start.qualify(start.describe())
+        # Translators: "night" writes two days in a row as the night between them ("the night
+        # before 9 May 2025"), "range" as a range of days ("8–9 May 2025"). Keep the word.
+        if _is_night(start, end) and pgettext("fuzzy date: two days in a row",
+                                              "range") == "night":
+            return pgettext("fuzzy date", "the night before %(date)s") % {
+                "date": end.describe()}
         plain = not (start.approximate or start.uncertain or start.time or end.time)
         if plain and start.year == end.year:
-            year = "year unknown" if start.year is None else str(start.year)
-            sep = ", " if start.year is None else " "
             if start.month == end.month and start.month and start.day and end.day:
-                text = f"{start.day}–{end.day} {calendar.month_name[start.month]}{sep}{year}"
-                return end.qualify(text)
+                return end.qualify(self._days_of_one_month())
             if start.month and end.month:
-                left = start.describe(with_year=False)
-                return end.qualify(f"{left} – {end.describe()}")
-        return f"{start.qualify(start.describe())} – {end.qualify(end.describe())}"
+                return end.qualify(*(
+                    pgettext("fuzzy date range", "%(start)s – %(end)s") % {
+                        "start": start.describe(with_year=False, genitive=genitive),
+                        "end": end.describe(genitive=genitive)}
+                    for genitive in (False, True)))
+        return pgettext("fuzzy date range", "%(start)s – %(end)s") % {
+            "start": start.describe_qualified(), "end": end.describe_qualified()}
+
+    def _days_of_one_month(self) -> str:
+        """"8–9 May 2025": a range of days in one month (the month as a date with a day names
+        it, which is also the form after "about")."""
+        start, end = self.start, self.end
+        values = {"first_day": start.day, "last_day": end.day,
+                  "month": _month_in_date(start.month)}
+        if start.year is None:
+            return pgettext("fuzzy date range",
+                            "%(first_day)d–%(last_day)d %(month)s, year unknown") % values
+        return pgettext("fuzzy date range", "%(first_day)d–%(last_day)d %(month)s %(year)d") % {
+            **values, "year": start.year}
 
     def _points(self) -> tuple[DatePoint, ...]:
         return (self.start,) if self.end is None else (self.start, self.end)
@@ -216,18 +321,18 @@ def _normalize_point(value: str) -> str:
 def parse(text: str) -> FuzzyDate:
     """Parse an EDTF string (or a hand-typed variant of one) or raise ValidationError."""
     if text is not None and not isinstance(text, str):
-        raise ValidationError("Enter the date as text. " + FORMAT_HELP, code="invalid")
+        raise ValidationError(_with_help(_("Enter the date as text.")), code="invalid")
     if text and len(text) > MAX_LENGTH:
         raise ValidationError(
-            "That is too long for a date (at most %(max)d characters). " + FORMAT_HELP,
+            _with_help(_("That is too long for a date (at most %(max)d characters).")),
             code="max_length", params={"max": MAX_LENGTH},
         )
     value = normalize(text)
     if not value:
-        raise ValidationError("Enter a date. " + FORMAT_HELP, code="required")
+        raise ValidationError(_with_help(_("Enter a date.")), code="required")
     if "\x00" in value or not value.isprintable():
-        raise ValidationError("The date contains characters that cannot be part of a date. "
-                              + FORMAT_HELP, code="invalid")
+        raise ValidationError(_with_help(_("The date contains characters that cannot be part "
+                                           "of a date.")), code="invalid")
     return _plain_date(value) or _parse_normalized(value, text)
 
 
@@ -281,19 +386,19 @@ def _parse_normalized(value: str, text: str) -> FuzzyDate:
         parsed = parse_edtf(value)
     except (edtf_exceptions.EDTFParseException, ValueError, TypeError) as exc:
         raise ValidationError(
-            "“%(value)s” is not a date Casedesk understands. " + FORMAT_HELP,
+            _with_help(_("“%(value)s” is not a date Casedesk understands.")),
             code="invalid", params={"value": text},
         ) from exc
     except Exception as exc:  # the parser has bugs on some malformed input (AttributeError)
         raise ValidationError(
-            "“%(value)s” is not a date Casedesk understands. " + FORMAT_HELP,
+            _with_help(_("“%(value)s” is not a date Casedesk understands.")),
             code="invalid", params={"value": text},
         ) from exc
     if isinstance(parsed, Interval):
         lower, upper = getattr(parsed, "lower", None), getattr(parsed, "upper", None)
         if not (_is_point_object(lower) and _is_point_object(upper)):
             raise ValidationError(
-                "Open-ended ranges are not supported: give both ends. " + FORMAT_HELP,
+                _with_help(_("Open-ended ranges are not supported: give both ends.")),
                 code="unsupported",
             )
         result = FuzzyDate(value, _point(lower, text), _point(upper, text))
@@ -301,11 +406,12 @@ def _parse_normalized(value: str, text: str) -> FuzzyDate:
         result = FuzzyDate(value, _point(parsed, text))
     earliest, latest = result.earliest, result.latest
     if earliest and latest and earliest > latest:
-        raise ValidationError("The range ends before it starts: put the earlier date first.",
-                              code="invalid_range")
+        raise ValidationError(
+            _("The range ends before it starts: put the earlier date first."),
+            code="invalid_range")
     if result.end is not None and (result.start.year is None) != (result.end.year is None):
         raise ValidationError(
-            "Give the year at both ends of a range, or at neither.", code="invalid_range"
+            _("Give the year at both ends of a range, or at neither."), code="invalid_range"
         )
     return result
 
@@ -326,14 +432,14 @@ def _point(obj, original: str) -> DatePoint:
         obj = obj.date
     if type(obj) not in (Date, Unspecified, PartialUnspecified):
         raise ValidationError(
-            "“%(value)s” uses an EDTF form Casedesk does not support. " + FORMAT_HELP,
+            _with_help(_("“%(value)s” uses an EDTF form Casedesk does not support.")),
             code="unsupported", params={"value": original},
         )
     year, month, day = (_component(obj, name, original) for name in ("year", "month", "day"))
     if year is None and month is None:
-        message = ("A day alone is not a date: give at least the month." if day else
-                   "Give at least the year or the month; for an unknown date give a range "
-                   "that bounds it, such as 2024/2025.")
+        message = (_("A day alone is not a date: give at least the month.") if day else
+                   _("Give at least the year or the month; for an unknown date give a range "
+                     "that bounds it, such as 2024/2025."))
         raise ValidationError(message, code="invalid")
     _check_calendar(year, month, day)
     return DatePoint(year, month, day, time, approximate, uncertain)
@@ -343,17 +449,17 @@ def _check_calendar(year: int | None, month: int | None, day: int | None) -> Non
     """The parser lets through days that do not exist (29 February 2025, 31 April of an
     unknown year) and the year 0; refuse them here rather than fail later."""
     if year is not None and year < 1:
-        raise ValidationError("Give a year from 1 onwards.", code="invalid")
+        raise ValidationError(_("Give a year from 1 onwards."), code="invalid")
     if month is None or day is None:
         return
     # With the year unknown, 29 February is possible (a leap year): check against 2000.
     last = calendar.monthrange(year if year is not None else 2000, month)[1]
     if day > last:
-        month_name = calendar.month_name[month]
-        where = f" {year}" if year is not None else ""
+        date = DatePoint(year, month, day).describe(with_year=year is not None)
         raise ValidationError(
-            f"There is no {day} {month_name}{where}: that month has {last} days.",
-            code="invalid",
+            ngettext("There is no %(date)s: that month has %(days)d day.",
+                     "There is no %(date)s: that month has %(days)d days.", last),
+            code="invalid", params={"date": date, "days": last},
         )
 
 
@@ -363,7 +469,7 @@ def _component(obj, name: str, original: str) -> int | None:
         return None
     if "X" in str(raw):
         raise ValidationError(
-            "Mark a whole year, month or day as unknown (XXXX, XX), not single digits.",
+            _("Mark a whole year, month or day as unknown (XXXX, XX), not single digits."),
             code="unsupported",
         )
     return int(raw)

@@ -54,6 +54,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models.signals import post_delete, post_migrate, pre_delete, pre_migrate
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
 from simple_history import models as simple_history_models
 from simple_history.utils import bulk_create_with_history as _bulk_create_with_history
 from simple_history.utils import get_history_manager_for_model
@@ -108,8 +109,12 @@ def _historical_str(historical) -> str:
         described = str(historical.history_object)
     except ObjectDoesNotExist:
         model = historical.instance_type
-        described = f"{model._meta.verbose_name} {getattr(historical, model._meta.pk.attname)}"
-    return f"{described} as of {historical.history_date}"
+        described = pgettext("a record named by its kind and id", "%(model)s %(id)s") % {
+            "model": model._meta.verbose_name,
+            "id": getattr(historical, model._meta.pk.attname)}
+    # The moment as stored, to the microsecond: two rows of one second stay apart.
+    return gettext("%(record)s as of %(date)s") % {"record": described,
+                                                     "date": historical.history_date}
 
 
 def is_history_tracked(model) -> bool:
@@ -319,7 +324,10 @@ def _record_cleared_links(sender, instance, using, origin=None, **kwargs):
         survivors = model._base_manager.using(using).filter(pk__in=pks)
         if not survivors.exists():
             continue
-        reason = f"{field.verbose_name} cleared: the {noun} was deleted"[:100]
+        # Stored with the row, in the language of whoever deleted: it reads as they did it.
+        reason = gettext("%(field)s cleared: the %(record)s was deleted") % {
+            "field": field.verbose_name, "record": noun}
+        reason = reason[:100]
         update_with_history(survivors, user=user, reason=reason)
 
 

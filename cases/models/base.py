@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class CaseDataQuerySet(models.QuerySet):
@@ -24,8 +25,8 @@ class CaseDataQuerySet(models.QuerySet):
 
 
 class TimeStampedModel(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         abstract = True
@@ -34,7 +35,7 @@ class TimeStampedModel(models.Model):
 class AuthoredModel(TimeStampedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", editable=False,
+        related_name="+", editable=False, verbose_name=_("created by"),
     )
 
     class Meta:
@@ -46,7 +47,7 @@ def same_case_errors(case_id, **related) -> dict[str, ValidationError]:
     errors = {}
     for field, obj in related.items():
         if obj is not None and case_id is not None and obj.case_id != case_id:
-            errors[field] = ValidationError("This record belongs to another case.",
+            errors[field] = ValidationError(_("This record belongs to another case."),
                                             code="other_case")
     return errors
 
@@ -58,7 +59,9 @@ class AppendOnlyQuerySet(models.QuerySet):
     tables (cases/history.py)."""
 
     def update(self, **kwargs):
-        raise ValidationError(f"{self.model._meta.verbose_name_plural} are never edited.")
+        raise ValidationError(_("%(records)s are never edited.")
+                              % {"records": self.model._meta.verbose_name_plural})
 
     def delete(self):
-        raise ValidationError(f"{self.model._meta.verbose_name_plural} are never deleted.")
+        raise ValidationError(_("%(records)s are never deleted.")
+                              % {"records": self.model._meta.verbose_name_plural})

@@ -36,32 +36,38 @@ LEAD_NOT_ELIGIBLE_MESSAGE = _(
 
 
 class Case(TimeStampedModel):
-    title = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80, unique=True, blank=True,
-                            help_text="Used in addresses: made from the title with a random "
-                                      "ending when the case is opened.")
-    summary = models.TextField(blank=True)
-    status = models.CharField(max_length=20, choices=CaseStatus.choices,
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("address name"), max_length=80, unique=True, blank=True,
+                            help_text=_("Used in addresses: made from the title with a random "
+                                        "ending when the case is opened."))
+    summary = models.TextField(_("summary"), blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=CaseStatus.choices,
                               default=CaseStatus.ACTIVE)
-    sensitivity = models.CharField(max_length=20, choices=Sensitivity.choices,
+    sensitivity = models.CharField(_("sensitivity"), max_length=20, choices=Sensitivity.choices,
                                    default=Sensitivity.NORMAL)
     lead = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                              on_delete=models.SET_NULL, related_name="led_cases",
-                             help_text="The reporter or editor who leads the story.")
+                             verbose_name=_("lead"),
+                             help_text=_("The reporter or editor who leads the story."))
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership",
-                                     through_fields=("case", "user"), related_name="cases")
+                                     through_fields=("case", "user"), related_name="cases",
+                                     verbose_name=_("members"))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+", editable=False)
+                                   on_delete=models.SET_NULL, related_name="+", editable=False,
+                                   verbose_name=_("created by"))
 
     # Written by database triggers only (cases/revisions.py): one more whenever an incident,
     # claim, source, citation or request for comment of the case changes. Cached page parts
     # are keyed by it (cases/fragments.py).
-    content_version = models.PositiveBigIntegerField(default=0, db_default=0, editable=False)
+    content_version = models.PositiveBigIntegerField(_("content version"), default=0,
+                                                     db_default=0, editable=False)
 
     history = HistoricalRecords(excluded_fields=["content_version"])
     objects = CaseQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
         ordering = ["-updated_at"]
         permissions = [("open_case", "Can open a case (and become its editor)")]
 
@@ -117,29 +123,34 @@ class MembershipQuerySet(models.QuerySet):
 
 
 class Membership(models.Model):
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="memberships")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="memberships",
+                             verbose_name=_("case"))
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="memberships")
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER,
-                            help_text="Viewers read; reporters add and edit records and "
-                                      "propose verdicts; editors decide verdicts and manage "
-                                      "members.")
+                             related_name="memberships", verbose_name=_("user"))
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.VIEWER,
+                            help_text=_("Viewers read; reporters add and edit records and "
+                                        "propose verdicts; editors decide verdicts and manage "
+                                        "members."))
     can_handle_sources = models.BooleanField(
-        "source handler", default=False,
-        help_text="May see the real identity of this case's protected sources.",
+        _("source handler"), default=False,
+        help_text=_("May see the real identity of this case's protected sources."),
     )
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="+", editable=False)
-    added_at = models.DateTimeField(auto_now_add=True)
+                                 on_delete=models.SET_NULL, related_name="+", editable=False,
+                                 verbose_name=_("added by"))
+    added_at = models.DateTimeField(_("added"), auto_now_add=True)
 
     history = HistoricalRecords()
     objects = MembershipQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["case", "user"], name="membership_unique_user"),
         ]
         ordering = ["case", "user__username"]
 
     def __str__(self):
-        return f"{self.user} – {self.get_role_display()} of {self.case}"
+        return _("%(user)s – %(role)s of %(case)s") % {
+            "user": self.user, "role": self.get_role_display(), "case": self.case}

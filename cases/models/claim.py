@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from ..enums import (
     Credibility,
@@ -37,44 +38,50 @@ class ClaimQuerySet(CaseDataQuerySet):
 class Claim(AuthoredModel):
     # Indexed by (case, id) below, which also serves lookups by case alone.
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="claims",
-                             db_index=False)
+                             db_index=False, verbose_name=_("case"))
     incident = models.ForeignKey("cases.Incident", null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="claims")
-    statement = models.TextField(help_text="One checkable statement, in our own words.")
+                                 on_delete=models.SET_NULL, related_name="claims",
+                                 verbose_name=_("incident"))
+    statement = models.TextField(_("statement"),
+                                 help_text=_("One checkable statement, in our own words."))
 
-    figure_value = models.DecimalField("figure", max_digits=14, decimal_places=2, null=True,
+    figure_value = models.DecimalField(_("figure"), max_digits=14, decimal_places=2, null=True,
                                        blank=True, validators=[MinValueValidator(0)],
-                                       help_text="The number the statement gives.")
+                                       help_text=_("The number the statement gives."))
     figure_unit = models.CharField(
-        "counted", max_length=100, blank=True,
-        help_text="What the figure counts, named the same way each time so the running tally "
-                  "can be followed (deserters, caught, at large, arrest warrants).",
+        _("counted"), max_length=100, blank=True,
+        help_text=_("What the figure counts, named the same way each time so the running "
+                    "tally can be followed (deserters, caught, at large, arrest warrants)."),
     )
-    figure_qualifier = models.CharField("qualifier", max_length=10,
+    figure_qualifier = models.CharField(_("qualifier"), max_length=10,
                                         choices=FigureQualifier.choices,
                                         default=FigureQualifier.EXACTLY)
 
     credibility = models.CharField(
-        max_length=1, choices=Credibility.choices, default=Credibility.CANNOT_BE_JUDGED,
-        help_text="Admiralty grade of the statement itself: 1 confirmed by other sources, "
-                  "2 probably true, 3 possibly true, 4 doubtful, 5 improbable, 6 cannot be "
-                  "judged.",
+        _("credibility"), max_length=1, choices=Credibility.choices,
+        default=Credibility.CANNOT_BE_JUDGED,
+        help_text=_("Admiralty grade of the statement itself: 1 confirmed by other sources, "
+                    "2 probably true, 3 possibly true, 4 doubtful, 5 improbable, 6 cannot be "
+                    "judged."),
     )
     # Written only by cases.workflow: never by forms, the admin or imports
     # (tests/test_workflow_writes.py reads the code for any other write).
-    status = models.CharField(max_length=20, choices=VerificationStatus.choices,
+    status = models.CharField(_("status"), max_length=20, choices=VerificationStatus.choices,
                               default=VerificationStatus.UNVERIFIED, editable=False,
                               db_index=True)
-    proposed_verdict = models.CharField(max_length=20, choices=VerificationStatus.choices,
-                                        blank=True, editable=False)
+    proposed_verdict = models.CharField(_("proposed verdict"), max_length=20,
+                                        choices=VerificationStatus.choices, blank=True,
+                                        editable=False)
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+",
-                                    editable=False)
+                                    editable=False, verbose_name=_("proposed by"))
 
     history = HistoricalRecords()
     objects = ClaimQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("claim")
+        verbose_name_plural = _("claims")
         ordering = ["-updated_at", "pk"]
         indexes = [
             # A case's claims, newest first by id (the back office's list filtered by case:
@@ -122,7 +129,7 @@ class Claim(AuthoredModel):
     def clean(self):
         errors = same_case_errors(self.case_id, incident=self.incident)
         if self.figure_value is not None and not self.figure_unit.strip():
-            errors["figure_unit"] = ValidationError("Say what the figure counts.",
+            errors["figure_unit"] = ValidationError(_("Say what the figure counts."),
                                                     code="figure_unit_missing")
         if errors:
             raise ValidationError(errors)
@@ -133,22 +140,27 @@ class VerificationEvent(models.Model):
 
     # PROTECT: verification history is never deleted, not even with its claim (see
     # cases/history.py); a claim that has any cannot be deleted.
-    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(max_length=20, choices=VerificationEventKind.choices,
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="events",
+                              verbose_name=_("claim"))
+    kind = models.CharField(_("kind"), max_length=20, choices=VerificationEventKind.choices,
                             default=VerificationEventKind.TRANSITION)
-    from_status = models.CharField(max_length=20, choices=VerificationStatus.choices)
-    to_status = models.CharField(max_length=20, choices=VerificationStatus.choices)
-    proposed_verdict = models.CharField(max_length=20, choices=VerificationStatus.choices,
-                                        blank=True)
+    from_status = models.CharField(_("from status"), max_length=20,
+                                   choices=VerificationStatus.choices)
+    to_status = models.CharField(_("to status"), max_length=20,
+                                 choices=VerificationStatus.choices)
+    proposed_verdict = models.CharField(_("proposed verdict"), max_length=20,
+                                        choices=VerificationStatus.choices, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                              related_name="verification_events")
-    note = models.TextField(blank=True)
-    override_reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+                              related_name="verification_events", verbose_name=_("actor"))
+    note = models.TextField(_("note"), blank=True)
+    override_reason = models.TextField(_("override reason"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("verification event")
+        verbose_name_plural = _("verification events")
         ordering = ["created_at", "pk"]
         get_latest_by = ["created_at", "pk"]
         constraints = [
@@ -166,13 +178,16 @@ class VerificationEvent(models.Model):
 
     def __str__(self):
         if self.kind == VerificationEventKind.PROPOSAL:
-            return f"{self.actor} proposed {self.get_proposed_verdict_display()}"
-        return f"{self.get_from_status_display()} → {self.get_to_status_display()}"
+            return _("%(actor)s proposed %(verdict)s") % {
+                "actor": self.actor, "verdict": self.get_proposed_verdict_display()}
+        return _("%(from_status)s → %(to_status)s") % {
+            "from_status": self.get_from_status_display(),
+            "to_status": self.get_to_status_display()}
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
-            raise ValidationError("Verification history is never edited.")
+            raise ValidationError(_("Verification history is never edited."))
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise ValidationError("Verification history is never deleted.")
+        raise ValidationError(_("Verification history is never deleted."))

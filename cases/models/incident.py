@@ -5,6 +5,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce, Least, TruncDate
+from django.utils.formats import number_format
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django_countries.fields import CountryField
 
 from .. import fuzzydate
@@ -16,13 +20,15 @@ from .base import AuthoredModel, CaseDataQuerySet
 class IncidentType(models.Model):
     """A newsroom-wide taxonomy of incident types, extended by editors in the admin."""
 
-    name = models.CharField(max_length=100, unique=True)
-    slug = models.SlugField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("address name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
 
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("incident type")
+        verbose_name_plural = _("incident types")
         ordering = ["name"]
 
     def __str__(self):
@@ -78,47 +84,52 @@ def _count_field(verbose_name, help_text):
 
 
 class Incident(AuthoredModel):
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="incidents")
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="incidents",
+                             verbose_name=_("case"))
     type = models.ForeignKey(IncidentType, null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="incidents")
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+                             related_name="incidents", verbose_name=_("type"))
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
 
     occurred = models.CharField(
-        "when", max_length=64,
-        help_text="EDTF date: " + fuzzydate.FORMAT_HELP,
+        _("when"), max_length=64,
+        help_text=format_lazy("{} {}", _("EDTF date:"), fuzzydate.FORMAT_HELP),
     )
-    occurred_earliest = models.DateField(null=True, blank=True, editable=False, db_index=True)
-    occurred_latest = models.DateField(null=True, blank=True, editable=False)
+    occurred_earliest = models.DateField(_("earliest possible day"), null=True, blank=True,
+                                         editable=False, db_index=True)
+    occurred_latest = models.DateField(_("latest possible day"), null=True, blank=True,
+                                       editable=False)
 
-    place_name = models.CharField("place", max_length=200, blank=True)
-    admin_region = models.CharField("region", max_length=200, blank=True,
-                                    help_text="First-level administrative region (oblast, "
-                                              "province, state), as ACLED's admin1.")
-    country = CountryField(blank=True)
-    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True,
-                                   validators=[MinValueValidator(Decimal(-90)),
-                                               MaxValueValidator(Decimal(90))])
-    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True,
-                                    validators=[MinValueValidator(Decimal(-180)),
-                                                MaxValueValidator(Decimal(180))])
+    place_name = models.CharField(_("place"), max_length=200, blank=True)
+    admin_region = models.CharField(_("region"), max_length=200, blank=True,
+                                    help_text=_("First-level administrative region (oblast, "
+                                                "province, state), as ACLED's admin1."))
+    country = CountryField(_("country"), blank=True)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True,
+                                   blank=True, validators=[MinValueValidator(Decimal(-90)),
+                                                           MaxValueValidator(Decimal(90))])
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True,
+                                    blank=True, validators=[MinValueValidator(Decimal(-180)),
+                                                            MaxValueValidator(Decimal(180))])
     geo_precision = models.CharField(
-        max_length=20, choices=GeoPrecision.choices, blank=True,
-        help_text="How precisely the place is known: the coordinates stand for a point, a town, "
-                  "a district, a region or only the country.",
+        _("place precision"), max_length=20, choices=GeoPrecision.choices, blank=True,
+        help_text=_("How precisely the place is known: the coordinates stand for a point, a "
+                    "town, a district, a region or only the country."),
     )
 
-    involved = _count_field("people involved", "Leave empty when unknown; 0 means none.")
-    detained = _count_field("detained", "Arrested, caught or held.")
-    killed = _count_field("killed", "")
-    injured = _count_field("injured", "")
-    missing = _count_field("missing", "")
-    at_large = _count_field("at large", "Still free or being searched for.")
+    involved = _count_field(_("people involved"), _("Leave empty when unknown; 0 means none."))
+    detained = _count_field(_("detained"), _("Arrested, caught or held."))
+    killed = _count_field(_("killed"), "")
+    injured = _count_field(_("injured"), "")
+    missing = _count_field(_("missing"), "")
+    at_large = _count_field(_("at large"), _("Still free or being searched for."))
 
     history = HistoricalRecords()
     objects = IncidentQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
         ordering = [models.F("occurred_earliest").asc(nulls_last=True), "pk"]
         indexes = [models.Index(fields=["case", "occurred_earliest"])]
         constraints = [
@@ -156,16 +167,21 @@ class Incident(AuthoredModel):
             errors["occurred"] = exc.error_list
         if (self.latitude is None) != (self.longitude is None):
             errors["longitude" if self.longitude is None else "latitude"] = ValidationError(
-                "Give both latitude and longitude, or neither.", code="coordinates_incomplete")
+                _("Give both latitude and longitude, or neither."),
+                code="coordinates_incomplete")
         if self.latitude is not None and not self.geo_precision:
             errors["geo_precision"] = ValidationError(
-                "Say how precise the coordinates are.", code="geo_precision_missing")
+                _("Say how precise the coordinates are."), code="geo_precision_missing")
         balance = self.count_balance()
         if balance.involved is not None and balance.accounted > balance.involved:
             errors["involved"] = ValidationError(
-                "Detained, killed, missing and at large add up to %(accounted)s, more than "
-                "the %(involved)s people involved.", code="counts_exceed_involved",
-                params={"accounted": balance.accounted, "involved": balance.involved})
+                ngettext("Detained, killed, missing and at large add up to %(accounted)s, more "
+                         "than the %(involved)s person involved.",
+                         "Detained, killed, missing and at large add up to %(accounted)s, more "
+                         "than the %(involved)s people involved.", balance.involved),
+                code="counts_exceed_involved",
+                params={"accounted": number_format(balance.accounted),
+                        "involved": number_format(balance.involved)})
         if errors:
             raise ValidationError(errors)
 

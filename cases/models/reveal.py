@@ -1,18 +1,20 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .base import AppendOnlyQuerySet
 
 
 class RevealChannel(models.TextChoices):
-    SOURCE_PAGE = "source_page", "source page"
-    ADMIN_SOURCE = "admin_source", "admin: source page"
-    ADMIN_IDENTITY = "admin_identity", "admin: identity page"
-    ADMIN_LIST = "admin_list", "admin: identity list"
-    ADMIN_HISTORY = "admin_history", "admin: identity history"
+    SOURCE_PAGE = "source_page", pgettext_lazy("reveal channel", "source page")
+    ADMIN_SOURCE = "admin_source", pgettext_lazy("reveal channel", "admin: source page")
+    ADMIN_IDENTITY = "admin_identity", pgettext_lazy("reveal channel", "admin: identity page")
+    ADMIN_LIST = "admin_list", pgettext_lazy("reveal channel", "admin: identity list")
+    ADMIN_HISTORY = "admin_history", pgettext_lazy("reveal channel", "admin: identity history")
     # An administrator who is not a source handler, with the reason they gave.
-    ADMIN_REVEAL = "admin_reveal", "admin: audited reveal"
+    ADMIN_REVEAL = "admin_reveal", pgettext_lazy("reveal channel", "admin: audited reveal")
 
 
 class IdentityRevealQuerySet(AppendOnlyQuerySet):
@@ -36,31 +38,34 @@ class IdentityReveal(models.Model):
 
     # PROTECT: the reveal log is never deleted, not even with its case (see cases/history.py).
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT,
-                             related_name="identity_reveals")
+                             related_name="identity_reveals", verbose_name=_("case"))
     source = models.ForeignKey("cases.Source", null=True, on_delete=models.SET_NULL,
-                               related_name="identity_reveals")
-    source_name = models.CharField("source (codename)", max_length=200)
+                               related_name="identity_reveals", verbose_name=_("source"))
+    source_name = models.CharField(_("source (codename)"), max_length=200)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="identity_reveals")
-    channel = models.CharField("where", max_length=20, choices=RevealChannel.choices)
-    revealed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+                             related_name="identity_reveals", verbose_name=_("user"))
+    channel = models.CharField(_("where"), max_length=20, choices=RevealChannel.choices)
+    revealed_at = models.DateTimeField(_("revealed at"), auto_now_add=True, db_index=True)
     # Why an administrator who is not a handler asked to see it (empty for a handler's own
     # pages, where being a handler is the reason).
-    reason = models.TextField(blank=True)
+    reason = models.TextField(_("reason"), blank=True)
 
     objects = IdentityRevealQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("identity reveal")
+        verbose_name_plural = _("identity reveals")
         ordering = ["-revealed_at", "-pk"]
         get_latest_by = ["revealed_at", "pk"]
 
     def __str__(self):
-        return f"{self.user} saw the identity of {self.source_name}"
+        return _("%(user)s saw the identity of %(source)s") % {"user": self.user,
+                                                               "source": self.source_name}
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
-            raise ValidationError("The identity reveal log is never edited.")
+            raise ValidationError(_("The identity reveal log is never edited."))
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise ValidationError("The identity reveal log is never deleted.")
+        raise ValidationError(_("The identity reveal log is never deleted."))

@@ -1,6 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models, router, transaction
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from django_countries.fields import CountryField
 
 from ..crypto import EncryptedCharField, EncryptedTextField
@@ -19,38 +21,41 @@ class Source(AuthoredModel):
     """Who or what reported something. `name` is what everyone sees: for a protected source
     it is a codename, and the real identity lives apart in SourceIdentity (handlers only)."""
 
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="sources")
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="sources",
+                             verbose_name=_("case"))
     name = models.CharField(
-        "name or codename", max_length=200,
-        help_text="The public name (161.ru), or for a protected source a codename that does "
-                  "not hint at who they are.",
+        _("name or codename"), max_length=200,
+        help_text=_("The public name (161.ru), or for a protected source a codename that does "
+                    "not hint at who they are."),
     )
-    kind = models.CharField(max_length=20, choices=SourceKind.choices, default=SourceKind.OUTLET)
+    kind = models.CharField(_("kind"), max_length=20, choices=SourceKind.choices,
+                            default=SourceKind.OUTLET)
     # A public source's address. A protected source's address is part of its identity and
     # lives, encrypted, in SourceIdentity.address: save() moves it there (a check constraint
     # keeps this column empty for protected sources).
-    url = models.URLField("address", max_length=500, blank=True)
-    language = models.CharField(max_length=16, blank=True,
-                                help_text="Language code, such as ru, en or uk.")
-    country = CountryField(blank=True)
+    url = models.URLField(_("address"), max_length=500, blank=True)
+    language = models.CharField(_("language"), max_length=16, blank=True,
+                                help_text=_("Language code, such as ru, en or uk."))
+    country = CountryField(_("country"), blank=True)
     reliability = models.CharField(
-        max_length=1, choices=Reliability.choices, default=Reliability.F,
-        help_text="Admiralty grade from the source's track record: A completely reliable, "
-                  "B usually, C fairly, D not usually, E unreliable, F cannot be judged "
-                  "(a new or unknown source).",
+        _("reliability"), max_length=1, choices=Reliability.choices, default=Reliability.F,
+        help_text=_("Admiralty grade from the source's track record: A completely reliable, "
+                    "B usually, C fairly, D not usually, E unreliable, F cannot be judged "
+                    "(a new or unknown source)."),
     )
-    reliability_note = models.TextField("why this grade", blank=True)
+    reliability_note = models.TextField(_("why this grade"), blank=True)
     protected = models.BooleanField(
-        default=False,
-        help_text="Protected sources appear under their codename everywhere; only the case's "
-                  "source handlers see who they are.",
+        _("protected"), default=False,
+        help_text=_("Protected sources appear under their codename everywhere; only the "
+                    "case's source handlers see who they are."),
     )
     reached_via = models.ForeignKey(
         # RESTRICT: deleting an origin must not make the sources that relay it look
         # independent (deleting the whole case still takes them all).
         "self", null=True, blank=True, on_delete=models.RESTRICT, related_name="reaches",
-        help_text="The source this one is only known through (anonymous investigators "
-                  "quoted by 161.ru are reached via 161.ru).",
+        verbose_name=_("reached via"),
+        help_text=_("The source this one is only known through (anonymous investigators "
+                    "quoted by 161.ru are reached via 161.ru)."),
     )
 
     history = HistoricalRecords()
@@ -62,14 +67,16 @@ class Source(AuthoredModel):
     replaces_protected_address = False
 
     class Meta:
+        verbose_name = _("source")
+        verbose_name_plural = _("sources")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["case", "name"], name="source_unique_name_per_case"),
             models.CheckConstraint(
                 condition=models.Q(protected=False) | models.Q(url=""),
                 name="source_protected_address_in_identity",
-                violation_error_message="A protected source's address is kept with its "
-                                        "identity, not in the public address.",
+                violation_error_message=_("A protected source's address is kept with its "
+                                          "identity, not in the public address."),
             ),
         ]
 
@@ -101,13 +108,14 @@ class Source(AuthoredModel):
         errors = same_case_errors(self.case_id, reached_via=self.reached_via)
         if self.reached_via_id and self.reached_via_id == self.pk:
             errors["reached_via"] = ValidationError(
-                "A source cannot be reached through itself.", code="attribution_self")
+                _("A source cannot be reached through itself."), code="attribution_self")
         elif self.pk and self.reached_via_id:
             from ..attribution import reached_via_chain
 
             if self.pk in reached_via_chain(self.reached_via):
                 errors["reached_via"] = ValidationError(
-                    "This would make a circular attribution chain.", code="attribution_cycle")
+                    _("This would make a circular attribution chain."),
+                    code="attribution_cycle")
         if errors:
             raise ValidationError(errors)
 
@@ -119,20 +127,24 @@ class SourceIdentity(models.Model):
     table and its history hold Fernet tokens only. Each time a page shows them to someone,
     an IdentityReveal is logged."""
 
-    source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="identity")
-    real_name = EncryptedCharField(max_length=200, blank=True)
+    source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="identity",
+                                  verbose_name=_("source"))
+    real_name = EncryptedCharField(_("real name"), max_length=200, blank=True)
     # The source's address: a profile, a channel, a phone-number link may say who they are.
-    address = EncryptedCharField(max_length=500, blank=True, validators=[URLValidator()])
-    contact = EncryptedTextField(blank=True, help_text="How to reach them safely.")
-    private_notes = EncryptedTextField(blank=True)
+    address = EncryptedCharField(_("address"), max_length=500, blank=True,
+                                 validators=[URLValidator()])
+    contact = EncryptedTextField(_("contact"), blank=True,
+                                 help_text=_("How to reach them safely."))
+    private_notes = EncryptedTextField(_("private notes"), blank=True)
 
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name_plural = "source identities"
+        verbose_name = _("source identity")
+        verbose_name_plural = _("source identities")
 
     def __str__(self):
-        return f"Identity of {self.source}"
+        return _("Identity of %(source)s") % {"source": self.source}
 
     def save(self, *args, **kwargs):
         # The address is written by the source's save (cases/identities.py). A copy of this
@@ -179,30 +191,33 @@ class Citation(AuthoredModel):
     """A source's statement about a claim or an incident."""
 
     claim = models.ForeignKey("cases.Claim", null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="citations")
+                              related_name="citations", verbose_name=_("claim"))
     incident = models.ForeignKey("cases.Incident", null=True, blank=True,
-                                 on_delete=models.CASCADE, related_name="citations")
-    source = models.ForeignKey(Source, on_delete=models.RESTRICT, related_name="citations")
-    relation = models.CharField(max_length=24, choices=CitationRelation.choices,
+                                 on_delete=models.CASCADE, related_name="citations",
+                                 verbose_name=_("incident"))
+    source = models.ForeignKey(Source, on_delete=models.RESTRICT, related_name="citations",
+                               verbose_name=_("source"))
+    relation = models.CharField(_("relation"), max_length=24, choices=CitationRelation.choices,
                                 default=CitationRelation.REPORTS)
-    quote = models.TextField(blank=True)
+    quote = models.TextField(_("quote"), blank=True)
     # The public address. When a source of the citation's lineage is protected, the address
     # is for the case's source handlers only and save() moves it, encrypted, to
     # `protected_url` (cases/identities.py).
-    url = models.URLField("address", max_length=500, blank=True)
-    protected_url = EncryptedCharField("address", max_length=500, null=True, blank=True,
+    url = models.URLField(_("address"), max_length=500, blank=True)
+    protected_url = EncryptedCharField(_("address"), max_length=500, null=True, blank=True,
                                        editable=False)
-    published_at = models.DateTimeField(null=True, blank=True,
-                                        validators=[validate_datetime_in_range],
-                                        help_text="When the source published it (report date).")
-    accessed_at = models.DateTimeField(null=True, blank=True,
+    published_at = models.DateTimeField(
+        _("published"), null=True, blank=True, validators=[validate_datetime_in_range],
+        help_text=_("When the source published it (report date)."))
+    accessed_at = models.DateTimeField(_("accessed"), null=True, blank=True,
                                        validators=[validate_datetime_in_range],
-                                       help_text="When we read or archived it.")
-    language = models.CharField(max_length=16, blank=True)
+                                       help_text=_("When we read or archived it."))
+    language = models.CharField(_("language"), max_length=16, blank=True)
     via = models.ForeignKey(
         Source, null=True, blank=True, on_delete=models.RESTRICT, related_name="relayed_citations",
-        help_text="The source this statement reached us through, when the source did not say it "
-                  "to us directly (161.ru relaying anonymous investigators).",
+        verbose_name=_("via"),
+        help_text=_("The source this statement reached us through, when the source did not "
+                    "say it to us directly (161.ru relaying anonymous investigators)."),
     )
 
     history = HistoricalRecords()
@@ -213,6 +228,8 @@ class Citation(AuthoredModel):
     replaces_protected_address = False
 
     class Meta:
+        verbose_name = _("citation")
+        verbose_name_plural = _("citations")
         ordering = ["published_at", "pk"]
         constraints = [
             models.CheckConstraint(
@@ -223,7 +240,8 @@ class Citation(AuthoredModel):
         ]
 
     def __str__(self):
-        return f"{self.source} {self.get_relation_display().lower()}"
+        return pgettext("citation", "%(source)s %(relation)s") % {
+            "source": self.source, "relation": self.get_relation_display().lower()}
 
     @property
     def target(self):
@@ -240,16 +258,17 @@ class Citation(AuthoredModel):
         errors = {}
         if target is None and not (self.claim_id or self.incident_id):
             errors["claim"] = ValidationError(
-                "Cite the source for a claim or for an incident.", code="citation_target_missing")
+                _("Cite the source for a claim or for an incident."),
+                code="citation_target_missing")
         elif self.claim_id and self.incident_id:
             errors["incident"] = ValidationError(
-                "A citation is about a claim or an incident, not both.",
+                _("A citation is about a claim or an incident, not both."),
                 code="citation_target_ambiguous")
         case_id = target.case_id if target is not None else None
         errors.update(same_case_errors(case_id, source=self.source if self.source_id else None,
                                        via=self.via))
         if self.via_id and self.via_id == self.source_id:
-            errors["via"] = ValidationError("A source cannot be relayed through itself.",
+            errors["via"] = ValidationError(_("A source cannot be relayed through itself."),
                                             code="attribution_self")
         if errors:
             raise ValidationError(errors)
