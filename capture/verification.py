@@ -110,10 +110,22 @@ def verify(case=None) -> Report:
     return report
 
 
+#: The files of a capture of a page, and of an address that served a file (capture/engine.py).
+PAGE_ROLES = (CaptureFile.Role.ARCHIVE, CaptureFile.Role.SCREENSHOT, CaptureFile.Role.PDF,
+              CaptureFile.Role.MANIFEST)
+FILE_ROLES = (CaptureFile.Role.ARCHIVE, CaptureFile.Role.FILE, CaptureFile.Role.MANIFEST)
+
+
+def expected_roles(capture: Capture) -> tuple[str, ...]:
+    """The files `capture` must have, by what its manifest says it captured."""
+    manifest = capture.details.get("manifest") or {}
+    return FILE_ROLES if manifest.get("kind") == "file" else PAGE_ROLES
+
+
 def _verify_capture(capture: Capture, digests: dict, report: Report) -> None:
     subject = f"capture {capture.pk} of case {capture.case.slug}"
     files = {f.role: f.evidence for f in capture.files.all()}
-    missing = [role for role in CaptureFile.Role.values if role not in files]
+    missing = [role for role in expected_roles(capture) if role not in files]
     if missing:
         report.findings.append(Finding(CAPTURE_INCOMPLETE, subject,
                                        f"its {', '.join(missing)} evidence is gone."))

@@ -28,49 +28,16 @@ from capture.engine import capture_page
 from capture.errors import CaptureError
 from capture.models import Capture, CaptureFile
 from capture.timestamps import stamp, verify_token
-from cases.enums import Role
 from cases.models import CustodyEntry, Evidence, Membership
 
+from .capture_helpers import CHROMIUM, needs_chromium
 from .factories import CitationFactory, ClaimFactory, EvidenceFactory, SourceFactory
-from .pages.server import PageServer
-from .tsa import TestTSA
 
-CHROMIUM = "/usr/bin/chromium"
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"No Chromium at {CHROMIUM}: install Debian's chromium package (apt-get install "
-           "chromium) to run the capture tests.")
+pytest_plugins = ["tests.capture_fixtures"]
+pytestmark = pytest.mark.usefixtures("live_capture_settings")
 
 HEADLINE = "Flood barrier breached at Rostov dam"
 LEDE = "Residents of the lower district were told to leave their homes on Tuesday night."
-
-
-@pytest.fixture(scope="module")
-def pages():
-    with PageServer("127.0.0.1") as server:
-        yield server
-
-
-@pytest.fixture
-def elsewhere():
-    """A server on 127.0.0.2: loopback, and not in CAPTURE_ALLOWED_HOSTS."""
-    with PageServer("127.0.0.2") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tsa():
-    with TestTSA() as authority:
-        yield authority
-
-
-@pytest.fixture(autouse=True)
-def _capture_settings(settings, tsa):
-    settings.CAPTURE_ALLOWED_HOSTS = ["127.0.0.1"]
-    settings.CAPTURE_PROXY = ""
-    settings.CAPTURE_CHROMIUM = CHROMIUM
-    settings.CAPTURE_TSA_URL = [tsa.url]
-    settings.CAPTURE_TSA_CA_FILE = tsa.ca_file
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +63,6 @@ def protected_citation(case, pages):
     source = SourceFactory(case=case, name="Dam engineer", protected=True)
     claim = ClaimFactory(case=case, statement="The barrier's gauges were switched off.")
     return CitationFactory(claim=claim, source=source, url=pages.url("/article.html"))
-
-
-@pytest.fixture
-def handler(make_member):
-    user = make_member(Role.REPORTER, username="handler")
-    Membership.objects.filter(user=user).update(can_handle_sources=True)
-    return user
 
 
 def _warc_records(wacz_path) -> list:
@@ -225,11 +185,7 @@ def test_capture_page_closes_websocket_unopened(pages):
         listener.close()
 
 
-@needs_chromium
-def test_capture_page_refuses_download(pages):
-    with pytest.raises(CaptureError) as refused:
-        capture_page(pages.url("/download"), allowed_hosts=["127.0.0.1"])
-    assert refused.value.code == errors.DOWNLOAD_REFUSED
+# An address that serves a file (a PDF, an attachment): tests/test_capture_files.py.
 
 
 # --- storing ------------------------------------------------------------------------------------

@@ -17,20 +17,16 @@ from cases.enums import Role
 from cases.models import CustodyEntry, Membership
 
 from . import test_capture_pages as shared
+from .capture_helpers import ADDRESS, TITLE, files_of, stored_capture
 from .factories import CitationFactory, EvidenceFactory, SourceFactory, api_key_for
-from .test_capture_pages import ADDRESS, TITLE, files_of, stored_capture
 from .tsa import OPENSSL
 
+pytest_plugins = ["tests.capture_fixtures"]
+pytestmark = pytest.mark.usefixtures("stored_capture_settings")
+
 # The pages' tests' fixtures: a case's claim, a citation of a public page and one of a
-# protected source, a source handler, the test TSA.
-tsa, handler, claim = shared.tsa, shared.handler, shared.claim
-citation, protected_citation = shared.citation, shared.protected_citation
-
-
-@pytest.fixture(autouse=True)
-def _capture_settings(settings):
-    settings.CAPTURE_ON_SAVE = True
-    settings.CAPTURE_TSA_URL = []
+# protected source.
+claim, citation, protected_citation = shared.claim, shared.citation, shared.protected_citation
 
 
 def api_for(user) -> APIClient:

@@ -9,11 +9,7 @@ files made by the test and a timestamp of a real TSA on 127.0.0.1 (tests/tsa.py)
 browser itself is tested in tests/test_capture.py."""
 
 import datetime as dt
-import hashlib
 import io
-import json
-import zipfile
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -26,48 +22,29 @@ from rest_framework.test import APIClient
 
 from background.framework import TaskResultStatus
 from capture import errors
-from capture.domain import request_capture, store_capture
-from capture.engine import CapturedFile, CaptureResult, manifest_bytes
+from capture.domain import request_capture
 from capture.models import Capture
 from capture.tasks import queue_capture
-from capture.timestamps import stamp
-from cases.enums import Role
-from cases.models import Citation, CustodyEntry, Evidence, Membership
+from cases.models import Citation, CustodyEntry, Evidence
 
+from .capture_helpers import (
+    ADDRESS,
+    CAPTURED_AT,
+    TITLE,
+    files_of,
+    stored_capture,
+)
 from .factories import (
     CitationFactory,
     ClaimFactory,
     EvidenceFactory,
     SourceFactory,
     api_key_for,
-    pdf_document,
 )
 from .test_forms import fill, read_form
-from .tsa import TestTSA, require_openssl
 
-ADDRESS = "https://161.ru/text/incidents/2025/05/13/deserters.html"
-TITLE = "Ten deserters flee Rostov training ground"
-CAPTURED_AT = dt.datetime(2025, 5, 13, 14, 2, 9, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def tsa():
-    require_openssl()
-    with TestTSA() as authority:
-        yield authority
-
-
-@pytest.fixture(autouse=True)
-def _capture_settings(settings):
-    settings.CAPTURE_ON_SAVE = True
-    settings.CAPTURE_TSA_URL = []
-
-
-@pytest.fixture
-def handler(make_member):
-    user = make_member(Role.REPORTER, username="handler")
-    Membership.objects.filter(user=user).update(can_handle_sources=True)
-    return user
+pytest_plugins = ["tests.capture_fixtures"]
+pytestmark = pytest.mark.usefixtures("stored_capture_settings")
 
 
 @pytest.fixture
@@ -85,54 +62,6 @@ def citation(case, claim):
 def protected_citation(case, claim):
     return CitationFactory(claim=claim, url="https://t.me/insider_channel/4411",
                            source=SourceFactory(case=case, name="Insider", protected=True))
-
-
-def capture_result(tmp_path: Path, url: str, *, tsa=None, title: str = TITLE,
-                   captured_at=CAPTURED_AT) -> CaptureResult:
-    """What capture_page() returns for `url`, made here: a WACZ holding a datapackage, a
-    full-page PNG, a PDF and the manifest listing them, timestamped by `tsa` if given."""
-    folder = tmp_path / f"capture-{captured_at:%H%M%S}"
-    folder.mkdir()
-    wacz = folder / "page.wacz"
-    with zipfile.ZipFile(wacz, "w") as package:
-        package.writestr("datapackage.json", json.dumps({"title": title}))
-    png = folder / "page.png"
-    Image.new("RGB", (1280, 2400), (250, 240, 200)).save(png)
-    pdf = folder / "page.pdf"
-    pdf.write_bytes(pdf_document())
-
-    def listed(role, path):
-        data = path.read_bytes()
-        return CapturedFile(role, path.name, path, len(data), hashlib.sha256(data).hexdigest())
-
-    files = [listed("archive", wacz), listed("screenshot", png), listed("pdf", pdf)]
-    manifest = {"format": "casedesk-capture-manifest/1", "url": url, "final_url": url,
-                "http_status": 200, "title": title,
-                "captured_at": captured_at.isoformat().replace("+00:00", "Z"),
-                "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in files]}
-    data = manifest_bytes(manifest)
-    manifest_path = folder / "page.manifest.json"
-    manifest_path.write_bytes(data)
-    files.append(listed("manifest", manifest_path))
-    result = CaptureResult(url=url, final_url=url, http_status=200,
-                           response_headers=[("content-type", "text/html")], title=title,
-                           captured_at=captured_at, files=files, manifest=manifest,
-                           manifest_bytes=data, manifest_sha256=hashlib.sha256(data).hexdigest(),
-                           worker="desk-worker:4242")
-    if tsa is not None:
-        result.timestamp = stamp(data, [tsa.url], ca_file=tsa.ca_file)
-    return result
-
-
-def stored_capture(citation, user, tmp_path, *, tsa=None, **kwargs) -> Capture:
-    """A done capture of `citation` asked for by `user`, stored as the task stores one."""
-    address = citation.url or citation.protected_url
-    return store_capture(citation.pk, user.pk,
-                         capture_result(tmp_path, address, tsa=tsa, **kwargs))
-
-
-def files_of(capture) -> dict[str, Evidence]:
-    return {f.role: f.evidence for f in capture.files.select_related("evidence")}
 
 
 def claim_url(claim):

@@ -17,31 +17,11 @@ from cases.enums import Role
 from cases.models import CustodyEntry, Evidence, Membership
 
 from .background_worker import database_for_a_second_process, start_worker, stop_worker, wait_for
+from .capture_helpers import CHROMIUM
 from .factories import CitationFactory, ClaimFactory, SourceFactory
-from .pages.server import PageServer
-from .tsa import TestTSA
 
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def pages():
-    with PageServer("127.0.0.1") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tsa():
-    with TestTSA() as authority:
-        yield authority
-
-
-@pytest.fixture(autouse=True)
-def _capture_settings(settings, tsa):
-    settings.CAPTURE_ALLOWED_HOSTS = ["127.0.0.1"]
-    settings.CAPTURE_TSA_URL = [tsa.url]
-    settings.CAPTURE_TSA_CA_FILE = tsa.ca_file
-    settings.CAPTURE_ON_SAVE = True
+pytest_plugins = ["tests.capture_fixtures"]
+pytestmark = pytest.mark.usefixtures("live_capture_settings")
 
 
 @pytest.fixture

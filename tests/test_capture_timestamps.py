@@ -12,14 +12,10 @@ from capture.timestamps import load_certificates, stamp, verify_token
 
 from .tsa import TestTSA
 
+pytest_plugins = ["tests.capture_fixtures"]  # the test TSA (`tsa`)
+
 MANIFEST = b'{"files": [], "url": "https://161.ru/text/incidents/1.html"}\n'
 MANIFEST_SHA256 = hashlib.sha256(MANIFEST).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def tsa():
-    with TestTSA() as authority:
-        yield authority
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ the tests:
 - `/gzipped` answers an HTML page gzip-encoded;
 - `/embeds?src=URL` answers a page whose image is URL (another host's, say);
 - `/socket?to=URL` answers a page whose script opens a WebSocket to URL;
-- `/download` answers a file to save (Content-Disposition: attachment), not a page.
+- `/download` answers a file to save (Content-Disposition: attachment), not a page;
+- `/reports/dam-inspection.pdf` answers a PDF document (REPORT_PDF), as a cited report is.
 
 `requests` lists every path asked for, in order, so a test can show that a server was never
 reached.
@@ -27,6 +28,35 @@ PAGES = Path(__file__).resolve().parent
 
 GZIPPED_PAGE = ("<!DOCTYPE html><html><head><title>Compressed report</title></head><body>"
                 "<p>This report travelled gzip-encoded.</p></body></html>")
+
+
+def _pdf(text: str) -> bytes:
+    """A one-page PDF showing `text` (ASCII), written by hand: a header, five objects, their
+    cross-reference table, so that a PDF reader opens it and a type check sees a PDF."""
+    stream = f"BT /F1 18 Tf 40 140 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
+REPORT_TEXT = "Rostov dam inspection: gauges switched off on 12 May"
+REPORT_PDF = _pdf(REPORT_TEXT)
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -56,6 +86,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
                     f"<p id=\"to\" data-to=\"{to}\">Live updates</p>"
                     f"<script src=\"/socket.js\"></script></body></html>")
             return self._send(page.encode(), "text/html; charset=utf-8")
+        if parts.path == "/reports/dam-inspection.pdf":
+            return self._send(REPORT_PDF, "application/pdf")
         if parts.path == "/download":
             return self._send(b"col1,col2\n1,2\n", "text/csv",
                               disposition="attachment; filename=figures.csv")
