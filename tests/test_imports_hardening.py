@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.urls import reverse
+from django.utils import translation
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -235,6 +236,19 @@ def test_xlsx_over_the_row_limit_refused_without_reading_the_rest(case, reporter
                        "x.xlsx")
     assert refused.code == "too_many_rows"
     assert "50" in str(refused)
+
+
+def test_row_limit_refusal_groups_digits_as_the_readers_language_does(case, reporter,
+                                                                      settings):
+    settings.CASEDESK_IMPORT_MAX_ROWS = 1_500
+    data = ("title,occurred\n" + "Raid,2024\n" * 1_501).encode()
+    english = _refusal("incidents", case, reporter, data, "x.csv")
+    with translation.override("ru"):
+        russian = _refusal("incidents", case, reporter, data, "x.csv")
+    assert english.code == russian.code == "too_many_rows"
+    assert "more than 1,500 rows" in str(english)
+    # Django's own Russian formats group with a no-break space (no catalogue of ours needed).
+    assert "1\xa0500" in str(russian)
 
 
 def test_xlsx_row_numbered_far_below_refused_at_once(case, reporter, settings):
