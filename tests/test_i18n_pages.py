@@ -335,12 +335,14 @@ class Leftovers:
         return tuple(found)
 
     def _is_data_fragment(self, run, text, start, end):
+        if len(WORD.findall(run)) >= 3:
+            # A piece of a longer value (search results highlight inside words, too).
+            return run in self.blob
         if not re.search(rf"(?<![A-Za-z]){re.escape(run)}", self.blob):
             return False
         before = text[:start].rstrip(SEPARATORS.replace("…", ""))
         after = text[end:]
-        return (len(WORD.findall(run)) >= 3
-                or after.lstrip(" ").startswith(("…", "..."))
+        return (after.lstrip(" ").startswith(("…", "..."))
                 or before.endswith(DATA) or after.lstrip(SEPARATORS).startswith(DATA))
 
 
