@@ -1,5 +1,9 @@
 """django-filter filter sets of the API's lists. Every related-record filter offers the
-requesting user's cases only: another case's id is refused like a missing one (400)."""
+requesting user's cases only: another case's id is refused like a missing one (400).
+
+Every list takes `?q=`, the search page's search (cases/search.py: word forms, Russian and
+English stems, transliterations and Ukrainian spellings unless `?exact=true`), as one more
+condition on the list: its order, pages and other filters stay as they are."""
 
 import datetime as dt
 
@@ -8,6 +12,7 @@ from django import forms
 from django_filters.fields import IsoDateTimeField
 
 from capture.models import Capture
+from cases import search
 from cases.enums import CommentChannel, CommentOutcome, VerificationStatus
 from cases.models import (
     Case,
@@ -46,14 +51,37 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
-class CaseRecordFilter(django_filters.FilterSet):
+class TextSearchFilter(django_filters.FilterSet):
+    """`?q=` and `?exact=` (see the module docstring)."""
+
+    q = django_filters.CharFilter(
+        method="filter_text", max_length=search.MAX_QUERY_LENGTH,
+        help_text="Words, a name or a place, in any of their forms (as the search page: "
+                  '"quotes" for a phrase, -word to leave a word out, or to accept either).')
+    exact = django_filters.BooleanFilter(
+        method="filter_nothing",
+        help_text="true: `q` without transliterations (Rostov ↔ Ростов) and Ukrainian "
+                  "spellings (полігон ↔ полигон).")
+    #: The fields `q` searches in a list whose records have no stored search document.
+    search_fields: tuple[str, ...] = ()
+
+    def filter_text(self, queryset, name, value):
+        return search.matching_records(queryset, value,
+                                       variants=not self.form.cleaned_data.get("exact"),
+                                       fields=self.search_fields)
+
+    def filter_nothing(self, queryset, name, value):
+        return queryset  # read by filter_text
+
+
+class CaseRecordFilter(TextSearchFilter):
     case = django_filters.ModelChoiceFilter(queryset=_visible(Case), help_text="A case's id.")
     case_slug = django_filters.CharFilter(field_name="case__slug", help_text="A case's slug.")
     updated_after = UtcIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     updated_before = UtcIsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
 
 
-class CaseFilter(django_filters.FilterSet):
+class CaseFilter(TextSearchFilter):
     class Meta:
         model = Case
         fields = ["status", "sensitivity", "slug"]
@@ -114,6 +142,7 @@ class CitationFilter(CaseRecordFilter):
 
 
 class TaskFilter(CaseRecordFilter):
+    search_fields = ("title", "notes")
     assignee = django_filters.CharFilter(field_name="assignee__username",
                                          help_text="The assignee's username.")
     claim = django_filters.ModelChoiceFilter(queryset=_visible(Claim))
@@ -127,6 +156,8 @@ class TaskFilter(CaseRecordFilter):
 
 
 class CommentRequestFilter(CaseRecordFilter):
+    # A party that is a source by its name, which for a protected source is its codename.
+    search_fields = ("party_name", "party_source__name", "reply_summary")
     incident = django_filters.ModelChoiceFilter(queryset=_visible(Incident))
     party_source = django_filters.ModelChoiceFilter(queryset=_visible(Source))
     outcome = django_filters.ChoiceFilter(choices=CommentOutcome.choices)
@@ -152,7 +183,10 @@ class EvidenceFilter(CaseRecordFilter):
         fields = ["case", "claim", "incident", "citation", "capture", "content_type"]
 
 
-class CaptureFilter(django_filters.FilterSet):
+class CaptureFilter(TextSearchFilter):
+    # The cited quote; never the captured address (for a protected source, part of its
+    # identity).
+    search_fields = ("citation__quote",)
     case = django_filters.ModelChoiceFilter(queryset=_visible(Case), help_text="A case's id.")
     citation = django_filters.ModelChoiceFilter(queryset=_visible(Citation))
     requested_after = UtcIsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")

@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 
 from . import views
+from .search import SearchView
 
 app_name = "api"
 
@@ -23,6 +24,7 @@ router.register("evidence", views.EvidenceViewSet, basename="evidence")
 router.register("captures", views.CaptureViewSet, basename="capture")
 
 urlpatterns = [
+    path("v1/search/", SearchView.as_view(), name="search"),
     path("v1/", include(router.urls)),
     path("schema/", views.SchemaView.as_view(), name="schema"),
     path("docs/", views.DocsView.as_view(), name="docs"),

@@ -74,6 +74,7 @@ from django.contrib.postgres.search import (
     SearchHeadline,
     SearchQuery,
     SearchRank,
+    SearchVector,
     SearchVectorField,
     TrigramWordSimilarity,
 )
@@ -90,11 +91,12 @@ from django.db.models import (
     Lookup,
     Q,
     QuerySet,
+    TextField,
     Value,
     Window,
 )
 from django.db.models.expressions import Col, RawSQL
-from django.db.models.functions import Greatest, Replace
+from django.db.models.functions import Coalesce, Greatest, Replace
 from django.urls import reverse
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -570,6 +572,55 @@ def search(user, text: str, filters: Filters = NO_FILTERS, *, per_kind: int = 5,
     return results
 
 
+def matching_records(queryset: QuerySet, text: str, variants: bool = True,
+                     fields: tuple[str, ...] = ()) -> QuerySet:
+    """`queryset` less the records the search's words do not match: the API's `?q=` on its
+    lists, whatever else the list filters and however it orders. A record kind of the search
+    (KINDS) is matched by its stored document (and trigram similarity of names and places),
+    like the search page; other records (tasks, requests for comment, captures) by the same
+    document computed from `fields` (fields of their cases' records, never an identity), on
+    the rows the list's other conditions leave. On SQLite, by the patterns of
+    `word_patterns()`. Words that are all stop words match nothing."""
+    text = clean_query(text)
+    kind = next((k for k in KINDS.values() if k.model is queryset.model), None)
+    names = fields or tuple(name for name, _ in kind.document)
+    if not uses_full_text():
+        condition = Q() if word_patterns(text, variants) else Q(pk__in=[])
+        for pattern in word_patterns(text, variants):
+            any_field = Q()
+            for name in names:
+                any_field |= Q(**{f"{name}__iregex": pattern})
+            condition &= any_field
+        return queryset.filter(condition)
+    query = _ts_query(text, variants)
+    if kind is not None and not fields:
+        condition = Q(search_document=query)
+        if _trigram_applies(kind, text):
+            for name in kind.trigram_fields:
+                condition |= Q(TrigramWordSimilar(F(name), text))
+        return queryset.alias(search_document=StoredDocument()).filter(condition)
+    return queryset.alias(computed_document=_computed_document(names)).filter(
+        computed_document=query)
+
+
+def _computed_document(names: tuple[str, ...]):
+    """The stored document of migration 0013, computed from `names` (related fields too),
+    with every word's Ukrainian folding under weight D (the stored one folds only the words
+    that change, to keep the index small)."""
+    document = None
+    for name in names:
+        value = Coalesce(F(name), Value(""), output_field=TextField())
+        yo = Func(value, Value("Ёё"), Value("Ее"), function="translate",
+                  output_field=TextField())
+        folded = Func(value, Value("ІЇЄҐЁіїєґёЪъ'’ʼ"), Value("ИИЕГЕииеге"),
+                      function="translate", output_field=TextField())
+        part = (SearchVector(value, config=TEXT_SEARCH_CONFIG, weight="A")
+                + SearchVector(yo, config=QUERY_CONFIG, weight="A")
+                + SearchVector(folded, config=QUERY_CONFIG, weight="D"))
+        document = part if document is None else document + part
+    return document
+
+
 def _scoped(kind: RecordKind, user, filters: Filters, scope_keys: list | None = None) -> QuerySet:
     """The records of `kind` the user may see, filtered. `scope_keys`: the keys of the cases
     (or, for citations, the sources) `Case.objects.visible_to(user)` returned earlier in the
@@ -902,8 +953,9 @@ def _marked(headline: str) -> SafeString:
 # --- SQLite and other databases -----------------------------------------------------------
 
 
-# A Russian ending after a stem matched as a whole stem ("суд" finds "суда", "судом").
-_RUSSIAN_ENDING = "(?:[аеиоуыьэюяйё][а-яё]{0,3})?"
+# A Russian ending after a stem matched as a whole stem: "суд" finds "суда", "судом" (not
+# "судьба": an ending starts with a vowel or й).
+_RUSSIAN_ENDING = "(?:[аеиоуыэюяйё][а-яё]{0,3})?"
 # With variants, the Russian letters that Ukrainian spellings fold into (see fold_ukrainian).
 _UKRAINIAN_CLASSES = {"и": "[иії]", "е": "[еєё]", "г": "[гґ]"}
 
@@ -918,7 +970,9 @@ def _form_pattern(form: Form, variants: bool) -> str:
             letters.append("[её]")
         else:
             letters.append(re.escape(ch))
-    pattern = r"(?<!\w)" + "".join(letters)
+    # With variants, an apostrophe or ъ may stand between any two letters ("об'єкт" and
+    # "объект" are both обект).
+    pattern = r"(?<!\w)" + ("['’ʼъ]?" if variants else "").join(letters)
     if form.prefix or not _is_cyrillic(form.text):
         # SQLite has no English stems to compare: a Latin stem begins the words it stems.
         return pattern

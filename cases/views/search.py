@@ -14,6 +14,7 @@ from django.http import QueryDict
 from django.shortcuts import render
 from django.utils.choices import BaseChoiceIterator
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from .. import search
 from ..enums import VerificationStatus
@@ -55,30 +56,37 @@ class CaseSelect(forms.Select):
 
 class SearchForm(forms.Form):
     q = forms.CharField(
-        label="Search for", required=False, strip=True,
+        label=_("Search for"), required=False, strip=True,
         max_length=search.MAX_QUERY_LENGTH,
-        error_messages={"max_length": "Search for at most %(limit_value)d characters "
-                                      "(this is %(show_value)d)."},
+        error_messages={"max_length": _("Search for at most %(limit_value)d characters "
+                                        "(this is %(show_value)d).")},
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
-        help_text='Words in English or Russian, a name or a place. "Quotes" for a phrase, '
-                  "-word to leave a word out, or to accept either.",
+        help_text=_('Words in English, Russian or Ukrainian, a name or a place, in any of '
+                    'their forms. "Quotes" for a phrase, -word to leave a word out, or to '
+                    'accept either.'),
     )
-    case = forms.ModelChoiceField(queryset=Case.objects.none(), required=False,
-                                  empty_label="All my cases", widget=CaseSelect)
+    case = forms.ModelChoiceField(label=_("Case"), queryset=Case.objects.none(),
+                                  required=False, empty_label=_("All my cases"),
+                                  widget=CaseSelect)
     kind = forms.ChoiceField(
-        label="Record type", required=False,
-        choices=[("", "All records")] + [(k.key, k.label) for k in search.KINDS.values()])
+        label=_("Record type"), required=False,
+        choices=[("", _("All records"))] + [(k.key, k.label) for k in search.KINDS.values()])
     status = forms.ChoiceField(
-        label="Verification status", required=False,
-        choices=[("", "Any status")] + list(VerificationStatus.choices),
-        help_text="Claims only.")
-    date_from = forms.DateField(label="From", required=False,
+        label=_("Verification status"), required=False,
+        choices=[("", _("Any status"))] + list(VerificationStatus.choices),
+        help_text=_("Claims only."))
+    date_from = forms.DateField(label=_("From"), required=False,
                                 widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", required=False,
+    date_to = forms.DateField(label=_("To"), required=False,
                               widget=forms.DateInput(attrs={"type": "date"}),
-                              help_text="Incidents by when they happened, quotes by "
-                                        "publication, evidence by capture, the rest by when "
-                                        "they were added.")
+                              help_text=_("Incidents by when they happened, quotes by "
+                                          "publication, evidence by capture, the rest by when "
+                                          "they were added."))
+    # Off by default, so that the navbar's box (which sends only `q`) searches with them.
+    exact = forms.BooleanField(
+        label=_("Exact spelling"), required=False,
+        help_text=_("Without transliterations (Rostov ↔ Ростов) and Ukrainian spellings "
+                    "(полігон ↔ полигон)."))
     page = forms.IntegerField(required=False, min_value=1, max_value=1000,
                               widget=forms.HiddenInput)
 
@@ -96,14 +104,15 @@ class SearchForm(forms.Form):
         cleaned = super().clean()
         date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
         if date_from and date_to and date_from > date_to:
-            self.add_error("date_to", "The end of the range is before its start.")
+            self.add_error("date_to", _("The end of the range is before its start."))
         return cleaned
 
     def filters(self) -> search.Filters:
         data = self.cleaned_data
         return search.Filters(case=data.get("case"), kind=data.get("kind") or "",
                               status=data.get("status") or "", date_from=data.get("date_from"),
-                              date_to=data.get("date_to"))
+                              date_to=data.get("date_to"),
+                              variants=not data.get("exact"))
 
 
 def _query_string(params: QueryDict, **changes) -> str:
