@@ -6,7 +6,10 @@
 - `citation_captures`: a citation's page (GET: the citation and its captures in full) and
   "Capture now" (POST: a reporter or an editor asks for a capture; a handler for a protected
   source's address), through capture.tasks.ask_for_capture, which refuses with the codes of
-  capture.errors.
+  capture.errors. It serves the citations of claims and of incidents alike.
+- `incident_captures`: an incident's own citations (those cited for the incident, not for
+  one of its claims) with their captures and "Capture now", linked from the timeline: the
+  claim page shows a claim's.
 
 A capture of a protected source's address is for the case's source handlers only
 (capture.domain.withheld_from): anyone else is told that a capture exists and when it was
@@ -31,7 +34,7 @@ from capture.tasks import ask_for_capture
 from capture.watch import attach_watch_states
 
 from ..identities import citation_address
-from ..models import Citation
+from ..models import Citation, Incident
 from .case_page import case_view
 
 
@@ -159,3 +162,22 @@ def citation_captures(request, case_page, pk):
                               f"{capture.get_status_display().lower()}: this page shows "
                               "when it is done.")
     return redirect("cases:citation_captures", slug=case_page.case.slug, pk=citation.pk)
+
+
+@case_view(tab="timeline")
+def incident_captures(request, case_page, pk):
+    """An incident's citations and their captures, with "Capture now" for each the reader
+    may have captured (it posts to citation_captures). Read in a fixed number of queries,
+    whatever the number of citations and captures."""
+    incident = get_object_or_404(Incident.objects.of_case(case_page.case), pk=pk)
+    citations = list(
+        Citation.objects.filter(incident=incident).select_related("source", "via")
+        .order_by("pk"))
+    access = case_page.access
+    for citation in citations:
+        citation.incident = incident
+        citation.shown_url = citation_address(citation, handler=access.can_handle_sources)
+    attach_captures(citations, access)
+    return case_page.render("capture/incident_captures.html", {
+        "incident": incident, "citations": citations,
+    })
