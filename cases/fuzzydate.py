@@ -256,8 +256,8 @@ class FuzzyDate:
         start, end = self.start, self.end
         # Translators: "night" writes two days in a row as the night between them ("the night
         # before 9 May 2025"), "range" as a range of days ("8–9 May 2025"). Keep the word.
-        if _is_night(start, end) and pgettext("fuzzy date: two days in a row",
-                                              "range") == "night":
+        two_days_as = pgettext("fuzzy date: two days in a row", "range")
+        if two_days_as == "night" and _is_night(start, end):
             return pgettext("fuzzy date", "the night before %(date)s") % {
                 "date": end.describe()}
         plain = not (start.approximate or start.uncertain or start.time or end.time)

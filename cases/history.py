@@ -54,6 +54,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models.signals import post_delete, post_migrate, pre_delete, pre_migrate
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext, pgettext
 from simple_history import models as simple_history_models
 from simple_history.utils import bulk_create_with_history as _bulk_create_with_history
@@ -87,6 +88,16 @@ class HistoricalRecords(simple_history_models.HistoricalRecords):
     deletion is refused up front, as for the audit logs' `actor`: the admin says which
     records stand in the way, and the account is deactivated instead."""
 
+    def get_meta_options(self, model):
+        meta = super().get_meta_options(model)
+        # simple-history names the history "historical <name>" in English, from the name as it
+        # reads when the model is loaded: these follow the reader's language.
+        if not self.user_set_verbose_name:
+            meta["verbose_name"] = _historical_name(model._meta.verbose_name)
+        if not self.user_set_verbose_name_plural:
+            meta["verbose_name_plural"] = _historical_name(model._meta.verbose_name_plural)
+        return meta
+
     def get_extra_fields(self, model, fields):
         extra = super().get_extra_fields(model, fields)
         extra["__str__"] = _historical_str
@@ -98,6 +109,14 @@ class HistoricalRecords(simple_history_models.HistoricalRecords):
         if isinstance(user_field, models.ForeignKey):
             user_field.remote_field.on_delete = models.PROTECT
         return fields
+
+
+def _name_of_history(name) -> str:
+    return gettext("historical %(name)s") % {"name": name}
+
+
+# Lazy whatever `name` is: models load before translations can be read.
+_historical_name = lazy(_name_of_history, str)
 
 
 def _historical_str(historical) -> str:

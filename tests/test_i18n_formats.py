@@ -146,6 +146,9 @@ def test_model_names_in_russian():
         assert str(Claim._meta.verbose_name_plural) == "утверждения"
         assert str(Incident._meta.get_field("occurred").verbose_name) == "когда"
         assert str(CommentRequest._meta.verbose_name) == "запрос комментария"
+        assert str(Claim.history.model._meta.verbose_name) == "утверждение (история)"
+    with translation.override("en-gb"):
+        assert str(Claim.history.model._meta.verbose_name) == "historical claim"
 
 
 def test_model_refusal_in_russian_keeps_its_code():

@@ -101,8 +101,8 @@ class CommentRequest(AuthoredModel):
     objects = CommentRequestQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("request for comment")
-        verbose_name_plural = _("requests for comment")
+        verbose_name = _("comment request")
+        verbose_name_plural = _("comment requests")
         ordering = ["asked_at", "pk"]
         constraints = [
             models.CheckConstraint(
