@@ -450,13 +450,13 @@ def test_handler_grant_mail_is_in_each_recipients_language(case, editor, member,
     store_language(olga, "ru")
     Membership.objects.filter(user=member).update(can_handle_sources=True)
     now = timezone.localtime()
-    # The mail's date names its month: Django's own catalogue has it in Russian, so this
-    # holds whether or not Casedesk's catalogue is compiled.
+    # The mail's date names its month, which Django's own catalogue has in Russian (in the
+    # nominative or, after a day, the genitive): this holds whether or not Casedesk's
+    # catalogue is compiled, and whichever date format it gives.
     with translation.override("ru"):
-        russian_month = date_format(now, "F")
+        russian_months = {date_format(now, "F").lower(), date_format(now, "E").lower()}
     with translation.override("en-gb"):
         english_month = date_format(now, "F")
-    assert russian_month != english_month
 
     with translation.override("ru"):  # the granter reads Russian: no recipient's concern
         sent = identities.tell_handlers_of_grant(Membership.objects.get(user=member).pk,
@@ -464,7 +464,7 @@ def test_handler_grant_mail_is_in_each_recipients_language(case, editor, member,
     assert sent == 2
 
     mails = {message.to[0]: " ".join(message.body.split()) for message in mailoutbox}
-    assert russian_month in mails["olga@newsroom.example"]
+    assert any(month in mails["olga@newsroom.example"].lower() for month in russian_months)
     assert english_month not in mails["olga@newsroom.example"]
     assert english_month in mails["boris@newsroom.example"]
     assert "editor made member a source handler" in mails["boris@newsroom.example"]
