@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 from django.utils.html import format_html
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from capture.tasks import citations_saved
@@ -133,7 +133,7 @@ class SourceForm(CaseRecordForm):
         return Layout(
             Fieldset(gettext("Source"), "name",
                      Row(Column("kind"), Column("language"), Column("country")), *public),
-            Fieldset(pgettext("Admiralty grade", "Reliability"), "reliability",
+            Fieldset(gettext("Reliability"), "reliability",
                      _scale(gettext("What the grades mean"), RELIABILITY_MEANING),
                      "reliability_note"),
         )
@@ -209,7 +209,7 @@ class ClaimForm(CaseRecordForm):
                               "deserters”), record it so the running tally can be followed.")),
                 Row(Column("figure_qualifier"), Column("figure_value"), Column("figure_unit")),
             ),
-            Fieldset(pgettext("Admiralty grade", "Credibility"), "credibility",
+            Fieldset(gettext("Credibility"), "credibility",
                      _scale(gettext("What the grades mean"), CREDIBILITY_MEANING)),
         )
 
