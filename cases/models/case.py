@@ -37,7 +37,7 @@ LEAD_NOT_ELIGIBLE_MESSAGE = _(
 
 class Case(TimeStampedModel):
     title = models.CharField(_("title"), max_length=200)
-    slug = models.SlugField(_("address name"), max_length=80, unique=True, blank=True,
+    slug = models.SlugField(_("slug"), max_length=80, unique=True, blank=True,
                             help_text=_("Used in addresses: made from the title with a random "
                                         "ending when the case is opened."))
     summary = models.TextField(_("summary"), blank=True)
@@ -138,7 +138,7 @@ class Membership(models.Model):
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="+", editable=False,
                                  verbose_name=_("added by"))
-    added_at = models.DateTimeField(_("added"), auto_now_add=True)
+    added_at = models.DateTimeField(_("added at"), auto_now_add=True)
 
     history = HistoricalRecords()
     objects = MembershipQuerySet.as_manager()

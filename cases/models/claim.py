@@ -154,7 +154,7 @@ class VerificationEvent(models.Model):
                               related_name="verification_events", verbose_name=_("actor"))
     note = models.TextField(_("note"), blank=True)
     override_reason = models.TextField(_("override reason"), blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 

@@ -42,7 +42,7 @@ class Evidence(AuthoredModel):
     captured_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+",
                                     verbose_name=_("captured by"))
-    captured_at = models.DateTimeField(_("captured"), default=timezone.now,
+    captured_at = models.DateTimeField(_("captured at"), default=timezone.now,
                                        validators=[validate_datetime_in_range],
                                        help_text=_("When the file was collected or archived."))
     description = models.TextField(_("description"), blank=True)

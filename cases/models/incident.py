@@ -21,7 +21,7 @@ class IncidentType(models.Model):
     """A newsroom-wide taxonomy of incident types, extended by editors in the admin."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
-    slug = models.SlugField(_("address name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
     description = models.TextField(_("description"), blank=True)
 
     history = HistoricalRecords()
@@ -95,9 +95,9 @@ class Incident(AuthoredModel):
         _("when"), max_length=64,
         help_text=format_lazy("{} {}", _("EDTF date:"), fuzzydate.FORMAT_HELP),
     )
-    occurred_earliest = models.DateField(_("earliest possible day"), null=True, blank=True,
+    occurred_earliest = models.DateField(_("occurred earliest"), null=True, blank=True,
                                          editable=False, db_index=True)
-    occurred_latest = models.DateField(_("latest possible day"), null=True, blank=True,
+    occurred_latest = models.DateField(_("occurred latest"), null=True, blank=True,
                                        editable=False)
 
     place_name = models.CharField(_("place"), max_length=200, blank=True)
@@ -112,7 +112,7 @@ class Incident(AuthoredModel):
                                     blank=True, validators=[MinValueValidator(Decimal(-180)),
                                                             MaxValueValidator(Decimal(180))])
     geo_precision = models.CharField(
-        _("place precision"), max_length=20, choices=GeoPrecision.choices, blank=True,
+        _("geo precision"), max_length=20, choices=GeoPrecision.choices, blank=True,
         help_text=_("How precisely the place is known: the coordinates stand for a point, a "
                     "town, a district, a region or only the country."),
     )

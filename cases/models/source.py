@@ -207,9 +207,9 @@ class Citation(AuthoredModel):
     protected_url = EncryptedCharField(_("address"), max_length=500, null=True, blank=True,
                                        editable=False)
     published_at = models.DateTimeField(
-        _("published"), null=True, blank=True, validators=[validate_datetime_in_range],
+        _("published at"), null=True, blank=True, validators=[validate_datetime_in_range],
         help_text=_("When the source published it (report date)."))
-    accessed_at = models.DateTimeField(_("accessed"), null=True, blank=True,
+    accessed_at = models.DateTimeField(_("accessed at"), null=True, blank=True,
                                        validators=[validate_datetime_in_range],
                                        help_text=_("When we read or archived it."))
     language = models.CharField(_("language"), max_length=16, blank=True)
