@@ -5,14 +5,43 @@ Only what `visible_to(user)` returns is ever searched. A protected source's iden
 (SourceIdentity, encrypted) is no part of any document: sources are found by their name,
 which for a protected source is its codename.
 
-PostgreSQL: full-text search with the `russian` text search configuration, whose parser
-sends ASCII words to the English Snowball stemmer and Cyrillic words to the Russian one, so
-"deserter" finds "deserters", "дезертир" finds "дезертиры", and one query may mix both. The
-query is read with `websearch_to_tsquery` (quotes for phrases, `or`, `-word`), which accepts
-any input without a syntax error. Names and places are also matched by trigram word
-similarity (pg_trgm: "Rostow" finds "Rostov"). Each searchable table has a stored generated
-column `search_document` (the weighted tsvector of the fields in `RecordKind.document`) with
-a GIN index, and trigram GIN indexes on names and places (migration 0005).
+Words and their forms (the query side is "Words and their forms" below; the stored side,
+migration 0013). A reporter types "Ростов" and expects "в Ростове", "под Ростовом",
+"Ростовской области"; the `russian` stemmer alone cuts "Ростов" to "рост" (as if -ов were a
+genitive plural), which finds "рост цен" and misses "Ростовской" (ростовск). So each stored
+document holds, per field, the `russian` configuration's stems *and* the `simple`
+configuration's unstemmed words, and the query is built here, word by word, as lexemes that
+are either whole stems or the beginnings of words (`'ростов':*`, served by the same GIN index
+as a range of its keys):
+
+- a Cyrillic word is looked for as the beginning of words (from five letters on), and so is
+  its Snowball stem ("Ростове" → ростов:*, "дезертиры" → дезертир:*, which also finds
+  "дезертировали" and "дезертирство"); a short stem only as a whole stem ("суда" → суд, not
+  судьба). The stem of a word ending in -ов/-ев is used only when long (дезертиров →
+  дезертир), since the ending is as often part of a name (Ростов, Иванов) as a plural's;
+- an ASCII word as its English stem (as before: "deserter" finds "deserters") or the
+  beginning of words;
+- stop words are left out (PostgreSQL's own lists), and `"quotes"`, `or` and `-word` read as
+  websearch_to_tsquery read them; nothing typed becomes tsquery syntax;
+- with the option on (`Filters.variants`, the page's "Exact spelling" unticked, the API's
+  `exact=false`): the word's transliteration (Rostov ↔ Ростов, Kharkiv ↔ Харків) and its
+  Ukrainian spelling folded into Russian (і ї → и, є → е, ґ → г, no apostrophe or ъ:
+  полігон ↔ полигон, об'єкт ↔ объект). The documents store the folded form of their
+  Ukrainian words under weight D, which no field uses; with the option off every lexeme is
+  restricted to weights A–C, so neither is found.
+
+Measured against the alternatives the issue named: an ispell dictionary needs Debian's
+hunspell-ru installed on every server and CI machine (PostgreSQL's share directory, outside
+the project) and still leaves names such as Ростов out of its dictionary; a lemmatiser
+(pymorphy3) knows them but runs in Python, and the documents must stay generated columns
+that PostgreSQL keeps on every write path (COPY, psql) — so it could serve only the query,
+and the prefixes above already give it the forms a lemma would. Prefixes of stems need
+nothing outside PostgreSQL and Python, and keep the search indexed (bench/results/search.md).
+
+Names and places are also matched by trigram word similarity (pg_trgm: "Rostow" finds
+"Rostov"; migration 0005's trigram GIN indexes). Each searchable table has a stored
+generated column `search_document` (the weighted tsvector of the fields in
+`RecordKind.document`) with a GIN index.
 
 Ranking is bounded: a kind's matches are first cut to CANDIDATE_LIMIT candidates, and only
 those are ranked (ts_rank on the stored document, or trigram similarity when greater); one
@@ -54,8 +83,12 @@ whatever the words. The candidates are therefore the first matches among the row
 by one (the newest, for a user who sees most cases), otherwise the first ones the text
 index gives, in table order.
 
-SQLite (the local demo): every word must start a word of the record (case-insensitive,
-Unicode-aware), newest first, with the matches highlighted in Python. No stemming.
+SQLite (the local demo): the same forms of each word, as regular expressions (a form at the
+start of a word of the record, case-insensitive, Unicode-aware; a whole stem followed by at
+most a Russian ending; Ukrainian letters as classes of their Russian ones), every word
+required, newest first, with the matches highlighted in Python. Snowball's Python stemmer
+(snowballstemmer, pinned) is the same algorithm as PostgreSQL's; English stems that are no
+beginning of their word ("countri") are not found on SQLite.
 
 Snippets are escaped here, then the highlight markers are turned into <mark>: nothing from
 the data can become markup.
