@@ -31,12 +31,13 @@ catalogues: $(CATALOGUES:.po=.mo)
 locale/%.mo: locale/%.po | $(VENV)/.installed
 	$(BIN)/python -m config.catalogues $<
 
-# Brings the Russian catalogue up to date with the strings marked in the code and templates
+# Brings the catalogues (MESSAGES_LANGUAGES, default ru) up to date with the strings marked in the code and templates
 # (then translate what is new). Translators only: makemessages needs GNU gettext (xgettext).
 # No djangojs domain: no script of ours holds text of its own (static/js reads it from pages).
+MESSAGES_LANGUAGES ?= ru
 MESSAGES_IGNORE := .venv .venv-scan staticfiles fuzz scan bench node_modules tests build
 messages: install
-	$(BIN)/python manage.py makemessages -l ru --no-obsolete $(addprefix --ignore=,$(MESSAGES_IGNORE))
+	$(BIN)/python manage.py makemessages $(addprefix -l ,$(MESSAGES_LANGUAGES)) --no-obsolete $(addprefix --ignore=,$(MESSAGES_IGNORE))
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,7 +44,9 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "csp",  # django-csp: its system checks (the policy itself is set by its middleware)
-    "axes",  # django-axes: sign-in throttling (its tables hold recent failed attempts)
+    # django-axes: sign-in throttling (its tables hold recent failed attempts); named in the
+    # back office in the reader's language (config/apps.py)
+    "config.apps.SignInAttemptsConfig",
     # django-allauth: the sign-in flow, with its two-factor stage (TOTP, recovery codes,
     # security keys) from allauth.mfa. Only these two parts: no social accounts, no sign-up.
     "allauth",
@@ -58,7 +61,7 @@ INSTALLED_APPS = [
     # framework (the backport; on Django 6 `django.tasks` needs no app), its database backend,
     # and our module, which application code calls and which retries failed tasks.
     "django_tasks",
-    "django_tasks_db",
+    "config.apps.BackgroundTaskResultsConfig",  # django_tasks_db, named as in config/apps.py
     "background",
     # Captures of cited pages (capture/): archived, photographed, hashed, timestamped.
     "capture",
@@ -153,12 +156,13 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
-# The languages of the interface, each named in itself (the switcher shows them so). Adding
-# one is its catalogue, locale/<code>/LC_MESSAGES/django.po, and a line here, e.g.
-# ("uk", "Українська"): the preference's choices and the switcher read this list.
+# The languages of the interface. Adding one is its catalogue,
+# locale/<code>/LC_MESSAGES/django.po, and a line here, e.g. ("uk", _("Ukrainian")): the
+# preference's choices and the navbar's switcher read this list. Django's own catalogues
+# translate these names; the switcher shows each in itself (preferences/templatetags).
 LANGUAGES = [
-    ("en-gb", "English"),
-    ("ru", "Русский"),
+    ("en-gb", _("English")),
+    ("ru", _("Russian")),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # The switcher's cookie, for visitors not signed in: a year, never read by scripts (and

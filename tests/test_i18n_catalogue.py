@@ -20,7 +20,6 @@ from config.catalogues import catalogues, compile_catalogue
 
 LOCALE_DIR = Path(settings.BASE_DIR) / "locale"
 RUSSIAN = LOCALE_DIR / "ru" / "LC_MESSAGES" / "django.po"
-RUSSIAN_PLURAL_FORMS = 3
 
 # Python's %-placeholders: %(name)s, %s, %d, %.1f; "%%" is a literal percent sign.
 PLACEHOLDER = re.compile(r"%(?:\([^)]+\))?[#0 +-]*\d*(?:\.\d+)?[sdifrxXeEgGcou]|%%")
@@ -34,10 +33,16 @@ def placeholders(text):
     return [item for item in found if item != "%%"]
 
 
-def problems(po_path, plural_forms=RUSSIAN_PLURAL_FORMS):
+def plural_forms_of(catalogue):
+    match = re.search(r"nplurals\s*=\s*(\d+)", catalogue.metadata.get("Plural-Forms", ""))
+    return int(match.group(1)) if match else 2
+
+
+def problems(po_path):
     """What is wrong with the catalogue at `po_path`, one line each."""
     found = []
     catalogue = polib.pofile(str(po_path), encoding="utf-8")
+    plural_forms = plural_forms_of(catalogue)
     for entry in catalogue:
         if entry.obsolete:
             continue
@@ -189,10 +194,14 @@ msgstr "Утверждения"
 # --- our catalogues ---------------------------------------------------------------------------
 
 
-def test_the_russian_catalogue_is_complete():
-    assert RUSSIAN.exists(), f"{RUSSIAN} is missing: make messages creates it"
-    found = problems(RUSSIAN)
-    assert not found, f"{len(found)} problems in {RUSSIAN}:\n" + "\n".join(found)
+def test_the_russian_catalogue_exists():
+    assert RUSSIAN in catalogues(LOCALE_DIR), f"{RUSSIAN} is missing: make messages creates it"
+
+
+@pytest.mark.parametrize("po_path", catalogues(LOCALE_DIR), ids=str)
+def test_every_catalogue_is_complete(po_path):
+    found = problems(po_path)
+    assert not found, f"{len(found)} problems in {po_path}:\n" + "\n".join(found)
 
 
 @pytest.mark.parametrize("po_path", catalogues(LOCALE_DIR), ids=str)

@@ -55,14 +55,22 @@ ALLOWED_WORDS = {
     "TSA",  # RFC 3161 Time-Stamp Authority, named in captures as in its standard
     "RFC",
     "UTC",  # the time zone's name in times shown
-    "TOTP",  # the authenticator standard's name (allauth's Russian catalogue keeps it)
+    "TOTP", "WebAuthn",  # the standards' names (allauth's Russian catalogue keeps them)
     "ID",  # Django's own admin column for primary keys (its Russian catalogue keeps it)
-    "CASEDESK_REQUIRE_2FA",  # a setting's name, in the demo banner's <code>
-    "REQUIRE", "FA",  # ...as the word pattern splits it
+    "Excel",  # the program's name
+    "GeoJSON", "LD",  # GeoJSON, JSON-LD: formats of the exports
+    "ClaimReview",  # schema.org's type name, which the export writes
     "ACLED",  # the dataset whose export format Casedesk offers
     "EDTF",  # Extended Date/Time Format, the standard's name
     "NUL",  # the character's name
+    "Control", "Command", "Mac",  # key names Django's own Russian catalogue keeps
+    "email",  # as django-allauth's Russian catalogue writes it ("подтверждение email адреса")
 }
+
+# Back-office labels other apps write as plain strings, not marked for translation, so no
+# catalogue can translate them (django-allauth's two-factor models, django-tasks-db's id).
+UNMARKED_BY_THEIR_APPS = {"authenticator", "Authenticators", "authenticators", "type", "data",
+                          "created at", "last used at", "id"}
 
 # Roles of the demo case (cases/demo.py USERS). The reporter is the case's source handler.
 ROLES = {
@@ -193,7 +201,8 @@ def admin_pages():
 
 # --- what a reader sees ---------------------------------------------------------------------
 
-SKIPPED_ELEMENTS = {"script", "style", "template"}
+# Not read: code, and what is typed or shown by a machine (setting and column names).
+SKIPPED_ELEMENTS = {"script", "style", "template", "code", "kbd", "samp"}
 VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                  "source", "track", "wbr"}
 READ_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "data-confirm")
@@ -217,7 +226,9 @@ class VisibleText(HTMLParser):
         lang = attributes.get("lang")
         skipped = (self.skipping or tag in SKIPPED_ELEMENTS
                    or (lang is not None and not lang.lower().startswith(self.language)))
-        if not skipped:
+        # Django's admin writes its yes/no/unknown icons' alt as "True", "False", "None".
+        boolean_icon = tag == "img" and "/admin/img/icon-" in (attributes.get("src") or "")
+        if not skipped and not boolean_icon:
             self.texts.extend(attributes[name] for name in READ_ATTRIBUTES
                               if attributes.get(name))
             if tag == "input" and attributes.get("type") in {"submit", "button", "reset"}:
@@ -290,9 +301,12 @@ def json_strings(value):
 NOT_WORDS = [
     re.compile(r"https?://\S+|www\.\S+"),  # addresses
     re.compile(r"\S+@\S+\.\S+"),  # e-mail addresses
+    re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b"),  # host names (schema.org, replayweb.page)
+    re.compile(r"\b\w+_\w+\b"),  # identifiers (a column's or a setting's name)
     re.compile(r"(?<![\w-])/[\w./?=&%#:-]*"),  # paths
     re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?\b"),  # ISO dates
     re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE),  # hashes, ids
+    re.compile(r"\b\w+\*+"),  # a masked secret (the password hash's salt: "XH*****")
     re.compile(r"\b[\w-]*\d[\w-]*\b"),  # numbers, and codes holding digits (grades like B2)
 ]
 LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z'’_-]*(?:[ \t\n,.:;()«»\"'&/–—-]+[A-Za-z][A-Za-z'’_-]*)*")
@@ -368,6 +382,8 @@ def read_pages(client, pages, leftovers, language="ru", **headers):
         assert f'<html lang="{language}"' in html, f"{url}: the page is not marked {language}"
         for text in visible_texts(html, language):
             for run in leftovers.english(text):
+                if url.startswith("/admin/") and run in UNMARKED_BY_THEIR_APPS:
+                    continue
                 if run not in found[url]:
                     found[url].append(run)
     return read, {url: runs for url, runs in found.items() if runs}
