@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
@@ -98,10 +99,10 @@ def package_wacz(warc: Path, output: Path, *, main: Exchange, title: str, text: 
                                 "--url", main_url, "--title", title or main_url, str(warc)])
     except Exception as exc:  # py-wacz raises whatever its indexer met
         raise CaptureError(errors.PACKAGING_FAILED,
-                           "The archive could not be packaged as WACZ.") from exc
+                           _("The archive could not be packaged as WACZ.")) from exc
     if status != 0 or not output.exists():
         raise CaptureError(errors.PACKAGING_FAILED,
-                           "The archive could not be packaged as WACZ.")
+                           _("The archive could not be packaged as WACZ."))
 
 
 def read_datapackage(wacz: Path | io.BytesIO) -> dict:

@@ -32,6 +32,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from background import worker_id
 from cases.enums import Role
@@ -57,13 +58,15 @@ from .timestamps import stamp, verify_token
 WACZ = Kind("a WACZ web archive", "application/wacz", ("wacz",))
 MANIFEST = Kind("a capture manifest", "application/json", ("json",))
 KINDS = {ROLE_ARCHIVE: WACZ, ROLE_SCREENSHOT: PNG, ROLE_PDF: PDF, ROLE_MANIFEST: MANIFEST}
+# Stored with each file (Evidence.description), in the language the worker runs in.
 DESCRIPTIONS = {
-    ROLE_ARCHIVE: "Web capture: archive of everything the browser loaded (WACZ, replayable)",
-    ROLE_SCREENSHOT: "Web capture: full-page screenshot (PNG)",
-    ROLE_PDF: "Web capture: the page as rendered, printed to PDF",
-    ROLE_MANIFEST: "Web capture: manifest (each file's name, size and SHA-256; the address; "
-                   "the time)",
-    ROLE_FILE: "Web capture: the file the address served, as served",
+    ROLE_ARCHIVE: gettext_lazy("Web capture: archive of everything the browser loaded (WACZ, "
+                               "replayable)"),
+    ROLE_SCREENSHOT: gettext_lazy("Web capture: full-page screenshot (PNG)"),
+    ROLE_PDF: gettext_lazy("Web capture: the page as rendered, printed to PDF"),
+    ROLE_MANIFEST: gettext_lazy("Web capture: manifest (each file's name, size and SHA-256; "
+                                "the address; the time)"),
+    ROLE_FILE: gettext_lazy("Web capture: the file the address served, as served"),
 }
 # Failures worth another attempt (the task framework retries them with backoff); refusals
 # and the rest are final.
@@ -157,7 +160,7 @@ def request_capture(citation, user, *, trigger: str = Capture.Trigger.REQUESTED,
     Two queries when it records one: the requester's membership and the captures pending
     (one read for both questions), then the insert. Inside a caller's transaction it adds
     no savepoint of its own."""
-    _, protected = capture_address(citation, user, trigger=trigger)
+    _address, protected = capture_address(citation, user, trigger=trigger)
     pending = Q(status__in=[Capture.Status.QUEUED, Capture.Status.RUNNING])
     if unless_captured and citation.url:
         pending |= Q(status=Capture.Status.DONE, url=citation.url)
@@ -225,10 +228,10 @@ def run_capture(capture_id: int, *, options: dict | None = None) -> Capture:
                                     "failure_code", "failure_reason"])
     try:
         if capture.citation is None:
-            raise CaptureError(errors.NO_ADDRESS, "The citation was deleted.")
+            raise CaptureError(errors.NO_ADDRESS, _("The citation was deleted."))
         # With the requester's rights as they are now: a handler right withdrawn since the
         # request stops the capture of a protected address.
-        address, _ = capture_address(capture.citation, capture.requested_by,
+        address, _protected = capture_address(capture.citation, capture.requested_by,
                                      trigger=capture.trigger)
         result = capture_page(address, **(options or capture_options()))
     except CaptureError as exc:
@@ -264,14 +267,17 @@ def _check_files(result: CaptureResult) -> None:
                     else listed.get(captured.name))
         if digest != captured.sha256 or digest != expected or size != captured.size:
             raise CaptureError(errors.HASH_MISMATCH,
-                               f"The {captured.role} file changed after it was captured.")
+                               _("The %(role)s file changed after it was captured.")
+                               % {"role": captured.role})
 
 
 def _custody_note(capture: Capture, result: CaptureResult, user) -> str:
     asked_by = user.get_full_name() or user.get_username()
-    return (f"Captured from the web by worker {capture.worker or result.worker} at "
-            f"{result.captured_at:%Y-%m-%d %H:%M:%S} UTC (capture {capture.pk}), asked for by "
-            f"{asked_by}. Manifest SHA-256: {result.manifest_sha256}.")
+    return _("Captured from the web by worker %(worker)s at %(when)s UTC (capture %(number)s), "
+             "asked for by %(who)s. Manifest SHA-256: %(sha256)s.") % {
+        "worker": capture.worker or result.worker,
+        "when": f"{result.captured_at:%Y-%m-%d %H:%M:%S}", "number": capture.pk,
+        "who": asked_by, "sha256": result.manifest_sha256}
 
 
 def store_capture(citation_id: int, requested_by_id: int, result: CaptureResult, *,
@@ -330,10 +336,12 @@ def store_capture(citation_id: int, requested_by_id: int, result: CaptureResult,
             manifest = capture.files.get(role=CaptureFile.Role.MANIFEST).evidence
             CustodyEntry.objects.create(
                 evidence=manifest, action=CustodyEntry.Action.HASH_VERIFIED, actor=user,
-                note=f"RFC 3161 timestamp over this manifest's SHA-256 "
-                     f"({result.manifest_sha256}) by {capture.tsa_url}, certifying "
-                     f"{capture.timestamped_at:%Y-%m-%d %H:%M:%S} UTC, verified against the "
-                     f"TSA's certificate chain ({timestamp.signer}).")
+                note=_("RFC 3161 timestamp over this manifest's SHA-256 (%(sha256)s) by "
+                       "%(tsa)s, certifying %(certified)s UTC, verified against the TSA's "
+                       "certificate chain (%(signer)s).") % {
+                    "sha256": result.manifest_sha256, "tsa": capture.tsa_url,
+                    "certified": f"{capture.timestamped_at:%Y-%m-%d %H:%M:%S}",
+                    "signer": timestamp.signer})
     return capture
 
 
@@ -341,9 +349,10 @@ def _store_file(capture, citation, user, captured, note, origin, result) -> Evid
     # A served file's type is detected from its content when it is stored (Evidence.save),
     # as for any file that did not come through the upload check.
     kind = KINDS.get(captured.role)
-    description = DESCRIPTIONS[captured.role]
+    description = str(DESCRIPTIONS[captured.role])
     if not capture.protected and result.title:
-        description += f": “{result.title[:200]}”"
+        description = _("%(description)s: “%(title)s”") % {"description": description,
+                                                          "title": result.title[:200]}
     evidence = Evidence(case_id=capture.case_id, claim_id=citation.claim_id,
                         incident_id=citation.incident_id, created_by=user, captured_by=user,
                         captured_at=result.captured_at, origin_url=origin,
@@ -359,7 +368,8 @@ def _store_file(capture, citation, user, captured, note, origin, result) -> Evid
         evidence.save()
     if evidence.sha256 != captured.sha256:
         raise CaptureError(errors.HASH_MISMATCH,
-                           f"The {captured.role} file was stored with another SHA-256.")
+                           _("The %(role)s file was stored with another SHA-256.")
+                           % {"role": captured.role})
     evidence.start_custody(user, note)
     CaptureFile.objects.create(capture=capture, evidence=evidence, role=captured.role)
     return evidence

@@ -41,6 +41,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from django.utils.translation import gettext as _
+
 from . import errors
 from .archive import WarcRecorder, package_wacz
 from .errors import CaptureError
@@ -126,7 +128,7 @@ def normalize_url(url: str) -> str:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
-        raise CaptureError(errors.INVALID_URL, "The address cannot be read.") from None
+        raise CaptureError(errors.INVALID_URL, _("The address cannot be read.")) from None
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if ":" in host:
@@ -164,7 +166,8 @@ def capture_page(url: str, *, allowed_hosts=(), proxy: str | None = None,
     url = normalize_url(url)
     policy.check(url)
     if not Path(chromium).exists():
-        raise CaptureError(errors.BROWSER_FAILED, f"No Chromium at {chromium}.")
+        raise CaptureError(errors.BROWSER_FAILED,
+                           _("No Chromium at %(path)s.") % {"path": chromium})
     workdir = Path(tempfile.mkdtemp(prefix="casedesk-capture-"))
     try:
         session = _Session(url, policy, proxy_config, limits, chromium, workdir)
@@ -274,7 +277,7 @@ class _Session:
                         executable_path=self.chromium, args=args, timeout=30_000)
                 except PlaywrightError as exc:
                     raise CaptureError(errors.BROWSER_FAILED,
-                                       "The browser could not be started.") from exc
+                                       _("The browser could not be started.")) from exc
                 try:
                     return await self._capture(browser)
                 finally:
@@ -321,12 +324,12 @@ class _Session:
             text = str(exc)
             if "Download is starting" in text:
                 raise CaptureError(errors.DOWNLOAD_REFUSED,
-                                   "The address is a file to download, not a page.") from None
+                                   _("The address is a file to download, not a page.")) from None
             if "Timeout" in text:
                 raise CaptureError(errors.TIMEOUT,
-                                   "The page did not load in time.") from None
+                                   _("The page did not load in time.")) from None
             raise CaptureError(errors.BROWSER_FAILED,
-                               "The browser could not show the page.") from exc
+                               _("The browser could not show the page.")) from exc
         await self._settle(page)
 
         title = (await page.title())[:1000]
@@ -343,7 +346,7 @@ class _Session:
             await page.pdf(path=str(pdf), print_background=True, format="A4")
         except PlaywrightError as exc:
             raise CaptureError(errors.BROWSER_FAILED,
-                               "The page could not be photographed or printed.") from exc
+                               _("The page could not be photographed or printed.")) from exc
         with contextlib.suppress(Exception):
             await context.close()
         self.recorder.close()

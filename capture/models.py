@@ -26,6 +26,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cases.crypto import EncryptedTextField
 from cases.models.base import CaseDataQuerySet
@@ -36,19 +38,19 @@ DETAIL_FIELDS = ("url", "final_url", "title", "response_headers", "manifest", "r
 
 class Capture(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", pgettext_lazy("capture status", "Queued")
+        RUNNING = "running", pgettext_lazy("capture status", "Running")
+        DONE = "done", pgettext_lazy("capture status", "Done")
+        FAILED = "failed", pgettext_lazy("capture status", "Failed")
 
     class Trigger(models.TextChoices):
         # Asked for by someone (a button, the API, the capture command): a protected
         # source's address is captured only this way, and only for a source handler.
-        REQUESTED = "requested", "Requested"
+        REQUESTED = "requested", _("Requested")
         # Made because a citation with an address was saved.
-        CITATION_SAVED = "citation_saved", "Citation saved"
+        CITATION_SAVED = "citation_saved", _("Citation saved")
         # Made because a re-check found the page's text changed (capture/watch.py).
-        PAGE_CHANGED = "page_changed", "Page changed"
+        PAGE_CHANGED = "page_changed", _("Page changed")
 
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="captures")
     citation = models.ForeignKey("cases.Citation", null=True, blank=True,
@@ -66,31 +68,31 @@ class Capture(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # The background task that makes it (background.state() tells its attempts and retries).
     task_id = models.CharField(max_length=64, blank=True)
-    worker = models.CharField("captured by worker", max_length=200, blank=True,
-                              help_text="Host and process that made the capture.")
+    worker = models.CharField(_("captured by worker"), max_length=200, blank=True,
+                              help_text=_("Host and process that made the capture."))
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     # What the page answered. Empty for a protected address: see sealed_details.
     protected = models.BooleanField(default=False, editable=False)
-    url = models.TextField("address", blank=True)
-    final_url = models.TextField("final address", blank=True)
-    http_status = models.PositiveSmallIntegerField("HTTP status", null=True, blank=True)
+    url = models.TextField(_("address"), blank=True)
+    final_url = models.TextField(_("final address"), blank=True)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     response_headers = models.JSONField(default=list, blank=True)
     title = models.TextField(blank=True)
     manifest = models.JSONField(null=True, blank=True)
-    refused = models.JSONField("resources refused", default=list, blank=True)
+    refused = models.JSONField(_("resources refused"), default=list, blank=True)
     sealed_details = EncryptedTextField(null=True, blank=True, editable=False)
     captured_at = models.DateTimeField(null=True, blank=True)
 
-    manifest_sha256 = models.CharField("manifest SHA-256", max_length=64, blank=True,
+    manifest_sha256 = models.CharField(_("manifest SHA-256"), max_length=64, blank=True,
                                        db_index=True)
-    timestamp_token = models.BinaryField("RFC 3161 timestamp token (DER)", null=True,
+    timestamp_token = models.BinaryField(_("RFC 3161 timestamp token (DER)"), null=True,
                                          blank=True)
-    tsa_chain_pem = models.TextField("TSA certificate chain (PEM)", blank=True)
-    tsa_url = models.CharField("Time-Stamp Authority", max_length=500, blank=True)
-    timestamped_at = models.DateTimeField("time certified by the TSA", null=True, blank=True)
-    verified_at = models.DateTimeField("timestamp verified at", null=True, blank=True)
+    tsa_chain_pem = models.TextField(_("TSA certificate chain (PEM)"), blank=True)
+    tsa_url = models.CharField(_("Time-Stamp Authority"), max_length=500, blank=True)
+    timestamped_at = models.DateTimeField(_("time certified by the TSA"), null=True, blank=True)
+    verified_at = models.DateTimeField(_("timestamp verified at"), null=True, blank=True)
     timestamp_error = models.TextField(blank=True)
 
     objects = CaseDataQuerySet.as_manager()
@@ -134,12 +136,12 @@ class CaptureFile(models.Model):
     """Which Evidence of a capture is its archive, screenshot, PDF or manifest."""
 
     class Role(models.TextChoices):
-        ARCHIVE = "archive", "Web archive (WACZ)"
-        SCREENSHOT = "screenshot", "Screenshot (PNG)"
-        PDF = "pdf", "PDF of the page"
-        MANIFEST = "manifest", "Manifest (JSON)"
+        ARCHIVE = "archive", _("Web archive (WACZ)")
+        SCREENSHOT = "screenshot", _("Screenshot (PNG)")
+        PDF = "pdf", _("PDF of the page")
+        MANIFEST = "manifest", _("Manifest (JSON)")
         # An address that served a file (a PDF, a spreadsheet…) rather than a page.
-        FILE = "file", "File served"
+        FILE = "file", _("File served")
 
     capture = models.ForeignKey(Capture, on_delete=models.CASCADE, related_name="files")
     evidence = models.OneToOneField("cases.Evidence", on_delete=models.CASCADE,
@@ -163,24 +165,24 @@ class CaseWatch(models.Model):
     CAPTURE_WATCH_DEFAULT_HOURS, its protected addresses never."""
 
     class Interval(models.IntegerChoices):
-        OFF = 0, "Not re-checked"
-        HOURLY = 1, "Every hour"
-        SIX_HOURS = 6, "Every 6 hours"
-        TWELVE_HOURS = 12, "Every 12 hours"
-        DAILY = 24, "Daily"
-        THREE_DAYS = 72, "Every 3 days"
-        WEEKLY = 168, "Weekly"
+        OFF = 0, _("Not re-checked")
+        HOURLY = 1, _("Every hour")
+        SIX_HOURS = 6, _("Every 6 hours")
+        TWELVE_HOURS = 12, _("Every 12 hours")
+        DAILY = 24, _("Daily")
+        THREE_DAYS = 72, _("Every 3 days")
+        WEEKLY = 168, _("Weekly")
 
     case = models.OneToOneField("cases.Case", on_delete=models.CASCADE,
                                 related_name="page_watch")
     interval_hours = models.PositiveSmallIntegerField(
-        "re-check captured pages", choices=Interval.choices, default=Interval.DAILY)
+        _("re-check captured pages"), choices=Interval.choices, default=Interval.DAILY)
     watch_protected = models.BooleanField(
-        "also re-check protected sources' addresses", default=False,
-        help_text="Off unless the case's editors decide otherwise: every re-check visits the "
-                  "address, which tells whoever runs that server that someone is still "
-                  "interested in it. Only addresses a source handler had captured are "
-                  "re-checked, with that handler's rights.")
+        _("also re-check protected sources' addresses"), default=False,
+        help_text=_("Off unless the case's editors decide otherwise: every re-check visits "
+                    "the address, which tells whoever runs that server that someone is still "
+                    "interested in it. Only addresses a source handler had captured are "
+                    "re-checked, with that handler's rights."))
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+",
@@ -189,8 +191,8 @@ class CaseWatch(models.Model):
     objects = CaseDataQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "page watch"
-        verbose_name_plural = "page watch settings"
+        verbose_name = _("page watch")
+        verbose_name_plural = _("page watch settings")
 
     def __str__(self):
         return f"Page watch of {self.case}"
@@ -202,28 +204,28 @@ class PageCheck(models.Model):
     kept encrypted (a protected source's page is for its handlers only)."""
 
     class Outcome(models.TextChoices):
-        UNCHANGED = "unchanged", "Unchanged"
-        CHANGED = "changed", "Changed"
-        GONE = "gone", "Gone"
-        FAILED = "failed", "Could not check"
+        UNCHANGED = "unchanged", pgettext_lazy("page check", "Unchanged")
+        CHANGED = "changed", pgettext_lazy("page check", "Changed")
+        GONE = "gone", pgettext_lazy("page check", "Gone")
+        FAILED = "failed", pgettext_lazy("page check", "Could not check")
 
     citation = models.ForeignKey("cases.Citation", on_delete=models.CASCADE,
                                  related_name="page_checks")
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
     capture = models.ForeignKey(Capture, null=True, on_delete=models.SET_NULL,
                                 related_name="page_checks",
-                                help_text="The capture the page was compared with.")
+                                help_text=_("The capture the page was compared with."))
     checked_at = models.DateTimeField(default=timezone.now, db_index=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    http_status = models.PositiveSmallIntegerField("HTTP status", null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     reason_code = models.CharField(max_length=40, blank=True)
     reason = models.TextField(blank=True)
     changed_words = models.PositiveIntegerField(null=True, blank=True)
     text_sha256 = models.CharField(max_length=64, blank=True)
-    diff = EncryptedTextField("what changed (unified diff)", null=True, blank=True)
+    diff = EncryptedTextField(_("what changed (unified diff)"), null=True, blank=True)
     new_capture = models.ForeignKey(Capture, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+",
-                                    help_text="The capture queued because the page changed.")
+                                    help_text=_("The capture queued because the page changed."))
     worker = models.CharField(max_length=200, blank=True)
 
     objects = CaseDataQuerySet.as_manager()

@@ -35,6 +35,9 @@ import zlib
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from . import errors
 from .errors import CaptureError
 
@@ -88,19 +91,30 @@ def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
     return None
 
 
-_REFUSAL_WORDS = {
-    errors.METADATA_ADDRESS: "a cloud metadata address",
-    errors.LOOPBACK_ADDRESS: "a loopback address (this machine)",
-    errors.LINK_LOCAL_ADDRESS: "a link-local address",
-    errors.MULTICAST_ADDRESS: "a multicast address",
-    errors.RESERVED_ADDRESS: "a reserved address",
-    errors.PRIVATE_ADDRESS: "a private-network address",
+_REFUSALS = {
+    errors.METADATA_ADDRESS: gettext_lazy(
+        "The address leads to a cloud metadata address, which a capture may not reach "
+        "(CAPTURE_ALLOWED_HOSTS can allow it)."),
+    errors.LOOPBACK_ADDRESS: gettext_lazy(
+        "The address leads to a loopback address (this machine), which a capture may not "
+        "reach (CAPTURE_ALLOWED_HOSTS can allow it)."),
+    errors.LINK_LOCAL_ADDRESS: gettext_lazy(
+        "The address leads to a link-local address, which a capture may not reach "
+        "(CAPTURE_ALLOWED_HOSTS can allow it)."),
+    errors.MULTICAST_ADDRESS: gettext_lazy(
+        "The address leads to a multicast address, which a capture may not reach "
+        "(CAPTURE_ALLOWED_HOSTS can allow it)."),
+    errors.RESERVED_ADDRESS: gettext_lazy(
+        "The address leads to a reserved address, which a capture may not reach "
+        "(CAPTURE_ALLOWED_HOSTS can allow it)."),
+    errors.PRIVATE_ADDRESS: gettext_lazy(
+        "The address leads to a private-network address, which a capture may not reach "
+        "(CAPTURE_ALLOWED_HOSTS can allow it)."),
 }
 
 
 def _refused(code: str) -> CaptureError:
-    return CaptureError(code, f"The address leads to {_REFUSAL_WORDS[code]}, which a capture "
-                              "may not reach (CAPTURE_ALLOWED_HOSTS can allow it).")
+    return CaptureError(code, str(_REFUSALS[code]))
 
 
 def _literal_address(host: str):
@@ -145,18 +159,18 @@ class AddressPolicy:
             parts = urlsplit(url)
             port = parts.port
         except ValueError:
-            raise CaptureError(errors.INVALID_URL, "The address cannot be read.") from None
+            raise CaptureError(errors.INVALID_URL, _("The address cannot be read.")) from None
         if parts.scheme not in ("http", "https"):
             raise CaptureError(errors.SCHEME_NOT_ALLOWED,
-                               "Only http and https addresses are captured.")
+                               _("Only http and https addresses are captured."))
         host = (parts.hostname or "").rstrip(".")
         if not host:
-            raise CaptureError(errors.INVALID_URL, "The address has no host.")
+            raise CaptureError(errors.INVALID_URL, _("The address has no host."))
         port = port or (443 if parts.scheme == "https" else 80)
         try:
             host = host.encode("idna").decode("ascii") if not host.isascii() else host
         except UnicodeError:
-            raise CaptureError(errors.INVALID_URL, "The host name is not valid.") from None
+            raise CaptureError(errors.INVALID_URL, _("The host name is not valid.")) from None
         named = host in self.names
         literal = _literal_address(host)
         if literal is not None:
@@ -179,7 +193,7 @@ class AddressPolicy:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError, OSError):
-            raise CaptureError(errors.DNS_FAILURE, "The host name does not resolve.") from None
+            raise CaptureError(errors.DNS_FAILURE, _("The host name does not resolve.")) from None
         addresses = []
         for info in infos:
             text = info[4][0]
@@ -308,15 +322,15 @@ class Budget:
     def timeout(self) -> float:
         remaining = self.remaining()
         if remaining <= 0:
-            raise CaptureError(errors.TIMEOUT, "The capture ran out of time.")
+            raise CaptureError(errors.TIMEOUT, _("The capture ran out of time."))
         return min(remaining, self.limits.request_seconds)
 
     def take_resource(self) -> None:
         with self._lock:
             if self.resources >= self.limits.max_resources:
                 raise CaptureError(errors.TOO_MANY_RESOURCES,
-                                   f"The page asked for more than {self.limits.max_resources} "
-                                   "resources.")
+                                   _("The page asked for more than %(count)d resources.")
+                                   % {"count": self.limits.max_resources})
             self.resources += 1
 
     def take_bytes(self, count: int) -> None:
@@ -324,7 +338,8 @@ class Budget:
             self.bytes += count
             if self.bytes > self.limits.max_bytes:
                 raise CaptureError(errors.TOO_LARGE,
-                                   f"The page is larger than {self.limits.max_bytes} bytes.")
+                                   _("The page is larger than %(count)d bytes.")
+                                   % {"count": self.limits.max_bytes})
 
 
 # --- exchanges ------------------------------------------------------------------------------------
@@ -393,7 +408,7 @@ def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
     inflater = zlib.decompressobj(wbits)
     out = inflater.decompress(data, limit + 1)
     if len(out) > limit:
-        raise CaptureError(errors.TOO_LARGE, "A compressed response expands past the limit.")
+        raise CaptureError(errors.TOO_LARGE, _("A compressed response expands past the limit."))
     return out
 
 
@@ -430,7 +445,7 @@ def _open(host: str, port: int, addresses: list[str], scheme: str, proxy: Proxy 
                 last = exc
         else:
             raise CaptureError(errors.CONNECTION_FAILED,
-                               "The server could not be reached.") from last
+                               _("The server could not be reached.")) from last
         remote = address
     else:
         try:
@@ -441,7 +456,7 @@ def _open(host: str, port: int, addresses: list[str], scheme: str, proxy: Proxy 
                     else socket.create_connection((proxy.host, proxy.port), timeout=timeout)
         except OSError as exc:
             raise CaptureError(errors.CONNECTION_FAILED,
-                               "The server could not be reached through the proxy.") from exc
+                               _("The server could not be reached through the proxy.")) from exc
         remote = ""
     if scheme == "https":
         context = ssl.create_default_context()
@@ -450,7 +465,7 @@ def _open(host: str, port: int, addresses: list[str], scheme: str, proxy: Proxy 
         except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
             sock.close()
             raise CaptureError(errors.CONNECTION_FAILED,
-                               "The server's TLS certificate could not be verified.") from exc
+                               _("The server's TLS certificate could not be verified.")) from exc
     return sock, remote
 
 
@@ -495,7 +510,7 @@ def fetch_once(request: Outgoing, policy: AddressPolicy, budget: Budget,
                 break
             budget.take_bytes(len(chunk))
             if budget.remaining() <= 0:
-                raise CaptureError(errors.TIMEOUT, "The capture ran out of time.")
+                raise CaptureError(errors.TIMEOUT, _("The capture ran out of time."))
             chunks.append(chunk)
         response_headers = [(k, v) for k, v in response.getheaders()
                             if k.lower() != "transfer-encoding"]
@@ -504,10 +519,10 @@ def fetch_once(request: Outgoing, policy: AddressPolicy, budget: Budget,
                         reason=response.reason or "", response_headers=response_headers,
                         raw_body=b"".join(chunks), remote_address=remote, started=started)
     except TimeoutError:
-        raise CaptureError(errors.TIMEOUT, "The server did not answer in time.") from None
+        raise CaptureError(errors.TIMEOUT, _("The server did not answer in time.")) from None
     except (http.client.HTTPException, OSError) as exc:
         raise CaptureError(errors.CONNECTION_FAILED,
-                           "The server's answer could not be read.") from exc
+                           _("The server's answer could not be read.")) from exc
     finally:
         connection.close()
 
@@ -528,7 +543,8 @@ def fetch(request: Outgoing, policy: AddressPolicy, budget: Budget,
                 return exchanges
             if len(exchanges) > MAX_REDIRECTS:
                 raise CaptureError(errors.TOO_MANY_REDIRECTS,
-                                   f"The address redirects more than {MAX_REDIRECTS} times.")
+                                   _("The address redirects more than %(count)d times.")
+                                   % {"count": MAX_REDIRECTS})
             # 303, and 301/302 after a POST, become a GET without a body (as browsers do).
             method, body = current.method, current.body
             if exchange.status == 303 or (exchange.status in (301, 302) and method == "POST"):

@@ -22,6 +22,8 @@ import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from django.utils.translation import gettext as _
+
 #: Elements whose content is never text a reader sees.
 _NEVER_TEXT = frozenset({"script", "style", "noscript", "template", "svg", "head", "title",
                          "iframe", "object", "canvas", "select", "button"})
@@ -186,9 +188,10 @@ def archived_answer(wacz_file, page_url: str) -> tuple[str, bytes]:
                                 and media_type(content_type) == "text/html"):
                             fallback = (content_type, record.content_stream().read())
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise ArchiveUnreadable(f"The archive cannot be read ({type(exc).__name__}).") from exc
+        raise ArchiveUnreadable(
+            _("The archive cannot be read (%(error)s).") % {"error": type(exc).__name__}) from exc
     if fallback is None:
-        raise ArchiveUnreadable("The archive holds no answer for the page.")
+        raise ArchiveUnreadable(_("The archive holds no answer for the page."))
     return fallback
 
 

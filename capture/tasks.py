@@ -28,6 +28,7 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from background import PermanentFailure, Status, enqueue, state, states, task
 
@@ -62,7 +63,8 @@ def capture_citation(capture_id: int) -> dict:
     try:
         capture = run_capture(capture_id)
     except Capture.DoesNotExist:
-        raise CaptureRefused(f"Capture {capture_id} no longer exists.") from None
+        gone = _("Capture %(number)s no longer exists.") % {"number": capture_id}
+        raise CaptureRefused(gone) from None
     except CaptureError as exc:
         raise CaptureFailed(f"[{exc.code}] {exc.message}") from None
     except Exception as exc:
@@ -70,7 +72,8 @@ def capture_citation(capture_id: int) -> dict:
         logger.error("Capture %s failed unexpectedly: %s", capture_id, type(exc).__name__)
         Capture.objects.filter(pk=capture_id).exclude(status=Capture.Status.DONE).update(
             status=Capture.Status.FAILED, failure_code="internal_error",
-            failure_reason=f"Unexpected {type(exc).__name__}; the worker's log has more.")
+            failure_reason=_("Unexpected %(error)s; the worker's log has more.")
+            % {"error": type(exc).__name__})
         raise CaptureFailed(f"[internal_error] Unexpected {type(exc).__name__}.") from None
     if capture.status == Capture.Status.FAILED:
         if capture.failure_code in TRANSIENT:
@@ -100,7 +103,8 @@ def timestamp_capture(capture_id: int) -> dict:
     try:
         capture = timestamp_later(capture_id)
     except Capture.DoesNotExist:
-        raise PermanentFailure(f"Capture {capture_id} no longer exists.") from None
+        gone = _("Capture %(number)s no longer exists.") % {"number": capture_id}
+        raise PermanentFailure(gone) from None
     except TimestampError as exc:
         raise TimestampPending(f"[{exc.code}] {exc.message}") from None
     except CaptureError as exc:
@@ -211,7 +215,7 @@ def capture_saved_citations(user_id: int, *citation_ids: int) -> dict:
 
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:
-        raise PermanentFailure(f"User {user_id} no longer exists.")
+        raise PermanentFailure(_("User %(number)s no longer exists.") % {"number": user_id})
     citations = Citation.objects.filter(pk__in=citation_ids).select_related(
         "claim", "incident").order_by("pk")
     queued = 0
@@ -298,8 +302,8 @@ def watch_tick() -> dict:
         queued = queue_due_checks()
     except Exception as exc:
         logger.exception("The watch tick could not queue the checks that are due")
-        raise WatchTickFailed(f"Unexpected {type(exc).__name__}; the worker's log has "
-                              "more.") from None
+        raise WatchTickFailed(_("Unexpected %(error)s; the worker's log has more.")
+                              % {"error": type(exc).__name__}) from None
     return {"checks_queued": len(queued)}
 
 
@@ -327,13 +331,15 @@ def check_page(watched_id: int) -> dict:
     try:
         check = run_check(watched_id)
     except WatchedCitation.DoesNotExist:
-        raise PermanentFailure(f"Watched citation {watched_id} no longer exists.") from None
+        gone = _("Watched citation %(number)s no longer exists.") % {"number": watched_id}
+        raise PermanentFailure(gone) from None
     except Exception as exc:
         # Only the exception's class is kept: its message may name the address.
         logger.error("Check of watched citation %s failed unexpectedly: %s", watched_id,
                      type(exc).__name__)
         record_failure(watched_id, INTERNAL_ERROR,
-                       f"Unexpected {type(exc).__name__}; the worker's log has more.")
+                       _("Unexpected %(error)s; the worker's log has more.")
+                       % {"error": type(exc).__name__})
         raise CheckFailed(f"[internal_error] Unexpected {type(exc).__name__}.") from None
     new_capture = check.new_capture
     if new_capture is not None and not new_capture.task_id:

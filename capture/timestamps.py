@@ -31,6 +31,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
+from django.utils.translation import gettext as _
 from rfc3161_client import (
     HashAlgorithm,
     PKIStatus,
@@ -135,7 +136,7 @@ def _chain(leaf: x509.Certificate, pool: list[x509.Certificate],
     certificate; None when it ends anywhere else."""
     chain, current = [leaf], leaf
     trusted_der = {c.public_bytes(Encoding.DER) for c in trusted}
-    for _ in range(10):
+    for _step in range(10):
         if current.public_bytes(Encoding.DER) in trusted_der and len(chain) > 1:
             return chain
         if _is_self_signed(current):
@@ -158,7 +159,7 @@ def _chain(leaf: x509.Certificate, pool: list[x509.Certificate],
 def _verify(response, digest: bytes, chain: list[x509.Certificate], nonce=None) -> None:
     if response.tst_info.message_imprint.hash_algorithm != SHA256_OID:
         raise TimestampError(errors.TIMESTAMP_INVALID,
-                             "The timestamp is not over a SHA-256 hash.")
+                             _("The timestamp is not over a SHA-256 hash."))
     roots = [c for c in chain if _is_self_signed(c)] or chain[-1:]
     builder = VerifierBuilder(roots=roots,
                               intermediates=[c for c in chain if c not in roots])
@@ -167,8 +168,8 @@ def _verify(response, digest: bytes, chain: list[x509.Certificate], nonce=None) 
     try:
         builder.build().verify(response, digest)
     except (VerificationError, ValueError) as exc:
-        raise TimestampError(errors.TIMESTAMP_INVALID,
-                             f"The timestamp does not verify: {exc}") from None
+        message = _("The timestamp does not verify: %(reason)s") % {"reason": exc}
+        raise TimestampError(errors.TIMESTAMP_INVALID, message) from None
 
 
 def verify_token(token: bytes, sha256_hex: str, chain_pem: str) -> datetime:
@@ -177,13 +178,13 @@ def verify_token(token: bytes, sha256_hex: str, chain_pem: str) -> datetime:
     chain = load_certificates(chain_pem)
     if not token or not chain:
         raise TimestampError(errors.TIMESTAMP_INVALID,
-                             "The timestamp or its certificate chain is missing.")
+                             _("The timestamp or its certificate chain is missing."))
     try:
         response = decode_timestamp_response(response_from_token(bytes(token)))
         digest = bytes.fromhex(sha256_hex)
     except ValueError:
         raise TimestampError(errors.TIMESTAMP_INVALID,
-                             "The timestamp token cannot be read.") from None
+                             _("The timestamp token cannot be read.")) from None
     _verify(response, digest, chain)
     return response.tst_info.gen_time
 
@@ -212,7 +213,7 @@ def stamp(data: bytes, tsa_urls, *, ca_file: str | None = None) -> Timestamp:
         tsa_urls = tsa_urls.split(",")
     urls = [u.strip() for u in tsa_urls or () if u and u.strip()]
     if not urls:
-        raise TimestampError(errors.TSA_UNAVAILABLE, "No Time-Stamp Authority is configured.")
+        raise TimestampError(errors.TSA_UNAVAILABLE, _("No Time-Stamp Authority is configured."))
     trusted = trusted_certificates(ca_file)
     problems = []
     for url in urls:
@@ -222,22 +223,25 @@ def stamp(data: bytes, tsa_urls, *, ca_file: str | None = None) -> Timestamp:
         try:
             response = decode_timestamp_response(_post(url, query.as_bytes()))
         except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
-            problems.append(f"{url}: no usable answer ({exc.__class__.__name__})")
+            problems.append(_("%(tsa)s: no usable answer (%(error)s)")
+                            % {"tsa": url, "error": exc.__class__.__name__})
             continue
         if response.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
-            problems.append(f"{url}: refused the request (status {response.status})")
+            problems.append(_("%(tsa)s: refused the request (status %(status)s)")
+                            % {"tsa": url, "status": response.status})
             continue
         try:
             leaf = _signer_certificate(response)
             pool = [x509.load_der_x509_certificate(der)
                     for der in response.signed_data.certificates]
         except ValueError:
-            problems.append(f"{url}: its answer carries no readable signature")
+            problems.append(_("%(tsa)s: its answer carries no readable signature")
+                            % {"tsa": url})
             continue
         chain = _chain(leaf, pool, trusted) if leaf is not None else None
         if chain is None:
-            problems.append(f"{url}: its certificate does not lead to a trusted root "
-                            "(CAPTURE_TSA_CA_FILE)")
+            problems.append(_("%(tsa)s: its certificate does not lead to a trusted root "
+                              "(CAPTURE_TSA_CA_FILE)") % {"tsa": url})
             continue
         try:
             _verify(response, query.message_imprint.message, chain, nonce=query.nonce)
@@ -247,4 +251,5 @@ def stamp(data: bytes, tsa_urls, *, ca_file: str | None = None) -> Timestamp:
         return Timestamp(token=response.time_stamp_token(), chain_pem=_pem(chain),
                          tsa_url=url, gen_time=response.tst_info.gen_time)
     raise TimestampError(errors.TSA_UNAVAILABLE,
-                         "No Time-Stamp Authority gave a valid timestamp: " + "; ".join(problems))
+                         _("No Time-Stamp Authority gave a valid timestamp: %(problems)s")
+                         % {"problems": "; ".join(problems)})

@@ -55,6 +55,9 @@ from django.db.models import Case as Conditional
 from django.db.models import F, IntegerField, Max, OuterRef, Q, Subquery, Sum, When, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from background import worker_id
 from cases.enums import Role
@@ -255,15 +258,16 @@ def fetch_answer(url: str) -> Answer:
                           body=exchange.decoded_body(budget), blocked_by=blocked_by or "")
         current = location
     raise CaptureError(errors.TOO_MANY_REDIRECTS,
-                       f"The address redirects more than {MAX_REDIRECTS} times.")
+                       _("The address redirects more than %(count)d times.")
+                       % {"count": MAX_REDIRECTS})
 
 
 def _error_outcome(exc: CaptureError) -> tuple[str, str, str]:
     """(outcome, reason code, reason) for a check that got no answer."""
     if exc.code == errors.DNS_FAILURE:
-        return Outcome.GONE, exc.code, "The host name no longer resolves."
+        return Outcome.GONE, exc.code, _("The host name no longer resolves.")
     if exc.code == errors.CONNECTION_FAILED and isinstance(exc.__cause__, ConnectionRefusedError):
-        return Outcome.GONE, CONNECTION_REFUSED, "The server refuses connections."
+        return Outcome.GONE, CONNECTION_REFUSED, _("The server refuses connections.")
     return Outcome.FAILED, exc.code, exc.message
 
 
@@ -297,13 +301,13 @@ def _archived_lines(capture: Capture) -> tuple[list[str] | None, bytes]:
     archive = (CaptureFile.objects.filter(capture=capture, role=CaptureFile.Role.ARCHIVE)
                .select_related("evidence").first())
     if archive is None:
-        raise ArchiveUnreadable("The capture has no archive.")
+        raise ArchiveUnreadable(_("The capture has no archive."))
     details = capture.details
     try:
         with archive.evidence.file.open("rb") as handle:
             content_type, body = archived_answer(handle, details["final_url"] or details["url"])
     except OSError as exc:
-        raise ArchiveUnreadable("The capture's archive cannot be opened.") from exc
+        raise ArchiveUnreadable(_("The capture's archive cannot be opened.")) from exc
     return page_text(body, content_type), body
 
 
@@ -318,21 +322,21 @@ def _compare(baseline: Capture, answer: Answer, previous: PageCheck | None) -> _
     old_lines, old_body = _archived_lines(baseline)
     if new_lines is not None and _is_block_page(new_lines, old_lines):
         return _Finding(Outcome.GONE, BLOCK_PAGE,
-                        "The answer is a block page (access to the resource is restricted).",
+                        _("The answer is a block page (access to the resource is restricted)."),
                         answer.status, text_sha256=digest)
     if new_lines is None or old_lines is None:
         if text_digest(old_lines, old_body) == digest:
-            return _Finding(Outcome.UNCHANGED, SAME_CONTENT, "The same content.", answer.status,
+            return _Finding(Outcome.UNCHANGED, SAME_CONTENT, _("The same content."), answer.status,
                             0, digest)
         return _Finding(Outcome.CHANGED, CONTENT_CHANGED,
-                        "The content differs from the capture's (not a page of text).",
+                        _("The content differs from the capture's (not a page of text)."),
                         answer.status, None, digest)
     captured = f"captured {baseline.captured_at:%Y-%m-%d %H:%M} UTC"
     comparison = compare(old_lines, new_lines, diff_chars=settings.CAPTURE_WATCH_DIFF_CHARS,
                          old_label=captured, new_label="now")
     words = comparison.changed_words
     if words == 0:
-        return _Finding(Outcome.UNCHANGED, SAME_TEXT, "The same text.", answer.status, 0,
+        return _Finding(Outcome.UNCHANGED, SAME_TEXT, _("The same text."), answer.status, 0,
                         digest)
     if words < settings.CAPTURE_WATCH_MIN_CHANGED_WORDS:
         return _Finding(Outcome.UNCHANGED, MINOR_CHANGE,
@@ -352,14 +356,16 @@ def _examine(baseline: Capture, previous: PageCheck | None) -> _Finding:
         return _Finding(outcome, code, reason)
     if answer.blocked_by:
         return _Finding(Outcome.GONE, BLOCK_PAGE,
-                        f"The address redirects to {answer.blocked_by}, a block page.",
+                        _("The address redirects to %(host)s, a block page.")
+                        % {"host": answer.blocked_by},
                         answer.status)
     if answer.status == 451:
         return _Finding(Outcome.GONE, UNAVAILABLE_FOR_LEGAL_REASONS,
-                        "The server answers 451: unavailable for legal reasons.", 451)
+                        _("The server answers 451: unavailable for legal reasons."), 451)
     if answer.status >= 400:
         return _Finding(Outcome.GONE, HTTP_ERROR,
-                        f"The server answers {answer.status}.", answer.status)
+                        _("The server answers %(status)s.") % {"status": answer.status},
+                        answer.status)
     try:
         return _compare(baseline, answer, previous)
     except ArchiveUnreadable as exc:
@@ -394,8 +400,8 @@ def _new_capture(citation: Citation, baseline: Capture, protected: bool) -> tupl
             if exc.code != errors.NOT_ALLOWED:
                 break
     if refusal is None:
-        return None, "No member of the case could ask for a new capture."
-    return None, f"No new capture: {refusal.message}"
+        return None, _("No member of the case could ask for a new capture.")
+    return None, _("No new capture: %(reason)s") % {"reason": refusal.message}
 
 
 def run_check(watched_id: int) -> PageCheck:
@@ -414,14 +420,14 @@ def run_check(watched_id: int) -> PageCheck:
     case_watch = case_watch_of(case_id)
     if baseline is None:
         finding = _Finding(Outcome.FAILED, NO_CAPTURE,
-                           "No capture of this citation is left to compare with.")
+                           _("No capture of this citation is left to compare with."))
     elif protected and not (case_watch is not None and case_watch.watch_protected):
         finding = _Finding(Outcome.FAILED, PROTECTED_NOT_WATCHED,
-                           "A protected source's address: the case does not re-check those.")
+                           _("A protected source's address: the case does not re-check those."))
     elif protected and not is_handler(baseline.requested_by, case_id):
         finding = _Finding(Outcome.FAILED, errors.PROTECTED_ADDRESS,
-                           "Whoever had this protected address captured is no longer one of "
-                           "the case's source handlers: it is not re-checked.")
+                           _("Whoever had this protected address captured is no longer one "
+                             "of the case's source handlers: it is not re-checked."))
     else:
         finding = _examine(baseline, watched.last_check)
     new_capture, capture_note = None, ""
@@ -516,17 +522,19 @@ class WatchState:
     @property
     def label(self) -> str:
         if self.state == GONE:
-            status = f" (HTTP {self.http_status})" if self.http_status else ""
-            return f"gone since {_day(self.gone_since)}{status}"
+            if self.http_status:
+                return _("gone since %(day)s (HTTP %(status)s)") % {
+                    "day": _day(self.gone_since), "status": self.http_status}
+            return _("gone since %(day)s") % {"day": _day(self.gone_since)}
         if self.state == CHANGED:
-            return f"changed since {_day(self.changed_since)}"
-        return {LIVE: "live", UNCHECKED: "not checked yet",
-                NOT_WATCHED: "not re-checked"}[self.state]
+            return _("changed since %(day)s") % {"day": _day(self.changed_since)}
+        return {LIVE: pgettext("cited page", "live"), UNCHECKED: _("not checked yet"),
+                NOT_WATCHED: _("not re-checked")}[self.state]
 
 
 def _day(moment: datetime) -> str:
     utc = moment.astimezone(UTC)  # as the pages show capture times
-    return f"{utc.day} {utc:%b %Y}"
+    return date_format(utc, _("j M Y"))
 
 
 def _with_original_evidence(queryset):
@@ -675,7 +683,7 @@ def ensure_watched(capture: Capture) -> WatchedCitation | None:
     interval = _interval_or_default(case_watch_of(capture.case_id))
     try:
         with transaction.atomic():
-            watched, _ = WatchedCitation.objects.get_or_create(
+            watched, _created = WatchedCitation.objects.get_or_create(
                 citation_id=capture.citation_id,
                 defaults={"case_id": capture.case_id, "protected": capture.protected,
                           "next_check_at": (capture.captured_at or timezone.now())

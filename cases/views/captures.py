@@ -158,9 +158,9 @@ def citation_captures(request, case_page, pk):
         status = 403 if refusal.code in ASKER_REFUSALS else 400
         return _render_citation(case_page, citation, refusal=refusal, status=status)
     # A capture already queued or running is the one asked for (request_capture).
-    messages.success(request, f"Capture {capture.pk} of this page is "
-                              f"{capture.get_status_display().lower()}: this page shows "
-                              "when it is done.")
+    messages.success(request, _("Capture %(number)s of this page is %(status)s: this page "
+                                "shows when it is done.") % {
+        "number": capture.pk, "status": capture.get_status_display().lower()})
     return redirect("cases:citation_captures", slug=case_page.case.slug, pk=citation.pk)
 
 
