@@ -1,7 +1,8 @@
 """Search (cases/search.py, the page at /search/): scoped to the user's cases, never by a
 protected identity, stemming in English and Russian and trigram similarity on PostgreSQL,
-exact words on SQLite, bad input answered with results or a message, safe snippets, and a
-query count that does not grow with the hits."""
+the words' forms on SQLite too (tests/test_search_russian.py has the table of Russian and
+Ukrainian forms), bad input answered with results or a message, safe snippets, and a query
+count that does not grow with the hits."""
 
 import datetime as dt
 from urllib.parse import quote, quote_plus
