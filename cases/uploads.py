@@ -52,7 +52,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.template.defaultfilters import filesizeformat
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
 from pypdf import PdfReader, PdfWriter
@@ -517,7 +517,7 @@ def _jpeg_extras(data: bytes) -> list[str]:
     try:
         segments, end = _jpeg_layout(data)
     except _Damaged:
-        return ["structure Casedesk could not follow"]
+        return [gettext("structure Casedesk could not follow")]
     extras = []
     for marker, start in segments:
         if marker == 0xE0 and start.startswith(b"JFIF\x00"):
@@ -576,27 +576,29 @@ def _metadata_found(image, extras: list[str]) -> list[str]:
     found = []
     exif = image.getexif()
     if ExifTags.IFD.GPSInfo in exif:
-        found.append("EXIF with GPS position")
+        found.append(gettext("EXIF with GPS position"))
     elif len(exif):
         found.append("EXIF")
     info = image.info
     if "xmp" in info or "XML:com.adobe.xmp" in info:
         found.append("XMP")
     if "photoshop" in info or any(e == "APP13" for e in extras):
-        found.append("IPTC/Photoshop data")
+        found.append(gettext("IPTC/Photoshop data"))
     if "comment" in info or "COM" in extras:
-        found.append("comment")
+        found.append(pgettext("image metadata", "comment"))
     text = getattr(image, "text", None) if image.format == "PNG" else None
     if text:
-        found.append(f"text chunks ({', '.join(sorted(text))[:100]})")
+        found.append(gettext("text chunks (%(names)s)") % {
+            "names": ", ".join(sorted(text))[:100]})
     if "icc_profile" in info:
-        found.append("colour profile")
+        found.append(gettext("colour profile"))
     if getattr(image, "n_frames", 1) > 1:
-        found.append("embedded extra images")
+        found.append(gettext("embedded extra images"))
     if "trailing data" in extras:
-        found.append("data after the end of the image")
+        found.append(gettext("data after the end of the image"))
     if not found and extras:
-        found.append(f"other data ({', '.join(sorted(set(extras)))})")
+        found.append(gettext("other data (%(names)s)") % {
+            "names": ", ".join(sorted(set(extras)))})
     return found
 
 
@@ -687,10 +689,10 @@ def _pdf_sections(data: bytes) -> list[str]:
     anything after the last %%EOF."""
     found = []
     if data.count(b"%%EOF") > 1:
-        found.append("sections from earlier saves")
+        found.append(gettext("sections from earlier saves"))
     end = data.rfind(b"%%EOF")
     if end >= 0 and data[end + 5:].strip(b"\r\n\t\x0c\x00 "):
-        found.append("data after the end of the document")
+        found.append(gettext("data after the end of the document"))
     return found
 
 
@@ -717,12 +719,14 @@ def clean_pdf(file) -> tuple[bytes | None, list[str]]:
         info = info.get_object() if info is not None else None
         if isinstance(info, DictionaryObject) and len(info):
             names = ", ".join(sorted(str(key).lstrip("/") for key in info))
-            found.append(f"document information ({names[:100]})")
+            found.append(gettext("document information (%(names)s)") % {"names": names[:100]})
         writer = PdfWriter(clone_from=reader)
         writer.metadata = None  # the trailer's /Info, which pypdf would fill in otherwise
         packets = _strip_xmp(writer.root_object)
         if packets:
-            found.append("XMP metadata" + (f" ({packets} packets)" if packets > 1 else ""))
+            found.append(gettext("XMP metadata") if packets <= 1 else ngettext(
+                "XMP metadata (%(count)d packet)", "XMP metadata (%(count)d packets)",
+                packets) % {"count": packets})
         found += _pdf_sections(data)
         if not found:
             return None, []

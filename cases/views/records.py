@@ -264,7 +264,8 @@ class EvidenceFormView(RecordFormView):
 
     def save_forms(self, obj, forms):
         evidence = forms["form"].save()
-        evidence.start_custody(self.request.user, "Uploaded in the case workspace.")
+        evidence.start_custody(self.request.user,
+                                gettext("Uploaded in the case workspace."))
         return evidence
 
     def heading(self, obj):
