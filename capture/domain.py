@@ -103,17 +103,15 @@ def rights_in_case(user, case_id: int) -> tuple[Role, bool] | None:
     worker reads its requester anew for every capture (run_capture)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    known = user.__dict__.setdefault(_RIGHTS_ATTR, {})
+    known = getattr(user, _RIGHTS_ATTR, None)
+    if known is None:
+        known = {}
+        setattr(user, _RIGHTS_ATTR, known)
     if case_id not in known:
         row = Membership.objects.filter(user=user, case_id=case_id).order_by().values_list(
             "role", "can_handle_sources").first()
         known[case_id] = (Role(row[0]), bool(row[1])) if row else None
     return known[case_id]
-
-
-def forget_rights(user) -> None:
-    """Drop what rights_in_case() kept on `user` (after their membership changed)."""
-    user.__dict__.pop(_RIGHTS_ATTR, None)
 
 
 def capture_address(citation, user, *, trigger: str) -> tuple[str, bool]:
