@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.utils.formats import number_format
-
 from .enums import FigureQualifier
 
 VAGUE_TOLERANCE = Decimal("0.10")
@@ -68,12 +66,4 @@ class Figure:
         return low == high and self.admits(low) and other.admits(low)
 
     def __str__(self) -> str:
-        number = self.value.normalize()
-        if number == number.to_integral():
-            number = number.quantize(Decimal(1))  # 4.9E+4 is written 49,000
-        # Grouped the reader's way: "49,000" in English, "49 000" in Russian.
-        text = number_format(number, force_grouping=True)
-        prefix = "" if self.qualifier == FigureQualifier.EXACTLY else (
-            FigureQualifier(self.qualifier).label + " "
-        )
-        return f"{prefix}{text} {self.unit}".strip()
+        return FigureQualifier(self.qualifier).describe(self.value, self.unit)
