@@ -49,7 +49,10 @@ User = get_user_model()
 # Words that stay as they are in a Russian interface, and why.
 ALLOWED_WORDS = {
     "Casedesk",  # the product's name
-    "WACZ", "PDF", "PNG", "CSV", "XLSX", "JSON", "WARC",  # file formats, named so in Russian
+    # file formats, named so in Russian
+    "WACZ", "PDF", "PNG", "CSV", "XLSX", "JSON", "WARC", "JPEG", "WebP", "SVG", "MOV", "WebM",
+    "MKV", "Ogg", "Opus", "WAV", "FLAC",
+    "GPS",  # what a photo's metadata may hold, named so in Russian
     "SHA",  # SHA-256, the hash's name
     "API", "URL", "REST", "OpenAPI",  # technical names a Russian interface keeps
     "TSA",  # RFC 3161 Time-Stamp Authority, named in captures as in its standard
@@ -63,6 +66,7 @@ ALLOWED_WORDS = {
     "ACLED",  # the dataset whose export format Casedesk offers
     "EDTF",  # Extended Date/Time Format, the standard's name
     "NUL",  # the character's name
+    "ru", "en", "uk",  # language codes, as examples of what to type
     "Control", "Command", "Mac",  # key names Django's own Russian catalogue keeps
     "email",  # as django-allauth's Russian catalogue writes it ("подтверждение email адреса")
 }
@@ -208,6 +212,12 @@ VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "li
 READ_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "data-confirm")
 
 
+# Text inside these is read with the text around it, as a reader reads a line (a search
+# result's highlighted words are not words of their own).
+INLINE_ELEMENTS = {"a", "abbr", "b", "bdi", "bdo", "cite", "data", "em", "i", "mark", "q", "s",
+                   "small", "span", "strong", "sub", "sup", "time", "u", "wbr"}
+
+
 class VisibleText(HTMLParser):
     """The texts of a page a reader sees or hears, outside elements in another language."""
 
@@ -216,12 +226,20 @@ class VisibleText(HTMLParser):
         self.language = language
         self.stack = []  # (tag, skipped)
         self.texts = []
+        self.line = []
 
     @property
     def skipping(self):
         return bool(self.stack) and self.stack[-1][1]
 
+    def flush(self):
+        if self.line:
+            self.texts.append("".join(self.line))
+            self.line = []
+
     def handle_starttag(self, tag, attrs):
+        if tag not in INLINE_ELEMENTS:
+            self.flush()
         attributes = dict(attrs)
         lang = attributes.get("lang")
         skipped = (self.skipping or tag in SKIPPED_ELEMENTS
@@ -242,14 +260,20 @@ class VisibleText(HTMLParser):
             self.stack.pop()
 
     def handle_endtag(self, tag):
+        if tag not in INLINE_ELEMENTS:
+            self.flush()
         for index in range(len(self.stack) - 1, -1, -1):
             if self.stack[index][0] == tag:
                 del self.stack[index:]
                 return
 
     def handle_data(self, data):
-        if not self.skipping and data.strip():
-            self.texts.append(data)
+        if not self.skipping:
+            self.line.append(data)
+
+    def close(self):
+        super().close()
+        self.flush()
 
 
 def visible_texts(html, language="ru"):
@@ -303,6 +327,7 @@ NOT_WORDS = [
     re.compile(r"\S+@\S+\.\S+"),  # e-mail addresses
     re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b"),  # host names (schema.org, replayweb.page)
     re.compile(r"\b\w+_\w+\b"),  # identifiers (a column's or a setting's name)
+    re.compile(r"(?<!\w)\.[a-z]{2,5}\b"),  # file name extensions (.xlsx, .json)
     re.compile(r"(?<![\w-])/[\w./?=&%#:-]*"),  # paths
     re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?\b"),  # ISO dates
     re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE),  # hashes, ids
@@ -439,5 +464,6 @@ def test_the_leftover_finder_catches_english_and_ignores_data():
     assert leftovers.english("Файлы WACZ и PDF, SHA-256") == ()
     texts = visible_texts('<html lang="ru"><title>Сводка</title><body><p title="Open">Да</p>'
                           '<button lang="en-gb">English</button><script>var x</script>'
-                          '<input type="submit" value="Save"><img alt="Photo"></body></html>')
-    assert texts == ["Сводка", "Open", "Да", "Save", "Photo"]
+                          '<input type="submit" value="Save"><img alt="Photo">'
+                          '<p>Four <mark>deserters</mark> caught</p></body></html>')
+    assert texts == ["Сводка", "Open", "Да", "Save", "Photo", "Four deserters caught"]
