@@ -2,7 +2,7 @@
 them. Marked here so that `make messages` keeps them in our catalogue, which Django reads
 before the apps' own (LOCALE_PATHS). Never imported: makemessages reads it as text."""
 
-from django.utils.translation import gettext_noop, pgettext_noop
+from django.utils.translation import gettext_noop, pgettext_lazy
 
 THIRD_PARTY_STRINGS = [
     # django-allauth's two-factor app
@@ -19,11 +19,11 @@ THIRD_PARTY_STRINGS = [
     # django-tasks-db
     gettext_noop("Task Result"),
     gettext_noop("Task Results"),
-    # django-tasks: a task's status
-    pgettext_noop("Task", "Ready"),
-    pgettext_noop("Task", "Running"),
-    pgettext_noop("Task", "Successful"),
-    pgettext_noop("Task", "Failed"),
+    # django-tasks: a task's status (lazy: makemessages knows no pgettext_noop)
+    pgettext_lazy("Task", "Ready"),
+    pgettext_lazy("Task", "Running"),
+    pgettext_lazy("Task", "Successful"),
+    pgettext_lazy("Task", "Failed"),
     gettext_noop("args kwargs"),
     gettext_noop("backend name"),
     gettext_noop("enqueued at"),
