@@ -121,6 +121,20 @@ def test_switcher_never_redirects_off_the_site(client, next_url):
     assert response.cookies[COOKIE].value == "ru"
 
 
+def test_an_editor_waiting_for_the_second_factor_can_switch(db):
+    editor = UserFactory(username="edna")
+    MembershipFactory(user=editor, case=CaseFactory(), role=Role.EDITOR)
+    client = Client()  # signed in with the password only: the two-factor gate is closed
+    client.force_login(editor)
+    assert reverse("mfa_index") in client.get(reverse("cases:dashboard"))["Location"]
+
+    response = switch(client, "ru", next_url=reverse("mfa_index"))
+
+    assert response["Location"] == reverse("mfa_index")
+    assert UserPreferences.objects.get(user=editor).language == "ru"
+    assert page_language(client.get(reverse("mfa_index"))) == "ru"
+
+
 def test_switcher_answers_only_posts(client):
     response = client.get(SWITCH, {"language": "ru"})
 
