@@ -32,6 +32,9 @@ urlpatterns = [
     # A citation's captures (GET), and "Capture now" (POST).
     path("cases/<slug:slug>/citations/<int:pk>/captures/", captures.citation_captures,
          name="citation_captures"),
+    # An incident's own citations with their captures, each with "Capture now".
+    path("cases/<slug:slug>/incidents/<int:pk>/captures/", captures.incident_captures,
+         name="incident_captures"),
     path("cases/<slug:slug>/sources/", workspace.source_list, name="source_list"),
     path("cases/<slug:slug>/sources/reveals/", reveals.identity_reveals, name="identity_reveals"),
     path("cases/<slug:slug>/evidence/", workspace.evidence_list, name="evidence_list"),

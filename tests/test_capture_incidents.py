@@ -14,8 +14,7 @@ from .factories import CitationFactory, ClaimFactory, IncidentFactory, SourceFac
 from .test_query_counts import measured_get
 
 pytest_plugins = ["tests.capture_fixtures"]
-pytestmark = [pytest.mark.usefixtures("stored_capture_settings"),
-              pytest.mark.urls("tests.capture_urls")]
+pytestmark = [pytest.mark.usefixtures("stored_capture_settings")]
 
 ADDRESS = "https://161.ru/text/incidents/2025/05/12/raid.html"
 PROTECTED = "https://t.me/insider_channel/4411"
@@ -132,3 +131,9 @@ def test_incident_page_queries_do_not_grow_with_citations(client, case, incident
                         INCIDENT_CAPTURES_QUERIES)
     assert body.count("data-citation=") == count
     assert _capture_buttons(body) == count
+
+
+def test_timeline_links_each_incident_to_its_captures_page(client, incident, viewer):
+    client.force_login(viewer)
+    body = client.get(reverse("cases:timeline", args=[incident.case.slug])).content.decode()
+    assert f'href="{_page(incident)}"' in body

@@ -610,7 +610,7 @@ def test_a_session_ends_its_lifetime_after_sign_in_however_active(client, user, 
     assert not Session.objects.filter(session_key=key).exists()
     assert signed_in_as(client) is None
     page = client.get(response["Location"]).content.decode()
-    assert "Sessions last at most 1 hours: please sign in again." in page
+    assert "Sessions last at most 1 hour: please sign in again." in page
     # Signing in again starts a new lifetime.
     sign_in(client)
     clock(3600 + 3599)
