@@ -129,8 +129,9 @@ def explain(user, q) -> str:
     kind = search.KINDS["claim"]
     with transaction.atomic(), connection.cursor() as cursor:
         survey = search._survey(cursor, [kind], user, q, search.Filters())  # and the plans
+        filters = search.Filters(whole_words=survey.whole_words.get(kind.key, frozenset()))
         sql, params = search.ranking_statement(
-            kind, user, q, limit=20, read_from=survey.read_from.get(kind.key),
+            kind, user, q, filters, limit=20, read_from=survey.read_from.get(kind.key),
             scope_keys=survey.scope_keys.get(kind.key))
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())

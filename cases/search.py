@@ -99,7 +99,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from django.contrib.postgres.lookups import TrigramWordSimilar
@@ -150,6 +150,9 @@ CANDIDATE_LIMIT = 1000
 # worth it (see the module docstring).
 NEWEST_ROWS = 20_000
 SAMPLE_ROWS = 500
+# How many matches of one word in a table make it looked for as whole lexemes, without the
+# prefixes of its forms (see `_survey`).
+WHOLE_WORD_MATCHES = 50_000
 # The fewest of the user's rows in a sample that say anything about their rate of matches.
 MIN_SAMPLED = 50
 # Trigram similarity is for names and places: short queries only.
@@ -274,6 +277,9 @@ class Filters:
     date_to: date | None = None
     # Also transliterations (Rostov ↔ Ростов) and Ukrainian spellings (полігон ↔ полигон).
     variants: bool = True
+    # Words the survey found so frequent in a kind's table that they are looked for as
+    # whole lexemes, without prefixes (see `_survey`); set per kind by the search.
+    whole_words: frozenset = frozenset()
 
     def kinds(self) -> list[str]:
         keys = [self.kind] if self.kind else list(KINDS)
@@ -473,11 +479,16 @@ def _own_forms(word: str) -> list[Form]:
     return [Form(word, len(word) >= MIN_PREFIX_LATIN)]
 
 
-def word_forms(word: str, variants: bool = True) -> list[Form]:
+def query_word(word: str) -> str:
+    """A word of the query as it is looked up: lowercase, ё written е."""
+    return word.lower().replace("ё", "е")
+
+
+def word_forms(word: str, variants: bool = True, whole: bool = False) -> list[Form]:
     """Every lexeme a query word is looked for as: its own forms and, with `variants`, those
     of its transliteration and of its Ukrainian spelling folded into Russian. None for a
-    stop word."""
-    word = word.lower().replace("ё", "е")
+    stop word. `whole`: every form as a whole lexeme, none as a prefix."""
+    word = query_word(word)
     if word in STOP_WORDS:
         return []
     spellings = [word]
@@ -494,10 +505,28 @@ def word_forms(word: str, variants: bool = True) -> list[Form]:
         for form in _own_forms(spelling):
             if form not in forms:
                 forms.append(form)
+    if whole:
+        # A word's own text is redundant beside its stem: a document holding the word holds
+        # its stem too (the stored document's stemmed part).
+        texts = list(dict.fromkeys(form.text for form in forms))
+        return [Form(text, False) for text in texts
+                if not any(other != text and text.startswith(other) for other in texts)]
     # A form is redundant beside another that is a prefix of its text.
     return [form for form in forms if not any(
         other.prefix and other != form and form.text.startswith(other.text)
         for other in forms)]
+
+
+def query_words(text: str, variants: bool = True) -> list[str]:
+    """The words of a query that are looked for (not stop words), as `query_word()`."""
+    if variants:
+        text = _WORD_APOSTROPHE.sub("", text)
+    words = []
+    for word in _WORD.findall(text):
+        word = query_word(word)
+        if word not in words and word_forms(word, variants):
+            words.append(word)
+    return words[:20]
 
 
 _QUERY_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -511,13 +540,15 @@ def _lexeme(form: Form, weights: str, all_prefixes: bool = False) -> str:
     return f"'{text}'" + (f":{weights}" if weights else "")
 
 
-def text_search_query(text: str, variants: bool = True, *, for_headline: bool = False) -> str:
+def text_search_query(text: str, variants: bool = True, *, for_headline: bool = False,
+                      whole_words: frozenset = frozenset()) -> str:
     """The PostgreSQL tsquery (its text) of a search: the websearch syntax that the page's
     help explains ("quotes" for a phrase, `or`, `-word`; anything else is a word), each word
     looked for as `word_forms()`. Without `variants`, every lexeme is restricted to the
     weights of the documents' own words (A–C), so that the folded Ukrainian words (weight D,
     migration 0013) are not found. Empty when only stop words remain. `for_headline`: every
-    lexeme a prefix, for highlighting the words of a shown record."""
+    lexeme a prefix, for highlighting the words of a shown record. `whole_words`: words
+    looked for as whole lexemes only (see `_survey`)."""
     weights = "" if variants or for_headline else "ABC"
     if variants:
         text = _WORD_APOSTROPHE.sub("", text)
@@ -532,7 +563,7 @@ def text_search_query(text: str, variants: bool = True, *, for_headline: bool = 
             negated, phrase = ("-" if plain.startswith("-") else ""), plain.lstrip("-")
         operands, gap = [], 0
         for word in _WORD.findall(phrase):
-            forms = word_forms(word, variants)
+            forms = word_forms(word, variants, whole=query_word(word) in whole_words)
             if not forms:
                 gap += 1  # a stop word still takes its place in the documents
                 continue
@@ -710,10 +741,12 @@ def _hits(kind: RecordKind, rows, snippet: Callable) -> list[Hit]:
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
-def _ts_query(text: str, variants: bool = True, *, for_headline: bool = False) -> SearchQuery:
+def _ts_query(text: str, variants: bool = True, *, for_headline: bool = False,
+              whole_words: frozenset = frozenset()) -> SearchQuery:
     """The search's tsquery: built by `text_search_query()`, read by PostgreSQL's `simple`
     configuration (which only lowercases), so that its lexemes are looked for as built."""
-    return SearchQuery(text_search_query(text, variants, for_headline=for_headline),
+    return SearchQuery(text_search_query(text, variants, for_headline=for_headline,
+                                         whole_words=whole_words),
                        search_type="raw", config=QUERY_CONFIG)
 
 
@@ -727,7 +760,8 @@ def matching(kind: RecordKind, user, text: str, filters: Filters = NO_FILTERS,
     """The records of `kind` that match (full text, or trigram for names and places),
     unordered, as found through the text and trigram indexes (and the list of the user's
     cases' keys, see `_scoped`)."""
-    condition = Q(search_document=_ts_query(text, filters.variants))
+    condition = Q(search_document=_ts_query(text, filters.variants,
+                                            whole_words=filters.whole_words))
     if _trigram_applies(kind, text):
         for name in kind.trigram_fields:
             condition |= Q(TrigramWordSimilar(F(name), text))
@@ -735,8 +769,9 @@ def matching(kind: RecordKind, user, text: str, filters: Filters = NO_FILTERS,
             .filter(condition).order_by())
 
 
-def _unindexed_match(text: str, variants: bool = True) -> Q:
-    return Q(_UnindexedMatch(StoredDocument(), _ts_query(text, variants)))
+def _unindexed_match(text: str, variants: bool = True, whole_words: frozenset = frozenset()) -> Q:
+    return Q(_UnindexedMatch(StoredDocument(), _ts_query(text, variants,
+                                                         whole_words=whole_words)))
 
 
 @dataclass
@@ -748,6 +783,9 @@ class _Survey:
     # few among all and the words not rare among their rows: their rows are then found
     # through the index of these keys (alone, or with the text index).
     scope_keys: dict[str, list]
+    # Per kind, the words so frequent in its table that they are looked for as whole
+    # lexemes (see `_survey`).
+    whole_words: dict[str, frozenset] = field(default_factory=dict)
 
 
 def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) -> _Survey:
@@ -788,6 +826,7 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
     cursor.execute(f"WITH visible AS ({visible_sql}) SELECT {', '.join(columns)}", params)
     terms, case_ids, source_ids, *last_keys, _ = cursor.fetchone()
     survey = _Survey(terms=terms, read_from={}, scope_keys={})
+    words = query_words(text, filters.variants)
     if case_ids is not None:
         survey.scope_keys = {kind.key: source_ids if kind.case_path == "source__case"
                              else case_ids for kind in kinds}
@@ -798,13 +837,17 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
         keys = survey.scope_keys.get(kind.key)
         if keys == []:
             continue  # no case: nothing to sample
-        matches = ExpressionWrapper(_unindexed_match(text, filters.variants),
-                                    output_field=BooleanField())
+        matches = {"matches": ExpressionWrapper(_unindexed_match(text, filters.variants),
+                                                output_field=BooleanField())}
+        # and each word's own matches
+        for i, word in enumerate(words):
+            matches[f"word_{i}"] = ExpressionWrapper(
+                _unindexed_match(word, filters.variants), output_field=BooleanField())
         if keys is None:
             # The table's newest rows, of which the user can see many.
             sample = (_scoped(kind, user, filters).alias(search_document=StoredDocument())
                       .filter(pk__gt=last_key - SAMPLE_ROWS).order_by()
-                      .annotate(matches=matches).values("matches"))
+                      .annotate(**matches).values(*matches))
             source = "({}) AS sample"
         else:
             # A user with few cases: a few rows of each of their cases (or sources, spread
@@ -814,14 +857,15 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
             sample = (_filtered(kind, kind.model.objects.filter(
                           **{_scope_column(kind): RawSQL("scope.key", ())}), filters)
                       .alias(search_document=StoredDocument()).order_by()
-                      .annotate(matches=matches).values("matches")
+                      .annotate(**matches).values(*matches)
                       [:-(-SAMPLE_ROWS // len(keys))])
             source = "unnest(%s::bigint[]) AS scope (key) CROSS JOIN LATERAL ({}) AS sample"
         try:
             sql, sample_params = sample.query.sql_with_params()
         except EmptyResultSet:
             continue
-        counts.append("(SELECT ARRAY[count(*), count(*) FILTER (WHERE matches)] "  # nosec B608
+        counted = ", ".join(f"count(*) FILTER (WHERE {name})" for name in matches)
+        counts.append(f"(SELECT ARRAY[count(*), {counted}] "  # nosec B608
                       f"FROM {source.format(sql)})")
         params.extend(sample_params if keys is None else [keys, *sample_params])
         sampled.append((kind, last_key))
@@ -829,9 +873,19 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
     # the samples themselves were planned without them.
     cursor.execute(f"SELECT {', '.join([*counts, _CANDIDATE_SETTINGS])}", params)
     samples = cursor.fetchone()[:len(counts)]
-    for (kind, last_key), (rows, matches) in zip(sampled, samples, strict=True):
+    for (kind, last_key), (rows, matches, *word_matches) in zip(sampled, samples, strict=True):
         if rows < MIN_SAMPLED:
             continue  # too few of the user's rows to tell
+        # A word that, at the sample's rate, the table holds WHOLE_WORD_MATCHES times or
+        # more is looked for as whole lexemes: a prefix makes the text index collect every
+        # match of every word it begins, in the whole table, before any other word of the
+        # query narrows them ("soldiers военнослужащие": each in 40% of a million claims),
+        # while the whole lexemes are read side by side. Such a word's whole forms and
+        # stems alone fill the candidates many times over; what only a prefix finds (a
+        # derived word: "дезертир" → "дезертировали") is then not missed for want of room.
+        survey.whole_words[kind.key] = frozenset(
+            word for word, count in zip(words, word_matches, strict=True)
+            if count * last_key >= WHOLE_WORD_MATCHES * rows)
         if matches * 100 < rows and kind.key in survey.scope_keys:
             # Rare among the user's rows: the text index finds few rows in the whole
             # table, fewer than the list of their cases' keys would find in its index.
@@ -894,8 +948,9 @@ class _AnyOf(Lookup):
         return f"{lhs} = ANY(%s::{array_type}[])", (*params, list(self.rhs))
 
 
-def _rank(kind: RecordKind, text: str, variants: bool = True):
-    rank = SearchRank(StoredDocument(), _ts_query(text, variants))
+def _rank(kind: RecordKind, text: str, variants: bool = True,
+          whole_words: frozenset = frozenset()):
+    rank = SearchRank(StoredDocument(), _ts_query(text, variants, whole_words=whole_words))
     if _trigram_applies(kind, text):
         rank = Greatest(rank, *[TrigramWordSimilarity(text, name) for name in kind.trigram_fields],
                         output_field=FloatField())
@@ -911,10 +966,11 @@ def ranking_statement(kind: RecordKind, user, text: str, filters: Filters = NO_F
     from that key on are looked for first, one row at a time; with `scope_keys` (see
     `_scoped`), the user's rows are found through the list of their cases' keys (see the
     module docstring)."""
-    rank = _rank(kind, text, filters.variants)
+    rank = _rank(kind, text, filters.variants, filters.whole_words)
     parts = [matching(kind, user, text, filters, scope_keys)]
     if read_from is not None:
-        read = Q(pk__gte=read_from) & _unindexed_match(text, filters.variants)
+        read = Q(pk__gte=read_from) & _unindexed_match(text, filters.variants,
+                                                       filters.whole_words)
         parts = [_scoped(kind, user, filters, scope_keys).alias(search_document=StoredDocument())
                  .filter(read).order_by(),
                  parts[0].exclude(read)]
@@ -935,6 +991,7 @@ def ranking_statement(kind: RecordKind, user, text: str, filters: Filters = NO_F
 
 def _best_candidates(cursor, kind, user, text, filters, limit, offset, survey):
     try:
+        filters = replace(filters, whole_words=survey.whole_words.get(kind.key, frozenset()))
         sql, params = ranking_statement(kind, user, text, filters, limit=limit, offset=offset,
                                         read_from=survey.read_from.get(kind.key),
                                         scope_keys=survey.scope_keys.get(kind.key))

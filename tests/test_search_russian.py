@@ -8,7 +8,7 @@ protected identity, at a query count that does not grow with the hits."""
 import re
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from cases import search
@@ -350,3 +350,38 @@ def test_api_list_q_query_count_does_not_grow_with_hits(case, viewer, n,
     with django_assert_num_queries(LIST_QUERIES):
         body = api.get(f"{API}/claims/", {"q": "Ростов"}).json()
     assert body["count"] == len(body["results"]) == n
+
+
+# --- frequent words ------------------------------------------------------------------------
+
+
+def test_search_whole_word_forms_drop_prefixes_and_redundant_words():
+    whole = search.word_forms("военнослужащие", variants=False, whole=True)
+    assert whole == [search.Form("военнослужа", False)]
+    assert search.word_forms("Ростов", variants=False, whole=True) == [
+        search.Form("ростов", False)]
+    assert search.text_search_query("soldiers Ростов", variants=False,
+                                    whole_words=frozenset({"soldiers"})) == (
+        "'soldier':ABC & 'ростов':*ABC")
+
+
+@on_postgresql
+def test_search_words_frequent_in_a_large_table_are_looked_for_whole(case, viewer,
+                                                                     monkeypatch):
+    """A word the sample finds in many rows of a large table is looked for without
+    prefixes (cases.search._survey): its nouns still fill the candidates."""
+    monkeypatch.setattr(search, "NEWEST_ROWS", 40)
+    monkeypatch.setattr(search, "SAMPLE_ROWS", 10)
+    monkeypatch.setattr(search, "MIN_SAMPLED", 5)
+    nouns = _claims(case, [f"дезертиры {i}" for i in range(45)])
+    verb = ClaimFactory(case=case, statement="Они дезертировали.")
+    last_key = max(claim.pk for claim in [*nouns.values(), verb])
+    monkeypatch.setattr(search, "WHOLE_WORD_MATCHES", last_key)  # every sampled row matches
+    with transaction.atomic(), connection.cursor() as cursor:
+        survey = search._survey(cursor, [search.KINDS["claim"]], viewer, "дезертир Ростов",
+                                search.Filters())
+    assert survey.whole_words["claim"] == {"дезертир"}
+    found = _found(viewer, "дезертир")
+    assert found == {f"дезертиры {i}" for i in range(45)}  # the verb only through a prefix
+    monkeypatch.setattr(search, "WHOLE_WORD_MATCHES", 10**12)
+    assert _found(viewer, "дезертир") == found | {"Они дезертировали"}
