@@ -74,6 +74,17 @@ class TextSearchFilter(django_filters.FilterSet):
         return queryset  # read by filter_text
 
 
+class IncidentTypeFilter(TextSearchFilter):
+    """For the incident types' list (the newsroom's, not a case's): their names and
+    descriptions."""
+
+    search_fields = ("name", "description")
+
+    class Meta:
+        model = IncidentType
+        fields = []
+
+
 class CaseRecordFilter(TextSearchFilter):
     case = django_filters.ModelChoiceFilter(queryset=_visible(Case), help_text="A case's id.")
     case_slug = django_filters.CharFilter(field_name="case__slug", help_text="A case's slug.")

@@ -1062,7 +1062,8 @@ def _form_pattern(form: Form, variants: bool) -> str:
             letters.append(re.escape(ch))
     # With variants, an apostrophe or ъ may stand between any two letters ("об'єкт" and
     # "объект" are both обект).
-    pattern = r"(?<!\w)" + ("['’ʼъ]?" if variants else "").join(letters)
+    between = "['’ʼъ]?" if variants and _is_cyrillic(form.text) else ""
+    pattern = r"(?<!\w)" + between.join(letters)
     if form.prefix or not _is_cyrillic(form.text):
         # SQLite has no English stems to compare: a Latin stem begins the words it stems.
         return pattern

@@ -385,3 +385,14 @@ def test_search_words_frequent_in_a_large_table_are_looked_for_whole(case, viewe
     assert found == {f"дезертиры {i}" for i in range(45)}  # the verb only through a prefix
     monkeypatch.setattr(search, "WHOLE_WORD_MATCHES", 10**12)
     assert _found(viewer, "дезертир") == found | {"Они дезертировали"}
+
+
+def test_api_incident_type_filter_searches_names_and_descriptions(db):
+    """For the incident types' list, once its view takes the filter set (api/views.py)."""
+    from api.filters import IncidentTypeFilter
+    from cases.models import IncidentType
+
+    desertion = IncidentType.objects.create(name="Дезертирство", slug="dezertirstvo-test")
+    IncidentType.objects.create(name="Обстрел", slug="obstrel-test")
+    found = IncidentTypeFilter({"q": "дезертирство"}, queryset=IncidentType.objects.all()).qs
+    assert list(found) == [desertion]
