@@ -72,6 +72,10 @@ kind (`_survey`, then one candidate query):
   index serves, so the planner cannot trade the rows for the text index): the newest rows
   that hold about NEWEST_ROWS of the user's (a range of keys, at most four times as long),
   or all the rows of the user's few cases (through the list).
+- Words the sample finds in WHOLE_WORD_MATCHES rows of the table or more are looked for
+  as whole lexemes (their forms and stems), without prefixes: the text index serves a
+  prefix by collecting every match of every word it begins in the whole table first, and
+  such a word's whole forms fill the candidates many times over anyway.
 - The rest comes from the GIN indexes (bitmap scans; trigram indexes for names and
   places), without what was read one by one, and only when that gave fewer than
   CANDIDATE_LIMIT (the two are one UNION ALL under the LIMIT).
