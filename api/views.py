@@ -182,7 +182,7 @@ class IncidentTypeViewSet(LoginNotRequiredMixin, KnownQueryParametersMixin,
     serializer_class = s.IncidentTypeSerializer
     lookup_field = "slug"
     lookup_value_regex = "[^/]+"
-    filter_backends = []
+    filterset_class = filters.IncidentTypeFilter
 
 
 class IncidentViewSet(CaseRecordViewSet):

@@ -233,6 +233,8 @@ class PageCheck(models.Model):
     class Meta:
         ordering = ["-checked_at", "-pk"]
         indexes = [models.Index(fields=["citation", "-checked_at"])]
+        verbose_name = _("page check")
+        verbose_name_plural = _("page checks")
 
     def __str__(self):
         return f"Check of citation {self.citation_id}: {self.outcome}"
@@ -263,6 +265,8 @@ class WatchedCitation(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["case", "gone_since", "changed_since"])]
+        verbose_name = _("watched cited page")
+        verbose_name_plural = _("watched cited pages")
 
     def __str__(self):
         return f"Watch of citation {self.citation_id}"
@@ -276,6 +280,10 @@ class WatchSchedule(models.Model):
     task_id = models.CharField(max_length=64, blank=True)
     run_after = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("watch schedule")
+        verbose_name_plural = _("watch schedules")
 
     def __str__(self):
         return f"{self.name}: {self.task_id or 'nothing queued'}"

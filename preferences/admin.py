@@ -1,11 +1,2 @@
-from django.contrib import admin
-
-from preferences.models import UserPreferences
-
-
-@admin.register(UserPreferences)
-class UserPreferencesAdmin(admin.ModelAdmin):
-    list_display = ("user", "language")
-    list_filter = ("language",)
-    search_fields = ("user__username",)
-    autocomplete_fields = ("user",)
+# A user's preferences are their own choice, made in the navbar's language switcher: the back
+# office does not edit them (and an admin who could would change what another person reads).

@@ -68,6 +68,8 @@ ALLOWED_WORDS = {
     "NUL",  # the character's name
     "ru", "en", "uk",  # language codes, as examples of what to type
     "Control", "Command", "Mac",  # key names Django's own Russian catalogue keeps
+    "or",  # the search operator, typed as it is in any language (cases/search.py)
+    "Rostov",  # the search page's example of a Latin spelling a Russian search also finds
     "email",  # as django-allauth's Russian catalogue writes it ("подтверждение email адреса")
 }
 
@@ -146,6 +148,7 @@ def case_pages(case):
         "claim_detail": lambda: [page for claim in Claim.objects.filter(case=case).order_by("pk")
                                  for page in on(claim)],
         "citation_captures": lambda: on(first["citation"]),
+        "incident_captures": lambda: on(first["incident"]),
         "source_list": lambda: [slug],
         "identity_reveals": lambda: [slug],
         "evidence_list": lambda: [slug],
