@@ -532,6 +532,9 @@ def gunicorn(tmp_path):
     env = production_env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1",
                          DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
                          STATIC_ROOT=str(tmp_path / "static"))
+    # As a deployment does before it starts: the error pages link the hashed stylesheets.
+    collected = run(["manage.py", "collectstatic", "--noinput"], env)
+    assert collected.returncode == 0, collected.stderr
     log = open(tmp_path / "gunicorn.log", "w+")
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
                                cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
