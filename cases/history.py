@@ -48,7 +48,9 @@ casedesk.history_maintenance = 'on'; …; COMMIT;`), which is the only way to er
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
+from dataclasses import dataclass
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
@@ -680,3 +682,166 @@ def history_maintenance(using=None, *, reason: str):
             with connection.cursor() as cursor:
                 cursor.execute(f"DELETE FROM {SQLITE_FLAG_TABLE} WHERE id = %s",  # nosec B608
                                [flag_row])
+
+
+# --- reading history: a record's changes, field by field --------------------------------------
+#
+# For the members' history pages (cases/views/record_history.py): who changed what, each field
+# by its label with its old and new value as people read it (a choice's label, a related
+# record's name, a fuzzy date in words). The history rows of a page are read in one query per
+# table, and the records they point to in one query per model, however many rows there are.
+
+#: Columns nobody edits that still say what happened to a record (the verification workflow
+#: writes them; everything else that is not editable is bookkeeping).
+_SHOWN_THOUGH_NOT_EDITABLE = frozenset({"status", "proposed_verdict", "proposed_by"})
+#: Columns derived from another one shown beside them (an incident's dates from `occurred`), or
+#: a stored file's server-made name.
+_DERIVED = frozenset({"occurred_earliest", "occurred_latest", "file"})
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of one change: its label, and its values before and after as words."""
+
+    label: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One history row as a reader sees it. `kind` is simple-history's "+", "~" or "-";
+    `part` names the part of the record it is about (a citation of a claim, a source's
+    identity), empty for the record itself."""
+
+    at: object  # datetime
+    actor: str
+    kind: str
+    part: str
+    changes: tuple[FieldChange, ...]
+
+    @property
+    def created(self) -> bool:
+        return self.kind == "+"
+
+    @property
+    def deleted(self) -> bool:
+        return self.kind == "-"
+
+
+def shown_fields(model, *, hidden=frozenset(), also=frozenset()) -> list[models.Field]:
+    """The tracked fields of `model` a history page shows, in the model's order: those
+    people edit, and `also` (columns a form writes through another field, such as a
+    citation's sealed address)."""
+    tracked = {f.name for f in model.history.model.tracked_fields}
+    return [f for f in model._meta.concrete_fields
+            if f.name in tracked and f.name not in hidden and f.name not in _DERIVED
+            and not f.primary_key and not getattr(f, "auto_now", False)
+            and not getattr(f, "auto_now_add", False)
+            and (f.editable or f.name in _SHOWN_THOUGH_NOT_EDITABLE or f.name in also)]
+
+
+def related_names(fields_and_rows) -> dict:
+    """{(model, pk): name} for every record the foreign keys of these history rows point to:
+    one query per related model. `fields_and_rows` is [(fields, rows)]."""
+    from django.contrib.auth import get_user_model
+
+    wanted: dict = {}
+    for fields, rows in fields_and_rows:
+        for field in fields:
+            if field.is_relation:
+                ids = wanted.setdefault(field.related_model, set())
+                ids.update(getattr(row, field.attname) for row in rows)
+    names = {}
+    user_model = get_user_model()
+    for model, ids in wanted.items():
+        ids.discard(None)
+        if not ids:
+            continue
+        for obj in model._base_manager.filter(pk__in=ids):
+            if model is user_model:
+                name = obj.get_full_name() or obj.get_username()
+            else:
+                name = str(obj)
+            names[(model, obj.pk)] = name
+    return names
+
+
+def _empty() -> str:
+    return pgettext("a field's value in a record's history", "empty")
+
+
+def display_value(field, value, names: dict) -> str:
+    """`value` of `field` as a reader says it."""
+    from django.utils import formats
+
+    from . import fuzzydate
+
+    if field.is_relation:
+        if value is None:
+            return _empty()
+        return names.get((field.related_model, value)) or pgettext(
+            "a field's value in a record's history", "a deleted record")
+    if value is None or value == "":
+        return _empty()
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(field, models.BooleanField):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(field, models.DateTimeField):
+        # In UTC, as every page of a case gives times.
+        return gettext("%(when)s UTC") % {"when": formats.date_format(
+            value.astimezone(datetime.UTC), gettext("j M Y H:i"))}
+    if isinstance(field, models.DateField):
+        return formats.date_format(value, gettext("j M Y"))
+    if field.name == "occurred":
+        try:
+            return fuzzydate.parse(value).describe()
+        except Exception:  # an old value the parser no longer takes: shown as stored
+            return str(value)
+    name = getattr(value, "name", None)  # a country
+    if name is not None and not isinstance(value, str):
+        return str(name) if str(value) else _empty()
+    return str(value)
+
+
+def _value(row, field):
+    value = getattr(row, field.attname)
+    if not field.is_relation and not isinstance(value, str | int | float | bool | type(None)):
+        code = getattr(value, "code", None)  # a country compares by its code
+        if code is not None:
+            return code
+    return value
+
+
+def history_entries(rows, fields, names: dict, *, part: str = "",
+                    withheld=frozenset()) -> list[HistoryEntry]:
+    """The changes these history rows of one record make, oldest first: per row, each shown
+    field whose value differs from the row before (for a creation, each field given a value).
+
+    `withheld` fields (values the reader may not learn) are never compared or shown: a row
+    that changed only those is left out, so nothing tells that it happened."""
+    entries, previous = [], None
+    fields = [f for f in fields if f.name not in withheld]
+    for row in rows:
+        changes = []
+        if row.history_type != "-":
+            for field in fields:
+                new = _value(row, field)
+                old = _value(previous, field) if previous is not None else None
+                if previous is None and new in (None, ""):
+                    continue
+                if previous is not None and new == old:
+                    continue
+                changes.append(FieldChange(
+                    str(field.verbose_name),
+                    display_value(field, old, names) if previous is not None else "",
+                    display_value(field, new, names)))
+        if changes or row.history_type in ("+", "-"):
+            user = row.history_user
+            actor = (user.get_full_name() or user.get_username() if user is not None
+                     else gettext("system"))
+            entries.append(HistoryEntry(row.history_date, actor, row.history_type, part,
+                                        tuple(changes)))
+        previous = row if row.history_type != "-" else None
+    return entries
