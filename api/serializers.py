@@ -27,12 +27,14 @@ from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, PermissionDenied
 from rest_framework.settings import api_settings
 
 from background import Status as TaskStatus
 from capture.domain import withheld_from
 from capture.models import Capture, CaptureFile
 from capture.tasks import citations_saved
+from cases import links as linking
 from cases.access import handles_sources, role_in
 from cases.enums import Role, VerificationStatus
 from cases.forms.verification import ProposalInput, TransitionInput
@@ -44,12 +46,14 @@ from cases.identities import (
 )
 from cases.models import (
     Case,
+    CaseLink,
     Citation,
     Claim,
     CommentRequest,
     CustodyEntry,
     Evidence,
     Incident,
+    IncidentLink,
     IncidentType,
     Membership,
     Source,
@@ -743,3 +747,70 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
 class CaptureRequestSerializer(KnownFieldsSerializer):
     """Asking for a capture takes no input (an empty body, or none)."""
+
+
+# --- Linked cases and incidents (cases/models/links.py) ------------------------------------
+
+class LinkSerializer(KnownFieldsMixin, serializers.ModelSerializer):
+    """A link between two records the requesting user may both see; made through cases.links
+    (a reporter or editor of both sides; a side in a case you are not a member of does not
+    exist for you)."""
+
+    created_by = _username_field(read_only=True)
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.DateTimeField: BoundedDateTimeField}
+
+    class Meta:
+        validators = []
+
+    @property
+    def request(self):
+        return self.context["request"]
+
+    def validate_note(self, value):
+        return tidy_text(value)
+
+    def link(self, validated_data):
+        raise NotImplementedError
+
+    def create(self, validated_data):
+        try:
+            return self.link(validated_data)
+        except DjangoValidationError as exc:
+            codes = [e.code for e in exc.error_list] if not hasattr(exc, "error_dict") else [
+                e.code for errors in exc.error_dict.values() for e in errors]
+            if linking.LINK_NOT_ALLOWED in codes:
+                message = str(linking.MESSAGES[linking.LINK_NOT_ALLOWED])
+                raise PermissionDenied({"detail": ErrorDetail(message, linking.LINK_NOT_ALLOWED),
+                                        "code": linking.LINK_NOT_ALLOWED}) from None
+            raise serializers.ValidationError(django_errors(exc)) from None
+
+
+class CaseLinkSerializer(LinkSerializer):
+    from_case = CaseField(help_text="A case's id: the case the link is made from.")
+    to_case = CaseField(help_text="A case's id: the linked case.")
+
+    class Meta(LinkSerializer.Meta):
+        model = CaseLink
+        fields = ["id", "from_case", "to_case", "note", "created_by", "created_at"]
+
+    def link(self, validated_data):
+        return linking.link_cases(validated_data["from_case"], validated_data["to_case"],
+                                  actor=self.request.user, note=validated_data.get("note", ""))
+
+
+class IncidentLinkSerializer(LinkSerializer):
+    from_incident = IncidentField(help_text="An incident's id. For a follow-up: the later one.")
+    to_incident = IncidentField(help_text="An incident's id, in this case or another of yours. "
+                                          "For a follow-up: the one followed up.")
+
+    class Meta(LinkSerializer.Meta):
+        model = IncidentLink
+        fields = ["id", "from_incident", "to_incident", "kind", "note", "created_by",
+                  "created_at"]
+
+    def link(self, validated_data):
+        return linking.link_incidents(
+            validated_data["from_incident"], validated_data["to_incident"],
+            actor=self.request.user, kind=validated_data.get("kind", "related"),
+            note=validated_data.get("note", ""))

@@ -22,6 +22,8 @@ router.register("tasks", views.TaskViewSet, basename="task")
 router.register("comment-requests", views.CommentRequestViewSet, basename="commentrequest")
 router.register("evidence", views.EvidenceViewSet, basename="evidence")
 router.register("captures", views.CaptureViewSet, basename="capture")
+router.register("case-links", views.CaseLinkViewSet, basename="caselink")
+router.register("incident-links", views.IncidentLinkViewSet, basename="incidentlink")
 
 urlpatterns = [
     path("v1/search/", SearchView.as_view(), name="search"),

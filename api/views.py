@@ -5,6 +5,7 @@ status only through cases.workflow."""
 
 from contextlib import contextmanager
 
+import django_filters
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -12,7 +13,12 @@ from django.db.models import F, Prefetch
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import (
@@ -31,16 +37,19 @@ from capture.domain import ASKER_REFUSALS, evidence_visible_to
 from capture.errors import CaptureError
 from capture.models import Capture, CaptureFile
 from capture.tasks import ask_for_capture
+from cases import links as linking
 from cases import workflow
-from cases.enums import Role
+from cases.enums import IncidentLinkKind, Role
 from cases.evidence_files import download_response
 from cases.models import (
     Case,
+    CaseLink,
     Citation,
     Claim,
     CommentRequest,
     CustodyEntry,
     Incident,
+    IncidentLink,
     IncidentType,
     Source,
     Task,
@@ -384,6 +393,127 @@ class CommentRequestViewSet(CaseRecordViewSet):
     filterset_class = filters.CommentRequestFilter
     select_related = ("party_source", "asked_by", "created_by")
     ordering = ("asked_at", "pk")
+
+
+# --- Linked cases and incidents --------------------------------------------------------------
+
+@extend_schema_field(OpenApiTypes.INT)
+class RecordIdFilter(django_filters.ModelChoiceFilter):
+    """A record by its id, among those the requesting user may see."""
+
+
+class CaseLinkFilter(django_filters.FilterSet):
+    case = RecordIdFilter(
+        queryset=lambda request: Case.objects.visible_to(getattr(request, "user", None)),
+        method="touching", help_text="A case's id: its links, from either side.")
+
+    class Meta:
+        model = CaseLink
+        fields = ["case"]
+
+    def touching(self, links, name, value):
+        return links.touching(value)
+
+
+class IncidentLinkFilter(django_filters.FilterSet):
+    incident = RecordIdFilter(
+        queryset=lambda request: Incident.objects.visible_to(getattr(request, "user", None)),
+        method="touching", help_text="An incident's id: its links, from either side.")
+    kind = django_filters.ChoiceFilter(choices=IncidentLinkKind.choices)
+
+    class Meta:
+        model = IncidentLink
+        fields = ["incident", "kind"]
+
+    def touching(self, links, name, value):
+        return links.touching(value)
+
+
+LINK_REFUSED_400 = OpenApiResponse(
+    description="Not linked: a side that does not exist or is in a case you are not a member "
+                "of (`link_target_not_found`, the same answer for both, as \"object does not "
+                "exist\"), a record linked to itself (`link_to_itself`), a pair already linked "
+                "either way (`link_exists`), or an unknown field (`unknown_field`).",
+    response=VALIDATION_ERROR)
+LINK_REFUSED_403 = OpenApiResponse(
+    description="You read one of the two cases but cannot write there: linking and unlinking "
+                "need a reporter or editor of both (`link_not_allowed`).",
+    response=CODED_ERROR)
+
+
+class LinkViewSet(LoginNotRequiredMixin, KnownQueryParametersMixin, mixins.ListModelMixin,
+                  mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                  mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Links whose two sides are both in cases you are a member of; any other link does not
+    exist for you (404), however it was made. No change: remove a link (with If-Match) and
+    make another."""
+
+    model = None
+    lookup_value_regex = "[^/]+"
+    permission_classes = [IsAuthenticated]
+    http_method_names = ["get", "post", "delete", "head", "options"]
+    select_related: tuple = ()
+
+    def get_queryset(self):
+        return (self.model.objects.visible_to(self.request.user)
+                .select_related("created_by", *self.select_related).order_by("pk"))
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        response["ETag"] = etag_of(self.get_object())
+        return response
+
+    def create(self, request, *args, **kwargs):
+        with transaction.atomic():
+            response = super().create(request, *args, **kwargs)
+        response["ETag"] = etag_of(self._created)
+        return response
+
+    def perform_create(self, serializer):
+        self._created = serializer.save()
+
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            link = get_object_or_404(self.get_queryset().select_for_update(of=("self",)),
+                                     pk=kwargs["pk"])
+            check_if_match(request, link)
+            try:
+                linking.unlink(link, actor=request.user)
+            except DjangoValidationError:
+                message = str(linking.MESSAGES[linking.LINK_NOT_ALLOWED])
+                raise PermissionDenied({"detail": ErrorDetail(message, linking.LINK_NOT_ALLOWED),
+                                        "code": linking.LINK_NOT_ALLOWED}) from None
+        return Response(status=204)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Links between your cases"),
+    create=extend_schema(summary="Link two of your cases (reporter or editor of both)",
+                         responses={201: s.CaseLinkSerializer, 400: LINK_REFUSED_400,
+                                    403: LINK_REFUSED_403}),
+    destroy=extend_schema(summary="Remove a link between two of your cases",
+                          responses={204: None, 403: LINK_REFUSED_403}),
+)
+class CaseLinkViewSet(LinkViewSet):
+    model = CaseLink
+    serializer_class = s.CaseLinkSerializer
+    filterset_class = CaseLinkFilter
+    select_related = ("from_case", "to_case")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Links between incidents of your cases"),
+    create=extend_schema(summary="Link two incidents (reporter or editor of both cases)",
+                         responses={201: s.IncidentLinkSerializer, 400: LINK_REFUSED_400,
+                                    403: LINK_REFUSED_403}),
+    destroy=extend_schema(summary="Remove a link between two incidents",
+                          responses={204: None, 403: LINK_REFUSED_403}),
+)
+class IncidentLinkViewSet(LinkViewSet):
+    model = IncidentLink
+    serializer_class = s.IncidentLinkSerializer
+    filterset_class = IncidentLinkFilter
+    select_related = ("from_incident", "to_incident")
 
 
 # --- Evidence and captures -------------------------------------------------------------------

@@ -183,3 +183,12 @@ class CommentChannel(models.TextChoices):
     IN_PERSON = "in_person", pgettext_lazy("comment request channel", "In person")
     PRESS_OFFICE = "press_office", pgettext_lazy("comment request channel", "Press office request")
     OTHER = "other", pgettext_lazy("comment request channel", "Other")
+
+
+class IncidentLinkKind(models.TextChoices):
+    """How two incidents are linked. A follow-up is directed: the link's `from` incident
+    follows up its `to` incident; the other kinds read the same from either side."""
+
+    SAME_EVENT = "same_event", pgettext_lazy("incident link", "Same event")
+    FOLLOW_UP = "follow_up", pgettext_lazy("incident link", "Follow-up")
+    RELATED = "related", pgettext_lazy("incident link", "Related")

@@ -21,13 +21,23 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .enums import GeoPrecision, VerificationStatus
 from .identities import citation_address, source_address
-from .models import Citation, Claim, CommentRequest, Incident, Source, Task, VerificationEvent
+from .models import (
+    CaseLink,
+    Citation,
+    Claim,
+    CommentRequest,
+    Incident,
+    IncidentLink,
+    Source,
+    Task,
+    VerificationEvent,
+)
 
 CHUNK_SIZE = 2000
 FORMAT_NAME = "casedesk-case"
@@ -372,8 +382,9 @@ def _json_list(name: str, records: Iterable[dict], *, first: bool = False) -> It
     yield "\n]"
 
 
-def case_json(case) -> Iterator[str]:
-    """The whole case (without evidence files or identities) as one JSON document."""
+def case_json(case, user=None) -> Iterator[str]:
+    """The whole case (without evidence files or identities) as one JSON document; with the
+    exporting `user`, also its links to the other cases of theirs (see below)."""
     header = {
         "format": FORMAT_NAME, "version": FORMAT_VERSION,
         "exported_at": _iso(timezone.now()),
@@ -405,7 +416,56 @@ def case_json(case) -> Iterator[str]:
     requests = CommentRequest.objects.of_case(case).select_related("asked_by").order_by("pk")
     yield from _json_list("comment_requests", (comment_request_record(r) for r in
                                                requests.iterator(chunk_size=CHUNK_SIZE)))
+    yield from _json_list("incident_links", (incident_link_record(link) for link in
+                                             _links_within(case).iterator(
+                                                 chunk_size=CHUNK_SIZE)))
+    yield from _json_list("links_to_other_cases", _links_elsewhere(case, user))
     yield "\n}\n"
+
+
+# Links (cases/models/links.py). Those between two incidents of the case are part of it and
+# re-imported with it (cases/imports/case_json.py). Those to another case, or to an incident
+# of another case, are written for the reader only, and only the ones whose other case the
+# exporting user is a member of: anyone else must not learn of that case, not even its title.
+# Without a user (an export that names nobody) there are none.
+
+def _links_within(case):
+    return (IncidentLink.objects.filter(from_incident__case=case, to_incident__case=case)
+            .order_by("pk"))
+
+
+def incident_link_record(link) -> dict:
+    return {"from": _ref("incident", link.from_incident_id),
+            "to": _ref("incident", link.to_incident_id),
+            "kind": link.kind, "note": link.note}
+
+
+def _other_case_record(other_case) -> dict:
+    return {"slug": other_case.slug, "title": other_case.title}
+
+
+def _links_elsewhere(case, user) -> Iterator[dict]:
+    if user is None:
+        return
+    case_links = (CaseLink.objects.visible_to(user).touching(case)
+                  .select_related("from_case", "to_case").order_by("pk"))
+    for link in case_links.iterator(chunk_size=CHUNK_SIZE):
+        yield {"link": "case", "direction": "from" if link.from_case_id == case.pk else "to",
+               "other_case": _other_case_record(link.other_side(case)), "note": link.note}
+    incident_links = (IncidentLink.objects.visible_to(user)
+                      .filter(Q(from_incident__case=case) | Q(to_incident__case=case))
+                      .exclude(from_incident__case=case, to_incident__case=case)
+                      .select_related("from_incident__case", "to_incident__case")
+                      .order_by("pk"))
+    for link in incident_links.iterator(chunk_size=CHUNK_SIZE):
+        outgoing = link.from_incident.case_id == case.pk
+        mine, other = ((link.from_incident, link.to_incident) if outgoing
+                       else (link.to_incident, link.from_incident))
+        yield {"link": "incident", "direction": "from" if outgoing else "to",
+               "incident": _ref("incident", mine.pk), "kind": link.kind,
+               "other_case": _other_case_record(other.case),
+               "other_incident": {"title": other.title, "occurred": other.occurred},
+               "note": link.note}
 
 
 # --- the formats, for the views and the command ------------------------------------------
@@ -422,12 +482,13 @@ EXPORTS = {
 }
 
 
-def export_chunks(case, name: str) -> Iterator[str]:
-    """The text formats as chunks (XLSX has its own function: it is binary)."""
+def export_chunks(case, name: str, user=None) -> Iterator[str]:
+    """The text formats as chunks (XLSX has its own function: it is binary). `user`, the
+    exporting user, adds the case's links to their other cases to the JSON."""
     if name == "csv":
         return incidents_csv(case)
     if name == "json":
-        return case_json(case)
+        return case_json(case, user)
     if name == "geojson":
         return incidents_geojson(case)
     if name == "claimreview":

@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (registration)
     evidence,
     followup,
     incident,
+    links,
     signin_attempts,
     source,
 )

@@ -5,11 +5,13 @@ from .claim import Claim, VerificationEvent
 from .evidence import CustodyEntry, Evidence
 from .followup import CommentRequest, Task
 from .incident import Incident, IncidentType
+from .links import CaseLink, IncidentLink
 from .reveal import IdentityReveal, RevealChannel
 from .source import Citation, Source, SourceIdentity
 
 __all__ = [
     "Case",
+    "CaseLink",
     "Citation",
     "Claim",
     "CommentRequest",
@@ -17,6 +19,7 @@ __all__ = [
     "Evidence",
     "IdentityReveal",
     "Incident",
+    "IncidentLink",
     "IncidentType",
     "Membership",
     "RevealChannel",
