@@ -19,11 +19,13 @@ from ..enums import (
     CommentOutcome,
     Credibility,
     FigureQualifier,
+    IncidentLinkKind,
     TaskState,
 )
 from ..exports import FORMAT_NAME, FORMAT_VERSION
 from ..history import bulk_create_with_history
-from ..models import Citation, Claim, CommentRequest, Incident, Source, Task
+from ..links import NOTE_MAX_LENGTH
+from ..models import Citation, Claim, CommentRequest, Incident, IncidentLink, Source, Task
 from .base import Importer
 from .cells import (
     cell_text,
@@ -68,7 +70,8 @@ class CaseJSONImporter(Importer):
     # The file's lists of records, and how a record of each is named in errors.
     RECORD_LISTS = {"incidents": "incident", "sources": "source", "claims": "claim",
                     "citations": "citation", "tasks": "task",
-                    "comment_requests": "request for comment"}
+                    "comment_requests": "request for comment",
+                    "incident_links": "incident link"}
     # Those names in the reader's language.
     RECORD_NAMES = {
         "incident": pgettext_lazy("an imported record", "incident"),
@@ -77,6 +80,7 @@ class CaseJSONImporter(Importer):
         "citation": pgettext_lazy("an imported record", "citation"),
         "task": pgettext_lazy("an imported record", "task"),
         "request for comment": pgettext_lazy("an imported record", "request for comment"),
+        "incident link": pgettext_lazy("an imported record", "incident link"),
     }
 
     @classmethod
@@ -193,8 +197,22 @@ class CaseJSONImporter(Importer):
         self.requests = self._check_records(report, "request for comment",
                                             document["comment_requests"],
                                             self._clean_request, progress, **context)
+        self.incident_links = self._check_records(
+            report, "incident link", document["incident_links"], self._clean_incident_link,
+            progress, incidents=known_incidents, pairs=set())
         report.total_rows = sum(len(document[name]) for name in (
-            "incidents", "sources", "claims", "citations", "tasks", "comment_requests"))
+            "incidents", "sources", "claims", "citations", "tasks", "comment_requests",
+            "incident_links"))
+        elsewhere = document.get("links_to_other_cases")
+        if isinstance(elsewhere, list) and elsewhere:
+            # Another case is not part of the import, and the one the file names may not
+            # exist here or be one the importing user is a member of: not recreated.
+            report.notes.append(ngettext(
+                "%(count)d link to another case or to an incident of another case is not "
+                "imported: link them again from this case's pages.",
+                "%(count)d links to other cases or to incidents of other cases are not "
+                "imported: link them again from this case's pages.",
+                len(elsewhere)) % {"count": len(elsewhere)})
         verified = sum(1 for claim in document["claims"]
                        if claim.get("status") not in (None, "unverified"))
         if verified:
@@ -207,7 +225,7 @@ class CaseJSONImporter(Importer):
                 "verification workflow (the exported history stays in the file).",
                 verified) % {"count": verified})
         report.columns = ["incidents", "sources", "claims", "citations", "tasks",
-                          "comment_requests"]
+                          "comment_requests", "incident_links"]
         return report
 
     def _case_summary(self, report, exported) -> str:
@@ -278,6 +296,27 @@ class CaseJSONImporter(Importer):
                 % {"reference": cell_text(ref)[:40]}, "unknown_reference"))
             return None
         return ref
+
+    def _clean_incident_link(self, record, errors, *, incidents, pairs):
+        start = self._ref(record, "from", incidents, errors, required=True)
+        end = self._ref(record, "to", incidents, errors, required=True)
+        if start is not None and start == end:
+            errors.append(cell_problem("to", _("is the incident the link is from"),
+                                       "link_to_itself"))
+        elif start is not None and end is not None:
+            pair = frozenset((start, end))
+            if pair in pairs:
+                errors.append(cell_problem("to", _("these incidents are linked already"),
+                                           "link_exists"))
+            pairs.add(pair)
+        return {
+            "from": start, "to": end,
+            "kind": read_cell(record, "kind", parse_choice, errors,
+                              choice_lookup(IncidentLinkKind), ", ".join(IncidentLinkKind.values),
+                              default=IncidentLinkKind.RELATED),
+            "note": read_cell(record, "note", parse_text, errors, multiline=True,
+                              max_length=NOTE_MAX_LENGTH) or "",
+        }
 
     def _clean_claim(self, record, errors, *, incidents):
         cell = read_cell
@@ -397,6 +436,11 @@ class CaseJSONImporter(Importer):
         created = bulk_create_with_history(incidents, user=user, reason=reason)
         done(len(created))
         incident_pk = dict(zip(self.incident_refs, (i.pk for i in created), strict=True))
+        done(len(bulk_create_with_history([
+            IncidentLink(from_incident_id=incident_pk[link["from"]],
+                         to_incident_id=incident_pk[link["to"]], kind=link["kind"],
+                         note=link["note"], created_by=user)
+            for link in self.incident_links], user=user, reason=reason)))
         self.source_importer.write(self.source_report, progress=progress)
         names_to_pk = dict(Source.objects.of_case(case).values_list("name", "pk"))
         # Each source record became one checked row, in file order, under its cleaned name.
