@@ -10,10 +10,12 @@ from ..uploads import max_upload_bytes
 IMPORT_KINDS = [
     ("incidents", _("Incidents (CSV or Excel)")),
     ("sources", _("Sources (CSV or Excel)")),
+    ("claims", _("Claims with their citations (CSV or Excel)")),
     ("case", _("A whole case exported from Casedesk (JSON), into this empty case")),
 ]
-ACCEPTED_EXTENSIONS = {"incidents": (".csv", ".xlsx", ".txt"), "sources": (".csv", ".xlsx", ".txt"),
-                       "case": (".json",)}
+TABLE_EXTENSIONS = (".csv", ".xlsx", ".txt")
+ACCEPTED_EXTENSIONS = {"incidents": TABLE_EXTENSIONS, "sources": TABLE_EXTENSIONS,
+                       "claims": TABLE_EXTENSIONS, "case": (".json",)}
 
 
 class ImportUploadForm(forms.Form):

@@ -1,15 +1,17 @@
-"""Importing into a case: incidents and sources from CSV or XLSX files (docs/import-format.md),
-and a whole case from our JSON export.
+"""Importing into a case: incidents, sources, and claims with their citations from CSV or XLSX
+files (docs/import-format.md), and a whole case from our JSON export.
 
 One path for the browser (upload → preview → confirm, cases/views/transfer.py) and the
-management commands (import_incidents, import_sources, import_case):
+management commands (import_incidents, import_sources, import_case; claims: the browser
+only, for now):
 
 1. The importer reads the file (tables.py: a header and rows of cells; case_json.py: the
    export's document), or refuses it as a whole with a clear message and a code
    (`FileRefused`, refusals.py). Rows and cells are counted as they are read, and a file is
    refused at the first over the limits (limits.py, `CASEDESK_IMPORT_MAX_*`), never read
    whole first.
-2. An importer (tabular.py: `IncidentImporter`, `SourceImporter`; case_json.py:
+2. An importer (tabular.py: `IncidentImporter`, `SourceImporter`; claims.py:
+   `ClaimImporter`, a claim and its citations over several rows; case_json.py:
    `CaseJSONImporter`; all of the shape in base.py) checks every row, collecting every error
    of every row with its code (`ImportReport`, report.py; the cell parsers are in cells.py),
    without writing anything.
@@ -23,6 +25,7 @@ protected source's identity only from the case's source handlers.
 
 from .base import Importer
 from .case_json import CaseJSONImporter
+from .claims import ClaimImporter
 from .dispatch import IMPORTERS, check_file, import_file, importer_for
 from .limits import max_cells, max_compression_ratio, max_rows, max_uncompressed_bytes
 from .refusals import CellError, FileRefused, RowError
@@ -32,7 +35,8 @@ from .tables import Table, read_table
 from .tabular import IncidentImporter, SourceImporter, TabularImporter
 
 __all__ = [
-    "IMPORTERS", "CaseJSONImporter", "CellError", "FileRefused", "ImportReport", "Importer",
+    "IMPORTERS", "CaseJSONImporter", "CellError", "ClaimImporter", "FileRefused",
+    "ImportReport", "Importer",
     "IncidentImporter", "Progress", "RowError", "RowReport", "SourceImporter", "StagingExpired",
     "Table", "TabularImporter", "check_file", "discard_staged",
     "import_file", "importer_for", "max_cells", "max_compression_ratio", "max_rows",

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime as django_parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -165,9 +166,74 @@ def parse_language(value) -> str:
     return language_code(cell_text(value))
 
 
+# A claim's figure as the model stores it: at most 12 digits before the point, 2 after.
+_FIGURE_LIMIT = Decimal("1e12")
+
+
+def parse_figure(value) -> Decimal | None:
+    """The number a claim's statement gives: 0 or more, at most two decimal places (a
+    decimal comma is read too)."""
+    if isinstance(value, bool):
+        raise CellError(_("is not a number"), code="invalid")
+    text = repr(value) if isinstance(value, float) else cell_text(value).strip()
+    text = text.replace(" ", "").replace("\u00a0", "")
+    if not text:
+        return None
+    if re.fullmatch(r"\d{1,3}(,\d{3})+", text):
+        # 1,200 is twelve hundred in English and 1.2 in Russian: never guessed.
+        raise CellError(_("“%(value)s” could be read two ways: write the number without a "
+                          "thousands separator (1200), or with a decimal point (1.2)")
+                        % {"value": text[:40]}, code="ambiguous_number")
+    text = text.replace(",", ".")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise CellError(_("“%(value)s” is not a figure (a number such as 10 or 2.5; say "
+                          "“at least” in figure_qualifier)") % {"value": text[:40]},
+                        code="invalid") from None
+    if not number.is_finite():
+        raise CellError(_("“%(value)s” is not a figure") % {"value": text[:40]}, code="invalid")
+    if number < 0:
+        raise CellError(_("cannot be negative"), code="min_value")
+    if number >= _FIGURE_LIMIT:
+        raise CellError(_("is too large"), code="max_value")
+    if number != number.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN):
+        raise CellError(_("has more than two decimal places"), code="max_decimal_places")
+    return number
+
+
+def parse_moment(value) -> dt.datetime | None:
+    """A day or a moment, as the record forms read one: a day (2024-05-09, or an Excel date
+    cell) is its midnight, and a time without a UTC offset is in the site's time zone."""
+    text = cell_text(value).strip()
+    if not text:
+        return None
+    try:
+        parsed = django_parse_datetime(text.replace(" ", "T", 1))
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            raise CellError(_("“%(value)s” is not a day or a date and time (2024-05-09, "
+                              "2024-05-09 14:30)") % {"value": text[:40]},
+                            code="invalid") from None
+        parsed = dt.datetime.combine(day, dt.time(0, 0))
+    if parsed.tzinfo is None:
+        try:
+            parsed = timezone.make_aware(parsed)
+        except (ValueError, OverflowError):
+            raise CellError(_("“%(value)s” cannot be read in the site's time zone")
+                            % {"value": text[:40]}, code="invalid") from None
+    _within_bounds(parsed, timebounds.validate_datetime_in_range)
+    return parsed
+
+
 # What each parser makes of an empty cell (parse_choice: its `default`).
 EMPTY_CELL = {parse_text: "", parse_count: None, parse_coordinate: None,
-              parse_country_cell: "", parse_bool: False, parse_choice: ""}
+              parse_country_cell: "", parse_bool: False, parse_choice: "",
+              parse_figure: None, parse_moment: None}
 
 
 def read_cell(values: dict, name: str, parser, errors: list[RowError], *args, **kwargs):

@@ -6,11 +6,13 @@ from __future__ import annotations
 from ..access import CaseAccess
 from .base import Importer
 from .case_json import CaseJSONImporter
+from .claims import ClaimImporter
 from .report import ImportReport, Progress
 from .tabular import IncidentImporter, SourceImporter
 
 IMPORTERS: dict[str, type[Importer]] = {
-    importer.kind: importer for importer in (IncidentImporter, SourceImporter, CaseJSONImporter)
+    importer.kind: importer
+    for importer in (IncidentImporter, SourceImporter, ClaimImporter, CaseJSONImporter)
 }
 
 

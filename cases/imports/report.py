@@ -35,6 +35,8 @@ class ImportReport:
     sample_rows: list[RowReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     records: list = field(default_factory=list)  # the checked values, one per valid row
+    # What the file holds when it is not one record a row (claims: claims and citations).
+    counts: dict[str, int] = field(default_factory=dict)
     written: int = 0
 
     @property

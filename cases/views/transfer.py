@@ -1,11 +1,11 @@
 """Import into a case and export out of it.
 
-Import is upload → preview → confirm, for the case's reporters and editors (404 for anyone
-else, as for the record forms). The upload is checked in full and kept on the server,
-encrypted, under a signed token (cases.imports.stage_upload); the preview lists every row
-with an error beside its errors, and the confirmation reads the file from the server, never
-from the browser, checks it again against the case as it is now, and writes every row or
-none.
+Import (incidents, sources, claims with their citations, a whole case) is upload → preview →
+confirm, for the case's reporters and editors (404 for anyone else, as for the record
+forms). The upload is checked in full and kept on the server, encrypted, under a signed token
+(cases.imports.stage_upload); the preview lists every row with an error beside its errors,
+and the confirmation reads the file from the server, never from the browser, checks it again
+against the case as it is now, and writes every row or none.
 
 Export is for every member: incidents as CSV or XLSX, the whole case as JSON, GeoJSON and
 ClaimReview JSON-LD, streamed (cases/exports.py). No export carries a protected identity.
@@ -24,7 +24,8 @@ from ..enums import Role
 from ..forms.imports import ImportUploadForm
 from .case_page import case_view
 
-KIND_DESTINATION = {"incidents": "timeline", "sources": "source_list", "case": "case_overview"}
+KIND_DESTINATION = {"incidents": "timeline", "sources": "source_list", "claims": "claims_board",
+                    "case": "case_overview"}
 
 
 @case_view(tab="transfer")
@@ -77,6 +78,9 @@ def import_upload(request, case_page):
 def _imported(kind: str, count: int) -> str:
     """The success message of an import, for its count (the number is put in by the caller,
     grouped in the reader's way)."""
+    if kind == "claims":
+        # %(count)s is "3 claims and 5 citations" (_claims_and_citations).
+        return gettext("Imported %(count)s from “%(name)s”.")
     if kind == "incidents":
         return ngettext("Imported %(count)s incident from “%(name)s”.",
                         "Imported %(count)s incidents from “%(name)s”.", count)
@@ -87,11 +91,20 @@ def _imported(kind: str, count: int) -> str:
                     "Imported %(count)s records from “%(name)s”.", count)
 
 
+def _claims_and_citations(importer, report) -> str:
+    """What a claims file holds, in words: "3 claims and 5 citations"."""
+    counts = report.counts
+    return gettext("%(claims)s and %(citations)s") % {
+        "claims": importer.counted(counts.get("claims", 0)),
+        "citations": importer.counted_citations(counts.get("citations", 0))}
+
+
 def _preview(case_page, report, *, kind, name, token, status=200):
     importer = imports.importer_for(kind, case_page.access, case_page.request.user)
     return case_page.render("cases/import_preview.html", {
         "report": report, "kind": kind, "noun": importer.noun, "file_name": name,
         "token": token,
+        "holds": _claims_and_citations(importer, report) if kind == "claims" else "",
     }, status=status)
 
 
@@ -118,6 +131,9 @@ def import_confirm(request, case_page):
         imports.discard_staged(info)
         return _preview(case_page, report, kind=kind, name=name, token=None, status=409)
     imports.discard_staged(info)
-    messages.success(request, _imported(kind, report.written) % {
-        "count": number_format(report.written, force_grouping=True), "name": name})
+    if kind == "claims":
+        count = _claims_and_citations(imports.importer_for(kind, access, request.user), report)
+    else:
+        count = number_format(report.written, force_grouping=True)
+    messages.success(request, _imported(kind, report.written) % {"count": count, "name": name})
     return redirect(reverse(f"cases:{KIND_DESTINATION[kind]}", args=[access.case.slug]))
