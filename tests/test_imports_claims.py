@@ -220,6 +220,18 @@ def test_incident_title_shared_by_several_incidents_must_be_an_id(case, reporter
     assert report.ok and Claim.objects.get().incident == second
 
 
+def test_source_names_differing_only_in_capitals_must_be_written_exactly(case, reporter):
+    exact = SourceFactory(case=case, name="RIA")
+    SourceFactory(case=case, name="Ria")
+    report = _import(case, reporter, "statement,source\nTen fled.,ria\n")
+
+    assert _problems(report) == [(
+        2, "source: several sources of the case are called “ria”, in different capitals: "
+           "write the name exactly", "ambiguous_source")]
+    report = _import(case, reporter, "statement,source\nTen fled.,RIA\n")
+    assert report.ok and Citation.objects.get().source == exact
+
+
 def test_another_cases_sources_and_incidents_are_unknown(case, reporter):
     other = CaseFactory(title="Another story")
     SourceFactory(case=other, name="Secret outlet")
