@@ -369,9 +369,10 @@ def test_confirm_checks_again_against_the_case_as_it_is_now(client, case, report
 # --- cost ----------------------------------------------------------------------------------
 
 def _claims_csv(count: int) -> str:
-    rows = "".join(f"C{n},Claim number {n}.,161.ru,https://161.ru/{n}\n"
-                   f"C{n},,Southern Military District press office,\n" for n in range(count))
-    return "claim,statement,source,url\n" + rows
+    rows = "".join(f"C{n},Claim number {n}.,Soldiers leave the training ground,161.ru,"
+                   f"https://161.ru/{n}\n"
+                   f"C{n},,,Southern Military District press office,\n" for n in range(count))
+    return "claim,statement,incident,source,url\n" + rows
 
 
 @pytest.mark.parametrize("count", [1, 7])
@@ -379,12 +380,14 @@ def test_import_issues_the_same_queries_for_one_claim_or_many(
         case, reporter, story, django_assert_num_queries, count):
     access = get_case_for_user(reporter, case.slug)
     data = _claims_csv(count).encode()
-    # Checking: the case's sources, once. Writing: the claims and their history rows; the
-    # citations' sources and the case's lineages (the sealing of protected addresses), the
-    # citations and their history rows. Each bulk write and the whole run in a savepoint.
-    with django_assert_num_queries(13):
+    # Checking: the case's sources and its incidents, once each. Writing: the claims and
+    # their history rows; the citations' sources and the case's lineages (the sealing of
+    # protected addresses), the citations and their history rows. Each bulk write and the
+    # whole run in a savepoint.
+    with django_assert_num_queries(14):
         report = imports.import_file("claims", access, reporter, data, "claims.csv")
     assert report.written == count and Citation.history.count() == 2 * count
+    assert set(Claim.objects.values_list("incident", flat=True)) == {story["incident"].pk}
 
 
 @pytest.mark.parametrize("count", [1, 7])
@@ -394,8 +397,8 @@ def test_confirm_issues_the_same_queries_for_one_claim_or_many(
     token = _upload(client, case, _claims_csv(count)).context["token"]
     confirm = reverse("cases:import_confirm", args=[case.slug])
 
-    # The session, the user, the membership with its case; then the import's 13 (above).
-    with django_assert_num_queries(16):
+    # The session, the user, the membership with its case; then the import's 14 (above).
+    with django_assert_num_queries(17):
         response = client.post(confirm, {"token": token})
 
     assert response.status_code == 302 and Claim.objects.count() == count
@@ -415,3 +418,11 @@ def test_sample_claims_file_in_docs_imports_after_the_other_samples(case, report
     assert report.ok, _problems(report)
     assert report.counts == {"claims": 4, "citations": 5}
     assert Claim.objects.filter(incident__isnull=False).count() == 2
+
+
+def test_claims_file_over_the_row_limit_is_refused_whole(case, reporter, story, settings):
+    settings.CASEDESK_IMPORT_MAX_ROWS = 2
+    with pytest.raises(imports.FileRefused) as refused:
+        _import(case, reporter, CLAIMS_CSV + "C3,Six caught.,,,,,,161.ru,,,,,,\n")
+    assert refused.value.code == "too_many_rows"
+    assert not Claim.objects.exists()
