@@ -537,3 +537,22 @@ def test_json_import_refuses_a_bad_incident_link(case, editor, incidents):
     assert codes == ["link_to_itself", "unknown_reference", "invalid_choice"]
     assert not IncidentLink.objects.exists() or not IncidentLink.objects.filter(
         from_incident__case=empty).exists()
+
+
+# --- the back office -------------------------------------------------------------------------
+
+def test_admin_lists_a_link_to_staff_of_both_sides_only(make_staff, case_link, both, one_side):
+    from .clients import TwoFactorClient
+
+    client = TwoFactorClient()
+    changelist = reverse("admin:cases_caselink_changelist")
+    history = reverse("admin:cases_caselink_history", args=[case_link.pk])
+    client.force_login(make_staff(both))
+    assert OTHER_TITLE in client.get(changelist).content.decode()
+    assert client.get(history).status_code == 200
+    client.force_login(make_staff(one_side))
+    response = client.get(changelist)
+    assert response.status_code == 200 and OTHER_TITLE not in response.content.decode()
+    assert client.get(history).status_code == 404
+    assert client.get(reverse("admin:cases_caselink_change",
+                              args=[case_link.pk])).status_code in (302, 404)
