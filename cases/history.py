@@ -52,7 +52,7 @@ import datetime
 import logging
 from dataclasses import dataclass
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models.signals import post_delete, post_migrate, pre_delete, pre_migrate
 from django.utils import timezone
@@ -797,7 +797,7 @@ def display_value(field, value, names: dict) -> str:
     if field.name == "occurred":
         try:
             return fuzzydate.parse(value).describe()
-        except Exception:  # an old value the parser no longer takes: shown as stored
+        except ValidationError:  # an old value the parser no longer takes: shown as stored
             return str(value)
     name = getattr(value, "name", None)  # a country
     if name is not None and not isinstance(value, str):

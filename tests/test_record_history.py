@@ -271,3 +271,27 @@ def test_source_history_query_count_for_a_handler_does_not_grow_with_rows(
     with django_assert_num_queries(7):
         response = client.get(url)
     assert f"contact {edits - 1}" in response.content.decode()
+
+
+@pytest.mark.parametrize("edits", [1, 6])
+@pytest.mark.parametrize(("kind", "make", "field", "queries"), [
+    # session, user, case and membership, the rows, then one query per kind of record named:
+    # a task's incident, claim and assignee are all empty here, so no more.
+    ("task", lambda case: TaskFactory(case=case), "title", 4),
+    # the party source (a source of the case)
+    ("commentrequest", lambda case: CommentRequestFactory(
+        case=case, party_name="", party_source=SourceFactory(case=case)), "reply_summary", 5),
+    # the users who captured the files
+    ("evidence", lambda case: EvidenceFactory(case=case, captured_by=UserFactory()),
+     "description", 5),
+])
+def test_record_history_query_count_is_pinned(client, case, reporter, kind, make, field,
+                                              queries, edits, django_assert_num_queries):
+    record = make(case)
+    _edited(record, reporter, edits, field)
+    url = _history_url(case, kind, record)
+    client.force_login(reporter)
+    client.get(url)
+    with django_assert_num_queries(queries):
+        response = client.get(url)
+    assert f"Edit number {edits - 1}" in response.content.decode()
