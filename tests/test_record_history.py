@@ -191,6 +191,34 @@ def test_source_history_never_shows_a_non_handler_the_identity(client, case, mak
     assert not IdentityReveal.objects.exists()
 
 
+def test_source_history_before_protection_is_for_handlers_only(client, case, handler,
+                                                              reporter):
+    source = SourceFactory(case=case, name=REAL_NAME, url="https://example.org/ivan")
+    _save_as(source, reporter, reliability="C")
+    _save_as(source, handler, name="Insider B", protected=True)
+    _save_as(source, handler, reliability="B")
+    url = _history_url(case, "source", source)
+
+    client.force_login(reporter)
+    content = client.get(url).content.decode()
+    assert REAL_NAME not in content and "example.org/ivan" not in content
+    assert "shown to the case's source handlers only" in content
+    protecting = content[content.index("Changed", content.index("Changed") + 1):]
+    protecting = protecting[:protecting.index("</table>")]
+    assert ">Protected<" in protecting and ">no<" in protecting and ">yes<" in protecting
+    assert ">Name or codename<" not in protecting
+    # Changes since are everyone's: the grade changed from C to B.
+    latest = content[content.index("Changed"):]
+    latest = latest[:latest.index("</table>")]
+    assert "by handler" in latest and ">Reliability<" in latest
+    assert "C – Fairly reliable" in latest and "B – Usually reliable" in latest
+
+    client.force_login(handler)
+    content = client.get(url).content.decode()
+    assert REAL_NAME in content
+    assert "shown to the case's source handlers only" not in content
+
+
 def test_claim_history_shows_a_protected_citation_address_to_handlers_only(
         client, case, handler, reporter, protected_source):
     claim = ClaimFactory(case=case)

@@ -114,6 +114,29 @@ def _identity_rows(source_id, names_wanted):
     return rows, fields
 
 
+def _protected_since(rows) -> int:
+    """The index of the row from which a source has been protected without a break, or 0
+    when it is not protected now (or always was)."""
+    if not rows[-1].protected:
+        return 0
+    since = len(rows) - 1
+    while since > 0 and rows[since - 1].protected:
+        since -= 1
+    return since
+
+
+def _entries_since_protected(rows, fields, names):
+    """A protected source's history as one who is not its handler reads it: what it was
+    called and where it was before it was protected may be who it is (a name changed to a
+    codename), so those rows are left out; the change that protected it says only that."""
+    since = _protected_since(rows)
+    others = frozenset(f.name for f in fields) - {"protected"}
+    protecting = history_entries(rows[since - 1:since + 1], fields, names, withheld=others)
+    # The first row of the protected run lists its values as a creation would: those are
+    # already read in the change that protected it, so it is left out.
+    return protecting[-1:] + history_entries(rows[since:], fields, names)[1:]
+
+
 def _history_page(case_page, kind: _Kind, pk: int):
     access = case_page.access
     handler = access.can_handle_sources
@@ -129,7 +152,11 @@ def _history_page(case_page, kind: _Kind, pk: int):
                                       if kind.model is Source and handler else ([], []))
     names = related_names(names_wanted)
 
-    entries = history_entries(rows, fields, names)
+    earlier_withheld = kind.model is Source and not handler and _protected_since(rows) > 0
+    if earlier_withheld:
+        entries = _entries_since_protected(rows, fields, names)
+    else:
+        entries = history_entries(rows, fields, names)
     for citation_rows, citation_fields, withheld in citations:
         source_name = names.get((Source, citation_rows[-1].source_id)) or gettext(
             "a deleted source")
@@ -154,6 +181,7 @@ def _history_page(case_page, kind: _Kind, pk: int):
         "heading": kind.heading % {"name": kind.name_of(latest, names)},
         "page": page,
         "deleted": latest.history_type == "-",
+        "earlier_withheld": earlier_withheld,
         "back_url": None if latest.history_type == "-" else kind.back_url(access, pk),
     })
 
