@@ -9,7 +9,8 @@ Need to know (cases/identities.py): a protected source's identity and the handle
 of a citation are shown to the case's source handlers only, and showing a handler an identity
 is logged as a reveal. Everyone else gets nothing of them, not even "changed": when an identity
 was edited says something about the person behind it. The back office's history leaves the
-same fields out (cases/admin/need_to_know.py).
+same fields out (cases/admin/need_to_know.py). A protected source's rows from before it was
+protected are its handlers' too: a name later changed to a codename may be the person's own.
 
 Each page reads the record's history rows, its parts' rows, and the records they name, one
 query each, however long the history (tests/test_record_history.py pins the counts)."""
