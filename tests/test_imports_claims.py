@@ -10,8 +10,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from openpyxl.utils.exceptions import IllegalCharacterError
 
 from capture.models import Capture
 from cases import imports
@@ -426,3 +430,45 @@ def test_claims_file_over_the_row_limit_is_refused_whole(case, reporter, story, 
         _import(case, reporter, CLAIMS_CSV + "C3,Six caught.,,,,,,161.ru,,,,,,\n")
     assert refused.value.code == "too_many_rows"
     assert not Claim.objects.exists()
+
+
+# Any value in any cell of a claims row: imported, or refused with a code; never an exception.
+_cell_values = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
+    st.sampled_from(["", "161.ru", "161.RU", "Soldiers leave the training ground", "C1",
+                     "incident-1", "1e12", "1,200", "10,5", "at least", "2", "confirmed",
+                     "2025-05-09", "2025-05-09 14:30+20:00", "0001-01-01", "x" * 600,
+                     "https://161.ru/" + "a" * 490, "'=161.ru"]),
+)
+_COLUMNS = [column.name for column in imports.ClaimImporter.columns]
+
+
+@given(st.lists(st.lists(_cell_values, min_size=len(_COLUMNS), max_size=len(_COLUMNS)),
+                min_size=1, max_size=3))
+@hypothesis_settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_cells_are_imported_or_refused_with_codes(case, reporter, story, rows):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(_COLUMNS)
+    buffer = io.BytesIO()
+    try:
+        for row in rows:
+            sheet.append(row)
+        workbook.save(buffer)
+    except (IllegalCharacterError, ValueError):
+        return  # a value openpyxl itself will not write (a control character)
+    with transaction.atomic():
+        try:
+            report = _import(case, reporter, buffer.getvalue(), "claims.xlsx")
+        except imports.FileRefused as refused:
+            assert refused.code and not Claim.objects.exists()
+        else:
+            if report.ok:
+                assert Claim.objects.count() == report.written == report.counts["claims"]
+                assert set(Claim.objects.values_list("status", flat=True)) == {"unverified"}
+            else:
+                assert not Claim.objects.exists() and not Citation.objects.exists()
+                assert all(error.code for row in report.error_rows for error in row.errors)
+        transaction.set_rollback(True)
