@@ -556,3 +556,19 @@ def test_admin_lists_a_link_to_staff_of_both_sides_only(make_staff, case_link, b
     assert client.get(history).status_code == 404
     assert client.get(reverse("admin:cases_caselink_change",
                               args=[case_link.pk])).status_code in (302, 404)
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "1.5", "-1", "\x00", "abc", ""])
+def test_hostile_ids_are_refused_not_a_500(client, case, both, incidents, value):
+    client.force_login(both)
+    url = reverse("cases:incident_link_add", args=[case.slug, incidents["here"].pk])
+    response = client.post(url, {"to_incident": value, "kind": "related", "note": "x\x00"})
+    assert response.status_code == 400
+    assert codes_of(response.context["link_form"], "to_incident") in (
+        [linking.LINK_TARGET_NOT_FOUND], ["required"])
+    response = client.post(reverse("cases:case_link_add", args=[case.slug]), {"to_case": value})
+    assert response.status_code == 400
+    response = client.post(reverse("cases:case_link_delete", args=[case.slug]), {"link": value},
+                           follow=True)
+    assert "There is no such record" in response.content.decode() or value == ""
+    assert not CaseLink.objects.exists() and not IncidentLink.objects.exists()

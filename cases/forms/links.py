@@ -46,8 +46,8 @@ class IncidentLinkForm(forms.Form):
     to_incident = VisibleChoiceField(
         label=_("Linked incident"), queryset=Incident.objects.none(),
         widget=forms.NumberInput(attrs={"min": 1}),
-        help_text=_("The incident's number, as in its address (…/incidents/<number>/…); it "
-                    "may be in another case of yours."))
+        help_text=_("The incident's number: the one in its address, as in …/incidents/12/…; "
+                    "it may be in another case of yours."))
     kind = forms.ChoiceField(label=_("How they are linked"), choices=IncidentLinkKind.choices,
                              initial=IncidentLinkKind.RELATED)
     note = _note_field()
