@@ -31,7 +31,6 @@ queued for capture once the import commits (capture.tasks.citations_saved)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.utils import translation
@@ -154,32 +153,12 @@ class ClaimImporter(TabularImporter):
             self.source_names[name] = pk
             self.folded_names.setdefault(name.casefold(), []).append(pk)
 
-    # --- reading every row
-
-    def _rows(self, table: Table, positions: dict[str, int], columns: list[str],
-              progress: Progress | None) -> Iterator[tuple[int, dict]]:
-        width = len(table.header)
-        step = 0
-        for offset, raw in enumerate(table.rows):
-            if progress is not None:
-                step += 1
-                if step == 1000:
-                    progress(step)
-                    step = 0
-            if self.skip_blank_rows and not any(cell_text(c).strip() for c in raw):
-                continue
-            if len(raw) < width:
-                raw = list(raw) + [None] * (width - len(raw))
-            yield table.first_row + offset, {name: raw[positions[name]] for name in columns}
-        if progress is not None and step:
-            progress(step)
-
     def check(self, table: Table, *, progress: Progress | None = None) -> ImportReport:
         report = ImportReport(kind=self.kind)
         positions = self.map_header(table.header, report)
         self.prepare()
         rows = []
-        for number, values in self._rows(table, positions, report.columns, progress):
+        for number, values in self.data_rows(table, positions, report.columns, progress):
             row = _Row(number, values, {})
             row.cells = self.clean_row(values, row.errors)
             rows.append(row)

@@ -1,5 +1,6 @@
 """The importers of spreadsheet and CSV files: incidents (IncidentImporter) and sources
-(SourceImporter), one row a record (docs/import-format.md).
+(SourceImporter), one row a record (docs/import-format.md). Claims, a claim over several rows
+of citations, build on TabularImporter in claims.py.
 
 An importer maps the file's header to its columns, checks every row, collecting every error
 of every row (ImportReport), without writing anything; `write()` runs only when no row has an
@@ -116,10 +117,10 @@ class TabularImporter(Importer):
     def prepare(self) -> None:
         """Load what every row is checked against (once per import)."""
 
-    def check(self, table: Table, *, progress: Progress | None = None) -> ImportReport:
-        report = ImportReport(kind=self.kind)
-        positions = self.map_header(table.header, report)
-        self.prepare()
+    def data_rows(self, table: Table, positions: dict[str, int], columns: list[str],
+                  progress: Progress | None = None) -> Iterator[tuple[int, dict]]:
+        """(the file's row number, {column: cell}) of each row that is not blank, with
+        `progress` told every 1000 rows read."""
         width = len(table.header)
         step = 0
         for offset, raw in enumerate(table.rows):
@@ -130,10 +131,17 @@ class TabularImporter(Importer):
                     step = 0
             if self.skip_blank_rows and not any(cell_text(c).strip() for c in raw):
                 continue
-            number = table.first_row + offset
             if len(raw) < width:
                 raw = list(raw) + [None] * (width - len(raw))
-            values = {name: raw[positions[name]] for name in report.columns}
+            yield table.first_row + offset, {name: raw[positions[name]] for name in columns}
+        if progress is not None and step:
+            progress(step)
+
+    def check(self, table: Table, *, progress: Progress | None = None) -> ImportReport:
+        report = ImportReport(kind=self.kind)
+        positions = self.map_header(table.header, report)
+        self.prepare()
+        for number, values in self.data_rows(table, positions, report.columns, progress):
             self.row_number = number
             errors: list[RowError] = []
             record = self.clean_row(values, errors)
@@ -146,8 +154,6 @@ class TabularImporter(Importer):
                 report.records.append(record)
                 if len(report.sample_rows) < PREVIEW_ROWS:
                     report.sample_rows.append(RowReport(number, self.display_cells(values)))
-        if progress is not None and step:
-            progress(step)
         self.check_file(report)
         if report.total_rows == 0:
             report.notes.append(_("The file has a header but no rows."))
