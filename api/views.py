@@ -459,13 +459,15 @@ class LinkViewSet(LoginNotRequiredMixin, KnownQueryParametersMixin, mixins.ListM
                 .select_related("created_by", *self.select_related).order_by("pk"))
 
     def retrieve(self, request, *args, **kwargs):
-        response = super().retrieve(request, *args, **kwargs)
-        response["ETag"] = etag_of(self.get_object())
+        link = self.get_object()
+        response = Response(self.get_serializer(link).data)
+        response["ETag"] = etag_of(link)
         return response
 
     def create(self, request, *args, **kwargs):
         with transaction.atomic():
             response = super().create(request, *args, **kwargs)
+        # The version to send in If-Match to remove it.
         response["ETag"] = etag_of(self._created)
         return response
 

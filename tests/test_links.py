@@ -572,3 +572,16 @@ def test_hostile_ids_are_refused_not_a_500(client, case, both, incidents, value)
                            follow=True)
     assert "There is no such record" in response.content.decode() or value == ""
     assert not CaseLink.objects.exists() and not IncidentLink.objects.exists()
+
+
+def test_api_options_on_a_link_answers_without_locking(case_link, incident_link, both):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = api_for(both)
+    for url in (f"/api/v1/case-links/{case_link.pk}/",
+                f"/api/v1/incident-links/{incident_link.pk}/"):
+        with CaptureQueriesContext(connection) as queries:
+            response = api.options(url)
+        assert response.status_code == 200 and response.json()["name"]
+        assert not [q for q in queries if "FOR UPDATE" in q["sql"]], url
