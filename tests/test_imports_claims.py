@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.urls import reverse
 from hypothesis import HealthCheck, given
@@ -20,6 +21,7 @@ from openpyxl.utils.exceptions import IllegalCharacterError
 from capture.models import Capture
 from cases import imports
 from cases.access import get_case_for_user
+from cases.enums import VerificationStatus
 from cases.models import Citation, Claim, Membership, Source, VerificationEvent
 
 from .factories import CaseFactory, IncidentFactory, IncidentTypeFactory, SourceFactory
@@ -472,3 +474,19 @@ def test_any_cells_are_imported_or_refused_with_codes(case, reporter, story, row
                 assert not Claim.objects.exists() and not Citation.objects.exists()
                 assert all(error.code for row in report.error_rows for error in row.errors)
         transaction.set_rollback(True)
+
+
+def test_import_claims_command_imports_the_sample_file(case, reporter, settings):
+    samples = Path(settings.BASE_DIR) / "docs" / "samples"
+    IncidentTypeFactory(name="Desertion", slug="desertion")
+    IncidentTypeFactory(name="Arrest", slug="arrest")
+    for kind in ("incidents", "sources"):
+        call_command(f"import_{kind}", case.slug, str(samples / f"{kind}.csv"), "--user",
+                     reporter.username, "--no-progress")
+    call_command("import_claims", case.slug, str(samples / "claims.csv"), "--user",
+                 reporter.username, "--no-progress")
+
+    claims = Claim.objects.filter(case=case)
+    assert claims.count() == 4
+    assert set(claims.values_list("status", flat=True)) == {VerificationStatus.UNVERIFIED}
+    assert Citation.objects.filter(claim__case=case).count() == 5
