@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
@@ -35,11 +36,12 @@ _HISTORY_SOURCES = {
              "~": pgettext_lazy("activity", "changed claim “%(name)s”"),
              "-": pgettext_lazy("activity", "deleted claim “%(name)s”")},
             lambda row: row.statement, ()),
-    # A protected source's name is its codename.
+    # A protected source's name is its codename; rows from before it was protected are named
+    # by its latest name, never by the name it had then (see _source_rows).
     Source: ({"+": pgettext_lazy("activity", "added source “%(name)s”"),
               "~": pgettext_lazy("activity", "changed source “%(name)s”"),
               "-": pgettext_lazy("activity", "deleted source “%(name)s”")},
-             lambda row: row.name, ()),
+             lambda row: row.latest_name if row.latest_protected else row.name, ()),
     Task: ({"+": pgettext_lazy("activity", "added task “%(name)s”"),
             "~": pgettext_lazy("activity", "changed task “%(name)s”"),
             "-": pgettext_lazy("activity", "deleted task “%(name)s”")},
@@ -75,6 +77,16 @@ def _truncate(text: str, length: int = 90) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
+def _source_rows(rows):
+    """A source made protected may have been entered under a person's real name: its older
+    history rows still hold it. Each row carries the source's latest state, so that a source
+    protected now (or when deleted) is named by its codename in every row of the feed, which
+    every member reads."""
+    latest = Source.history.filter(id=OuterRef("id")).order_by("-history_date", "-history_id")
+    return rows.annotate(latest_name=Subquery(latest.values("name")[:1]),
+                         latest_protected=Subquery(latest.values("protected")[:1]))
+
+
 def activity_for(case_ids, *, limit: int = 20, before: dt.datetime | None = None):
     """The `limit` newest activity items of these cases (older than `before`, if given).
 
@@ -100,6 +112,8 @@ def activity_for(case_ids, *, limit: int = 20, before: dt.datetime | None = None
     for model, (sentences, name_of, related) in _HISTORY_SOURCES.items():
         rows = model.history.filter(case_id__in=case_ids).exclude(
             history_change_reason=HISTORY_CHANGE_REASON)
+        if model is Source:
+            rows = _source_rows(rows)
         if before is not None:
             rows = rows.filter(history_date__lt=before)
         rows = rows.select_related("history_user", *related).order_by(

@@ -308,6 +308,18 @@ def test_activity_lists_changes_and_verification_newest_first(client, case, repo
     assert client.get(url("activity", case), {"before": "not a date"}).status_code == 200
 
 
+def test_activity_names_a_source_protected_since_by_its_codename_only(client, case, reporter,
+                                                                     viewer):
+    source = SourceFactory(case=case, name="Ivan Petrov")  # entered before anyone thought
+    source.name, source.protected = "Insider 7", True
+    source.save()
+    client.force_login(viewer)
+    for address in (url("activity", case), reverse("cases:dashboard")):
+        page = client.get(address).content.decode()
+        assert "Ivan Petrov" not in page
+        assert page.count("Insider 7") >= 2  # the row that added it and the row that renamed it
+
+
 @pytest.mark.parametrize("name", ["timeline", "claims_board", "source_list", "evidence_list",
                                   "task_list", "activity"])
 def test_workspace_tab_is_404_for_an_outsider(client, case, outsider, name):
