@@ -34,6 +34,7 @@ from .enums import (
     Credibility,
     FigureQualifier,
     GeoPrecision,
+    IncidentLinkKind,
     Reliability,
     Role,
     Sensitivity,
@@ -47,6 +48,7 @@ from .models import (
     Claim,
     CommentRequest,
     Incident,
+    IncidentLink,
     IncidentType,
     Membership,
     Source,
@@ -246,6 +248,13 @@ INCIDENTS = [
 ]
 
 # (incident, source, via, relation, quote)
+# (the incident that follows up, the incident it follows up, a note): what the desk would link.
+INCIDENT_LINKS = [
+    (I_FIRST_CATCH, I_DESERTION, "Four of the ten who fled."),
+    (I_BORDER_ARRESTS, I_DESERTION, "Two more of the ten, if the reports mean the same group."),
+    (I_MANHUNT, I_DESERTION, "The four not yet caught."),
+]
+
 INCIDENT_CITATIONS = [
     (I_DESERTION, S_161, None, CitationRelation.REPORTS,
      "Our summary: ten recruits from prison fled a Rostov-region training ground on 9 May."),
@@ -546,6 +555,13 @@ def seed(password: str) -> SeedResult:
         incidents[title], _ = _get_or_create(
             result, Incident, {"case": case, "title": title},
             dict(spec, type=types[type_slug], created_by=reporter), actor=reporter,
+        )
+    for later, earlier, note in INCIDENT_LINKS:
+        _get_or_create(
+            result, IncidentLink,
+            {"from_incident": incidents[later], "to_incident": incidents[earlier]},
+            dict(kind=IncidentLinkKind.FOLLOW_UP, note=note, created_by=reporter),
+            actor=reporter,
         )
     for title, source, via, relation, quote in INCIDENT_CITATIONS:
         _cite(result, {"incident": incidents[title]}, sources, Cite(source, via, relation, quote),

@@ -138,7 +138,8 @@ def test_every_case_url_answers_a_member(client, demo_case):
 CASE_TABS = {"overview", "timeline", "claims", "sources", "evidence", "tasks", "activity",
              "transfer"}
 # The URLs that only take POST: a member who GETs them is told so (405), not sent a page.
-POST_ONLY = {"claim_transition", "claim_propose", "member_remove", "import_confirm"}
+POST_ONLY = {"claim_transition", "claim_propose", "member_remove", "import_confirm",
+             "case_link_add", "case_link_delete", "incident_link_add", "incident_link_delete"}
 # The URLs that also take POST (forms); every other case URL is read with GET (and HEAD).
 FORMS = {"case_edit", "member_list", "member_edit", "incident_create", "incident_edit",
          "source_create", "source_edit", "claim_create", "claim_edit", "evidence_create",

@@ -20,12 +20,14 @@ from cases.enums import Role, VerificationEventKind
 from cases.enums import VerificationStatus as S
 from cases.models import (
     Case,
+    CaseLink,
     Citation,
     Claim,
     CommentRequest,
     CustodyEntry,
     Evidence,
     Incident,
+    IncidentLink,
     IncidentType,
     Membership,
     Source,
@@ -52,6 +54,8 @@ pytestmark = pytest.mark.django_db
 
 ALL_MODELS = [Case, Membership, IncidentType, Incident, Source, SourceIdentity, Claim, Citation,
               Evidence, CustodyEntry, VerificationEvent, Task, CommentRequest]
+# Read-only in the back office, shown to staff on both sides of a link: tests/test_links.py.
+LINK_MODELS = [CaseLink, IncidentLink]
 AUDIT_LOGS = [VerificationEvent, CustodyEntry]
 # Case data a non-superuser member sees in every changelist (IncidentType is newsroom-wide;
 # SourceIdentity is for source handlers only and has tests of its own).
@@ -158,7 +162,8 @@ def alpha_staff(world, make_staff):
 # --- every model, for a superuser -------------------------------------------------------
 
 def test_every_model_is_registered():
-    assert {m for m in admin.site._registry if m._meta.app_label == "cases"} == set(ALL_MODELS)
+    assert {m for m in admin.site._registry if m._meta.app_label == "cases"} == {
+        *ALL_MODELS, *LINK_MODELS}
 
 
 @pytest.mark.parametrize("model", SUPERUSER_MODELS, ids=ids(SUPERUSER_MODELS))

@@ -15,7 +15,8 @@ from rest_framework.settings import api_settings
 from api import serializers as s
 from api.urls import router
 from capture.models import Capture
-from cases.enums import CitationRelation, VerificationStatus
+from cases import links
+from cases.enums import CitationRelation, IncidentLinkKind, Role, VerificationStatus
 from cases.models import (
     Case,
     Citation,
@@ -27,7 +28,15 @@ from cases.models import (
     VerificationEvent,
 )
 
-from .factories import CitationFactory, EvidenceFactory, IncidentTypeFactory, SourceFactory
+from .factories import (
+    CaseFactory,
+    CitationFactory,
+    EvidenceFactory,
+    IncidentFactory,
+    IncidentTypeFactory,
+    MembershipFactory,
+    SourceFactory,
+)
 from .test_api import API, token_client, version
 
 pytestmark = pytest.mark.django_db
@@ -195,6 +204,12 @@ def test_options_on_every_detail_route_answers_without_locking(world, editor):
                "captures": Capture.objects.create(case=world["cases"],
                                                   citation=world["citations"],
                                                   requested_by=editor)}
+    other_case = CaseFactory()
+    MembershipFactory(case=other_case, user=editor, role=Role.EDITOR)
+    records["case-links"] = links.link_cases(world["cases"], other_case, actor=editor)
+    records["incident-links"] = links.link_incidents(
+        world["incidents"], IncidentFactory(case=world["cases"]), actor=editor,
+        kind=IncidentLinkKind.RELATED)
     api = token_client(editor)
     routes = list(_detail_routes())
     assert len(routes) >= 11  # every viewset's detail, and the claims' three actions
@@ -202,7 +217,8 @@ def test_options_on_every_detail_route_answers_without_locking(world, editor):
         kind = {"case": "cases", "incidenttype": "incident-types", "incident": "incidents",
                 "source": "sources", "claim": "claims", "citation": "citations",
                 "task": "tasks", "commentrequest": "comment-requests",
-                "evidence": "evidence", "capture": "captures"}[name.split("-")[0]]
+                "evidence": "evidence", "capture": "captures", "caselink": "case-links",
+                "incidentlink": "incident-links"}[name.split("-")[0]]
         record = records[kind]
         lookup = record.slug if kwarg == "slug" else record.pk
         url = reverse(f"api:{name}", kwargs={kwarg: lookup})
@@ -211,7 +227,8 @@ def test_options_on_every_detail_route_answers_without_locking(world, editor):
         assert response.status_code == 200, (url, response.content)
         assert response.json()["name"]
         assert not [q for q in queries if "FOR UPDATE" in q["sql"]], url
-        if name.endswith("-detail") and kind not in ("incident-types", "evidence", "captures"):
+        if name.endswith("-detail") and kind not in ("incident-types", "evidence", "captures",
+                                                     "case-links", "incident-links"):
             assert "PUT" in response.json()["actions"], url
     assert Claim.objects.get().statement == "Ten men fled."
 

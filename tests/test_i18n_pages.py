@@ -95,6 +95,8 @@ NOT_PAGES = {
     "claim_transition", "claim_propose",  # POST only (their forms are on the claim page)
     "import_confirm",  # reached after an upload, with the upload's token
     "member_remove",  # POST only (the confirmation is on the members page)
+    # POST only (their forms are on the links pages)
+    "case_link_add", "case_link_delete", "incident_link_add", "incident_link_delete",
 }
 
 # Account and two-factor pages that need a pending sign-in, a token or an object of their own.
@@ -149,6 +151,14 @@ def case_pages(case):
                                  for page in on(claim)],
         "citation_captures": lambda: on(first["citation"]),
         "incident_captures": lambda: on(first["incident"]),
+        "case_links": lambda: [slug],
+        "incident_links": lambda: on(first["incident"]),
+        "incident_history": lambda: on(first["incident"]),
+        "claim_history": lambda: on(first["claim"]),
+        "source_history": lambda: on(first["source"]),
+        "task_history": lambda: on(first["task"]),
+        "commentrequest_history": lambda: on(first["comment_request"]),
+        "evidence_history": lambda: on(first["evidence"]),
         "source_list": lambda: [slug],
         "identity_reveals": lambda: [slug],
         "evidence_list": lambda: [slug],

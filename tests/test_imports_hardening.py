@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from cases import imports
 from cases.access import get_case_for_user
 from cases.exports import FORMAT_NAME, FORMAT_VERSION
-from cases.models import Citation, Claim, CommentRequest, Incident, Source, Task
+from cases.models import Citation, Claim, CommentRequest, Incident, IncidentLink, Source, Task
 
 from .factories import CaseFactory, MembershipFactory
 
@@ -393,7 +393,8 @@ def _document() -> dict:
     return {
         "format": FORMAT_NAME, "version": FORMAT_VERSION, "case": {"title": "Story"},
         "incidents": [{"ref": "incident-1", "title": "Raid", "occurred": "2024-05-09",
-                       "country": "RU", "involved": 3}],
+                       "country": "RU", "involved": 3},
+                      {"ref": "incident-2", "title": "Arrests", "occurred": "2024-05-12"}],
         "sources": [{"ref": "source-1", "name": "161.ru", "kind": "outlet",
                      "url": "https://161.ru/x", "reliability": "C"},
                     {"ref": "source-2", "name": "Insider", "kind": "person",
@@ -410,6 +411,8 @@ def _document() -> dict:
                               "asked_at": "2024-05-10T09:00:00+00:00",
                               "deadline": "2024-05-12T09:00:00+00:00", "channel": "email",
                               "outcome": "pending"}],
+        "incident_links": [{"from": "incident-2", "to": "incident-1", "kind": "follow_up",
+                            "note": "The same three"}],
     }
 
 
@@ -422,7 +425,8 @@ def empty_case(editor):
 
 def _written(case) -> int:
     return sum(model.objects.of_case(case).count()
-               for model in (Incident, Source, Claim, Citation, Task, CommentRequest))
+               for model in (Incident, Source, Claim, Citation, Task, CommentRequest)) + (
+        IncidentLink.objects.filter(from_incident__case=case).count())
 
 
 def _import_case(case, user, data: bytes) -> imports.ImportReport:
@@ -432,7 +436,7 @@ def _import_case(case, user, data: bytes) -> imports.ImportReport:
 def test_case_json_valid_document_imports(empty_case, editor):
     report = _import_case(empty_case, editor, json.dumps(_document()).encode())
     assert report.ok, report.error_rows
-    assert _written(empty_case) == 7
+    assert _written(empty_case) == 9
 
 
 @pytest.mark.parametrize(("kind", "name", "data"), [
@@ -458,7 +462,7 @@ def test_case_json_import_reports_progress_of_every_record(empty_case, editor):
                                  json.dumps(_document()).encode(), "case.json",
                                  progress=checked.append, write_progress=written.append)
 
-    assert report.written == sum(checked) == sum(written) == _written(empty_case) == 7
+    assert report.written == sum(checked) == sum(written) == _written(empty_case) == 9
 
 
 @pytest.mark.parametrize(("document", "code", "where"), [
@@ -567,7 +571,7 @@ def test_case_json_any_altered_record_is_imported_or_refused_whole(empty_case, e
             assert refused.code and _written(empty_case) == 0
         else:
             if report.ok:
-                assert _written(empty_case) == report.written == 7
+                assert _written(empty_case) == report.written == 9
             else:
                 assert _written(empty_case) == 0
                 assert all(isinstance(e, imports.RowError) and e.code

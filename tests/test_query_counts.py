@@ -227,8 +227,8 @@ def _claim_page(w):
 
 CASE_PAGES = [
     # session, user, membership + case; figures (claims, their citations), people counts,
-    # three record counts, members, the cited pages gone or changed
-    Page("case_overview", 11, lambda w: _usernames(w) + ["deserters"]),
+    # three record counts, members, the cited pages gone or changed, the linked cases
+    Page("case_overview", 12, lambda w: _usernames(w) + ["deserters"]),
     # session, user, membership + case; count, incidents + types, their claims, requests
     Page("timeline", 7, lambda w: _titles("incidents")(w) + _statements(w)
          + _source_names(w)),
@@ -281,7 +281,7 @@ CASE_PAGES = [
     # sources); the whole case's (each kind once, the claims' events)
     Page("export_case", 7, _titles("incidents"), params=(("format", "csv"),)),
     Page("export_case", 7, lambda w: ["xl/worksheets/"], params=(("format", "xlsx"),)),
-    Page("export_case", 10, lambda w: _statements(w) + _source_names(w),
+    Page("export_case", 13, lambda w: _statements(w) + _source_names(w),
          params=(("format", "json"),)),
     Page("export_case", 7, _titles("incidents"), params=(("format", "geojson"),)),
     Page("export_case", 6, lambda w: [c.statement for c in w["refuted"]],

@@ -44,7 +44,8 @@ def export_case(request, case_page):
         return FileResponse(exports.incidents_xlsx(access.case), as_attachment=True,
                             filename=filename, content_type=content_type)
     response = StreamingHttpResponse(
-        (chunk.encode("utf-8") for chunk in exports.export_chunks(access.case, name)),
+        (chunk.encode("utf-8") for chunk in exports.export_chunks(access.case, name,
+                                                                 user=request.user)),
         content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

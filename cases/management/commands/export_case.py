@@ -26,14 +26,14 @@ class Command(BaseCommand):
                             help="File to write (default: standard output; required for xlsx).")
 
     def handle(self, *args, case, user, export_format, output, **options):
-        access, _actor = access_for(case, user, min_role=Role.VIEWER)
+        access, actor = access_for(case, user, min_role=Role.VIEWER)
         if export_format == "xlsx":
             if output is None:
                 raise CommandError("An XLSX export needs --output FILE.")
             with exports.incidents_xlsx(access.case) as workbook, output.open("wb") as target:
                 shutil.copyfileobj(workbook, target)
         else:
-            chunks = exports.export_chunks(access.case, export_format)
+            chunks = exports.export_chunks(access.case, export_format, user=actor)
             if output is None:
                 for chunk in chunks:
                     self.stdout.write(chunk, ending="")
