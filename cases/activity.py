@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import OuterRef, Subquery
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
@@ -63,6 +64,13 @@ _HISTORY_SOURCES = {
 }
 
 
+# Where an item leads: a record's history page (what changed), a claim's page for its moves.
+_PAGES = {Incident: "cases:incident_history", Claim: "cases:claim_history",
+          Source: "cases:source_history", Task: "cases:task_history",
+          CommentRequest: "cases:commentrequest_history", Evidence: "cases:evidence_history",
+          VerificationEvent: "cases:claim_detail"}
+
+
 @dataclass(frozen=True)
 class ActivityItem:
     at: dt.datetime
@@ -93,7 +101,8 @@ def activity_for(case_ids, *, limit: int = 20, before: dt.datetime | None = None
     `case_ids` is a list or a subquery of case ids (the dashboard passes the user's
     memberships as a subquery: an editor of a thousand cases costs no more than one of five).
     Only the cases named by the items shown are fetched."""
-    found: list[tuple[dt.datetime, str, int, str]] = []  # (when, who, case id, what)
+    # (when, who, case id, what, the page's url name and record id)
+    found: list[tuple[dt.datetime, str, int, str, str | None, int]] = []
 
     events = VerificationEvent.objects.filter(claim__case_id__in=case_ids)
     if before is not None:
@@ -107,7 +116,8 @@ def activity_for(case_ids, *, limit: int = 20, before: dt.datetime | None = None
             text = _("moved “%(claim)s” from %(old)s to %(new)s") % {
                 "claim": claim, "old": event.get_from_status_display().lower(),
                 "new": event.get_to_status_display().lower()}
-        found.append((event.created_at, event.actor.get_username(), claim.case_id, text))
+        found.append((event.created_at, event.actor.get_username(), claim.case_id, text,
+                      _PAGES[VerificationEvent], claim.pk))
 
     for model, (sentences, name_of, related) in _HISTORY_SOURCES.items():
         rows = model.history.filter(case_id__in=case_ids).exclude(
@@ -121,9 +131,11 @@ def activity_for(case_ids, *, limit: int = 20, before: dt.datetime | None = None
         for row in rows:
             actor = row.history_user.get_username() if row.history_user else _("system")
             text = sentences[row.history_type] % {"name": _truncate(name_of(row))}
-            found.append((row.history_date, actor, row.case_id, text))
+            found.append((row.history_date, actor, row.case_id, text, _PAGES.get(model), row.id))
 
     found.sort(key=lambda item: item[0], reverse=True)
     found = found[:limit]
-    cases = Case.objects.in_bulk({case_id for _, _, case_id, _ in found})
-    return [ActivityItem(at, actor, cases[case_id], text) for at, actor, case_id, text in found]
+    cases = Case.objects.in_bulk({item[2] for item in found})
+    return [ActivityItem(at, actor, cases[case_id], text,
+                         reverse(page, args=[cases[case_id].slug, pk]) if page else "")
+            for at, actor, case_id, text, page, pk in found]

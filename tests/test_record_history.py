@@ -323,3 +323,15 @@ def test_record_history_query_count_is_pinned(client, case, reporter, kind, make
     with django_assert_num_queries(queries):
         response = client.get(url)
     assert f"Edit number {edits - 1}" in response.content.decode()
+
+
+def test_lists_link_each_record_to_its_history_for_viewers(client, case, viewer):
+    incident = IncidentFactory(case=case)
+    source = SourceFactory(case=case)
+    task = TaskFactory(case=case)
+    client.force_login(viewer)
+    pages = {name: client.get(reverse(f"cases:{name}", args=[case.slug])).content.decode()
+             for name in ("timeline", "source_list", "task_list")}
+    assert reverse("cases:incident_history", args=[case.slug, incident.pk]) in pages["timeline"]
+    assert reverse("cases:source_history", args=[case.slug, source.pk]) in pages["source_list"]
+    assert reverse("cases:task_history", args=[case.slug, task.pk]) in pages["task_list"]

@@ -305,6 +305,10 @@ def test_activity_lists_changes_and_verification_newest_first(client, case, repo
     texts = [i.text for i in items]
     assert texts[0].startswith("moved “Ten inmates deserted.” from unverified to in review")
     assert any(t.startswith("added claim") for t in texts)
+    # A move leads to the claim; a change to the record's history, which says what changed.
+    assert items[0].url == reverse("cases:claim_detail", args=[case.slug, claim.pk])
+    added = next(i for i in items if i.text.startswith("added claim"))
+    assert added.url == reverse("cases:claim_history", args=[case.slug, claim.pk])
     assert client.get(url("activity", case), {"before": "not a date"}).status_code == 200
 
 
