@@ -23,6 +23,7 @@ from cases.models import (
     CustodyEntry,
     IdentityReveal,
     Incident,
+    Membership,
     RevealChannel,
     Source,
     SourceIdentity,
@@ -400,3 +401,27 @@ def test_superuser_who_is_a_handler_sees_identities_without_a_reveal(secrets):
     assert IdentityReveal.objects.filter(user=superuser,
                                          channel=RevealChannel.ADMIN_SOURCE).count() == 1
 
+
+
+def test_source_history_before_its_protection_is_for_handlers_only(case, make_member,
+                                                                   make_staff):
+    handler = make_member(Role.EDITOR)
+    Membership.objects.filter(user=handler).update(can_handle_sources=True)
+    # Entered under a person's real name, then protected under a codename: the older row
+    # still holds the name.
+    source = SourceFactory(case=case, name="Ivan Petrov")
+    source.name, source.protected = "Insider 7", True
+    source.save()
+    before = source.history.order_by("history_id").first()
+    pages = [reverse("admin:cases_source_history", args=[source.pk]),
+             reverse("admin:cases_source_simple_history", args=[source.pk, before.history_id])]
+    editor, handler_client = TwoFactorClient(), TwoFactorClient()
+    editor.force_login(make_staff(make_member(Role.EDITOR)))
+    handler_client.force_login(make_staff(handler))
+
+    listed = editor.get(pages[0]).content.decode()
+    assert "Insider 7" in listed and "Ivan Petrov" not in listed
+    assert editor.get(pages[1]).status_code == 404
+    assert editor.get(pages[1].replace(f"/{before.history_id}/", "/abc/")).status_code == 404
+    assert "Ivan Petrov" in handler_client.get(pages[0]).content.decode()
+    assert "Ivan Petrov" in handler_client.get(pages[1]).content.decode()

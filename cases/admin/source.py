@@ -11,6 +11,7 @@ identity's own page, the identity list, its history) logs an IdentityReveal.
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.http import Http404
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from ..access import ANY_CASE, handled_case_ids, handles_sources
 from ..enums import Role
 from ..models import IdentityReveal, RevealChannel, Source, SourceIdentity
+from .keys import history_ids_or_404
 from .need_to_know import address_visible_q, handler_address_of_source, may_see_address
 from .reveal import may_ask_to_reveal, reveal_view
 from .scoping import CaseScopedAdmin, CaseScopedInline, ScopedCountryFilter
@@ -91,6 +93,28 @@ class SourceAdmin(CaseScopedAdmin):
 
     def shown_values(self, request, obj):
         return handler_address_of_source(request, obj)
+
+    # --- history: a source protected now may have been entered under a person's real name,
+    # which its older rows still hold. Non-handlers read only the rows since it was protected
+    # (as on the case's own history page, cases/views/record_history.py).
+
+    def _hides_unprotected_past(self, request, source) -> bool:
+        return source is not None and source.protected and not handles_sources(
+            request, source.case_id)
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        rows = super().get_history_queryset(request, history_manager, pk_name, object_id)
+        if self._hides_unprotected_past(request, self.get_object(request, unquote(object_id))):
+            rows = rows.filter(protected=True)
+        return rows
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        history_ids_or_404(Source, object_id, version_id)
+        source = self.get_object(request, unquote(object_id))
+        if self._hides_unprotected_past(request, source) and not source.history.filter(
+                history_id=version_id, protected=True).exists():
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_inlines(self, request, obj):
         # The identity inline exists only on an existing source, for its case's handlers:
