@@ -100,7 +100,13 @@ def case_link_add(request, case_page):
 @case_view(tab="overview", methods=WRITE, min_role=Role.REPORTER)
 def case_link_delete(request, case_page):
     case = case_page.case
-    links = CaseLink.objects.visible_to(request.user).touching(case)
+    _remove_link(request, CaseLink.objects.visible_to(request.user).touching(case))
+    return redirect("cases:case_links", slug=case.slug)
+
+
+def _remove_link(request, links) -> None:
+    """Remove the link the form names among `links` (those this user may see here), and say
+    how it went."""
     form = LinkRemoveForm(request.POST, links=links)
     if form.is_valid():
         try:
@@ -111,7 +117,6 @@ def case_link_delete(request, case_page):
             messages.success(request, _("The link was removed."))
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-    return redirect("cases:case_links", slug=case.slug)
 
 
 # --- Linked incidents ------------------------------------------------------------------------
@@ -154,16 +159,6 @@ def incident_link_add(request, case_page, pk):
 @case_view(tab="timeline", methods=WRITE, min_role=Role.REPORTER)
 def incident_link_delete(request, case_page, pk):
     incident = _incident(case_page, pk)
-    links = IncidentLink.objects.visible_to(request.user).touching(incident)
-    form = LinkRemoveForm(request.POST, links=links.select_related("from_incident",
-                                                                   "to_incident"))
-    if form.is_valid():
-        try:
-            linking.unlink(form.cleaned_data["link"], actor=request.user)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, _("The link was removed."))
-    else:
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    _remove_link(request, IncidentLink.objects.visible_to(request.user).touching(incident)
+                 .select_related("from_incident", "to_incident"))
     return redirect("cases:incident_links", slug=case_page.case.slug, pk=incident.pk)
