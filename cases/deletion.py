@@ -1,0 +1,287 @@
+"""Deleting a record from the workspace, and bringing it back within 30 days.
+
+Incidents, claims, sources, tasks and requests for comment are deleted for real: Django's
+deletion collector takes what cascades with them (a claim's citations, a source's identity)
+and django-simple-history writes a "-" row for each, in the editor's name. Every row of one
+deletion carries the same change reason, `deletion:<token>`, so a restore brings back exactly
+what went together. A restore re-creates each record from its last history row, with the same
+id and the same values (`created_at` included: the rows are written as stored, not as new
+records), and writes a "+" row for each, reason "restored", in the restoring editor's name.
+
+Evidence is never deleted from the database: its custody log vouches for it and is
+append-only (`CustodyEntry.evidence` is PROTECT), and a verification desk must be able to
+show where a file was at every moment, deletion included. So deleting evidence appends a
+custody entry "deleted" (who, when) and keeps the file; restoring appends "restored". The
+file is the desk's until an operator purges it.
+
+What stands in the way of a deletion is refused with a code: a source still cited or asked for
+comment (`record_in_use`), a claim with verification history (`record_audited`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import models, router, transaction
+from django.db.models import Exists, OuterRef
+from django.db.models.deletion import Collector, ProtectedError, RestrictedError
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+
+from .history import is_history_tracked
+from .models import Claim, CommentRequest, CustodyEntry, Evidence, Incident, Source, Task
+
+RESTORE_DAYS = 30
+
+#: The kinds a page may delete, by the name its URLs use.
+DELETABLE = {"incident": Incident, "claim": Claim, "source": Source, "task": Task,
+             "commentrequest": CommentRequest, "evidence": Evidence}
+#: Kinds deleted from the database (evidence is marked deleted in its custody log).
+HARD_DELETED = {kind: model for kind, model in DELETABLE.items() if model is not Evidence}
+
+REASON_PREFIX = "deletion:"
+RESTORED_REASON = "restored"
+
+# Custody actions of an evidence file's deletion and restore. Stored as text in the append-only
+# log; CustodyEntry.Action names them once its choices list them.
+CUSTODY_DELETED = "deleted"
+CUSTODY_RESTORED = "restored"
+
+RECORD_IN_USE = "record_in_use"
+RECORD_AUDITED = "record_audited"
+ALREADY_DELETED = "already_deleted"
+RESTORE_EXPIRED = "restore_expired"
+NOT_DELETED = "not_deleted"
+RESTORE_BLOCKED = "restore_blocked"
+
+
+class DeletionRefused(ValidationError):
+    """Why a record cannot be deleted or restored; `code` says it for machines."""
+
+
+@dataclass
+class Consequences:
+    """What a deletion takes with it and what it leaves without a link, in words."""
+
+    removed: list[str] = field(default_factory=list)
+    unlinked: list[str] = field(default_factory=list)
+    refusal: DeletionRefused | None = None
+
+
+def _count_words(model, count: int) -> str:
+    return ngettext("%(count)d %(record)s", "%(count)d %(records)s", count) % {
+        "count": count, "record": model._meta.verbose_name,
+        "records": model._meta.verbose_name_plural}
+
+
+def _collector(record) -> Collector:
+    collector = Collector(using=router.db_for_write(type(record)), origin=record)
+    try:
+        collector.collect([record])
+    except ProtectedError as error:
+        raise DeletionRefused(
+            gettext("This %(record)s has an audit log (%(what)s) and is kept with it.") % {
+                "record": record._meta.verbose_name,
+                "what": ", ".join(sorted({str(o._meta.verbose_name_plural)
+                                          for o in error.protected_objects}))},
+            code=RECORD_AUDITED) from None
+    except RestrictedError as error:
+        raise DeletionRefused(
+            gettext("This %(record)s is still in use (%(what)s): remove those first.") % {
+                "record": record._meta.verbose_name,
+                "what": ", ".join(sorted({str(o._meta.verbose_name_plural)
+                                          for o in error.restricted_objects}))},
+            code=RECORD_IN_USE) from None
+    return collector
+
+
+def consequences(record) -> Consequences:
+    """What deleting `record` would do, for the confirmation page. Deletes nothing."""
+    if isinstance(record, Evidence):
+        return Consequences(removed=[], unlinked=[])
+    try:
+        collector = _collector(record)
+    except DeletionRefused as refusal:
+        return Consequences(refusal=refusal)
+    result = Consequences()
+    for model, instances in collector.data.items():
+        others = [obj for obj in instances
+                  if not (type(obj) is type(record) and obj.pk == record.pk)]
+        if others and is_history_tracked(model):
+            result.removed.append(_count_words(model, len(others)))
+    for (fld, _value), batches in collector.field_updates.items():
+        count = sum(batch.count() if isinstance(batch, models.QuerySet) else len(batch)
+                    for batch in batches)
+        if count and is_history_tracked(fld.model):
+            result.unlinked.append(_count_words(fld.model, count))
+    return result
+
+
+def evidence_is_deleted(evidence) -> bool:
+    last = (CustodyEntry.objects.filter(evidence=evidence,
+                                        action__in=[CUSTODY_DELETED, CUSTODY_RESTORED])
+            .order_by("-at", "-pk").values_list("action", flat=True).first())
+    return last == CUSTODY_DELETED
+
+
+def delete_record(record, actor) -> str:
+    """Delete `record` (read under a lock by the caller) in `actor`'s name. Returns the
+    deletion's reason token. Raises DeletionRefused."""
+    if isinstance(record, Evidence):
+        if evidence_is_deleted(record):
+            raise DeletionRefused(gettext("This evidence is already deleted."),
+                                  code=ALREADY_DELETED)
+        CustodyEntry.objects.create(
+            evidence=record, action=CUSTODY_DELETED, actor=actor,
+            note=gettext("Deleted in the workspace; the file is kept."))
+        return ""
+    reason = f"{REASON_PREFIX}{uuid.uuid4().hex}"
+    with transaction.atomic():
+        collector = _collector(record)
+        for instances in collector.data.values():
+            for obj in instances:
+                obj._history_user = actor
+                obj._change_reason = reason
+        collector.delete()
+    return reason
+
+
+@dataclass(frozen=True)
+class DeletedRecord:
+    """One entry of the "Recently deleted" page."""
+
+    kind: str
+    pk: int
+    label: str
+    verbose_name: str
+    deleted_at: dt.datetime
+    deleted_by: object  # a user or None
+
+
+def _cutoff(now=None) -> dt.datetime:
+    return (now or timezone.now()) - dt.timedelta(days=RESTORE_DAYS)
+
+
+def _label(kind: str, row) -> str:
+    if kind == "incident":
+        return row.title
+    if kind == "claim":
+        return row.statement[:80]
+    if kind == "source":
+        # `name` is the codename of a protected source: the identity is never read here.
+        return row.name
+    if kind == "task":
+        return row.title
+    return row.party_name or gettext("request for comment %(id)s") % {"id": row.id}
+
+
+def _deleted_rows(model, case, cutoff):
+    history = model.history.model
+    restored_since = history.objects.filter(
+        id=OuterRef("id"), history_type="+", history_date__gt=OuterRef("history_date"))
+    return (history.objects.filter(case_id=case.pk, history_type="-",
+                                   history_date__gte=cutoff,
+                                   history_change_reason__startswith=REASON_PREFIX)
+            .exclude(Exists(restored_since)).select_related("history_user"))
+
+
+def recently_deleted(case, now=None) -> list[DeletedRecord]:
+    """The case's records deleted in the last RESTORE_DAYS days and not restored since,
+    newest first: one query per kind."""
+    cutoff = _cutoff(now)
+    found = []
+    for kind, model in HARD_DELETED.items():
+        for row in _deleted_rows(model, case, cutoff):
+            found.append(DeletedRecord(kind, row.id, _label(kind, row),
+                                       str(model._meta.verbose_name), row.history_date,
+                                       row.history_user))
+    restored_since = CustodyEntry.objects.filter(
+        evidence=OuterRef("evidence"), action=CUSTODY_RESTORED, at__gt=OuterRef("at"))
+    for entry in (CustodyEntry.objects.filter(evidence__case=case, action=CUSTODY_DELETED,
+                                              at__gte=cutoff)
+                  .exclude(Exists(restored_since)).select_related("evidence", "actor")):
+        found.append(DeletedRecord("evidence", entry.evidence_id, str(entry.evidence),
+                                   str(Evidence._meta.verbose_name), entry.at, entry.actor))
+    found.sort(key=lambda item: item.deleted_at, reverse=True)
+    return found
+
+
+def _tracked_models():
+    from django.apps import apps
+
+    return [model for model in apps.get_app_config("cases").get_models()
+            if is_history_tracked(model)]
+
+
+def restore_record(case, kind: str, pk: int, actor, now=None):
+    """Bring back the record of `kind` and id `pk` deleted from `case`, with what was deleted
+    with it, in `actor`'s name. Returns the restored record. Raises DeletionRefused."""
+    cutoff = _cutoff(now)
+    model = DELETABLE[kind]
+    if model is Evidence:
+        return _restore_evidence(case, pk, actor, cutoff)
+    with transaction.atomic():
+        row = (model.history.model.objects
+               .filter(id=pk, case_id=case.pk, history_type="-",
+                       history_change_reason__startswith=REASON_PREFIX)
+               .order_by("-history_date", "-history_id").first())
+        if row is None or model._base_manager.filter(pk=pk).exists():
+            raise DeletionRefused(gettext("This record is not deleted."), code=NOT_DELETED)
+        if row.history_date < cutoff:
+            raise DeletionRefused(
+                ngettext("Deleted records can be restored for %(days)d day only.",
+                         "Deleted records can be restored for %(days)d days only.",
+                         RESTORE_DAYS) % {"days": RESTORE_DAYS},
+                code=RESTORE_EXPIRED)
+        reason = row.history_change_reason
+        restored = None
+        for tracked in _tracked_models():
+            for historical in tracked.history.model.objects.filter(
+                    history_type="-", history_change_reason=reason):
+                obj = historical.instance
+                if tracked._base_manager.filter(pk=obj.pk).exists():
+                    continue
+                _write_as_stored(obj, actor)
+                if tracked is model and obj.pk == pk:
+                    restored = obj
+    return restored
+
+
+def _write_as_stored(obj, actor) -> None:
+    """Insert `obj` with its values as they were stored (no `auto_now_add`, no save()
+    derivations, which the values already hold) and give it a "+" history row."""
+    try:
+        with transaction.atomic():
+            obj.save_base(raw=True, force_insert=True)
+    except Exception as error:  # noqa: BLE001 - any database refusal is one answer
+        from django.db import DatabaseError
+
+        if not isinstance(error, DatabaseError):
+            raise
+        raise DeletionRefused(
+            gettext("%(record)s cannot be restored: %(reason)s") % {
+                "record": obj._meta.verbose_name, "reason": error.__class__.__name__},
+            code=RESTORE_BLOCKED) from None
+    type(obj).history.bulk_history_create([obj], default_user=actor,
+                                           default_change_reason=RESTORED_REASON)
+
+
+def _restore_evidence(case, pk, actor, cutoff):
+    with transaction.atomic():
+        evidence = Evidence.objects.select_for_update().filter(case=case, pk=pk).first()
+        if evidence is None or not evidence_is_deleted(evidence):
+            raise DeletionRefused(gettext("This record is not deleted."), code=NOT_DELETED)
+        deleted = (CustodyEntry.objects.filter(evidence=evidence, action=CUSTODY_DELETED)
+                   .order_by("-at", "-pk").first())
+        if deleted.at < cutoff:
+            raise DeletionRefused(
+                ngettext("Deleted records can be restored for %(days)d day only.",
+                         "Deleted records can be restored for %(days)d days only.",
+                         RESTORE_DAYS) % {"days": RESTORE_DAYS},
+                code=RESTORE_EXPIRED)
+        CustodyEntry.objects.create(evidence=evidence, action=CUSTODY_RESTORED, actor=actor,
+                                    note=gettext("Restored in the workspace."))
+    return evidence
