@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import models, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from django.utils import timezone
@@ -72,9 +72,10 @@ class Consequences:
 
 
 def _count_words(model, count: int) -> str:
-    return ngettext("%(count)d %(record)s", "%(count)d %(records)s", count) % {
-        "count": count, "record": model._meta.verbose_name,
-        "records": model._meta.verbose_name_plural}
+    # "Citations: 2": the noun stays in its plural form whatever the number, which a
+    # language with several plural forms could not do beside a model's one plural name.
+    return gettext("%(records)s: %(count)d") % {
+        "count": count, "records": str(model._meta.verbose_name_plural).capitalize()}
 
 
 def _collector(record) -> Collector:
@@ -237,7 +238,7 @@ def restore_record(case, kind: str, pk: int, actor, now=None):
                          RESTORE_DAYS) % {"days": RESTORE_DAYS},
                 code=RESTORE_EXPIRED)
         reason = row.history_change_reason
-        restored = None
+        restored, tables = None, set()
         for tracked in _tracked_models():
             for historical in tracked.history.model.objects.filter(
                     history_type="-", history_change_reason=reason):
@@ -245,9 +246,19 @@ def restore_record(case, kind: str, pk: int, actor, now=None):
                 if tracked._base_manager.filter(pk=obj.pk).exists():
                     continue
                 _write_as_stored(obj, actor)
+                tables.add(tracked._meta.db_table)
                 if tracked is model and obj.pk == pk:
                     restored = obj
+        _check_references(model, tables)
     return restored
+
+
+def _blocked(model) -> DeletionRefused:
+    return DeletionRefused(
+        gettext("This %(record)s cannot be restored as it was: the case has changed since "
+                "(a record it refers to is gone, or another one has taken its name).") % {
+            "record": model._meta.verbose_name},
+        code=RESTORE_BLOCKED)
 
 
 def _write_as_stored(obj, actor) -> None:
@@ -256,17 +267,21 @@ def _write_as_stored(obj, actor) -> None:
     try:
         with transaction.atomic():
             obj.save_base(raw=True, force_insert=True)
-    except Exception as error:  # noqa: BLE001 - any database refusal is one answer
-        from django.db import DatabaseError
-
-        if not isinstance(error, DatabaseError):
-            raise
-        raise DeletionRefused(
-            gettext("%(record)s cannot be restored: %(reason)s") % {
-                "record": obj._meta.verbose_name, "reason": error.__class__.__name__},
-            code=RESTORE_BLOCKED) from None
+    except IntegrityError:
+        raise _blocked(type(obj)) from None
     type(obj).history.bulk_history_create([obj], default_user=actor,
                                            default_change_reason=RESTORED_REASON)
+
+
+def _check_references(model, tables) -> None:
+    """Foreign keys are checked when the transaction commits: check the restored rows now,
+    so a reference to a record deleted since is a refusal, not a failed commit."""
+    connection = connections[router.db_for_write(model)]
+    try:
+        with transaction.atomic(using=connection.alias):
+            connection.check_constraints(table_names=sorted(tables))
+    except IntegrityError:
+        raise _blocked(model) from None
 
 
 def _restore_evidence(case, pk, actor, cutoff):

@@ -14,6 +14,7 @@ from cases.deletion import (
     CUSTODY_RESTORED,
     RECORD_AUDITED,
     RECORD_IN_USE,
+    RESTORE_BLOCKED,
     RESTORE_EXPIRED,
     DeletionRefused,
     delete_record,
@@ -159,7 +160,7 @@ def test_confirmation_names_the_citations_that_go_with_a_claim(client, case, edi
     CitationFactory(claim=claim)
     client.force_login(editor)
     page = client.get(_delete_url(case, "claim", claim)).content.decode()
-    assert "2 citations" in page
+    assert "Citations: 2" in page
     assert Citation.objects.filter(claim=claim).count() == 2  # the page deletes nothing
 
 
@@ -293,6 +294,31 @@ def test_restoring_twice_is_refused_with_a_code(client, case, editor):
     response = client.post(_restore_url(case, "task", task.pk), follow=True)
     assert "not_deleted" in response.content.decode()
     assert Task.history.filter(id=task.pk, history_type="+").count() == 2
+
+
+def test_restore_refused_with_a_code_while_a_record_it_cites_is_deleted(case, editor):
+    source = SourceFactory(case=case)
+    claim = ClaimFactory(case=case)
+    CitationFactory(claim=claim, source=source)
+    claim_pk = claim.pk
+    _delete(claim, editor)
+    _delete(source, editor)
+    with pytest.raises(DeletionRefused) as refused:
+        restore_record(case, "claim", claim_pk, editor)
+    assert refused.value.code == RESTORE_BLOCKED
+    assert not Claim.objects.filter(pk=claim_pk).exists()
+    # Once the source is back, so is the claim with its citation.
+    restore_record(case, "source", source.pk, editor)
+    restore_record(case, "claim", claim_pk, editor)
+    assert Citation.objects.get(claim_id=claim_pk).source_id == source.pk
+
+
+def test_restore_refused_with_a_code_when_the_name_is_taken_again(case, editor):
+    source = _delete(SourceFactory(case=case, name="161.ru"), editor)
+    SourceFactory(case=case, name="161.ru")
+    with pytest.raises(DeletionRefused) as refused:
+        restore_record(case, "source", source.pk, editor)
+    assert refused.value.code == RESTORE_BLOCKED
 
 
 # --- protected sources -----------------------------------------------------------------------

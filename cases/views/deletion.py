@@ -15,7 +15,7 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from ..deletion import (
     ALREADY_DELETED,
@@ -106,10 +106,13 @@ def _delete_view(kind):
                                  status=409)
         if refusal is not None:
             return _confirm_page(case_page, kind, record, form, refusal=refusal, status=400)
-        messages.success(request, gettext(
+        messages.success(request, ngettext(
             "%(record)s “%(name)s” deleted. An editor can restore it from Recently deleted "
-            "for %(days)d days.") % {"record": record._meta.verbose_name.capitalize(),
-                                     "name": record, "days": RESTORE_DAYS})
+            "for %(days)d day.",
+            "%(record)s “%(name)s” deleted. An editor can restore it from Recently deleted "
+            "for %(days)d days.", RESTORE_DAYS) % {
+                "record": record._meta.verbose_name.capitalize(), "name": record,
+                "days": RESTORE_DAYS})
         return redirect(list_url, case_page.case.slug)
 
     delete_page.__name__ = f"{kind}_delete"
