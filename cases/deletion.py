@@ -32,7 +32,16 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from .history import is_history_tracked
-from .models import Claim, CommentRequest, CustodyEntry, Evidence, Incident, Source, Task
+from .models import (
+    Claim,
+    CommentRequest,
+    CustodyEntry,
+    Evidence,
+    Incident,
+    Source,
+    SourceIdentity,
+    Task,
+)
 
 RESTORE_DAYS = 30
 
@@ -111,7 +120,9 @@ def consequences(record) -> Consequences:
     for model, instances in collector.data.items():
         others = [obj for obj in instances
                   if not (type(obj) is type(record) and obj.pk == record.pk)]
-        if others and is_history_tracked(model):
+        # A source's identity goes with it unnamed: whether a protected source has one
+        # recorded is for its handlers to know.
+        if others and is_history_tracked(model) and model is not SourceIdentity:
             result.removed.append(_count_words(model, len(others)))
     for (fld, _value), batches in collector.field_updates.items():
         count = sum(batch.count() if isinstance(batch, models.QuerySet) else len(batch)
@@ -119,6 +130,21 @@ def consequences(record) -> Consequences:
         if count and is_history_tracked(fld.model):
             result.unlinked.append(_count_words(fld.model, count))
     return result
+
+
+def _last_deletion_or_restore():
+    return (CustodyEntry.objects.filter(evidence=OuterRef("pk"),
+                                        action__in=[CUSTODY_DELETED, CUSTODY_RESTORED])
+            .order_by("-at", "-pk").values("action")[:1])
+
+
+def without_deleted_evidence(evidence):
+    """`evidence` (a queryset) without the files deleted in the workspace and not restored
+    since: for the evidence lists and counts, which keep to the case's evidence in force."""
+    return (evidence.annotate(_last_deletion_or_restore=models.Subquery(
+        _last_deletion_or_restore()))
+        .filter(models.Q(_last_deletion_or_restore__isnull=True)
+                | models.Q(_last_deletion_or_restore=CUSTODY_RESTORED)))
 
 
 def evidence_is_deleted(evidence) -> bool:

@@ -20,6 +20,7 @@ from cases.deletion import (
     delete_record,
     recently_deleted,
     restore_record,
+    without_deleted_evidence,
 )
 from cases.enums import Role
 from cases.models import (
@@ -355,3 +356,22 @@ def test_recently_deleted_query_count_does_not_grow_with_items(client, case, edi
         response = client.get(url)
     page = response.content.decode()
     assert page.count("Deleted task") == deleted and page.count("Deleted claim") == deleted
+
+
+def test_without_deleted_evidence_leaves_out_deleted_files_until_restored(case, editor):
+    kept, deleted = (_records(case, editor)["evidence"], _records(case, editor)["evidence"])
+    delete_record(deleted, editor)
+    evidence = Evidence.objects.of_case(case)
+    assert list(without_deleted_evidence(evidence)) == [kept]
+    restore_record(case, "evidence", deleted.pk, editor)
+    assert set(without_deleted_evidence(evidence)) == {kept, deleted}
+
+
+def test_confirmation_of_a_protected_source_does_not_say_it_has_an_identity(
+        client, case, editor):
+    source = SourceFactory(case=case, name="Insider A", protected=True)
+    SourceIdentity.objects.create(source=source, real_name=REAL_NAME)
+    client.force_login(editor)
+    page = client.get(_delete_url(case, "source", source)).content.decode()
+    assert "Nothing else is deleted with it." in page
+    assert "identit" not in page.lower() and REAL_NAME not in page
