@@ -7,6 +7,8 @@ deletion carries the same change reason, `deletion:<token>`, so a restore brings
 what went together. A restore re-creates each record from its last history row, with the same
 id and the same values (`created_at` included: the rows are written as stored, not as new
 records), and writes a "+" row for each, reason "restored", in the restoring editor's name.
+Records the deletion only unlinked (a claim of a deleted incident keeps its place, without
+the incident) are linked again, unless someone linked them elsewhere since.
 
 Evidence is never deleted from the database: its custody log vouches for it and is
 append-only (`CustodyEntry.evidence` is PROTECT), and a verification desk must be able to
@@ -264,7 +266,7 @@ def restore_record(case, kind: str, pk: int, actor, now=None):
                          RESTORE_DAYS) % {"days": RESTORE_DAYS},
                 code=RESTORE_EXPIRED)
         reason = row.history_change_reason
-        restored, tables = None, set()
+        restored, tables, written = None, set(), []
         for tracked in _tracked_models():
             for historical in tracked.history.model.objects.filter(
                     history_type="-", history_change_reason=reason):
@@ -273,10 +275,44 @@ def restore_record(case, kind: str, pk: int, actor, now=None):
                     continue
                 _write_as_stored(obj, actor)
                 tables.add(tracked._meta.db_table)
+                written.append((obj, historical.history_date))
                 if tracked is model and obj.pk == pk:
                     restored = obj
         _check_references(model, tables)
+        for obj, deleted_at in written:
+            _link_again(obj, deleted_at, actor)
     return restored
+
+
+def _links_cleared_by_deleting(model):
+    """(tracked model, foreign key) pairs that a deletion of a `model` record sets to NULL."""
+    return [(tracked, fld) for tracked in _tracked_models()
+            for fld in tracked._meta.concrete_fields
+            if fld.many_to_one and fld.remote_field.model is model
+            and fld.remote_field.on_delete is models.SET_NULL]
+
+
+def _link_again(obj, deleted_at, actor) -> None:
+    """Give back `obj` to the records whose link to it its deletion cleared (a claim's
+    incident, a task's claim), unless they have been linked to something else since."""
+    for tracked, fld in _links_cleared_by_deleting(type(obj)):
+        history = tracked.history.model.objects
+        once_linked = history.filter(**{fld.attname: obj.pk}).values("id")
+        for survivor in tracked._base_manager.filter(pk__in=once_linked,
+                                                     **{f"{fld.attname}__isnull": True}):
+            latest, before = (list(history.filter(id=survivor.pk)
+                                   .order_by("-history_date", "-history_id")[:2]) + [None])[:2]
+            cleared_by_the_deletion = (
+                latest is not None and before is not None
+                and getattr(latest, fld.attname) is None
+                and getattr(before, fld.attname) == obj.pk
+                and latest.history_date >= deleted_at)
+            if not cleared_by_the_deletion:
+                continue
+            setattr(survivor, fld.attname, obj.pk)
+            survivor._history_user = actor
+            survivor._change_reason = RESTORED_REASON
+            survivor.save()
 
 
 def _blocked(model) -> DeletionRefused:

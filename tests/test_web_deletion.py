@@ -297,6 +297,27 @@ def test_restoring_twice_is_refused_with_a_code(client, case, editor):
     assert Task.history.filter(id=task.pk, history_type="+").count() == 2
 
 
+def test_restore_links_again_what_the_deletion_unlinked(case, editor, second_editor):
+    incident = IncidentFactory(case=case)
+    claim = ClaimFactory(case=case, incident=incident)
+    moved = TaskFactory(case=case, incident=incident)
+    _delete(incident, editor)
+    claim.refresh_from_db()
+    assert claim.incident_id is None
+    elsewhere = IncidentFactory(case=case)
+    moved.refresh_from_db()
+    moved.incident = elsewhere
+    moved.save()
+    restore_record(case, "incident", incident.pk, second_editor)
+    claim.refresh_from_db()
+    moved.refresh_from_db()
+    assert claim.incident_id == incident.pk
+    # Linked to another incident since: left where it was put.
+    assert moved.incident_id == elsewhere.pk
+    row = Claim.history.filter(id=claim.pk).latest("history_date")
+    assert row.history_user == second_editor and row.history_change_reason == "restored"
+
+
 def test_restore_refused_with_a_code_while_a_record_it_cites_is_deleted(case, editor):
     source = SourceFactory(case=case)
     claim = ClaimFactory(case=case)
