@@ -80,7 +80,7 @@ def _delete_url(case, kind, record):
 
 
 def _restore_url(case, kind, pk):
-    return reverse(f"cases:{kind}_restore", args=[case.slug, pk])
+    return reverse(f"cases:deleted_{kind}_restore", args=[case.slug, pk])
 
 
 def _version(page) -> str:

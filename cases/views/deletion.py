@@ -134,7 +134,7 @@ def recently_deleted_page(request, case_page):
     Restore. A source appears under its name, which for a protected source is its codename:
     no identity is read here."""
     slug = case_page.case.slug
-    items = [(item, reverse(f"cases:{item.kind}_restore", args=[slug, item.pk]))
+    items = [(item, reverse(f"cases:deleted_{item.kind}_restore", args=[slug, item.pk]))
              for item in recently_deleted(case_page.case)]
     return case_page.render("cases/recently_deleted.html", {
         "items": items, "restore_days": RESTORE_DAYS})
