@@ -396,3 +396,17 @@ def test_confirmation_of_a_protected_source_does_not_say_it_has_an_identity(
     page = client.get(_delete_url(case, "source", source)).content.decode()
     assert "Nothing else is deleted with it." in page
     assert "identit" not in page.lower() and REAL_NAME not in page
+
+
+def test_another_cases_record_is_neither_deleted_nor_restored_through_this_case(
+        client, case, editor):
+    other = MembershipFactory(user=editor, role=Role.EDITOR).case
+    task = TaskFactory(case=other)
+    client.force_login(editor)
+    assert client.get(_delete_url(case, "task", task)).status_code == 404
+    assert client.post(_delete_url(case, "task", task), {"version": ""}).status_code == 404
+    assert Task.objects.filter(pk=task.pk).exists()
+    _delete(task, editor)
+    response = client.post(_restore_url(case, "task", task.pk), follow=True)
+    assert "not_deleted" in response.content.decode()
+    assert not Task.objects.filter(pk=task.pk).exists()
