@@ -39,6 +39,7 @@ from capture.models import Capture, CaptureFile
 from capture.tasks import ask_for_capture
 from cases import links as linking
 from cases import workflow
+from cases.deletion import without_deleted_evidence
 from cases.enums import IncidentLinkKind, Role
 from cases.evidence_files import download_response
 from cases.models import (
@@ -546,7 +547,10 @@ class EvidenceViewSet(ReadOnlyCaseDataViewSet):
     filterset_class = filters.EvidenceFilter
 
     def get_queryset(self):
-        return (evidence_visible_to(self.request.user)
+        evidence = evidence_visible_to(self.request.user)
+        if self.action == "list":  # a file deleted in the workspace is listed no more
+            evidence = without_deleted_evidence(evidence)
+        return (evidence
                 .select_related("created_by", "captured_by",
                                 "capture_file__capture__requested_by")
                 .prefetch_related(

@@ -56,10 +56,9 @@ HARD_DELETED = {kind: model for kind, model in DELETABLE.items() if model is not
 REASON_PREFIX = "deletion:"
 RESTORED_REASON = "restored"
 
-# Custody actions of an evidence file's deletion and restore. Stored as text in the append-only
-# log; CustodyEntry.Action names them once its choices list them.
-CUSTODY_DELETED = "deleted"
-CUSTODY_RESTORED = "restored"
+# Custody actions of an evidence file's deletion and restore.
+CUSTODY_DELETED = CustodyEntry.Action.DELETED
+CUSTODY_RESTORED = CustodyEntry.Action.RESTORED
 
 RECORD_IN_USE = "record_in_use"
 RECORD_AUDITED = "record_audited"

@@ -139,9 +139,14 @@ CASE_TABS = {"overview", "timeline", "claims", "sources", "evidence", "tasks", "
              "transfer"}
 # The URLs that only take POST: a member who GETs them is told so (405), not sent a page.
 POST_ONLY = {"claim_transition", "claim_propose", "member_remove", "import_confirm",
-             "case_link_add", "case_link_delete", "incident_link_add", "incident_link_delete"}
+             "case_link_add", "case_link_delete", "incident_link_add", "incident_link_delete",
+             "deleted_incident_restore", "deleted_claim_restore", "deleted_source_restore",
+             "deleted_task_restore", "deleted_commentrequest_restore",
+             "deleted_evidence_restore"}
 # The URLs that also take POST (forms); every other case URL is read with GET (and HEAD).
-FORMS = {"case_edit", "member_list", "member_edit", "incident_create", "incident_edit",
+FORMS = {"incident_delete", "claim_delete", "source_delete", "task_delete",
+         "commentrequest_delete", "evidence_delete", "case_edit", "member_list", "member_edit",
+         "incident_create", "incident_edit",
          "source_create", "source_edit", "claim_create", "claim_edit", "evidence_create",
          "task_create", "task_edit", "commentrequest_create", "commentrequest_edit",
          "import_upload", "citation_captures"}

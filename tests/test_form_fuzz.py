@@ -38,17 +38,23 @@ ROLES = {
     "admin": {"site": False, "admin": lambda model: True},
     "anonymous": {"anonymous": True},
 }
+# The demo has one case, and a case link needs two (tests/test_links.py covers these pages).
+ONE_CASE_DEMO = "a case link needs two cases"
+# Nothing is deleted in the demo, so nothing can be restored (tests/test_web_deletion.py).
+NOTHING_DELETED = "the demo has no deleted record to restore"
 # URL patterns no page links to or that are not pages, with the reason.
 UNREACHED = {
+    **{f"cases:deleted_{kind}_restore": NOTHING_DELETED
+       for kind in ("incident", "claim", "source", "task", "commentrequest", "evidence")},
+    "admin:cases_caselink_change": ONE_CASE_DEMO,
+    "admin:cases_caselink_delete": ONE_CASE_DEMO,
+    "admin:cases_caselink_history": ONE_CASE_DEMO,
+    "admin:cases_caselink_simple_history": ONE_CASE_DEMO,
     "admin:login": "the admin signs in through the site's sign-in form (config/urls.py)",
     "admin:jsi18n": "the admin's JavaScript catalogue, not a page",
     "admin:view_on_site": "a redirect to the workspace, which is fuzzed itself",
     "admin:password_change_done": "the confirmation after a password change",
     "admin:cases_custodyentry_delete": "custody entries are append-only: no delete page",
-    "admin:cases_caselink_change": "the demo has one case and a case link needs two (tests/test_links.py covers it)",
-    "admin:cases_caselink_delete": "the demo has one case and a case link needs two (tests/test_links.py covers it)",
-    "admin:cases_caselink_history": "the demo has one case and a case link needs two (tests/test_links.py covers it)",
-    "admin:cases_caselink_simple_history": "the demo has one case and a case link needs two (tests/test_links.py covers it)",
     "mfa_edit_webauthn": "needs a security key, which a test client cannot have",
     "mfa_remove_webauthn": "needs a security key, which a test client cannot have",
 }

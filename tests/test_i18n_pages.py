@@ -97,6 +97,9 @@ NOT_PAGES = {
     "member_remove",  # POST only (the confirmation is on the members page)
     # POST only (their forms are on the links pages)
     "case_link_add", "case_link_delete", "incident_link_add", "incident_link_delete",
+    # POST only (their forms are on the Recently deleted page)
+    "deleted_incident_restore", "deleted_claim_restore", "deleted_source_restore",
+    "deleted_task_restore", "deleted_commentrequest_restore", "deleted_evidence_restore",
 }
 
 # Account and two-factor pages that need a pending sign-in, a token or an object of their own.
@@ -152,6 +155,13 @@ def case_pages(case):
         "citation_captures": lambda: on(first["citation"]),
         "incident_captures": lambda: on(first["incident"]),
         "case_links": lambda: [slug],
+        "incident_delete": lambda: on(first["incident"]),
+        "claim_delete": lambda: on(first["claim"]),
+        "source_delete": lambda: on(first["source"]),
+        "task_delete": lambda: on(first["task"]),
+        "commentrequest_delete": lambda: on(first["comment_request"]),
+        "evidence_delete": lambda: on(first["evidence"]),
+        "recently_deleted": lambda: [slug],
         "incident_links": lambda: on(first["incident"]),
         "incident_history": lambda: on(first["incident"]),
         "claim_history": lambda: on(first["claim"]),

@@ -134,6 +134,10 @@ class CustodyEntry(models.Model):
         TRANSFERRED = "transferred", pgettext_lazy("custody action", "Handed over")
         WORKING_COPY = "working_copy", pgettext_lazy("custody action", "Working copy made")
         METADATA_STRIPPED = "metadata_stripped", pgettext_lazy("custody action", "Metadata removed")
+        # An evidence file is never deleted (this log vouches for it): the workspace marks it
+        # deleted, and an editor may restore it for 30 days (cases/deletion.py).
+        DELETED = "deleted", pgettext_lazy("custody action", "Deleted")
+        RESTORED = "restored", pgettext_lazy("custody action", "Restored")
 
     # PROTECT: the custody log outlives nothing it vouches for; evidence with a custody log
     # cannot be deleted (see cases/history.py).

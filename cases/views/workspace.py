@@ -18,6 +18,7 @@ from capture.domain import PROTECTED_CAPTURE_FILES
 
 from .. import attribution
 from ..activity import activity_for
+from ..deletion import without_deleted_evidence
 from ..enums import VerificationStatus
 from ..fragments import case_fragment
 from ..models import Citation, Claim, CommentRequest, Evidence, Incident, Source, Task
@@ -181,7 +182,9 @@ def source_list(request, case_page):
 
 @case_view(tab="evidence")
 def evidence_list(request, case_page):
-    items = (Evidence.objects.of_case(case_page.case)
+    # Files deleted in the workspace stay stored (their custody log vouches for them) and
+    # come back from "Recently deleted"; the list keeps to the evidence in force.
+    items = (without_deleted_evidence(Evidence.objects.of_case(case_page.case))
              .select_related("captured_by", "claim", "incident").order_by("-captured_at", "pk"))
     if not case_page.access.can_handle_sources:
         # A protected source's captured page is for the case's handlers only (capture.domain).
