@@ -35,6 +35,7 @@ from django.utils.translation import gettext, ngettext
 
 from .history import is_history_tracked
 from .models import (
+    Case,
     Claim,
     CommentRequest,
     CustodyEntry,
@@ -244,6 +245,14 @@ def _tracked_models():
             if is_history_tracked(model)]
 
 
+def _restore_expired() -> DeletionRefused:
+    return DeletionRefused(
+        ngettext("Deleted records can be restored for %(days)d day only.",
+                 "Deleted records can be restored for %(days)d days only.",
+                 RESTORE_DAYS) % {"days": RESTORE_DAYS},
+        code=RESTORE_EXPIRED)
+
+
 def restore_record(case, kind: str, pk: int, actor, now=None):
     """Bring back the record of `kind` and id `pk` deleted from `case`, with what was deleted
     with it, in `actor`'s name. Returns the restored record. Raises DeletionRefused."""
@@ -252,6 +261,9 @@ def restore_record(case, kind: str, pk: int, actor, now=None):
     if model is Evidence:
         return _restore_evidence(case, pk, actor, cutoff)
     with transaction.atomic():
+        # Two editors restoring at once: the second waits here, then finds the record back
+        # (NOT_DELETED) instead of writing the same keys again (a 500).
+        Case.objects.select_for_update().filter(pk=case.pk).first()
         row = (model.history.model.objects
                .filter(id=pk, case_id=case.pk, history_type="-",
                        history_change_reason__startswith=REASON_PREFIX)
@@ -259,11 +271,7 @@ def restore_record(case, kind: str, pk: int, actor, now=None):
         if row is None or model._base_manager.filter(pk=pk).exists():
             raise DeletionRefused(gettext("This record is not deleted."), code=NOT_DELETED)
         if row.history_date < cutoff:
-            raise DeletionRefused(
-                ngettext("Deleted records can be restored for %(days)d day only.",
-                         "Deleted records can be restored for %(days)d days only.",
-                         RESTORE_DAYS) % {"days": RESTORE_DAYS},
-                code=RESTORE_EXPIRED)
+            raise _restore_expired()
         reason = row.history_change_reason
         restored, tables, written = None, set(), []
         for tracked in _tracked_models():
@@ -353,11 +361,7 @@ def _restore_evidence(case, pk, actor, cutoff):
         deleted = (CustodyEntry.objects.filter(evidence=evidence, action=CUSTODY_DELETED)
                    .order_by("-at", "-pk").first())
         if deleted.at < cutoff:
-            raise DeletionRefused(
-                ngettext("Deleted records can be restored for %(days)d day only.",
-                         "Deleted records can be restored for %(days)d days only.",
-                         RESTORE_DAYS) % {"days": RESTORE_DAYS},
-                code=RESTORE_EXPIRED)
+            raise _restore_expired()
         CustodyEntry.objects.create(evidence=evidence, action=CUSTODY_RESTORED, actor=actor,
                                     note=gettext("Restored in the workspace."))
     return evidence

@@ -4,14 +4,18 @@ history rows for both, 30 days to restore, protected identities never shown."""
 
 import datetime as dt
 import re
+import threading
+import time
 
 import pytest
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from cases.deletion import (
     CUSTODY_DELETED,
     CUSTODY_RESTORED,
+    NOT_DELETED,
     RECORD_AUDITED,
     RECORD_IN_USE,
     RESTORE_BLOCKED,
@@ -285,6 +289,53 @@ def test_each_kind_restored_from_the_page(client, case, editor, kind):
     assert _restore_url(case, kind, record.pk) in page
     client.post(_restore_url(case, kind, record.pk))
     assert not _is_deleted(kind, record)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs row locks")
+@pytest.mark.django_db(transaction=True)
+def test_restores_at_the_same_time_restore_once_and_refuse_the_other(case, editor,
+                                                                   second_editor):
+    """A real race: B restores while A's restore arrives. Without the case's lock A would find
+    the record still deleted (B has not committed) and write the same key: a 500."""
+    task = TaskFactory(case=case)
+    _delete(task, editor)
+    b_restored, release_b, outcome = threading.Event(), threading.Event(), {}
+
+    def b_restores():
+        try:
+            with transaction.atomic():
+                restore_record(case, "task", task.pk, second_editor)
+                b_restored.set()
+                release_b.wait(timeout=10)
+        finally:
+            connection.close()
+
+    def a_restores():
+        b_restored.wait(timeout=10)
+        try:
+            restore_record(case, "task", task.pk, editor)
+        except DeletionRefused as refused:
+            outcome["code"] = refused.code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=b_restores), threading.Thread(target=a_restores)]
+    for thread in threads:
+        thread.start()
+    b_restored.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:  # wait until A is blocked on B's lock
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.05)
+    release_b.set()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    assert outcome == {"code": NOT_DELETED}
+    assert Task.history.filter(id=task.pk, history_type="+").count() == 2  # made, restored
 
 
 def test_restoring_twice_is_refused_with_a_code(client, case, editor):
