@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from background import worker_id
+from cases.access import rights_in_case
 from cases.enums import Role
 from cases.models import Citation, CustodyEntry, Evidence, Membership
 from cases.uploads import PDF, PNG, Kind, UploadInfo
@@ -91,27 +92,6 @@ def capture_options() -> dict:
 def _case_id(citation) -> int:
     target = citation.claim if citation.claim_id else citation.incident
     return target.case_id
-
-
-_RIGHTS_ATTR = "_capture_rights"
-
-
-def rights_in_case(user, case_id: int) -> tuple[Role, bool] | None:
-    """(role, whether a source handler) of `user` in case `case_id`, or None for a
-    non-member (or an anonymous or deactivated user). One query per user and case, kept on
-    the user object: saving a form's citations asks once, not once per citation, and a
-    worker reads its requester anew for every capture (run_capture)."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return None
-    known = getattr(user, _RIGHTS_ATTR, None)
-    if known is None:
-        known = {}
-        setattr(user, _RIGHTS_ATTR, known)
-    if case_id not in known:
-        row = Membership.objects.filter(user=user, case_id=case_id).order_by().values_list(
-            "role", "can_handle_sources").first()
-        known[case_id] = (Role(row[0]), bool(row[1])) if row else None
-    return known[case_id]
 
 
 def capture_address(citation, user, *, trigger: str) -> tuple[str, bool]:

@@ -137,7 +137,7 @@ def capture_saved_citation(citation, user) -> Capture | None:
     already has a capture that is queued, running or done. The save never waits for it.
 
     Its queries, when it queues one: the saver's membership of the case (once per user and
-    case: capture.domain.rights_in_case), the citation's pending or done captures, the
+    case: cases.access.rights_in_case), the citation's pending or done captures, the
     capture's insert, the task's insert and the task id kept on the capture."""
     if not settings.CAPTURE_ON_SAVE or not citation.url:
         return None

@@ -16,6 +16,8 @@ it from here:
   once per request (`memberships_of`). In the back office superusers hold every role in every
   case (`has_case_role`: they run the newsroom's system); the API's `role_in` gives them none
   they do not hold.
+- **Outside a request** (a save hook, a background task): `rights_in_case(user, case_id)`,
+  kept on the user object.
 - **Source handlers**: nobody, superusers included, is a source handler of a case without the
   flag on their membership (`handles_sources`, `CaseAccess.can_handle_sources`): only a case's
   handlers see its protected identities (DESIGN.md); an administrator who must reach one goes
@@ -149,3 +151,26 @@ def handled_case_ids(request, role: Role = Role.VIEWER) -> list[int]:
     """The cases where the user is a source handler holding at least `role`."""
     return [case_id for case_id, (r, handler) in memberships_of(request).items()
             if handler and r.at_least(role)]
+
+
+# Outside a request (a save hook, a task) there is only the user: their role and handler flag
+# per case are kept on the user object instead.
+_RIGHTS_ATTR = "_casedesk_rights"
+
+
+def rights_in_case(user, case_id: int) -> tuple[Role, bool] | None:
+    """(role, whether a source handler) of `user` in case `case_id`, or None for a
+    non-member (or an anonymous or deactivated user). One query per user and case, kept on
+    the user object: saving a form's citations asks once, not once per citation, and a
+    worker reads its requester anew for every capture (capture.domain.run_capture)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    known = getattr(user, _RIGHTS_ATTR, None)
+    if known is None:
+        known = {}
+        setattr(user, _RIGHTS_ATTR, known)
+    if case_id not in known:
+        row = Membership.objects.filter(user=user, case_id=case_id).order_by().values_list(
+            "role", "can_handle_sources").first()
+        known[case_id] = (Role(row[0]), bool(row[1])) if row else None
+    return known[case_id]
