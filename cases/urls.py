@@ -9,6 +9,7 @@ from .views import (
     evidence,
     health,
     links,
+    maps,
     record_history,
     records,
     reveals,
@@ -26,6 +27,9 @@ urlpatterns = [
     path("cases/new/", cases.case_create, name="case_create"),
     path("cases/<slug:slug>/", cases.case_overview, name="case_overview"),
     path("cases/<slug:slug>/timeline/", workspace.timeline, name="timeline"),
+    # The Map tab and its GeoJSON (views/maps.py).
+    path("cases/<slug:slug>/map/", maps.incident_map, name="incident_map"),
+    path("cases/<slug:slug>/map/data.json", maps.incident_map_data, name="incident_map_data"),
     path("cases/<slug:slug>/claims/", workspace.claims_board, name="claims_board"),
     path("cases/<slug:slug>/claims/<int:pk>/", claims.claim_detail, name="claim_detail"),
     path("cases/<slug:slug>/claims/<int:pk>/transition/", claims.claim_transition,

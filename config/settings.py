@@ -426,12 +426,36 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 # that Bootstrap's stylesheet embeds (select arrows, close buttons, the navbar toggler).
 # Every page is checked for inline <script> and style="" in tests/test_http_security.py,
 # the Django admin included: Django 5.2's admin needs no exception.
+# The Map tab's base map (cases/views/maps.py): tiles from CASEDESK_MAP_TILE_URL, a Leaflet
+# URL template such as https://tile.example.org/{z}/{x}/{y}.png ({s} for subdomains), with its
+# attribution in CASEDESK_MAP_TILE_ATTRIBUTION (plain text). Unset (air-gapped newsrooms, the
+# tests, CI): the map draws the vendored Natural Earth outlines instead and fetches nothing.
+# The tile server's origin is added to the CSP's img-src below, and nothing else is.
+CASEDESK_MAP_TILE_URL = env.str("CASEDESK_MAP_TILE_URL", default="")
+CASEDESK_MAP_TILE_ATTRIBUTION = env.str("CASEDESK_MAP_TILE_ATTRIBUTION", default="")
+
+
+def _tile_origin(template: str) -> str:
+    """The CSP source of a tile URL template: its scheme and host, `{s}.` as a wildcard
+    subdomain (https://{s}.tile.example.org/... -> https://*.tile.example.org)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(template.replace("{s}.", "SUBDOMAIN."))
+    if parts.scheme not in ("https", "http") or not parts.hostname or "{" in parts.netloc:
+        raise ImproperlyConfigured(
+            "CASEDESK_MAP_TILE_URL must be an http(s) URL template with a fixed host, e.g. "
+            "https://tile.example.org/{z}/{x}/{y}.png ({s}. allowed as the first label).")
+    return f"{parts.scheme}://{parts.netloc.replace('SUBDOMAIN.', '*.')}"
+
+
+_MAP_TILE_ORIGINS = [_tile_origin(CASEDESK_MAP_TILE_URL)] if CASEDESK_MAP_TILE_URL else []
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *_MAP_TILE_ORIGINS],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
         "frame-ancestors": ["'none'"],
