@@ -7,6 +7,7 @@ from .views import (
     dashboard,
     deletion,
     evidence,
+    figures,
     health,
     links,
     maps,
@@ -14,6 +15,7 @@ from .views import (
     records,
     reveals,
     transfer,
+    visual_timeline,
     workspace,
 )
 from .views import search as search_views
@@ -27,6 +29,16 @@ urlpatterns = [
     path("cases/new/", cases.case_create, name="case_create"),
     path("cases/<slug:slug>/", cases.case_overview, name="case_overview"),
     path("cases/<slug:slug>/timeline/", workspace.timeline, name="timeline"),
+    # The visual timeline, its data, an incident's place on the list (views/visual_timeline.py).
+    path("cases/<slug:slug>/timeline/visual/", visual_timeline.visual_timeline,
+         name="visual_timeline"),
+    path("cases/<slug:slug>/timeline/data.json", visual_timeline.timeline_data,
+         name="timeline_data"),
+    path("cases/<slug:slug>/timeline/incidents/<int:pk>/", visual_timeline.timeline_incident,
+         name="timeline_incident"),
+    # The tracked figures, their reports and charts; the charts' data (views/figures.py).
+    path("cases/<slug:slug>/figures/", figures.figure_list, name="figure_list"),
+    path("cases/<slug:slug>/figures/data.json", figures.figure_data, name="figure_data"),
     # The Map tab and its GeoJSON (views/maps.py).
     path("cases/<slug:slug>/map/", maps.incident_map, name="incident_map"),
     path("cases/<slug:slug>/map/data.json", maps.incident_map_data, name="incident_map_data"),

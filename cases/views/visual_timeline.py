@@ -1,0 +1,255 @@
+"""The visual timeline of a case's incidents (vis-timeline), its JSON data, and the way from
+an incident to its place on the list timeline.
+
+**Drawn honestly.** Each incident's EDTF date (cases/fuzzydate.py) decides how it is drawn:
+an exact day or time, known without "about" or "uncertain", is a *point*; anything wider (a
+range, the night of 8 to 9 May, a month, a year, a day of an unknown month, "about" or
+"uncertain" anything) is a *band* from its earliest to its latest possible moment, so the
+chart never shows more precision than the record holds. A date whose year is unknown
+("9 May, year unknown") has no place on an axis of years: it is listed apart ("Date not
+placed"), never drawn at a guessed year, and so is a date that cannot be read at all (a
+record older than the rules). Times are drawn as written ("14:30" at 14:30 on the axis,
+whatever the reader's time zone), as the words say. Every item carries the same words as
+the list timeline (`FuzzyDate.describe()`) and a link to the incident there.
+
+**Bounded.** `timeline_data` reads the columns it needs with `.values()`, in a fixed number
+of queries however many incidents the case holds: the member's access (with the session and
+user), one aggregate (how many incidents, how many placed, the case's first and last day),
+the incident types in use (the legend), the placed incidents of the requested window, and
+the incidents not placed. A browser draws a few thousand items smoothly, not 200,000: at
+most `MAX_ITEMS` placed incidents are sent, the earliest of the window first, with
+`truncated` set and the totals, and the page says so; the script asks again with
+`?from=&to=` (days, both included) for the part of the axis the reader zooms or pans to.
+The undated list is capped the same way (`MAX_UNPLACED`).
+
+`?from=` and `?to=` are validated by `TimelineWindowForm`: bad input answers 400 in JSON with
+each field's message and code, never a 500.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Value, When, Window
+from django.db.models.functions import RowNumber
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from .. import fuzzydate
+from ..models import Incident, IncidentType
+from ..timebounds import validate_date_in_range
+from .case_page import case_view
+from .workspace import TIMELINE_PAGE_SIZE
+
+# The most placed incidents one answer carries (module docstring), and the most not placed.
+MAX_ITEMS = 2000
+MAX_UNPLACED = 500
+# The colours of the types in the legend (static/css/visual_timeline.css), in turn.
+TYPE_COLOURS = 8
+NO_TYPE_GROUP = "none"
+
+POINT = "point"
+BAND = "band"
+
+
+class TimelineWindowForm(forms.Form):
+    """The part of the axis asked for: the days `from` to `to`, both included, either or
+    both may be left out."""
+
+    from_ = forms.DateField(label=_("From"), required=False,
+                            validators=[validate_date_in_range])
+    to = forms.DateField(label=_("To"), required=False, validators=[validate_date_in_range])
+
+    def __init__(self, data=None, **kwargs):
+        # `from` is a Python keyword: the field is `from_`, its parameter `from`.
+        data = None if data is None else {
+            "from_": data.get("from", ""), "to": data.get("to", "")}
+        super().__init__(data, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("from_"), cleaned.get("to")
+        if start and end and start > end:
+            raise ValidationError(
+                {"to": ValidationError(_("The end of the period is before its start."),
+                                       code="window_reversed")})
+        return cleaned
+
+    def errors_by_parameter(self) -> dict:
+        """The errors as {parameter: [{"message", "code"}]}, named as in the query string."""
+        data = self.errors.get_json_data()
+        if "from_" in data:
+            data["from"] = data.pop("from_")
+        return data
+
+
+def placement(occurred: str) -> dict | None:
+    """How an incident dated `occurred` is drawn: {"kind", "start", "end", "approximate",
+    "precision", "when"}, or None when the date has no place on the axis (year unknown, or
+    unreadable). `start` and `end` are local ISO times as written ("2025-05-09T14:30"), or
+    days ("2025-05-09"); a band's `end` is the first moment after it (exclusive)."""
+    try:
+        when = fuzzydate.parse(occurred)
+    except ValidationError:
+        return None
+    earliest, latest = when.earliest, when.latest
+    if earliest is None or latest is None:
+        return None
+    start_point, end_point = when.start, when.end or when.start
+    exact = earliest == latest and not when.is_approximate
+    if exact:
+        time = start_point.time if start_point.time == end_point.time else None
+        return {"kind": POINT, "start": _moment(earliest, time), "end": None,
+                "approximate": False, "precision": when.precision.value,
+                "when": when.describe()}
+    end = (_moment(latest, end_point.time) if end_point.time
+           else (latest + dt.timedelta(days=1)).isoformat())
+    return {"kind": BAND, "start": _moment(earliest, start_point.time), "end": end,
+            "approximate": when.is_approximate, "precision": when.precision.value,
+            "when": when.describe()}
+
+
+def _moment(day: dt.date, time: str | None) -> str:
+    return f"{day.isoformat()}T{time}" if time else day.isoformat()
+
+
+def _unplaced_words(occurred: str) -> str:
+    try:
+        return fuzzydate.parse(occurred).describe()
+    except ValidationError:
+        return occurred
+
+
+@case_view(tab="timeline")
+def visual_timeline(request, case_page):
+    """The page: the chart, its legend, buttons and text alternative are filled in by
+    static/js/visual_timeline.js from `timeline_data`."""
+    slug = case_page.case.slug
+    return case_page.render("cases/incident_timeline.html", {
+        "timeline_view": "visual",
+        "timeline_config": {
+            "dataUrl": reverse("cases:timeline_data", args=[slug]),
+            "locale": get_language() or "en",
+        },
+        "timeline_labels": {
+            "loadFailed": gettext("The timeline could not be loaded. Reload the page, or use "
+                                  "the list timeline."),
+            "empty": gettext("No incidents recorded yet."),
+            "noneOnAxis": gettext("No incident of this case has a date with a known year, so "
+                                  "none is drawn on the axis."),
+            "truncated": ngettext(
+                "The chart shows the earliest %(count)s incident of this period only: zoom in "
+                "or move along the axis to see the others.",
+                "The chart shows the earliest %(count)s incidents of this period only: zoom in "
+                "or move along the axis to see the others.", MAX_ITEMS,
+            ) % {"count": number_format(MAX_ITEMS, force_grouping=True)},
+            # Translators: {shown} and {total} are numbers filled in by the page's script.
+            "shownOf": gettext("Shown: {shown} of {total}."),
+        },
+    })
+
+
+@case_view(tab="timeline")
+def timeline_data(request, case_page):
+    form = TimelineWindowForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors_by_parameter()}, status=400)
+    start, end = form.cleaned_data["from_"], form.cleaned_data["to"]
+    case = case_page.case
+    incidents = Incident.objects.of_case(case)
+
+    totals = incidents.aggregate(
+        total=Count("pk"), placed=Count("occurred_earliest"),
+        first=Min("occurred_earliest"), last=Max("occurred_latest"))
+    type_names = list(
+        IncidentType.objects.filter(pk__in=incidents.values("type_id"))
+        .order_by("name", "pk").values_list("pk", "name"))
+
+    placed = incidents.exclude(occurred_earliest=None)
+    if end is not None:
+        placed = placed.filter(occurred_earliest__lte=end)
+    if start is not None:
+        placed = placed.filter(occurred_latest__gte=start)
+    fields = ("pk", "title", "occurred", "type_id")
+    placed_rows = list(placed.order_by("occurred_earliest", "pk").values(*fields)[:MAX_ITEMS + 1])
+    unplaced_rows = list(incidents.filter(occurred_earliest=None).order_by("pk")
+                         .values(*fields)[:MAX_UNPLACED])
+
+    prefix = reverse("cases:timeline_incident", args=[case.slug, 0]).removesuffix("0/")
+    groups = _groups(type_names, any(row["type_id"] is None
+                                     for row in placed_rows + unplaced_rows))
+
+    def common(row):
+        return {"id": row["pk"], "title": row["title"],
+                "group": _group_id(row["type_id"]), "url": f"{prefix}{row['pk']}/"}
+
+    items = []
+    for row in placed_rows[:MAX_ITEMS]:
+        drawn = placement(row["occurred"])
+        if drawn is not None:  # an unreadable date with derived days: listed apart below
+            items.append({**common(row), **drawn})
+    unplaced = [{**common(row), "when": _unplaced_words(row["occurred"])}
+                for row in unplaced_rows]
+    return JsonResponse({
+        "window": {"from": start.isoformat() if start else None,
+                   "to": end.isoformat() if end else None},
+        "range": {"from": totals["first"].isoformat() if totals["first"] else None,
+                  "to": totals["last"].isoformat() if totals["last"] else None},
+        "groups": groups,
+        "items": items,
+        "placed_total": totals["placed"],
+        "truncated": len(placed_rows) > MAX_ITEMS,
+        "max_items": MAX_ITEMS,
+        "unplaced": unplaced,
+        "unplaced_total": totals["total"] - totals["placed"],
+    })
+
+
+def _group_id(type_id) -> str:
+    return NO_TYPE_GROUP if type_id is None else f"type-{type_id}"
+
+
+def _groups(type_names, with_untyped: bool) -> list[dict]:
+    groups = [{"id": _group_id(pk), "name": name, "colour": index % TYPE_COLOURS}
+              for index, (pk, name) in enumerate(type_names)]
+    if with_untyped:
+        groups.append({"id": NO_TYPE_GROUP, "name": str(_("No type")),
+                       "colour": len(groups) % TYPE_COLOURS})
+    return groups
+
+
+@case_view(tab="timeline")
+def timeline_incident(request, case_page, pk):
+    """An incident's place on the list timeline: the page that shows it, at its anchor. The
+    visual timeline's items link here (and any page may: it is the incident's address)."""
+    position = _list_position(case_page.case, pk)
+    if position is None:
+        raise Http404("No such incident.")
+    url = reverse("cases:timeline", args=[case_page.case.slug])
+    page = (position - 1) // TIMELINE_PAGE_SIZE + 1
+    query = f"?page={page}" if page > 1 else ""
+    return redirect(f"{url}{query}#incident-{pk}")
+
+
+def _list_position(case, pk) -> int | None:
+    """The incident's place (from 1) in the list timeline's order, in one query: the row
+    number over `Incident.objects.chronological()`'s own ordering, kept for this incident
+    alone by a condition on the window (evaluated after it, not before)."""
+    ordered = Incident.objects.of_case(case).chronological()
+    order_by = [_as_order(term) for term in ordered.query.order_by]
+    return (ordered.annotate(position=Window(RowNumber(), order_by=order_by))
+            .annotate(target=Case(When(pk=pk, then=F("position")), default=Value(0),
+                                  output_field=IntegerField()))
+            .filter(target__gt=0).values_list("target", flat=True).first())
+
+
+def _as_order(term):
+    if not isinstance(term, str):
+        return term
+    return F(term[1:]).desc() if term.startswith("-") else F(term).asc()
