@@ -100,6 +100,8 @@ class FigureQualifier(models.TextChoices):
     AT_MOST = "at_most", pgettext_lazy("figure qualifier", "at most")
     ABOUT = "about", pgettext_lazy("figure qualifier", "about")
     NEARLY = "nearly", pgettext_lazy("figure qualifier", "nearly")
+    MORE_THAN = "more_than", pgettext_lazy("figure qualifier", "more than")
+    FEWER_THAN = "fewer_than", pgettext_lazy("figure qualifier", "fewer than")
 
     def describe(self, value, unit: str = "") -> str:
         """The figure in words of the active language: "at least 49,000 deserters" (in
@@ -113,6 +115,8 @@ class FigureQualifier(models.TextChoices):
             FigureQualifier.AT_MOST: pgettext("figure", "at most %(number)s"),
             FigureQualifier.ABOUT: pgettext("figure", "about %(number)s"),
             FigureQualifier.NEARLY: pgettext("figure", "nearly %(number)s"),
+            FigureQualifier.MORE_THAN: pgettext("figure", "more than %(number)s"),
+            FigureQualifier.FEWER_THAN: pgettext("figure", "fewer than %(number)s"),
         }
         text = patterns[FigureQualifier(self)] % {"number": number}
         return f"{text} {unit}".strip()

@@ -1,9 +1,15 @@
-"""Reported figures with their qualifiers ("at least 49,000", "nearly 300").
+"""Reported figures with their qualifiers ("at least 49,000", "nearly 300", "more than 100").
 
-A qualifier turns one number into a range of values the statement admits. "About" and
-"nearly" are vague by nature; Casedesk reads them with a 10 % tolerance, which is what
+A qualifier turns one number into a range of values the statement admits (a `Span`). "About"
+and "nearly" are vague by nature; Casedesk reads them with a 10 % tolerance, which is what
 lets two reports be checked against each other (nearly 300 is consistent with 291, not
-with 250 or with 300 itself).
+with 250 or with 300 itself). "More than" and "fewer than" exclude their number, "at least"
+and "at most" include it; "exactly" is the number alone. So "at least 10" and "10" can both
+be true, "more than 10" and "10" cannot.
+
+Spans add up (`Span.__add__`): an incident's outcomes "4 detained" and "more than 2 at large"
+account for more than 6 people, which is what the count balance of an incident compares
+with the people involved (cases/models/incident.py).
 """
 
 from __future__ import annotations
@@ -11,9 +17,92 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .enums import FigureQualifier
+from django.utils.translation import pgettext
+
+from .enums import FigureQualifier, format_figure_number
 
 VAGUE_TOLERANCE = Decimal("0.10")
+
+
+@dataclass(frozen=True)
+class Span:
+    """The values a statement admits: from `low` to `high` (None: unbounded on that side),
+    each end included unless it is `open` ("more than 10" is (10, None) with an open low)."""
+
+    low: Decimal | None
+    high: Decimal | None
+    low_open: bool = False
+    high_open: bool = False
+
+    def admits(self, number) -> bool:
+        number = Decimal(number)
+        if self.low is not None and (number < self.low
+                                     or (self.low_open and number == self.low)):
+            return False
+        if self.high is not None and (number > self.high
+                                      or (self.high_open and number == self.high)):
+            return False
+        return True
+
+    def overlaps(self, other: Span) -> bool:
+        """Whether some value lies in both spans."""
+        lows = [(s.low, s.low_open) for s in (self, other) if s.low is not None]
+        highs = [(s.high, s.high_open) for s in (self, other) if s.high is not None]
+        if not lows or not highs:
+            return True
+        low = max(v for v, _ in lows)
+        high = min(v for v, _ in highs)
+        if low < high:
+            return True
+        if low > high:
+            return False
+        # One value left: it must be closed on every side that reaches it.
+        return not any(o for v, o in lows if v == low) and not any(
+            o for v, o in highs if v == high)
+
+    def is_exact(self) -> bool:
+        return (self.low is not None and self.low == self.high
+                and not self.low_open and not self.high_open)
+
+    def __add__(self, other: Span) -> Span:
+        return Span(
+            None if self.low is None or other.low is None else self.low + other.low,
+            None if self.high is None or other.high is None else self.high + other.high,
+            self.low_open or other.low_open, self.high_open or other.high_open)
+
+    def minus(self, other: Span) -> Span:
+        """The values of `self - other`, not below zero (what is left of a count)."""
+        low = None if self.low is None or other.high is None else self.low - other.high
+        high = None if self.high is None or other.low is None else self.high - other.low
+        zero = Decimal(0)
+        low = zero if low is None or low < 0 else low
+        if high is not None and high < 0:
+            high = zero
+        return Span(low, high, False, False)
+
+
+def describe_span(span: Span) -> str:
+    """A range in words: "4", "at least 2", "more than 6", "at most 3", "between 2 and 5"."""
+    low = None if span.low is None or (span.low == 0 and span.high is not None) else span.low
+    if low is not None and low == span.high:
+        return format_figure_number(low)
+    if span.high is None:
+        if low is None:
+            return pgettext("figure range", "any number")
+        qualifier = FigureQualifier.MORE_THAN if span.low_open else FigureQualifier.AT_LEAST
+        return qualifier.describe(low)
+    if low is None:
+        qualifier = FigureQualifier.FEWER_THAN if span.high_open else FigureQualifier.AT_MOST
+        return qualifier.describe(span.high)
+    return pgettext("figure range", "between %(low)s and %(high)s") % {
+        "low": format_figure_number(low), "high": format_figure_number(span.high)}
+
+
+def nonnegative(span: Span) -> Span:
+    """A count's span: "at most 5" people is 0 to 5, never fewer than none."""
+    if span.low is None or span.low < 0:
+        return Span(Decimal(0), span.high, False, span.high_open)
+    return span
 
 
 @dataclass(frozen=True)
@@ -29,41 +118,33 @@ class Figure:
             object.__setattr__(self, "value", Decimal(str(self.value)))
         object.__setattr__(self, "qualifier", FigureQualifier(self.qualifier))
 
-    def bounds(self) -> tuple[Decimal | None, Decimal | None]:
-        """(lowest, highest) value the statement admits; None is unbounded. "Nearly" is below
-        the number, never equal to it: the upper bound is exclusive (see `admits`)."""
+    def span(self) -> Span:
+        """The values the statement admits, with which ends are excluded."""
         v, q = self.value, FigureQualifier(self.qualifier)
         margin = abs(v) * VAGUE_TOLERANCE
         return {
-            FigureQualifier.EXACTLY: (v, v),
-            FigureQualifier.AT_LEAST: (v, None),
-            FigureQualifier.AT_MOST: (None, v),
-            FigureQualifier.ABOUT: (v - margin, v + margin),
-            FigureQualifier.NEARLY: (v - margin, v),
+            FigureQualifier.EXACTLY: Span(v, v),
+            FigureQualifier.AT_LEAST: Span(v, None),
+            FigureQualifier.AT_MOST: Span(None, v),
+            FigureQualifier.ABOUT: Span(v - margin, v + margin),
+            # "Nearly" is below the number, never equal to it.
+            FigureQualifier.NEARLY: Span(v - margin, v, high_open=True),
+            FigureQualifier.MORE_THAN: Span(v, None, low_open=True),
+            FigureQualifier.FEWER_THAN: Span(None, v, high_open=True),
         }[q]
 
+    def bounds(self) -> tuple[Decimal | None, Decimal | None]:
+        """(lowest, highest) value the statement admits; None is unbounded. Whether an end is
+        itself admitted ("nearly", "more than", "fewer than" exclude it) is in `span()`."""
+        span = self.span()
+        return span.low, span.high
+
     def admits(self, number) -> bool:
-        number = Decimal(number)
-        low, high = self.bounds()
-        if low is not None and number < low:
-            return False
-        if high is not None and number > high:
-            return False
-        if self.qualifier == FigureQualifier.NEARLY and number == self.value:
-            return False
-        return True
+        return self.span().admits(number)
 
     def consistent_with(self, other: Figure) -> bool:
         """Whether some value satisfies both statements (the two reports can both be true)."""
-        low = max((b for b in (self.bounds()[0], other.bounds()[0]) if b is not None),
-                  default=None)
-        high = min((b for b in (self.bounds()[1], other.bounds()[1]) if b is not None),
-                   default=None)
-        if low is None or high is None:
-            return True
-        if low < high:
-            return True
-        return low == high and self.admits(low) and other.admits(low)
+        return self.span().overlaps(other.span())
 
     def __str__(self) -> str:
         return FigureQualifier(self.qualifier).describe(self.value, self.unit)

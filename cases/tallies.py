@@ -1,71 +1,520 @@
-"""Key figures of a case: the latest value of each tracked figure, and whether the people
-counts of its incidents add up (10 deserted = 6 caught + 4 at large)."""
+"""Key figures of a case: each tracked figure's reports, its current value and why, the
+reports that cannot both be true, and the people counts reconciled per incident group.
+
+**A tracked figure** is what the claims' figures count, named the same way each time
+(`figure_unit`, compared without case or surrounding spaces): "deserters", "caught". Each
+claim with a figure is one *report* of it: the figure as a range (`Figure.span`: "at least
+10" is 10 or more), its *report date* (the publication time of its first supporting citation,
+the one that source and grade are read from; *undated* when no supporting citation has one,
+never the day the claim was recorded), the source and its reliability grade (A–F), the
+claim's credibility (1–6) and verification status.
+
+**The current value** is one report, chosen in this order: the strongest verification
+(confirmed, then corroborated, then in review, then unverified or unverifiable, disputed
+last; a claim found false never counts), then a well-graded report over a poorly graded one
+(below), then dated over undated, then the latest report day, then the better source grade
+and credibility. The page says why in words ("Confirmed; reported 9 May 2025 by 161.ru
+(B)").
+
+**Reports that disagree.** Two reports of one figure are flagged when
+
+1. their ranges cannot both be true (`Figure.consistent_with`: "at least 10" and "10" can,
+   "10" and "12" cannot),
+2. neither is a claim found false (that disagreement is settled), and
+3. they come from independent origins: every supporting citation of one is independent of
+   every supporting citation of the other (`attribution.are_independent` on the case's
+   attribution chains). A report without a supporting citation has no known origin and is
+   never independent of anything; two reports of one origin that differ are that origin
+   updating itself, which is not flagged.
+
+Counts grow and shrink over time (more people caught, fewer at large), so a flag is labelled
+by the report dates: reports of the **same day**, or with either undated, are a
+*contradiction* (both cannot be true); reports of **different days** are a *change between
+reports*: the figure may have moved in between, and an editor decides whether the later one
+updates or contradicts the earlier. Both kinds are shown; neither is dropped.
+
+A report is **poorly graded** when its source is graded E or F or its credibility is 5 or 6.
+A poorly graded report flagged against a well-graded one (source A–D and credibility 1–4)
+carries a warning: "12 fled" from an unreliable outlet is not just another value.
+
+**Bounds.** Only claims with a figure are read (a partial index serves them), at most
+`MAX_REPORTS_PER_FIGURE` per figure, the most recently reported first (undated ones after the
+dated), for at most `MAX_FIGURES` figures in alphabetical order; the current value and the
+flags are chosen among the reports read, and the page says how many were left out. Three
+queries in all (the claims, their supporting citations with sources, the attribution chains).
+
+**People counts** (`case_counts`): an editor groups the incidents of one event under a count
+group name (Kadamovsky desertion) or leaves an incident out of the case's counts (a separate
+event, for context). Each group is reconciled on its own line, by the rule of follow-ups:
+the people involved are the largest number any incident of the group gives (a follow-up
+restates the same ten), the outcomes are added up (each incident records what became of some
+of them), qualifiers as ranges. An incident in no group is its own line: incidents are never
+added up unless an editor said they belong together.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
+from itertools import combinations
 
-from django.db.models import Prefetch
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Window
+from django.db.models.functions import DenseRank, Lower, RowNumber, Trim
+from django.utils import formats, timezone
+from django.utils.translation import gettext, ngettext, pgettext
 
-from .enums import CitationRelation
-from .figures import Figure
+from . import attribution
+from .enums import CitationRelation, Credibility, Reliability, VerificationStatus
+from .figures import Figure, Span, describe_span
 from .models import Citation, Claim, Incident
-from .models.incident import OUTCOME_COUNT_FIELDS, CountBalance
+from .models.incident import (
+    COUNT_FIELDS,
+    OUTCOME_COUNT_FIELDS,
+    CountBalance,
+    count_span,
+    qualifier_field,
+)
+
+MAX_REPORTS_PER_FIGURE = 50
+MAX_FIGURES = 30
+#: People-count lines of incidents in no group shown on the overview.
+MAX_UNGROUPED_LINES = 10
+
+# Verification strength, strongest first (the enum's order, with the verdicts that weaken a
+# report after the open statuses); a claim found false is never current.
+STATUS_STRENGTH = {
+    VerificationStatus.CONFIRMED: 4,
+    VerificationStatus.CORROBORATED: 3,
+    VerificationStatus.IN_REVIEW: 2,
+    VerificationStatus.UNVERIFIED: 1,
+    VerificationStatus.UNVERIFIABLE: 1,
+    VerificationStatus.DISPUTED: 0,
+}
+POOR_RELIABILITY = frozenset({Reliability.E, Reliability.F})
+POOR_CREDIBILITY = frozenset({Credibility.IMPROBABLE, Credibility.CANNOT_BE_JUDGED})
+RELIABILITY_ORDER = {grade: rank for rank, grade in enumerate(Reliability.values)}
+CREDIBILITY_ORDER = {grade: rank for rank, grade in enumerate(Credibility.values)}
+
+
+def figure_key(unit: str) -> str:
+    return unit.strip().lower()
+
+
+@dataclass(eq=False)
+class Report:
+    """One claim's figure as reported."""
+
+    claim: Claim
+    figure: Figure
+    reported_at: datetime | None
+    citation: Citation | None  # the first supporting citation: source and grade
+    supporting: list[Citation]
+    # Set once the figure's flags are known (figure_report).
+    contradicted: bool = False
+    changed: bool = False
+    warned: bool = False
+
+    @property
+    def span(self) -> Span:
+        return self.figure.span()
+
+    @property
+    def source(self):
+        return self.citation.source if self.citation else None
+
+    @property
+    def refuted(self) -> bool:
+        return self.claim.status == VerificationStatus.FALSE
+
+    @property
+    def reliability(self) -> str:
+        return self.source.reliability if self.source else ""
+
+    @property
+    def poorly_graded(self) -> bool:
+        return (self.reliability in POOR_RELIABILITY or not self.source
+                or self.claim.credibility in POOR_CREDIBILITY)
+
+    @property
+    def grade(self) -> str:
+        return grade_label(self)
+
+    @property
+    def range_display(self) -> str:
+        return describe_span(self.span)
+
+    @property
+    def reported_day(self):
+        return timezone.localdate(self.reported_at) if self.reported_at else None
+
+    def rank(self) -> tuple:
+        """Larger is a better candidate for the current value (see the module docstring)."""
+        return (STATUS_STRENGTH.get(self.claim.status, -1), not self.poorly_graded,
+                self.reported_at is not None, self.reported_day or datetime.min.date(),
+                -RELIABILITY_ORDER.get(self.reliability, len(RELIABILITY_ORDER)),
+                -CREDIBILITY_ORDER.get(self.claim.credibility, len(CREDIBILITY_ORDER)),
+                self.reported_at or timezone.now().replace(year=1), self.claim.pk)
+
+
+CONTRADICTION = "contradiction"
+CHANGED = "changed"
+
+
+@dataclass(frozen=True, eq=False)
+class Flag:
+    """Two reports from independent origins that cannot both be true (as of one date)."""
+
+    earlier: Report
+    later: Report
+    kind: str  # CONTRADICTION or CHANGED
+    #: The poorly graded one of the two, when the other is well graded.
+    poorly_graded: Report | None
+
+    @property
+    def reports(self) -> tuple[Report, Report]:
+        return self.earlier, self.later
+
+    @property
+    def is_contradiction(self) -> bool:
+        return self.kind == CONTRADICTION
+
+    def other(self, report: Report) -> Report:
+        return self.later if report is self.earlier else self.earlier
+
+    def involves(self, claim_id) -> bool:
+        return claim_id in (self.earlier.claim.pk, self.later.claim.pk)
+
+
+@dataclass(eq=False)
+class TrackedFigure:
+    unit: str
+    reports: list[Report]  # oldest report first, undated ones last
+    current: Report | None
+    flags: list[Flag]
+    total: int  # the reports of this figure in the case, read or not
+    reason: str = ""
+    index: int = 0
+
+    @property
+    def key(self) -> str:
+        return figure_key(self.unit)
+
+    @property
+    def dom_id(self) -> str:
+        return f"figure-{self.index}"
+
+    @property
+    def dated(self) -> list[Report]:
+        return [r for r in self.reports if r.reported_at is not None]
+
+    @property
+    def undated(self) -> list[Report]:
+        return [r for r in self.reports if r.reported_at is None]
+
+    @property
+    def left_out(self) -> int:
+        return self.total - len(self.reports)
+
+    @property
+    def contradictions(self) -> list[Flag]:
+        return [f for f in self.flags if f.is_contradiction]
+
+    @property
+    def changes(self) -> list[Flag]:
+        return [f for f in self.flags if not f.is_contradiction]
+
+    @property
+    def warned(self) -> list[Report]:
+        """Poorly graded reports flagged against well-graded ones."""
+        return [r for r in self.reports if r.warned]
+
+    def flags_of(self, report: Report) -> list[Flag]:
+        return [f for f in self.flags if report is f.earlier or report is f.later]
+
+
+@dataclass(eq=False)
+class FigureReport:
+    figures: list[TrackedFigure] = field(default_factory=list)
+    more_figures: bool = False
+
+    def __iter__(self):
+        return iter(self.figures)
+
+    def __len__(self):
+        return len(self.figures)
+
+    def __bool__(self):
+        return bool(self.figures)
+
+
+# A citation's relays, read by attribution.lineage (prefetched: no query per citation).
+# Conditional while citations move from one `via` to several relays (CitationRelay).
+RELAYS = ("relay_links",) if hasattr(Citation, "relay_links") else ()
+
+
+def _supporting_citations():
+    return (Citation.objects.filter(relation__in=CitationRelation.supporting())
+            .select_related("source").prefetch_related(*RELAYS)
+            .order_by(F("published_at").asc(nulls_last=True), "pk"))
+
+
+def _figure_claims(case, claim_ids: Sequence[int] | None = None):
+    """The case's claims with a figure, each annotated with its report date, its rank among
+    its figure's reports (newest first) and its figure's rank among the figures; bounded by
+    MAX_REPORTS_PER_FIGURE and MAX_FIGURES (+1, to tell that there are more)."""
+    first_published = Subquery(
+        Citation.objects.filter(claim=OuterRef("pk"), relation__in=CitationRelation.supporting())
+        .exclude(published_at=None).order_by("published_at").values("published_at")[:1])
+    unit = Lower(Trim("figure_unit"))
+    claims = (Claim.objects.of_case(case).with_figures()
+              .annotate(reported_at=first_published, unit_key=unit)
+              .annotate(
+                  report_rank=Window(RowNumber(), partition_by=[F("unit_key")],
+                                     order_by=[F("reported_at").desc(nulls_last=True),
+                                               F("pk").desc()]),
+                  figure_rank=Window(DenseRank(), order_by=[F("unit_key").asc()]),
+                  figure_total=Window(Count("pk"), partition_by=[F("unit_key")]))
+              .filter(report_rank__lte=MAX_REPORTS_PER_FIGURE, figure_rank__lte=MAX_FIGURES + 1))
+    if claim_ids is not None:
+        claims = claims.filter(unit_key__in=Subquery(
+            Claim.objects.filter(pk__in=claim_ids, figure_value__isnull=False)
+            .annotate(k=Lower(Trim("figure_unit"))).values("k")))
+    return (claims.only(
+        "pk", "case_id", "statement", "figure_value", "figure_unit", "figure_qualifier",
+        "credibility", "status")
+        .prefetch_related(Prefetch("citations", queryset=_supporting_citations(),
+                                   to_attr="supporting_citations")))
+
+
+def _independent(first: Report, second: Report, via_map) -> bool:
+    if not first.supporting or not second.supporting:
+        return False
+    return all(attribution.are_independent(a, b, via_map)
+               for a in first.supporting for b in second.supporting)
+
+
+def _flags(reports: list[Report], via_map) -> list[Flag]:
+    flags = []
+    for first, second in combinations(reports, 2):
+        if first.refuted or second.refuted or first.figure.consistent_with(second.figure):
+            continue
+        if not _independent(first, second, via_map):
+            continue
+        earlier, later = sorted((first, second), key=_chronological)
+        same_day = earlier.reported_day is None or later.reported_day is None or (
+            earlier.reported_day == later.reported_day)
+        poor = [r for r in (earlier, later) if r.poorly_graded]
+        flags.append(Flag(earlier, later, CONTRADICTION if same_day else CHANGED,
+                          poor[0] if len(poor) == 1 else None))
+    return flags
+
+
+def _chronological(report: Report) -> tuple:
+    return (report.reported_at is None, report.reported_at or timezone.now(), report.claim.pk)
+
+
+def grade_label(report: Report) -> str:
+    """The report's Admiralty grade as newsrooms write it: the source's letter and the
+    claim's credibility digit (B2)."""
+    return f"{report.reliability}{report.claim.credibility}" if report.source else (
+        report.claim.credibility)
+
+
+def reported_on(report: Report) -> str:
+    if report.reported_at is None:
+        return ""
+    return formats.date_format(timezone.localtime(report.reported_at), gettext("j F Y"))
+
+
+def why_current(tracked: TrackedFigure) -> str:
+    """Why the current value is the one shown, in words of the active language."""
+    current = tracked.current
+    if current is None:
+        return gettext("Every report of this figure was found false: none is current.")
+    status = current.claim.get_status_display()
+    if current.source is None:
+        first = (gettext("%(status)s; reported %(date)s, no supporting citation")
+                 % {"status": status, "date": reported_on(current)} if current.reported_at
+                 else gettext("%(status)s; undated, no supporting citation")
+                 % {"status": status})
+    elif current.reported_at:
+        first = gettext("%(status)s; reported %(date)s by %(source)s (%(grade)s)") % {
+            "status": status, "date": reported_on(current), "source": current.source.name,
+            "grade": current.reliability}
+    else:
+        first = gettext("%(status)s; undated, from %(source)s (%(grade)s)") % {
+            "status": status, "source": current.source.name, "grade": current.reliability}
+    others = len([r for r in tracked.reports if r is not current])
+    if not others:
+        return pgettext("current figure", "%(report)s. The only report.") % {"report": first}
+    return ngettext(
+        "%(report)s. Chosen over %(count)s other report: the strongest verification first, "
+        "then a well-graded source, then the latest report date.",
+        "%(report)s. Chosen over %(count)s other reports: the strongest verification first, "
+        "then a well-graded source, then the latest report date.", others) % {
+        "report": first, "count": formats.number_format(others, force_grouping=True)}
+
+
+def figure_report(case, *, claim_ids: Sequence[int] | None = None) -> FigureReport:
+    """Every tracked figure of `case` (or only those `claim_ids` report), bounded as the
+    module docstring says. Three queries (none when the case has no figure)."""
+    claims = list(_figure_claims(case, claim_ids))
+    if not claims:
+        return FigureReport()
+    via_map = attribution.via_map_for_case(case.pk)
+    by_key: dict[str, list[Report]] = {}
+    ranks: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    for claim in claims:
+        supporting = claim.supporting_citations
+        dated = [c for c in supporting if c.published_at is not None]
+        citation = dated[0] if dated else (supporting[0] if supporting else None)
+        by_key.setdefault(claim.unit_key, []).append(
+            Report(claim, claim.figure, claim.reported_at, citation, supporting))
+        ranks[claim.unit_key] = claim.figure_rank
+        totals[claim.unit_key] = claim.figure_total
+    result = FigureReport()
+    for index, key in enumerate(sorted(by_key, key=lambda k: ranks[k]), start=1):
+        if ranks[key] > MAX_FIGURES:
+            result.more_figures = True
+            continue
+        reports = sorted(by_key[key], key=_chronological)
+        candidates = [r for r in reports if not r.refuted]
+        current = max(candidates, key=Report.rank) if candidates else None
+        unit = (current or reports[-1]).claim.figure_unit.strip()
+        flags = _flags(reports, via_map)
+        for flag in flags:
+            for report in (flag.earlier, flag.later):
+                report.contradicted |= flag.is_contradiction
+                report.changed |= not flag.is_contradiction
+            if flag.poorly_graded is not None:
+                flag.poorly_graded.warned = True
+        tracked = TrackedFigure(unit, reports, current, flags, totals[key], index=index)
+        tracked.reason = why_current(tracked)
+        result.figures.append(tracked)
+    return result
+
+
+def tracked_figures(case) -> FigureReport:
+    """The key figures of the case overview (the same as the figures page's)."""
+    return figure_report(case)
+
+
+#: Reports named as consistent with a claim's on its page.
+MAX_CONSISTENT_SHOWN = 10
+
+
+def figure_check(case, claim) -> dict:
+    """What the claim page says about the claim's figure: the other reports it can be true
+    with ("at least 10" and "10") and the flags that concern it. Four queries (none for a
+    claim without a figure)."""
+    if claim.figure_value is None:
+        return {}
+    report = figure_report(case, claim_ids=[claim.pk])
+    tracked = next((t for t in report if t.key == figure_key(claim.figure_unit)), None)
+    this = next((r for r in tracked.reports if r.claim.pk == claim.pk), None) if tracked else None
+    if this is None:  # beyond the bounds of what is read
+        return {}
+    consistent = [r for r in tracked.reports if r is not this and not r.refuted
+                  and r.figure.consistent_with(this.figure)]
+    return {"tracked": tracked, "report": this,
+            "flags": [f for f in tracked.flags if this in f.reports],
+            "consistent": consistent[-MAX_CONSISTENT_SHOWN:]}
+
+
+# --- people counts ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class TrackedFigure:
-    unit: str
-    figure: Figure
-    claim: Claim
-    reported_at: datetime | None
-    source_name: str
-    earlier: tuple[Figure, ...]
+class CountLine:
+    """One line of the case's people counts: a group of incidents or one incident."""
 
+    label: str
+    group: str  # the count group's name, "" for one incident
+    incidents: int
+    totals: dict[str, str]  # each count known, in words with its qualifier
+    balance: CountBalance
 
-def tracked_figures(case) -> list[TrackedFigure]:
-    """For each thing counted (figure_unit), its latest reported value and what came before.
-
-    A claim's report date is the publication time of its first supporting citation; claims
-    without one fall back to when they were recorded. Two queries whatever the case size."""
-    supporting = Citation.objects.filter(
-        relation__in=CitationRelation.supporting()).select_related("source").order_by(
-        "published_at", "pk")
-    claims = (Claim.objects.of_case(case).with_figures()
-              .prefetch_related(Prefetch("citations", queryset=supporting)))
-    by_unit: dict[str, list[tuple]] = {}
-    for claim in claims:
-        first = claim.citations.all()[0] if claim.citations.all() else None
-        reported = first.published_at if first and first.published_at else claim.created_at
-        source = first.source.name if first else ""
-        by_unit.setdefault(claim.figure_unit.strip().lower(), []).append((reported, claim, source))
-    result = []
-    for _unit, reports in sorted(by_unit.items()):
-        reports.sort(key=lambda r: (r[0], r[1].pk))
-        reported, claim, source = reports[-1]
-        result.append(TrackedFigure(claim.figure_unit, claim.figure, claim, reported, source,
-                                    tuple(r[1].figure for r in reports[:-1])))
-    return result
+    @property
+    def involved_known(self) -> bool:
+        return self.balance.involved is not None
 
 
 @dataclass(frozen=True)
 class CaseCounts:
-    """People counts over all incidents: `involved` is the largest group any incident names
-    (the ten who deserted); the outcomes are added up across incidents, since each incident
-    records what happened to some of them (4 caught, later 2 more, 4 still at large)."""
+    lines: list[CountLine]
+    ungrouped_left_out: int  # incidents in no group beyond MAX_UNGROUPED_LINES
+    excluded: int  # incidents an editor left out of the case's counts
 
-    totals: dict[str, int]
-    balance: CountBalance
+
+def _count_words(rows: list[dict], name: str) -> str:
+    """A count added up over `rows` in words: a qualifier every incident shares stays ("at
+    least 6"); mixed ones read as the range they add up to ("between 6 and 8")."""
+    qualifiers = {row[qualifier_field(name)] for row in rows}
+    total = sum(row[name] for row in rows)
+    if len(qualifiers) == 1:
+        return str(Figure(total, qualifiers.pop()))
+    span = Span(Decimal(0), Decimal(0))
+    for row in rows:
+        span = span + count_span(row[name], row[qualifier_field(name)])
+    return describe_span(span)
+
+
+def _count_line(label: str, group: str, rows: list[dict]) -> CountLine:
+    """The line of a group of incidents, by the rule of follow-ups: the people involved are
+    the largest number given (with its qualifier), the outcomes and the injured are added up,
+    each as a range."""
+    totals: dict[str, str] = {}
+    involved = [r for r in rows if r["involved"] is not None]
+    biggest = max(involved, key=lambda r: (count_span(r["involved"], r["involved_qualifier"])
+                                           .low, r["involved"])) if involved else None
+    if biggest is not None:
+        totals["involved"] = str(Figure(biggest["involved"], biggest["involved_qualifier"]))
+    accounted = 0
+    accounted_span = Span(Decimal(0), Decimal(0))
+    for name in COUNT_FIELDS[1:]:
+        given = [r for r in rows if r[name] is not None]
+        if not given:
+            continue
+        totals[name] = _count_words(given, name)
+        if name in OUTCOME_COUNT_FIELDS:
+            accounted += sum(r[name] for r in given)
+            for row in given:
+                accounted_span = accounted_span + count_span(row[name],
+                                                             row[qualifier_field(name)])
+    balance = CountBalance(
+        biggest["involved"] if biggest else None, accounted,
+        count_span(biggest["involved"], biggest["involved_qualifier"]) if biggest else None,
+        accounted_span)
+    return CountLine(label, group, len(rows), totals, balance)
 
 
 def case_counts(case) -> CaseCounts | None:
-    fields = ("involved", *OUTCOME_COUNT_FIELDS, "injured")
-    rows = list(Incident.objects.of_case(case).values_list(*fields))
+    """The case's people counts: a line per count group, then a line per incident in no
+    group (at most MAX_UNGROUPED_LINES, the earliest first), leaving out the incidents an
+    editor excluded. One query: the counts of the incidents that have any."""
+    fields = [name for f in COUNT_FIELDS for name in (f, qualifier_field(f))]
+    any_count = Q()
+    for name in COUNT_FIELDS:
+        any_count |= Q(**{f"{name}__isnull": False})
+    rows = list(Incident.objects.of_case(case).filter(any_count)
+                .order_by(F("occurred_earliest").asc(nulls_last=True), "pk")
+                .values("pk", "title", "count_group", "in_case_counts", *fields))
     if not rows:
         return None
-    involved_values = [r[0] for r in rows if r[0] is not None]
-    involved = max(involved_values) if involved_values else None
-    totals = {name: sum(r[i] or 0 for r in rows) for i, name in enumerate(fields) if i}
-    accounted = sum(totals[f] for f in OUTCOME_COUNT_FIELDS)
-    return CaseCounts({"involved": involved or 0, **totals}, CountBalance(involved, accounted))
+    excluded = sum(1 for row in rows if not row["in_case_counts"])
+    groups: dict[str, list[dict]] = {}
+    ungrouped: list[dict] = []
+    for row in rows:
+        if not row["in_case_counts"]:
+            continue
+        group = row["count_group"].strip()
+        (groups.setdefault(group.casefold(), []) if group else ungrouped).append(row)
+    lines = [_count_line(members[0]["count_group"].strip(), members[0]["count_group"].strip(),
+                         members)
+             for members in sorted(groups.values(),
+                                   key=lambda m: m[0]["count_group"].strip().casefold())]
+    lines += [_count_line(row["title"], "", [row]) for row in ungrouped[:MAX_UNGROUPED_LINES]]
+    return CaseCounts(lines, max(0, len(ungrouped) - MAX_UNGROUPED_LINES), excluded)

@@ -226,9 +226,10 @@ def _claim_page(w):
 
 
 CASE_PAGES = [
-    # session, user, membership + case; figures (claims, their citations), people counts,
-    # three record counts, members, the cited pages gone or changed, the linked cases
-    Page("case_overview", 12, lambda w: _usernames(w) + ["deserters"]),
+    # session, user, membership + case; figures (claims, their citations, the citations'
+    # relays, the attribution chains), people counts, three record counts, members, the cited
+    # pages gone or changed, the linked cases
+    Page("case_overview", 14, lambda w: _usernames(w) + ["deserters"]),
     # session, user, membership + case; count, incidents + types, their claims, requests
     Page("timeline", 7, lambda w: _titles("incidents")(w) + _statements(w)
          + _source_names(w)),
@@ -237,8 +238,9 @@ CASE_PAGES = [
     Page("claims_board", 7, _statements, params=(("status", "in_review"),)),
     # session, user, membership + case; the claim, its citations, the chains, the moves (the
     # role, the events seen by the four-eyes rule), the support (citations, chains, sources),
-    # the events + actors, the citations' captures + requesters, their files + evidence
-    Page("claim_detail", 16, _claim_page, record="claims"),
+    # the events + actors, the citations' captures + requesters, their files + evidence; its
+    # figure's other reports (claims, citations, relays, chains: cases/tallies.figure_check)
+    Page("claim_detail", 20, _claim_page, record="claims"),
     # session, user, membership + case; names, chains, count, the page of sources
     Page("source_list", 7, _source_names),
     # session, user, membership + case; count, handler grants, the page of reveals + users

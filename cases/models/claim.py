@@ -88,6 +88,10 @@ class Claim(AuthoredModel):
             # without it PostgreSQL walked the primary key through a million claims, 240 ms).
             models.Index(fields=["case", "id"], name="claim_case_newest"),
             models.Index(fields=["case", "status"]),
+            # The claims that carry a figure, all that the key figures and the figures page
+            # read (cases/tallies.py): without it, a scan of every claim of the case.
+            models.Index(fields=["case", "figure_unit"], condition=models.Q(
+                figure_value__isnull=False), name="claim_case_figures"),
             # "Awaiting your verdict" (the dashboard, the review queue): oldest first, across
             # an editor's cases. One index serves an editor of many cases (walk by date, keep
             # their cases), the other an editor of a few (per case, by date); the planner

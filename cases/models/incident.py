@@ -1,5 +1,5 @@
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -12,7 +12,8 @@ from django.utils.translation import ngettext
 from django_countries.fields import CountryField
 
 from .. import fuzzydate
-from ..enums import GeoPrecision
+from ..enums import FigureQualifier, GeoPrecision
+from ..figures import Figure, Span, describe_span, nonnegative
 from ..history import HistoricalRecords
 from .base import AuthoredModel, CaseDataQuerySet
 
@@ -65,22 +66,117 @@ class IncidentQuerySet(CaseDataQuerySet):
 OUTCOME_COUNT_FIELDS = ("detained", "killed", "missing", "at_large")
 
 
+# Every people count of an incident, each with its qualifier field (`<count>_qualifier`).
+COUNT_FIELDS = ("involved", "detained", "killed", "injured", "missing", "at_large")
+
+
+def qualifier_field(count: str) -> str:
+    return f"{count}_qualifier"
+
+
 @dataclass(frozen=True)
 class CountBalance:
+    """The people involved against the outcomes accounted for (10 = 6 detained + 4 at large).
+
+    `involved` and `accounted` are the numbers as given; with qualifiers ("more than 100
+    involved", "at least 4 detained") each side is a range (`involved_span`,
+    `accounted_span`), and the balance compares ranges: the outcomes *exceed* the people
+    involved only when even their lowest sum is above the highest number involved."""
+
     involved: int | None
     accounted: int
+    involved_span: Span | None = None
+    accounted_span: Span | None = None
+
+    def _spans(self) -> tuple[Span | None, Span]:
+        involved = self.involved_span
+        if involved is None and self.involved is not None:
+            involved = Span(Decimal(self.involved), Decimal(self.involved))
+        accounted = self.accounted_span or Span(Decimal(self.accounted), Decimal(self.accounted))
+        return involved, accounted
+
+    @property
+    def exact(self) -> bool:
+        involved, accounted = self._spans()
+        return involved is not None and involved.is_exact() and accounted.is_exact()
 
     @property
     def unaccounted(self) -> int | None:
-        return None if self.involved is None else self.involved - self.accounted
+        """People not accounted for, when every count is exact (None otherwise)."""
+        if self.involved is None or not self.exact:
+            return None
+        return self.involved - self.accounted
+
+    @property
+    def unaccounted_span(self) -> Span | None:
+        """The range of people not accounted for (qualified counts): 0 to 4, at least 2."""
+        involved, accounted = self._spans()
+        return None if involved is None else involved.minus(accounted)
+
+    @property
+    def unaccounted_display(self) -> str:
+        span = self.unaccounted_span
+        return "" if span is None else describe_span(span)
 
     @property
     def reconciles(self) -> bool:
-        return self.involved is not None and self.accounted == self.involved
+        return self.exact and self.accounted == self.involved
+
+    @property
+    def may_reconcile(self) -> bool:
+        """Not exact, but the counts' ranges allow them to add up."""
+        involved, accounted = self._spans()
+        return not self.exact and involved is not None and involved.overlaps(accounted)
+
+    @property
+    def exceeds(self) -> bool:
+        """The outcomes add up to more than the people involved, whatever the qualifiers
+        allow."""
+        involved, accounted = self._spans()
+        if involved is None:
+            return False
+        at_most_involved = Span(None, involved.high, high_open=involved.high_open)
+        at_least_accounted = Span(accounted.low, None, low_open=accounted.low_open)
+        return not at_most_involved.overlaps(at_least_accounted)
+
+
+def count_span(value, qualifier) -> Span:
+    """A count's range of whole people: its figure's, never below zero, each end closed on a
+    whole number ("more than 100" is at least 101, "about 300" 270 to 330)."""
+    span = nonnegative(Figure(value, qualifier or FigureQualifier.EXACTLY).span())
+    low, high = span.low, span.high
+    if low is not None:
+        low = (low.to_integral_value(ROUND_FLOOR) + 1 if span.low_open
+               else low.to_integral_value(ROUND_CEILING))
+    if high is not None:
+        high = (high.to_integral_value(ROUND_CEILING) - 1 if span.high_open
+                else high.to_integral_value(ROUND_FLOOR))
+        high = max(high, low)  # "nearly 1" person is still one
+    return Span(low, high)
+
+
+def count_balance(values: dict) -> CountBalance:
+    """The balance of one incident's counts, or of a group's added up: `values` maps each
+    count and `<count>_qualifier` to its value (a count missing or None is unknown)."""
+    given = [f for f in OUTCOME_COUNT_FIELDS if values.get(f) is not None]
+    accounted = sum(values[f] for f in given)
+    accounted_span = Span(Decimal(0), Decimal(0))
+    for name in given:
+        accounted_span = accounted_span + count_span(values[name],
+                                                     values.get(qualifier_field(name)))
+    involved = values.get("involved")
+    involved_span = (None if involved is None
+                     else count_span(involved, values.get(qualifier_field("involved"))))
+    return CountBalance(involved, accounted, involved_span, accounted_span)
 
 
 def _count_field(verbose_name, help_text):
     return models.PositiveIntegerField(verbose_name, null=True, blank=True, help_text=help_text)
+
+
+def _qualifier_field(verbose_name):
+    return models.CharField(verbose_name, max_length=10, choices=FigureQualifier.choices,
+                            default=FigureQualifier.EXACTLY)
 
 
 class Incident(AuthoredModel):
@@ -123,6 +219,23 @@ class Incident(AuthoredModel):
     injured = _count_field(_("injured"), "")
     missing = _count_field(_("missing"), "")
     at_large = _count_field(_("at large"), _("Still free or being searched for."))
+    involved_qualifier = _qualifier_field(_("people involved: qualifier"))
+    detained_qualifier = _qualifier_field(_("detained: qualifier"))
+    killed_qualifier = _qualifier_field(_("killed: qualifier"))
+    injured_qualifier = _qualifier_field(_("injured: qualifier"))
+    missing_qualifier = _qualifier_field(_("missing: qualifier"))
+    at_large_qualifier = _qualifier_field(_("at large: qualifier"))
+
+    # How the case's people line reads this incident (cases/tallies.py: case_counts).
+    count_group = models.CharField(
+        _("count group"), max_length=100, blank=True,
+        help_text=_("Incidents of one event share a group name (Kadamovsky desertion): the "
+                    "case overview reconciles the people counts of each group on its own "
+                    "line. Leave empty for an incident of its own."))
+    in_case_counts = models.BooleanField(
+        _("in the case's people counts"), default=True,
+        help_text=_("Untick for an incident whose people are not part of the case's tally "
+                    "(a separate event mentioned for context)."))
 
     history = HistoricalRecords()
     objects = IncidentQuerySet.as_manager()
@@ -156,8 +269,20 @@ class Incident(AuthoredModel):
         return when.describe() if when else self.occurred
 
     def count_balance(self) -> CountBalance:
-        accounted = sum(getattr(self, f) or 0 for f in OUTCOME_COUNT_FIELDS)
-        return CountBalance(self.involved, accounted)
+        return count_balance({name: getattr(self, name)
+                              for f in COUNT_FIELDS for name in (f, qualifier_field(f))})
+
+    def count_figure(self, name: str) -> Figure | None:
+        value = getattr(self, name)
+        if value is None:
+            return None
+        return Figure(value, getattr(self, qualifier_field(name)) or FigureQualifier.EXACTLY)
+
+    @property
+    def counts_in_words(self) -> dict[str, str]:
+        """Each known count with its qualifier, in words ("more than 100"), for the pages."""
+        return {name: str(figure) for name in COUNT_FIELDS
+                if (figure := self.count_figure(name)) is not None}
 
     def clean(self):
         errors = {}
@@ -173,17 +298,23 @@ class Incident(AuthoredModel):
             errors["geo_precision"] = ValidationError(
                 _("Say how precise the coordinates are."), code="geo_precision_missing")
         balance = self.count_balance()
-        if balance.involved is not None and balance.accounted > balance.involved:
+        if balance.exceeds:
             errors["involved"] = ValidationError(
                 ngettext("Detained, killed, missing and at large add up to %(accounted)s, more "
                          "than the %(involved)s person involved.",
                          "Detained, killed, missing and at large add up to %(accounted)s, more "
                          "than the %(involved)s people involved.", balance.involved),
                 code="counts_exceed_involved",
-                params={"accounted": number_format(balance.accounted),
-                        "involved": number_format(balance.involved)})
+                params=self._balance_params(balance))
         if errors:
             raise ValidationError(errors)
+
+    def _balance_params(self, balance: CountBalance) -> dict[str, str]:
+        if balance.exact:
+            return {"accounted": number_format(balance.accounted),
+                    "involved": number_format(balance.involved)}
+        return {"accounted": describe_span(balance.accounted_span),
+                "involved": str(self.count_figure("involved"))}
 
     def save(self, *args, **kwargs):
         # Derived dates follow the EDTF string on every write path (forms, admin, imports).

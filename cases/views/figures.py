@@ -1,0 +1,106 @@
+"""The Figures tab: each tracked figure of a case, its current value and why, the series of
+its reports, the reports that disagree, and a chart of the reports over time.
+
+The domain is cases/tallies.py (what a report is, the current value, the flags, the bounds).
+The page is the accessible text: every report is in its table, dated or not. The charts
+(static/js/figure_chart.js, Chart.js) draw the same reports from `figure_data`, each report a
+point at its value with a bar over the range its qualifier admits (an arrow to the chart's
+edge when the range is open-ended); a click on a point opens its claim. Their words come from
+the page (data attributes, translated there); the script holds none.
+
+Both read only the claims with a figure, bounded per figure and in figures (tallies.py), in
+a fixed number of queries however large the case.
+"""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
+
+from .. import tallies
+from ..figures import describe_span
+from ..tallies import figure_report, grade_label, reported_on
+from .case_page import case_view
+
+
+@case_view(tab="figures")
+def figure_list(request, case_page):
+    report = figure_report(case_page.case)
+    return case_page.render("cases/figure_list.html", {
+        "figures": report,
+        "max_reports": tallies.MAX_REPORTS_PER_FIGURE,
+        "max_figures": tallies.MAX_FIGURES,
+        "chart_labels": chart_labels(),
+    })
+
+
+def chart_labels() -> dict[str, str]:
+    """The charts' words, in the page's language (the script has none of its own)."""
+    return {
+        "axisDate": gettext("Report date"),
+        "axisValue": gettext("Value reported"),
+        "reports": gettext("Reports"),
+        "current": gettext("Current value"),
+        "flagged": gettext("Disagrees with an independent report"),
+        "loadFailed": gettext("The chart could not be loaded: the table below lists every "
+                              "report."),
+        "noDated": gettext("No report of this figure has a date: nothing to draw over time."),
+    }
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _point(report, tracked, claim_prefix: str) -> dict:
+    """One report for the chart (`tracked`: its figure, for the current value)."""
+    span = report.span
+    return {
+        "claim": report.claim.pk,
+        "url": f"{claim_prefix}{report.claim.pk}/",
+        "t": int(report.reported_at.timestamp() * 1000) if report.reported_at else None,
+        "date": reported_on(report),
+        "value": _number(report.figure.value),
+        "low": _number(span.low),
+        "high": _number(span.high),
+        "lowOpen": span.low_open,
+        "highOpen": span.high_open,
+        "label": str(report.figure),
+        "range": describe_span(span),
+        "source": (f"{report.source.name} ({grade_label(report)})" if report.source
+                   else ""),
+        "status": report.claim.status,
+        "statusLabel": str(report.claim.get_status_display()),
+        "current": report is tracked.current,
+        "contradiction": report.contradicted,
+        "changed": report.changed,
+        "warning": report.warned,
+    }
+
+
+@case_view(tab="figures")
+def figure_data(request, case_page):
+    """The charts' data: per figure its dated reports (`points`) and undated ones apart."""
+    case = case_page.case
+    report = figure_report(case)
+    claim_prefix = reverse("cases:claim_detail", args=[case.slug, 0]).removesuffix("0/")
+    figures = []
+    for tracked in report:
+        figures.append({
+            "id": tracked.dom_id,
+            "unit": tracked.unit,
+            "current": tracked.current.claim.pk if tracked.current else None,
+            "points": [_point(r, tracked, claim_prefix) for r in tracked.dated],
+            "undated": [_point(r, tracked, claim_prefix) for r in tracked.undated],
+            "leftOut": tracked.left_out,
+            "leftOutText": ngettext(
+                "%(count)s older report is not drawn (the %(max)s most recent are).",
+                "%(count)s older reports are not drawn (the %(max)s most recent are).",
+                tracked.left_out) % {
+                "count": number_format(tracked.left_out, force_grouping=True),
+                "max": number_format(tallies.MAX_REPORTS_PER_FIGURE)}
+            if tracked.left_out else "",
+        })
+    return JsonResponse({"figures": figures, "moreFigures": report.more_figures})
