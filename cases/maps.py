@@ -58,12 +58,10 @@ class IncidentMapFilter(django_filters.FilterSet):
         queryset=IncidentType.objects.none(), label=_("Type"), empty_label=_("Any type"))
     occurred_from = django_filters.DateFilter(
         method="filter_occurred_from", label=_("From"),
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("Incidents that may have happened on or after this day."))
+        widget=forms.DateInput(attrs={"type": "date"}))
     occurred_to = django_filters.DateFilter(
         method="filter_occurred_to", label=_("To"),
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("Incidents that may have happened on or before this day."))
+        widget=forms.DateInput(attrs={"type": "date"}))
     claim_status = django_filters.ChoiceFilter(
         choices=VerificationStatus.choices, method="filter_claim_status",
         label=_("Has a claim that is"), empty_label=_("Any status, or no claim"))

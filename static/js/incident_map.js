@@ -29,7 +29,9 @@ document.addEventListener("DOMContentLoaded", () => {
     return element.innerHTML;
   };
 
-  const map = L.map(container, { zoomControl: false, worldCopyJump: true, minZoom: 1 });
+  const map = L.map(container, {
+    zoomControl: false, worldCopyJump: true, minZoom: 1, maxZoom: 18,
+  });
   L.control.zoom({ zoomInTitle: labels.zoomIn, zoomOutTitle: labels.zoomOut }).addTo(map);
   map.setView([30, 20], 2);
   if (config.tileUrl) {
@@ -184,12 +186,14 @@ document.addEventListener("DOMContentLoaded", () => {
         if (!outlines.has(key)) outlines.set(key, { outline, features: [] });
         outlines.get(key).features.push(feature);
       } else if (props.radius) {
-        areas.addLayer(L.circle(latlng, { ...AREA_STYLE, radius: props.radius })
-          .bindPopup(popup));
+        areas.addLayer(L.circle(latlng, {
+          ...AREA_STYLE, radius: props.radius, className: "incident-map-circle",
+        }).bindPopup(popup));
       }
     });
     outlines.forEach(({ outline, features: inside }) => {
-      areas.addLayer(L.geoJSON(outline, { style: AREA_STYLE })
+      const className = outline.key ? "incident-map-region" : "incident-map-country";
+      areas.addLayer(L.geoJSON(outline, { style: { ...AREA_STYLE, className } })
         .bindPopup(() => popupFor(inside)));
     });
 
@@ -220,7 +224,8 @@ document.addEventListener("DOMContentLoaded", () => {
       say(features.length ? labels.loaded : labels.empty);
       container.dataset.mapReady = "true";
     });
-  }).catch(() => {
+  }).catch((error) => {
+    console.error(error);
     say(labels.loadFailed);
     container.dataset.mapReady = "failed";
   });
