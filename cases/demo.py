@@ -202,6 +202,13 @@ I_FIRST_CATCH = "Four of the deserters caught"
 I_BORDER_ARRESTS = "Two deserters arrested near the Donetsk and Luhansk border"
 I_MANHUNT = "Manhunt for the four still at large"
 
+# The Map tab: the report places these incidents no closer than Rostov Oblast, so they stand
+# at the oblast's middle at the precision of a region (drawn as its outline, "somewhere in
+# Rostov Oblast"), and the first catch, whose place is not reported, has no coordinates at
+# all (the map counts it as not mapped). The demo invents no town or point the report does
+# not give.
+ROSTOV_OBLAST_MIDDLE = dict(latitude=Decimal("47.750000"), longitude=Decimal("41.000000"))
+
 INCIDENTS = [
     dict(
         title=I_DESERTION, type="desertion", occurred="XXXX-05-09",
@@ -212,6 +219,7 @@ INCIDENTS = [
         ),
         place_name="Military training ground (not named in the report)",
         admin_region="Rostov Oblast", country="RU", geo_precision=GeoPrecision.REGION,
+        **ROSTOV_OBLAST_MIDDLE,
         involved=10,
     ),
     dict(
@@ -233,6 +241,7 @@ INCIDENTS = [
         ),
         place_name="Near the border with the occupied Donetsk and Luhansk regions",
         admin_region="Rostov Oblast", country="RU", geo_precision=GeoPrecision.REGION,
+        **ROSTOV_OBLAST_MIDDLE,
         involved=2, detained=2,
     ),
     dict(
@@ -243,6 +252,7 @@ INCIDENTS = [
         ),
         place_name="Rostov region and parts of occupied Ukraine",
         admin_region="Rostov Oblast", country="RU", geo_precision=GeoPrecision.REGION,
+        **ROSTOV_OBLAST_MIDDLE,
         involved=4, at_large=4,
     ),
 ]

@@ -7,15 +7,17 @@ import os
 import subprocess
 import sys
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.urls import reverse
 
-from cases import maps
+from cases import demo, maps
 from cases.enums import GeoPrecision, Role
 from cases.enums import VerificationStatus as S
-from cases.models import SourceIdentity
+from cases.models import Case, SourceIdentity
 from config.settings import _tile_origin
 
 from .factories import (
@@ -327,3 +329,16 @@ def test_map_tab_follows_the_timeline_tab(client, case, viewer):
     claims = page.index(reverse("cases:claims_board", args=[case.slug]) + '">')
     assert timeline < tab < claims
 
+
+
+def test_demo_case_maps_its_region_and_counts_the_unplaced_catch(client):
+    call_command("seed_demo", stdout=StringIO())
+    case = Case.objects.get(slug=demo.CASE_SLUG)
+    client.force_login(case.memberships.get(role=Role.VIEWER).user)
+    features = by_title(data(client, case))
+    # The report places them no closer than the oblast: its outline, no invented point.
+    assert set(features) == {demo.I_DESERTION, demo.I_BORDER_ARRESTS, demo.I_MANHUNT}
+    assert {f["properties"]["place"] for f in features.values()} == {
+        "Somewhere in Rostov Oblast"}
+    page = client.get(reverse("cases:incident_map", args=[case.slug])).content.decode()
+    assert "1 incident matching these filters has no coordinates" in page
