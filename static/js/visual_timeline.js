@@ -115,6 +115,9 @@ document.addEventListener("DOMContentLoaded", () => {
   const showPlaced = (data) => {
     items.clear();
     items.add(data.items.map(toItem));
+    // A lane for each type drawn here; the legend keeps every type of the case.
+    const drawn = new Set(data.items.map((item) => item.group));
+    groups.update(groups.getIds().map((id) => ({ id, visible: drawn.has(id) })));
     placedList.replaceChildren(...data.items.map(describe));
     placedSection.hidden = data.items.length === 0;
     if (data.truncated) say(labels.truncated);
@@ -199,14 +202,11 @@ document.addEventListener("DOMContentLoaded", () => {
     else timeline.zoomOut(0.5);
     if (!complete) setTimeout(() => load(timeline.getWindow()), 400);
   };
+  // The whole case, as first shown (every placed incident, when all are loaded).
   const fit = () => {
-    if (complete) {
-      timeline.fit();
-      return;
-    }
     const whole = windowOfCase();
     timeline.setWindow(whole.start, whole.end);
-    load(whole);
+    if (!complete) load(whole);
   };
 
   page.querySelectorAll("[data-timeline-action]").forEach((button) => {

@@ -1,0 +1,128 @@
+"""The visual timeline in a real browser (Chromium, Playwright, the live server), on the demo
+case: its incidents are all of an unknown year, so they are listed apart ("Date not placed"),
+never on the axis; the test adds three dated ones (an exact time, the night of 8 to 9 May, and
+"about May") which the chart draws as a point and two bands. Clicking an item reaches the
+incident on the list timeline; the keys zoom; the axis speaks Russian after the switch; and
+nothing goes wrong on the way (no script error, no CSP violation: tests/browser/test_flows.py's
+`watch`)."""
+
+import re
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from cases.demo import I_DESERTION, I_MANHUNT
+from cases.models import Case, IncidentType
+
+from ..factories import IncidentFactory
+from .test_flows import watch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def demo_case():
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    case = Case.objects.get()
+    desertion = IncidentType.objects.get(slug="desertion")
+    dated = {
+        "point": IncidentFactory(case=case, title="Roll call finds ten missing",
+                                 occurred="2025-05-09T14:30", type=desertion),
+        "night": IncidentFactory(case=case, title="Escape over the fence",
+                                 occurred="2025-05-08/2025-05-09", type=desertion),
+        "about": IncidentFactory(case=case, title="Search of nearby villages",
+                                 occurred="2025-05~", type=None),
+    }
+    return case, dated
+
+
+def item(page, title):
+    """The chart's item of this incident (its dot or band: the element that holds its link)."""
+    return page.locator(".vis-item", has=page.get_by_role("link", name=title, exact=True))
+
+
+def test_visual_timeline_draws_points_bands_and_lists_unknown_years_apart(
+        open_page, demo_case, t):
+    case, dated = demo_case
+    problems = []
+    page = open_page("viewer", settings.DEMO_PASSWORD)
+    watch(page, "viewer", problems)
+
+    page.goto(f"/cases/{case.slug}/timeline/")
+    page.get_by_role("navigation", name=t("Timeline views")).get_by_role(
+        "link", name=t("Visual", context="timeline view")).click()
+    expect(page).to_have_url(re.compile(r"/timeline/visual/$"))
+    chart = page.locator("[data-timeline-chart]")
+    expect(chart.locator(".vis-item:has(a)")).to_have_count(3)
+
+    # The exact time is a point; the night and "about May" are bands, "about" hatched.
+    point, night, about = (item(page, dated[key].title) for key in ("point", "night", "about"))
+    expect(point).to_have_class(re.compile(r"\bvis-point\b"))
+    expect(night).to_have_class(re.compile(r"\bvis-range\b"))
+    expect(about).to_have_class(re.compile(r"\bvis-range\b.*\bvt-approximate\b"))
+    night_width = night.bounding_box()["width"]
+    assert about.bounding_box()["width"] > 10 * night_width > 0  # a month against two days
+
+    # The demo's own incidents have no year: apart, in words, none on the axis.
+    unplaced = page.locator("[data-timeline-unplaced]")
+    expect(unplaced).to_be_visible()
+    expect(unplaced.get_by_role("heading")).to_have_text(t("Date not placed"))
+    expect(unplaced.locator("li", has_text=I_DESERTION)).to_contain_text(
+        t.pick(en="9 May, year unknown", ru="9 мая, год неизвестен"))
+    expect(unplaced.locator("li", has_text=I_MANHUNT)).to_contain_text(
+        t.pick(en="May, year unknown", ru="май, год неизвестен"))
+    expect(chart.get_by_text(I_DESERTION)).to_have_count(0)
+
+    # The text alternative lists what the chart draws, in date order, with the same words.
+    desertion = dated["night"].type.name
+    expect(page.locator("[data-timeline-list] > li")).to_have_text([
+        f"Search of nearby villages — {t.pick(en='about May 2025', ru='около мая 2025')}"
+        f" · {t('No type')}",
+        f"Escape over the fence — {t.pick(en='8–9 May 2025', ru='в ночь на 9 мая 2025')}"
+        f" · {desertion}",
+        f"Roll call finds ten missing — {t.pick(en='9 May 2025', ru='9 мая 2025')}, 14:30"
+        f" · {desertion}",
+    ])
+    legend = page.locator("[data-timeline-legend]")
+    expect(legend).to_contain_text(desertion)
+    expect(legend).to_contain_text(t("No type"))
+
+    # Clicking an item reaches the incident on the list timeline.
+    night.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(rf"/cases/{case.slug}/timeline/(\?page=\d+)?"
+                                        rf"#incident-{dated['night'].pk}$"))
+    expect(page.locator(f"#incident-{dated['night'].pk}")).to_contain_text(
+        "Escape over the fence")
+    assert not problems, "\n".join(problems)
+
+
+def test_visual_timeline_zooms_from_the_keyboard_in_the_readers_language(
+        open_page, demo_case, t):
+    case, dated = demo_case
+    problems = []
+    page = open_page("viewer", settings.DEMO_PASSWORD)
+    watch(page, "viewer", problems)
+    page.goto(f"/cases/{case.slug}/timeline/visual/")
+    night = item(page, dated["night"].title)
+    expect(night).to_be_visible()
+    before = night.bounding_box()["width"]
+
+    # The axis names the months in the page's language (Moment's locale, set by the page).
+    axis = page.locator("[data-timeline-chart] .vis-time-axis.vis-foreground").first
+    expect(axis).to_contain_text(t.pick(en=re.compile("May"),
+                                        ru=re.compile("май|мая", re.IGNORECASE)))
+
+    # The chart takes the keyboard: "+" zooms in (the band widens), "Fit all" comes back.
+    page.locator("[data-timeline-chart]").focus()
+    page.keyboard.press("+")
+    selector = f".vis-item:has(a[href$='/{dated['night'].pk}/'])"
+    page.wait_for_function(
+        "([selector, width]) => document.querySelector(selector).getBoundingClientRect().width"
+        " > width * 1.3", arg=[selector, before])
+    page.get_by_role("button", name=t("Fit all")).click()
+    page.wait_for_function(
+        "([selector, width]) => Math.abs(document.querySelector(selector)"
+        ".getBoundingClientRect().width - width) < 2", arg=[selector, before])
+    assert not problems, "\n".join(problems)
