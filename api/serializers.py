@@ -249,7 +249,7 @@ class IncidentTypeSerializer(serializers.ModelSerializer):
 
 class IncidentSerializer(RecordSerializer):
     normalisers = {"title": one_line, "description": tidy_text, "occurred": one_line,
-                   "place_name": one_line, "admin_region": one_line}
+                   "place_name": one_line, "admin_region": one_line, "count_group": one_line}
 
     case = CaseField()
     type = serializers.SlugRelatedField(slug_field="slug", queryset=IncidentType.objects.all(),
@@ -264,8 +264,10 @@ class IncidentSerializer(RecordSerializer):
         fields = ["id", "case", "type", "title", "description", "occurred", "occurred_display",
                   "occurred_earliest", "occurred_latest", "place_name", "admin_region",
                   "country", "latitude", "longitude", "geo_precision", "involved", "detained",
-                  "killed", "injured", "missing", "at_large", "created_by", "created_at",
-                  "updated_at"]
+                  "killed", "injured", "missing", "at_large", "involved_qualifier",
+                  "detained_qualifier", "killed_qualifier", "injured_qualifier",
+                  "missing_qualifier", "at_large_qualifier", "count_group", "in_case_counts",
+                  "created_by", "created_at", "updated_at"]
         read_only_fields = ["occurred_earliest", "occurred_latest"]
 
 

@@ -38,6 +38,7 @@ from .models import (
     Task,
     VerificationEvent,
 )
+from .models.incident import COUNT_FIELDS
 
 CHUNK_SIZE = 2000
 FORMAT_NAME = "casedesk-case"
@@ -55,6 +56,9 @@ INCIDENT_COLUMNS = [
     "event_type", "title", "country", "admin1", "location", "latitude", "longitude",
     "geo_precision", "place_precision", "source", "source_scale", "notes",
     "involved", "detained", "killed", "injured", "missing", "at_large",
+    # How each count reads ("more_than" 100), and how the case's people counts take the
+    # incident (cases/tallies.py: case_counts).
+    *(f"{name}_qualifier" for name in COUNT_FIELDS), "count_group", "in_case_counts",
 ]
 
 
@@ -113,7 +117,16 @@ def incident_row(incident) -> dict:
         "notes": incident.description,
         **{name: getattr(incident, name) if getattr(incident, name) is not None else ""
            for name in ("involved", "detained", "killed", "injured", "missing", "at_large")},
+        **_count_reading(incident),
+        "in_case_counts": "yes" if incident.in_case_counts else "no",
     }
+
+
+def _count_reading(incident) -> dict:
+    """The incident's count qualifiers and count group, as both exports give them."""
+    return {**{f"{name}_qualifier": getattr(incident, f"{name}_qualifier")
+               for name in COUNT_FIELDS},
+            "count_group": incident.count_group}
 
 
 def incident_rows(case) -> Iterator[dict]:
@@ -292,6 +305,8 @@ def incident_record(incident) -> dict:
         "geo_precision": incident.geo_precision,
         **{name: getattr(incident, name)
            for name in ("involved", "detained", "killed", "injured", "missing", "at_large")},
+        **_count_reading(incident),
+        "in_case_counts": incident.in_case_counts,
     }
 
 

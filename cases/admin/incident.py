@@ -32,8 +32,10 @@ class IncidentAdmin(CaseScopedAdmin):
                     "country", "involved", "detained", "killed", "at_large")
     list_filter = (("case", admin.RelatedOnlyFieldListFilter),
                    ("type", admin.RelatedOnlyFieldListFilter), "geo_precision",
+                   "in_case_counts",
                    ("country", ScopedCountryFilter))
-    search_fields = ("title", "description", "place_name", "admin_region", "occurred")
+    search_fields = ("title", "description", "place_name", "admin_region", "occurred",
+                     "count_group")
     date_hierarchy = "occurred_earliest"
     list_select_related = ("case", "type")
     show_full_result_count = False
@@ -47,10 +49,16 @@ class IncidentAdmin(CaseScopedAdmin):
                                       "none.")}),
         (_("Where"), {"fields": ("place_name", "admin_region", "country", "latitude",
                                  "longitude", "geo_precision")}),
-        (_("People"), {"fields": ("involved", "detained", "killed", "injured", "missing",
-                                  "at_large"),
+        (_("People"), {"fields": (("involved", "involved_qualifier"),
+                                  ("detained", "detained_qualifier"),
+                                  ("killed", "killed_qualifier"),
+                                  ("injured", "injured_qualifier"),
+                                  ("missing", "missing_qualifier"),
+                                  ("at_large", "at_large_qualifier"),
+                                  "count_group", "in_case_counts"),
                        "description": _("Leave a count empty when it is unknown: 0 means "
-                                        "none.")}),
+                                        "none. A qualifier reads a count as a range (“more "
+                                        "than 100”).")}),
         (_("Record"), {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
     inlines = (CitationInline,)

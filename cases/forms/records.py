@@ -49,7 +49,9 @@ class IncidentForm(CaseRecordForm):
         model = Incident
         fields = ["title", "type", "description", "occurred", "place_name", "admin_region",
                   "country", "latitude", "longitude", "geo_precision", "involved", "detained",
-                  "killed", "injured", "missing", "at_large"]
+                  "killed", "injured", "missing", "at_large", "involved_qualifier",
+                  "detained_qualifier", "killed_qualifier", "injured_qualifier",
+                  "missing_qualifier", "at_large_qualifier", "count_group", "in_case_counts"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
             "title": _("What happened, in a few words."),
@@ -73,13 +75,24 @@ class IncidentForm(CaseRecordForm):
                               "Detained, killed, missing and at large are separate outcomes "
                               "and together cannot exceed the people involved; injured "
                               "overlaps with them and is not part of that sum.")),
-                Row(Column("involved"), Column("detained"), Column("killed")),
-                Row(Column("injured"), Column("missing"), Column("at_large")),
+                Row(Column("involved"), Column("involved_qualifier"), Column("detained"),
+                    Column("detained_qualifier")),
+                Row(Column("killed"), Column("killed_qualifier"), Column("injured"),
+                    Column("injured_qualifier")),
+                Row(Column("missing"), Column("missing_qualifier"), Column("at_large"),
+                    Column("at_large_qualifier")),
+                _note(gettext("A qualifier reads a count as a range (“more than 100”, “about "
+                              "300”); the sum is checked against the people involved as "
+                              "ranges.")),
+                Row(Column("count_group"), Column("in_case_counts")),
             ),
         )
 
     def clean_title(self):
         return one_line(self.cleaned_data["title"])
+
+    def clean_count_group(self):
+        return one_line(self.cleaned_data["count_group"])
 
     def clean_description(self):
         return tidy_text(self.cleaned_data["description"])

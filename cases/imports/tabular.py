@@ -23,10 +23,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from ..enums import GeoPrecision, Reliability, SourceKind
+from ..enums import FigureQualifier, GeoPrecision, Reliability, SourceKind
+from ..figures import Figure, describe_span
 from ..history import bulk_create_with_history, copy_create_with_history
 from ..identities import PROTECTED_ADDRESS
 from ..models import Incident, IncidentType, Source, SourceIdentity
+from ..models.incident import count_balance
 from ..text import one_line
 from .base import Importer
 from .cells import (
@@ -180,6 +182,13 @@ _GEO_PRECISIONS = {**choice_lookup(GeoPrecision), "1": GeoPrecision.TOWN,
                    "2": GeoPrecision.DISTRICT, "3": GeoPrecision.REGION}
 _GEO_ALLOWED = ", ".join(GeoPrecision.values)
 COUNT_FIELDS = ("involved", "detained", "killed", "injured", "missing", "at_large")
+_QUALIFIERS = choice_lookup(FigureQualifier)
+_QUALIFIERS_ALLOWED = ", ".join(FigureQualifier.values)
+
+
+def _parse_in_counts(value) -> bool:
+    """Whether an incident is part of the case's people counts: yes unless the file says no."""
+    return True if cell_text(value).strip() == "" else parse_bool(value)
 
 
 class IncidentImporter(TabularImporter):
@@ -204,6 +213,14 @@ class IncidentImporter(TabularImporter):
                help="point, town, district, region or country (or ACLED's 1, 2, 3); needed "
                     "with coordinates."),
         *(Column(name) for name in COUNT_FIELDS),
+        *(Column(f"{name}_qualifier", help="How the count reads: "
+                                           + ", ".join(FigureQualifier.values)
+                                           + " (default exactly).")
+          for name in COUNT_FIELDS),
+        Column("count_group", help="Incidents of one event share a group name: the case's "
+                                   "people counts add them up on one line."),
+        Column("in_case_counts", help="yes or no (default yes): no leaves the incident out of "
+                                      "the case's people counts."),
     )
     export_only = ("incident_id", "year", "time_precision", "date_in_words", "source",
                    "source_scale")
@@ -252,6 +269,11 @@ class IncidentImporter(TabularImporter):
         }
         for name in COUNT_FIELDS:
             row[name] = cell(values, name, parse_count, errors)
+            row[f"{name}_qualifier"] = cell(values, f"{name}_qualifier", parse_choice, errors,
+                                            _QUALIFIERS, _QUALIFIERS_ALLOWED,
+                                            default=FigureQualifier.EXACTLY)
+        row["count_group"] = cell(values, "count_group", parse_text, errors, max_length=100)
+        row["in_case_counts"] = cell(values, "in_case_counts", _parse_in_counts, errors)
         if errors:
             return None
         # The same rules as Incident.clean(), which a form runs on every save.
@@ -263,8 +285,16 @@ class IncidentImporter(TabularImporter):
                 "geo_precision", _("say how precise the coordinates are (%(allowed)s)")
                 % {"allowed": _GEO_ALLOWED}, "required"))
         involved = row["involved"]
-        accounted = sum(row[name] or 0 for name in ("detained", "killed", "missing", "at_large"))
-        if involved is not None and accounted > involved:
+        balance = count_balance(row)
+        accounted = balance.accounted
+        if balance.exceeds and not balance.exact:
+            errors.append(cell_problem("involved", _(
+                "detained, killed, missing and at large add up to %(accounted)s, more than "
+                "the %(involved)s people involved can be") % {
+                "accounted": describe_span(balance.accounted_span),
+                "involved": str(Figure(involved, row["involved_qualifier"]))},
+                "counts_exceed_involved"))
+        elif balance.exceeds:
             errors.append(cell_problem("involved", ngettext(
                 "detained, killed, missing and at large add up to %(accounted)d, more than the "
                 "%(involved)d person involved",
