@@ -1,6 +1,10 @@
 """Real-browser tests: Debian's Chromium driven by Playwright against Django's live server.
 
-They skip, saying why, only where no Chromium is installed (`.ci/run` installs it)."""
+They skip, saying why, only where no Chromium is installed (`.ci/run` installs it).
+
+Every test that opens a browser context through `new_context` (and so `open_page`) runs in
+English and once more in Russian: `interface_language` is parametrized, and `t` gives the
+test its words in that language (tests/browser/language.py)."""
 
 import os
 import shutil
@@ -12,6 +16,7 @@ from django.contrib.auth import get_user_model
 from cases.two_factor import requires_second_factor
 
 from ..mfa import enrol_totp, totp_code
+from .language import BROWSER_LOCALE, DJANGO_LANGUAGE, LANGUAGES, Words
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -41,22 +46,51 @@ def chromium():
             browser.close()
 
 
+@pytest.fixture(params=LANGUAGES)
+def interface_language(request):
+    """The language of the interface the test reads: "en" or "ru" (its id in the test's
+    name). A test that is about languages itself (test_screenshots.py) parametrizes it
+    directly with the one value it needs."""
+    return request.param
+
+
 @pytest.fixture
-def open_page(chromium, live_server):
-    """open_page(username) -> a Page signed in as that user (one browser context each),
-    through the real sign-in: password, then, for editors and admins, the code of an
-    authenticator app enrolled for them here (as their phone would show it)."""
+def t(interface_language):
+    """t("Sources") -> the msgid in the test's language; t.pick(en=..., ru=...)."""
+    return Words(interface_language)
+
+
+@pytest.fixture
+def new_context(chromium, live_server, interface_language):
+    """new_context(**options) -> a browser context of the live server that asks for the
+    test's language (its locale makes the Accept-Language header, which the language
+    middleware reads when neither the account nor a cookie names one); closed at the end."""
     contexts = []
+
+    def make(**options):
+        context = chromium.new_context(**{
+            "viewport": {"width": 1280, "height": 900}, "base_url": live_server.url,
+            "locale": BROWSER_LOCALE[interface_language], **options})
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def open_page(new_context, interface_language):
+    """open_page(username) -> a Page signed in as that user (one browser context each, in
+    the test's language), through the real sign-in: password, then, for editors and admins,
+    the code of an authenticator app enrolled for them here (as their phone would show it)."""
     secrets = {}
 
     def open_as(username, password):
         user = get_user_model().objects.get(username=username)
         if requires_second_factor(user) and username not in secrets:
             secrets[username] = enrol_totp(user)
-        context = chromium.new_context(viewport={"width": 1280, "height": 900},
-                                       base_url=live_server.url)
-        contexts.append(context)
-        page = context.new_page()
+        page = new_context().new_page()
         page.set_default_timeout(10_000)
         page.goto("/accounts/login/")
         page.fill("#id_login", username)
@@ -68,8 +102,7 @@ def open_page(chromium, live_server):
             page.fill("#id_code", totp_code(secrets[username]))
             page.click("main button[type=submit]")
             page.wait_for_url(lambda url: "/accounts/2fa/" not in url)
+        assert page.locator("html").get_attribute("lang") == DJANGO_LANGUAGE[interface_language]
         return page
 
-    yield open_as
-    for context in contexts:
-        context.close()
+    return open_as

@@ -1,6 +1,7 @@
 """A claim of the demo case with the capture of its cited page, in a real browser: the
 thumbnail is shown under the site's Content-Security-Policy (`img-src 'self'`), and the page
-is photographed for the README (docs/screenshots/claim-capture.png).
+is photographed for the README (docs/screenshots/claim-capture.png, and in the Russian run
+docs/screenshots/ru/claim-capture.png).
 
 The cited page is a test page served from 127.0.0.1 (tests/pages), captured by Chromium
 (capture/engine.py) and timestamped by a TSA on 127.0.0.1 (tests/tsa.py)."""
@@ -43,7 +44,7 @@ def _captured(url, tsa):
     return done["result"]
 
 
-def test_claim_with_its_capture_shows_thumbnail_under_csp(open_page):
+def test_claim_with_its_capture_shows_thumbnail_under_csp(open_page, t, interface_language):
     require_openssl()
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     case = Case.objects.get()
@@ -71,11 +72,13 @@ def test_claim_with_its_capture_shows_thumbnail_under_csp(open_page):
                            arg=thumbnail.element_handle())
     assert thumbnail.evaluate("img => img.naturalWidth") == 480
     text = page.locator(f'[data-capture="{capture.pk}"]').inner_text()
-    assert "timestamped by 127.0.0.1 · verified" in text
+    assert (f"{t('timestamped by %(tsa)s', tsa='127.0.0.1')} · "
+            f"{t('verified', 'timestamp')}") in text
     assert "WACZ" in text and "PDF" in text and "PNG" in text
     assert blocked == []
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shot = SCREENSHOTS / "claim-capture.png"
+    folder = SCREENSHOTS if interface_language == "en" else SCREENSHOTS / interface_language
+    folder.mkdir(parents=True, exist_ok=True)
+    shot = folder / "claim-capture.png"
     page.locator(f"#citation-{citation.pk}").screenshot(path=shot)
     assert shot.stat().st_size > 10_000

@@ -2,10 +2,12 @@
 pytest-django's live server): what each user sees, and what the database holds afterwards.
 
 Every test builds its own case and people with the factories and signs in through the real
-login page (conftest.open_page). Playwright's locators wait for what they look for, so no
-test sleeps. `browser` (below) also fails a test on whatever went wrong on the way: a server
-error, a stylesheet or script that did not load, a script error, a Content-Security-Policy
-violation.
+login page (conftest.open_page). Each runs in English and in Russian ([en], [ru]): buttons,
+labels and messages are found by their words in the test's language (`t`, tests/browser/
+language.py), and what a page states is checked in that language. Playwright's locators wait
+for what they look for, so no test sleeps. `browser` (below) also fails a test on whatever
+went wrong on the way: a server error, a stylesheet or script that did not load, a script
+error, a Content-Security-Policy violation.
 """
 
 import re
@@ -28,7 +30,6 @@ from ..factories import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-EDIT_CONTROL = re.compile(r"^\s*New\b|\bEdit\b")  # "New source", "Edit claim and citations"
 
 CSP_WATCH = """
     document.addEventListener("securitypolicyviolation", (event) => {
@@ -82,12 +83,12 @@ def claim_path(case, claim):
     return f"/cases/{case.slug}/claims/{claim.pk}/"
 
 
-def transition_form(page):
-    return page.locator("form", has=page.get_by_role("button", name="Change status"))
+def transition_form(page, t):
+    return page.locator("form", has=page.get_by_role("button", name=t("Change status")))
 
 
-def propose_form(page):
-    return page.locator("form", has=page.get_by_role("button", name="Propose"))
+def propose_form(page, t):
+    return page.locator("form", has=page.get_by_role("button", name=t("Propose"), exact=True))
 
 
 def citation_card(page, index):
@@ -100,103 +101,123 @@ def success_message(page):
 
 # --- 1. A reporter records an incident, two sources and a claim, and proposes a verdict -----
 
-def add_source_through_the_form(page, name, url):
-    page.get_by_role("link", name="Sources", exact=True).click()
-    page.get_by_role("link", name="New source").click()
-    expect(page.get_by_role("heading", name="New source")).to_be_visible()
-    page.get_by_label("Name or codename").fill(name)
-    page.get_by_label("Kind").select_option(label="News outlet")
-    page.get_by_label("Address").fill(url)
-    page.get_by_label("Language", exact=True).fill("ru")
-    page.get_by_role("button", name="Add", exact=True).click()
-    expect(success_message(page)).to_contain_text(f"Source “{name}” added.")
+def add_source_through_the_form(page, t, name, url):
+    page.get_by_role("link", name=t("Sources"), exact=True).click()
+    page.get_by_role("link", name=t("New source")).click()
+    expect(page.get_by_role("heading", name=t("New source"))).to_be_visible()
+    page.get_by_label(t.label("name or codename")).fill(name)
+    page.get_by_label(t.label("kind")).select_option(
+        label=t("News outlet", "source kind"))
+    page.get_by_label(t.label("address")).fill(url)
+    page.get_by_label(t.label("language"), exact=True).fill("ru")
+    page.get_by_role("button", name=t("Add"), exact=True).click()
+    expect(success_message(page)).to_contain_text(t("Source “%(name)s” added.", name=name))
     expect(page.get_by_role("cell", name=name)).to_be_visible()
 
 
+# An incident of 9 May, year unknown: the date in words, as each language writes it.
+MAY_9 = {"en": "9 May, year unknown", "ru": "9 мая, год неизвестен"}
+
+
 def test_reporter_adds_incident_sources_and_claim_and_proposes_a_verdict(
-        browser, case, reporter):
+        browser, case, reporter, t):
     page = browser("reporter")
+    may_9 = t.pick(**MAY_9)
 
     # Open the case from the case list.
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases").click()
+    page.get_by_role("navigation", name=t("Main")).get_by_role("link", name=t("Cases")).click()
     page.get_by_role("link", name=case.title).click()
     expect(page.get_by_role("heading", level=1, name=case.title)).to_be_visible()
 
     # The incident, with a day and month of an unknown year.
-    page.get_by_role("link", name="Timeline", exact=True).click()
-    page.get_by_role("link", name="New incident").click()
-    page.get_by_label("Title").fill("Ten conscripts desert the training ground")
-    page.get_by_label("When").fill("XXXX-05-09")
-    page.get_by_label("Place").fill("Kadamovsky training ground")
-    page.get_by_label("Region").fill("Rostov Oblast")
-    page.get_by_label("Country").select_option("RU")
-    page.get_by_label("People involved").fill("10")
-    page.get_by_label("Detained").fill("6")
-    page.get_by_label("At large").fill("4")
-    page.get_by_role("button", name="Add to the timeline").click()
+    page.get_by_role("link", name=t("Timeline"), exact=True).click()
+    page.get_by_role("link", name=t("New incident")).click()
+    page.get_by_label(t.label("title")).fill("Ten conscripts desert the training ground")
+    page.get_by_label(t("When")).fill("XXXX-05-09")
+    page.get_by_label(t.label("place")).fill("Kadamovsky training ground")
+    page.get_by_label(t.label("region")).fill("Rostov Oblast")
+    page.get_by_label(t.label("country")).select_option("RU")
+    page.get_by_label(t.label("people involved")).fill("10")
+    page.get_by_label(t.label("detained")).fill("6")
+    page.get_by_label(t.label("at large")).fill("4")
+    page.get_by_role("button", name=t("Add to the timeline")).click()
 
-    expect(success_message(page)).to_contain_text(
-        "Incident “Ten conscripts desert the training ground” added to the timeline.")
+    expect(success_message(page)).to_contain_text(t(
+        "Incident “%(name)s” added to the timeline.",
+        name="Ten conscripts desert the training ground"))
     entry = page.locator("li.card", has_text="Ten conscripts desert the training ground")
-    expect(entry.locator(".timeline-date")).to_have_text("9 May, year unknown")
-    expect(entry).to_contain_text("Kadamovsky training ground, Rostov Oblast, Russia")
-    expect(entry).to_contain_text(re.compile(r"10 involved\s+·\s+6 detained\s+·\s+4 at large"))
-    expect(entry).to_contain_text("adds up")
+    expect(entry.locator(".timeline-date")).to_have_text(may_9)
+    expect(entry).to_contain_text(t.pick(
+        en="Kadamovsky training ground, Rostov Oblast, Russia",
+        ru="Kadamovsky training ground, Rostov Oblast, Россия"))
+    expect(entry).to_contain_text(re.compile(r"\s+·\s+".join(re.escape(part) for part in (
+        t("%(involved)s involved", involved=10), t("%(detained)s detained", detained=6),
+        t("%(at_large)s at large", at_large=4)))))
+    expect(entry).to_contain_text(t("adds up"))
 
     # Two independent outlets, through the "New source" form.
-    add_source_through_the_form(page, "161.ru", "https://161.ru/")
-    add_source_through_the_form(page, "Meduza", "https://meduza.io/")
+    add_source_through_the_form(page, t, "161.ru", "https://161.ru/")
+    add_source_through_the_form(page, t, "Meduza", "https://meduza.io/")
 
     # The claim, about the incident, cited by both outlets.
-    page.get_by_role("link", name="Claims", exact=True).click()
-    page.get_by_role("link", name="New claim").click()
-    page.get_by_label("Statement").fill("Ten conscripts deserted from the Kadamovsky "
-                                        "training ground.")
-    page.get_by_label("Incident").select_option(
-        label="Ten conscripts desert the training ground (9 May, year unknown)")
-    page.get_by_label("Figure").fill("10")
-    page.get_by_label("Counted").fill("deserters")
+    page.get_by_role("link", name=t("Claims"), exact=True).click()
+    page.get_by_role("link", name=t("New claim")).click()
+    page.get_by_label(t.label("statement")).fill("Ten conscripts deserted from the Kadamovsky "
+                                           "training ground.")
+    page.get_by_label(t.label("incident"), exact=True).select_option(
+        label=f"Ten conscripts desert the training ground ({may_9})")
+    page.get_by_label(t.label("figure")).fill("10")
+    page.get_by_label(t.label("counted")).fill("deserters")
     first, second = citation_card(page, 0), citation_card(page, 1)
-    first.get_by_label("Source").select_option(label="161.ru")
-    first.get_by_label("Relation").select_option(label="Reports")
-    first.get_by_label("Quote").fill("Ten conscripts left the unit on 9 May.")
-    second.get_by_label("Source").select_option(label="Meduza")
-    second.get_by_label("Relation").select_option(label="Confirms")
-    second.get_by_label("Quote").fill("Relatives confirmed that ten men had fled.")
-    page.get_by_role("button", name="Add", exact=True).click()
+    first.get_by_label(t.label("source")).select_option(label="161.ru")
+    first.get_by_label(t.label("relation")).select_option(
+        label=t("Reports", "citation relation"))
+    first.get_by_label(t.label("quote")).fill("Ten conscripts left the unit on 9 May.")
+    second.get_by_label(t.label("source")).select_option(label="Meduza")
+    second.get_by_label(t.label("relation")).select_option(
+        label=t("Confirms", "citation relation"))
+    second.get_by_label(t.label("quote")).fill("Relatives confirmed that ten men had fled.")
+    page.get_by_role("button", name=t("Add"), exact=True).click()
 
-    expect(success_message(page)).to_contain_text("Claim added.")
+    expect(success_message(page)).to_contain_text(t("Claim added."))
     citations = page.locator("section[aria-labelledby=citations] li")
     expect(citations).to_have_count(2)
-    expect(citations.nth(0)).to_contain_text("161.ru reports")
+    expect(citations.nth(0)).to_contain_text(t.pick(en="161.ru reports",
+                                                    ru="161.ru сообщает"))
     expect(citations.nth(0)).to_contain_text("Ten conscripts left the unit on 9 May.")
-    expect(citations.nth(1)).to_contain_text("Meduza confirms")
-    expect(page.locator("#citations")).to_contain_text("2 independent origins")
-    expect(page.locator("article .status-badge")).to_have_text("Unverified")
+    expect(citations.nth(1)).to_contain_text(t.pick(en="Meduza confirms",
+                                                    ru="Meduza подтверждает"))
+    expect(page.locator("#citations")).to_contain_text(t.pick(
+        en="2 independent origins", ru="2 независимых первоисточника"))
+    expect(page.locator("article .status-badge")).to_have_text(
+        t("Unverified", "verification status"))
 
     # Propose it as confirmed. (The note is found by its name, not its label: see
     # test_every_field_of_the_claim_page_has_its_own_label.)
-    proposal = propose_form(page)
-    proposal.get_by_label("Verdict").select_option(label="Confirmed")
-    proposal.get_by_label("Note").fill("161.ru and Meduza report it independently.")
-    proposal.get_by_role("button", name="Propose").click()
+    proposal = propose_form(page, t)
+    proposal.get_by_label(t("Proposed verdict")).select_option(
+        label=t("Confirmed", "verification status"))
+    proposal.get_by_label(t("Note")).fill("161.ru and Meduza report it independently.")
+    proposal.get_by_role("button", name=t("Propose"), exact=True).click()
 
     expect(success_message(page)).to_contain_text(
-        "Your proposed verdict is recorded for the editors.")
-    expect(page.locator("article .alert-info")).to_have_text(
-        re.compile(r"reporter proposes confirmed"))
+        t("Your proposed verdict is recorded for the editors."))
+    expect(page.locator("article .alert-info")).to_have_text(re.compile(t.pick(
+        en=r"reporter proposes confirmed", ru=r"reporter предлагает вердикт: подтверждено")))
     expect(page.locator("section[aria-labelledby=history] li")).to_contain_text(
-        re.compile(r"reporter\s+proposed\s+confirmed\s+161\.ru and Meduza report it "
-                   r"independently\."))
-    expect(page.locator("article .status-badge")).to_have_text("Unverified")
+        re.compile(t.pick(en=r"reporter\s+proposed\s+confirmed",
+                          ru=r"reporter\s+предложил\(а\) вердикт:\s+подтверждено")
+                   + r"\s+161\.ru and Meduza report it independently\."))
+    expect(page.locator("article .status-badge")).to_have_text(
+        t("Unverified", "verification status"))
 
     # The timeline shows the claim under its incident, with the fuzzy date in words.
-    page.get_by_role("link", name="Timeline", exact=True).click()
+    page.get_by_role("link", name=t("Timeline"), exact=True).click()
     entry = page.locator("li.card", has_text="Ten conscripts desert the training ground")
-    expect(entry.locator(".timeline-date")).to_have_text("9 May, year unknown")
+    expect(entry.locator(".timeline-date")).to_have_text(may_9)
     expect(entry.get_by_role("link", name="Ten conscripts deserted from the Kadamovsky "
                                            "training ground.")).to_be_visible()
-    expect(entry).to_contain_text("2 citations")
+    expect(entry).to_contain_text(t.pick(en="2 citations", ru="2 ссылки"))
 
     # The database.
     incident = Incident.objects.get(case=case)
@@ -247,38 +268,49 @@ def claim_with_two_independent_sources(case, reporter, *, propose=True):
     return claim
 
 
-def test_editor_confirms_a_proposed_claim(browser, case, reporter, editor):
+# The statuses in running text, as each language writes them.
+CONFIRMED = {"en": "confirmed", "ru": "подтверждено"}
+UNVERIFIED = {"en": "unverified", "ru": "не проверено"}
+
+
+def test_editor_confirms_a_proposed_claim(browser, case, reporter, editor, t):
     claim = claim_with_two_independent_sources(case, reporter)
     page = browser("editor")
+    proposes = t.pick(en="reporter proposes confirmed",
+                      ru="reporter предлагает вердикт: подтверждено")
 
     # The review queue leads to the claim.
-    page.get_by_role("link", name="Review queue").click()
+    page.get_by_role("link", name=t("Review queue")).click()
     queued = page.locator("li", has_text=claim.statement)
-    expect(queued).to_contain_text("reporter proposes confirmed")
+    expect(queued).to_contain_text(proposes)
     queued.get_by_role("link", name=claim.statement).click()
     expect(page).to_have_url(re.compile(re.escape(claim_path(case, claim)) + "$"))
-    expect(page.locator("article .alert-info")).to_have_text(
-        re.compile(r"reporter proposes confirmed"))
+    expect(page.locator("article .alert-info")).to_have_text(re.compile(re.escape(proposes)))
 
-    move = transition_form(page)
-    move.get_by_label("New status").select_option(label="Verdict: confirmed")
-    move.get_by_label("Note").fill("Two independent outlets; relatives reached by Meduza "
-                                   "confirm the names.")
-    move.get_by_role("button", name="Change status").click()
+    move = transition_form(page, t)
+    move.get_by_label(t("New status")).select_option(
+        label=t("Verdict: %(status)s", status=t.pick(**CONFIRMED)))
+    move.get_by_label(t("Note")).fill("Two independent outlets; relatives reached by Meduza "
+                                      "confirm the names.")
+    move.get_by_role("button", name=t("Change status")).click()
 
-    expect(success_message(page)).to_contain_text("The claim is now confirmed.")
-    expect(page.locator("article .status-badge")).to_have_text("Confirmed")
+    expect(success_message(page)).to_contain_text(
+        t("The claim is now %(status)s.", status=t.pick(**CONFIRMED)))
+    expect(page.locator("article .status-badge")).to_have_text(
+        t("Confirmed", "verification status"))
     expect(page.locator("article .alert-info")).to_have_count(0)  # the proposal is settled
     history = page.locator("section[aria-labelledby=history] li")
     expect(history).to_have_count(2)
     expect(history.nth(0)).to_contain_text(re.compile(
-        r"editor\s+unverified → confirmed\s+Two independent outlets; relatives reached by "
-        r"Meduza confirm the names\."))
-    expect(history.nth(1)).to_contain_text(re.compile(r"reporter\s+proposed\s+confirmed"))
+        rf"editor\s+{t.pick(**UNVERIFIED)} → {t.pick(**CONFIRMED)}\s+Two independent outlets; "
+        r"relatives reached by Meduza confirm the names\."))
+    expect(history.nth(1)).to_contain_text(re.compile(t.pick(
+        en=r"reporter\s+proposed\s+confirmed",
+        ru=r"reporter\s+предложил\(а\) вердикт:\s+подтверждено")))
     # A verdict closes the claim: reopening is the one move left, and no more proposals.
-    expect(move.get_by_label("New status").locator("option")).to_have_text(
-        ["Reopen for review"])
-    expect(propose_form(page)).to_have_count(0)
+    expect(move.get_by_label(t("New status")).locator("option")).to_have_text(
+        [t("Reopen for review")])
+    expect(propose_form(page, t)).to_have_count(0)
 
     claim.refresh_from_db()
     assert claim.status == VerificationStatus.CONFIRMED
@@ -294,15 +326,20 @@ def test_editor_confirms_a_proposed_claim(browser, case, reporter, editor):
 
 # --- 3. A viewer reads, and is offered nothing to change --------------------------------------
 
-def test_viewer_sees_the_verdict_and_no_edit_controls(browser, case, reporter, editor, viewer):
+def test_viewer_sees_the_verdict_and_no_edit_controls(browser, case, reporter, editor, viewer,
+                                                      t):
     claim = claim_with_two_independent_sources(case, reporter)
     workflow.transition(claim, VerificationStatus.CONFIRMED, actor=editor,
                         note="Two independent outlets.")
     CommentRequestFactory(case=case, incident=claim.incident, created_by=reporter)
     page = browser("viewer")
 
+    # "New source", "Edit claim and citations"...: any link that starts with New or says Edit.
+    edit_control = re.compile(t.pick(en=r"^\s*New\b", ru=r"^\s*Нов(ый|ая|ое)\b")
+                              + rf"|\b{re.escape(t('Edit'))}\b")
+
     def assert_read_only(where):
-        expect(page.get_by_role("link", name=EDIT_CONTROL),
+        expect(page.get_by_role("link", name=edit_control),
                f"no New/Edit link on the {where}").to_have_count(0)
         expect(page.locator("a[href*='/new/'], a[href*='/edit/']"),
                f"no link to a form on the {where}").to_have_count(0)
@@ -310,35 +347,37 @@ def test_viewer_sees_the_verdict_and_no_edit_controls(browser, case, reporter, e
         expect(page.locator("main form"), f"no form on the {where}").to_have_count(0)
 
     page.goto(claim_path(case, claim))
-    expect(page.locator("article .status-badge")).to_have_text("Confirmed")
-    expect(page.get_by_text("You are viewer")).to_be_visible()
-    expect(page.get_by_text("You can read this claim; changing it needs a reporter's or "
-                            "editor's role.")).to_be_visible()
+    expect(page.locator("article .status-badge")).to_have_text(
+        t("Confirmed", "verification status"))
+    expect(page.get_by_text(t("You are %(role)s", role=t("Viewer", "role").lower()))
+           ).to_be_visible()
+    expect(page.get_by_text(t("You can read this claim; changing it needs a reporter's or "
+                              "editor's role."))).to_be_visible()
     expect(page.locator("section[aria-labelledby=citations] li")).to_have_count(2)
-    expect(page.get_by_role("button", name="Change status")).to_have_count(0)
-    expect(page.get_by_role("button", name="Propose")).to_have_count(0)
-    expect(page.get_by_role("heading", name="Propose a verdict")).to_have_count(0)
+    expect(page.get_by_role("button", name=t("Change status"))).to_have_count(0)
+    expect(page.get_by_role("button", name=t("Propose"))).to_have_count(0)
+    expect(page.get_by_role("heading", name=t("Propose a verdict"))).to_have_count(0)
     assert_read_only("claim page")
 
-    page.get_by_role("link", name="Timeline", exact=True).click()
+    page.get_by_role("link", name=t("Timeline"), exact=True).click()
     entry = page.locator("li.card", has_text="Ten conscripts desert the training ground")
-    expect(entry.locator(".timeline-date")).to_have_text("9 May, year unknown")
-    expect(entry.locator(".status-badge")).to_have_text("Confirmed")
-    expect(page.get_by_text("Right of reply")).to_be_visible()
+    expect(entry.locator(".timeline-date")).to_have_text(t.pick(**MAY_9))
+    expect(entry.locator(".status-badge")).to_have_text(t("Confirmed", "verification status"))
+    expect(page.get_by_text(t("Right of reply"))).to_be_visible()
     assert_read_only("timeline")
 
-    page.get_by_role("link", name="Claims", exact=True).click()
+    page.get_by_role("link", name=t("Claims"), exact=True).click()
     column = page.locator("section[aria-labelledby=col-confirmed]")
     expect(column.get_by_role("link", name=claim.statement)).to_be_visible()
     assert_read_only("claims board")
 
-    page.get_by_role("link", name="Sources", exact=True).click()
+    page.get_by_role("link", name=t("Sources"), exact=True).click()
     expect(page.get_by_role("cell", name="161.ru")).to_be_visible()
     # Each source's history, and nothing to edit it with.
-    expect(page.get_by_role("link", name="History", exact=True).first).to_be_visible()
+    expect(page.get_by_role("link", name=t("History"), exact=True).first).to_be_visible()
     assert_read_only("sources page")
 
-    page.get_by_role("link", name="Overview", exact=True).click()
+    page.get_by_role("link", name=t("Overview"), exact=True).click()
     assert_read_only("case overview")
 
     assert Claim.objects.get(pk=claim.pk).status == VerificationStatus.CONFIRMED
@@ -347,35 +386,39 @@ def test_viewer_sees_the_verdict_and_no_edit_controls(browser, case, reporter, e
 # --- 4. Two editors edit one incident at once: no lost update ---------------------------------
 
 def test_second_save_of_an_incident_edited_meanwhile_is_refused_and_input_kept(
-        browser, case, reporter, editor, second_editor):
+        browser, case, reporter, editor, second_editor, t):
     incident = IncidentFactory(case=case, title="Desertion at the training ground",
                                place_name="Training ground", created_by=reporter)
     page_a, page_b = browser("editor"), browser("second_editor")
     for page in (page_a, page_b):
         page.goto(f"/cases/{case.slug}/timeline/")
-        page.locator("li.card", has_text=incident.title).get_by_role("link", name="Edit").click()
-        expect(page.get_by_role("heading", name="Edit incident")).to_be_visible()
+        page.locator("li.card", has_text=incident.title).get_by_role(
+            "link", name=t("Edit"), exact=True).click()
+        expect(page.get_by_role("heading", name=t("Edit incident"))).to_be_visible()
 
     # B saves first.
-    page_b.get_by_label("Title").fill("Ten conscripts desert the Kadamovsky training ground")
-    page_b.get_by_role("button", name="Save changes").click()
-    expect(success_message(page_b)).to_contain_text(
-        "Incident “Ten conscripts desert the Kadamovsky training ground” saved.")
+    page_b.get_by_label(t.label("title")).fill(
+        "Ten conscripts desert the Kadamovsky training ground")
+    page_b.get_by_role("button", name=t("Save changes")).click()
+    expect(success_message(page_b)).to_contain_text(t(
+        "Incident “%(name)s” saved.", name="Ten conscripts desert the Kadamovsky training ground"))
 
     # A, on the page opened before B's save, changes the title and the place.
-    page_a.get_by_label("Title").fill("Twelve conscripts desert the training ground")
-    page_a.get_by_label("Place").fill("Kadamovsky range")
-    page_a.get_by_role("button", name="Save changes").click()
+    page_a.get_by_label(t.label("title")).fill("Twelve conscripts desert the training ground")
+    page_a.get_by_label(t.label("place")).fill("Kadamovsky range")
+    page_a.get_by_role("button", name=t("Save changes")).click()
 
     notice = page_a.locator("#conflict")
-    expect(notice).to_contain_text("Not saved: this changed while you were editing it")
-    expect(notice).to_contain_text(re.compile(r"second_editor changed title of this incident"))
-    expect(page_a.get_by_label("Title")).to_have_value(
+    expect(notice).to_contain_text(t("Not saved: this changed while you were editing it"))
+    expect(notice).to_contain_text(re.compile(t.pick(
+        en=r"second_editor changed title of this incident",
+        ru=r"second_editor изменил\(а\) запись: инцидент .*Изменённые поля: название")))
+    expect(page_a.get_by_label(t.label("title"))).to_have_value(
         "Twelve conscripts desert the training ground")
-    expect(page_a.get_by_label("Place")).to_have_value("Kadamovsky range")
-    expect(page_a.locator("#div_id_title")).to_contain_text(
-        "Changed meanwhile by second_editor. Saved value: Ten conscripts desert the "
-        "Kadamovsky training ground")
+    expect(page_a.get_by_label(t.label("place"))).to_have_value("Kadamovsky range")
+    expect(page_a.locator("#div_id_title")).to_contain_text(t(
+        "Changed meanwhile by %(who)s. Saved value: %(saved)s", who="second_editor",
+        saved="Ten conscripts desert the Kadamovsky training ground"))
     expect(success_message(page_a)).to_have_count(0)
 
     incident.refresh_from_db()
@@ -383,9 +426,9 @@ def test_second_save_of_an_incident_edited_meanwhile_is_refused_and_input_kept(
     assert incident.place_name == "Training ground"
 
     # Having seen B's change, A may still save on purpose: the refused page is restamped.
-    page_a.get_by_role("button", name="Save changes").click()
-    expect(success_message(page_a)).to_contain_text(
-        "Incident “Twelve conscripts desert the training ground” saved.")
+    page_a.get_by_role("button", name=t("Save changes")).click()
+    expect(success_message(page_a)).to_contain_text(t(
+        "Incident “%(name)s” saved.", name="Twelve conscripts desert the training ground"))
     incident.refresh_from_db()
     assert (incident.title, incident.place_name) == (
         "Twelve conscripts desert the training ground", "Kadamovsky range")
@@ -394,7 +437,7 @@ def test_second_save_of_an_incident_edited_meanwhile_is_refused_and_input_kept(
 # --- 5. The workflow refuses a verdict, in the browser ----------------------------------------
 
 def test_confirming_on_two_citations_of_one_origin_is_refused_and_note_kept(
-        browser, case, reporter, editor):
+        browser, case, reporter, editor, t):
     outlet = SourceFactory(case=case, name="161.ru")
     insiders = SourceFactory(case=case, name="Anonymous military investigators",
                              reached_via=outlet)
@@ -407,21 +450,27 @@ def test_confirming_on_two_citations_of_one_origin_is_refused_and_note_kept(
     page = browser("editor")
 
     page.goto(claim_path(case, claim))
-    expect(page.locator("#citations")).to_contain_text("1 independent origin among")
-    move = transition_form(page)
-    move.get_by_label("New status").select_option(label="Verdict: confirmed")
+    expect(page.locator("#citations")).to_contain_text(t.pick(
+        en="1 independent origin among", ru="1 независимый первоисточник среди"))
+    move = transition_form(page, t)
+    move.get_by_label(t("New status")).select_option(
+        label=t("Verdict: %(status)s", status=t.pick(**CONFIRMED)))
     note = "Both say ten; the unit's commander did not deny it."
-    move.get_by_label("Note").fill(note)
-    move.get_by_role("button", name="Change status").click()
+    move.get_by_label(t("Note")).fill(note)
+    move.get_by_role("button", name=t("Change status")).click()
 
-    refusal = page.get_by_role("alert").filter(has_text="Not done")
-    expect(refusal).to_contain_text("Not done: the claim is still unverified.")
-    expect(refusal).to_contain_text("Confirmed needs two independent sources")
+    not_done = t("Not done: the claim is still %(status)s.", status=t.pick(**UNVERIFIED))
+    refusal = page.get_by_role("alert").filter(has_text=not_done)
+    expect(refusal).to_contain_text(not_done)
+    expect(refusal).to_contain_text(t.pick(
+        en="Confirmed needs two independent sources",
+        ru="Для статуса «подтверждено» нужны два независимых источника"))
     expect(success_message(page)).to_have_count(0)
-    move = transition_form(page)
-    expect(move.get_by_label("Note")).to_have_value(note)
-    expect(move.get_by_label("New status")).to_have_value(VerificationStatus.CONFIRMED)
-    expect(page.locator("article .status-badge")).to_have_text("Unverified")
+    move = transition_form(page, t)
+    expect(move.get_by_label(t("Note"))).to_have_value(note)
+    expect(move.get_by_label(t("New status"))).to_have_value(VerificationStatus.CONFIRMED)
+    expect(page.locator("article .status-badge")).to_have_text(
+        t("Unverified", "verification status"))
 
     claim.refresh_from_db()
     assert claim.status == VerificationStatus.UNVERIFIED
@@ -431,16 +480,17 @@ def test_confirming_on_two_citations_of_one_origin_is_refused_and_note_kept(
 
 # --- UI details that once went wrong ---------------------------------------------------------
 
-def test_every_field_of_the_claim_page_has_its_own_label(browser, case, reporter):
+def test_every_field_of_the_claim_page_has_its_own_label(browser, case, reporter, t):
     claim = claim_with_two_independent_sources(case, reporter, propose=False)
     page = browser("reporter")
     page.goto(claim_path(case, claim))
-    proposal = propose_form(page)
-    expect(proposal.get_by_role("textbox", name="Note")).to_be_visible()
+    proposal = propose_form(page, t)
+    note = proposal.get_by_role("textbox", name=t("Note"))
+    expect(note).to_be_visible()
     # Clicking the propose form's "Note" label should put the cursor in that form's note.
-    proposal.get_by_text("Note", exact=False).click()
-    expect(proposal.get_by_role("textbox", name="Note")).to_be_focused(timeout=1_000)
-    expect(proposal.get_by_role("textbox", name="Note")).to_have_count(1, timeout=1_000)
+    proposal.get_by_text(t("Note"), exact=False).click()
+    expect(note).to_be_focused(timeout=1_000)
+    expect(note).to_have_count(1, timeout=1_000)
     duplicates = page.evaluate("""() => {
         const ids = [...document.querySelectorAll("[id]")].map((e) => e.id);
         return [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))];
@@ -448,15 +498,16 @@ def test_every_field_of_the_claim_page_has_its_own_label(browser, case, reporter
     assert duplicates == []
 
 
-def test_a_refused_move_gives_its_reason_once(browser, case, reporter, editor):
+def test_a_refused_move_gives_its_reason_once(browser, case, reporter, editor, t):
     claim = ClaimFactory(case=case, created_by=reporter)  # no citation: a verdict is refused
     page = browser("editor")
     page.goto(claim_path(case, claim))
-    move = transition_form(page)
-    move.get_by_label("New status").select_option(label="Verdict: false")
-    move.get_by_label("Note").fill("Nobody else reports it.")
-    move.get_by_role("button", name="Change status").click()
-    expect(page.get_by_role("alert").filter(has_text="Not done")).to_contain_text(
-        "A verdict needs at least one citation.")
-    expect(page.get_by_text("A verdict needs at least one citation.")).to_have_count(
-        1, timeout=1_000)
+    move = transition_form(page, t)
+    move.get_by_label(t("New status")).select_option(
+        label=t("Verdict: %(status)s", status=t.pick(en="false", ru="ложно")))
+    move.get_by_label(t("Note")).fill("Nobody else reports it.")
+    move.get_by_role("button", name=t("Change status")).click()
+    reason = t("A verdict needs at least one citation.")
+    not_done = t("Not done: the claim is still %(status)s.", status=t.pick(**UNVERIFIED))
+    expect(page.get_by_role("alert").filter(has_text=not_done)).to_contain_text(reason)
+    expect(page.get_by_text(reason)).to_have_count(1, timeout=1_000)
