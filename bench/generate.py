@@ -12,6 +12,14 @@ courts, places in southern Russia), built from sentence templates and a Zipf-dis
 vocabulary, so that some words are in a large share of the rows ("military", "задержаны")
 and others in a handful (village names, unit numbers).
 
+Incidents are placed as a desk places them (`incident_location`): most at a point or a town
+around their region's centre, some only to a district, a region or the country, about one in
+seven not at all; their dates are a day, a month or a year (`occurrence`). A claim with a
+figure counts deserters, detained or wanted people (`FIGURE_UNITS`), so that a case tracks
+three figures. Where an incident is and what a figure counts are drawn from the ids alone,
+not from the text's random sequence: the rest of the data is the same as before they were
+added.
+
 Claims have the statuses of a working newsroom, and each status is its last verification
 event's, as the workflow (cases/workflow.py) leaves it: every claim that is not unverified has
 one event, the move from unverified straight to its status (a move the workflow allows for
@@ -218,6 +226,53 @@ CITATION_COLUMNS = [
     "id", "created_at", "updated_at", "relation", "quote", "url", "published_at",
     "accessed_at", "language", "created_by_id", "claim_id", "incident_id", "source_id",
     "via_id"]
+# What a claim's figure counts, picked by its value (see the module docstring).
+FIGURE_UNITS = ["deserters", "detained", "wanted"]
+# Where incidents happened: the centre of each region (latitude, longitude), the country's
+# for incidents placed only in the country, and how far around the centre (degrees) the
+# places of each precision lie.
+REGION_CENTRES = {
+    "Rostov Oblast": (47.7, 40.7), "Belgorod Oblast": (50.7, 37.4),
+    "Kursk Oblast": (51.6, 36.1), "Voronezh Oblast": (50.9, 39.9),
+    "Krasnodar Krai": (45.4, 39.4), "Bryansk Oblast": (52.9, 33.4),
+    "Ростовская область": (47.7, 40.7), "Белгородская область": (50.7, 37.4),
+    "Курская область": (51.6, 36.1), "Воронежская область": (50.9, 39.9),
+    "Краснодарский край": (45.4, 39.4), "Брянская область": (52.9, 33.4),
+}
+COUNTRY_CENTRE = (61.5, 105.3)
+# Of 20 incidents: 7 at a point, 5 in a town, 2 in a district, 2 in a region, 1 in the
+# country, 3 not placed.
+PRECISIONS = ["point"] * 7 + ["town"] * 5 + ["district"] * 2 + ["region"] * 2 + ["country"] \
+    + [""] * 3
+PRECISION_SPREAD = {"point": 1.5, "town": 1.5, "district": 1.0, "region": 0.0, "country": 0.0}
+
+
+def incident_location(seed: int, incident_id: int, region: str) -> tuple:
+    """(latitude, longitude, geo_precision) of an incident in `region`, or (None, None, "")
+    for one not placed: drawn from the seed and the id alone (see the module docstring)."""
+    r = random.Random(seed * 10_000_019 + incident_id)
+    precision = r.choice(PRECISIONS)
+    if not precision:
+        return None, None, ""
+    lat, lon = COUNTRY_CENTRE if precision == "country" else REGION_CENTRES[region]
+    spread = PRECISION_SPREAD[precision]
+    return (round(lat + r.uniform(-spread, spread), 6),
+            round(lon + r.uniform(-spread, spread), 6), precision)
+
+
+def occurrence(rng, day: dt.date) -> tuple:
+    """(occurred, earliest, latest) of an incident around `day`: the day itself (80%), its
+    month (15%) or its year (5%), as EDTF with the days it spans."""
+    precision = rng.random()
+    if precision < 0.8:
+        return day.isoformat(), day, day
+    if precision < 0.95:
+        first = day.replace(day=1)
+        nxt = (first + dt.timedelta(days=32)).replace(day=1)
+        return f"{day:%Y-%m}", first, nxt - dt.timedelta(days=1)
+    return str(day.year), dt.date(day.year, 1, 1), dt.date(day.year, 12, 31)
+
+
 CLAIM_STATUSES = ["unverified"] * 5 + ["in_review", "corroborated", "disputed", "confirmed",
                                        "false", "unverifiable"]
 CITATION_RELATIONS = ["reports"] * 6 + ["confirms", "confirms", "denies",
@@ -230,9 +285,10 @@ def claim_row(rng, text, now, claim_id, case_id, user_ids, incident) -> tuple:
     russian = rng.random() < 0.5
     created = now - dt.timedelta(minutes=rng.randint(0, 900 * 24 * 60))
     has_figure = rng.random() < 0.3
-    return (claim_id, created, created, text.sentence(russian, rng.choice(OUTLETS)),
-            rng.randint(1, 5000) if has_figure else None,
-            "deserters" if has_figure else "",
+    statement = text.sentence(russian, rng.choice(OUTLETS))
+    value = rng.randint(1, 5000) if has_figure else None
+    return (claim_id, created, created, statement, value,
+            FIGURE_UNITS[value % len(FIGURE_UNITS)] if has_figure else "",
             rng.choice(["exactly", "at_least", "about", "nearly"]),
             rng.choice("123456"), rng.choice(CLAIM_STATUSES), "", case_id,
             rng.choice(user_ids), None, incident())
@@ -275,11 +331,32 @@ def _ranges(shares: list[int], start: int = 1) -> list[tuple[int, int]]:
     return out
 
 
+def _model_defaults(table: str, columns: list[str]) -> tuple[list[str], tuple]:
+    """The columns of `table` that its Django model requires and `columns` leaves out, with
+    the model's defaults for them (an empty text for text fields without one): a field added
+    by a later migration with a default in Python only (Django's usual) is NOT NULL without a
+    default in the database, and COPY would refuse rows without it. None when Django is not
+    set up."""
+    from django.apps import apps
+    from django.db.models import NOT_PROVIDED
+
+    if not apps.ready:
+        return [], ()
+    model = next((m for m in apps.get_models() if m._meta.db_table == table), None)
+    if model is None:
+        return [], ()
+    fields = [f for f in model._meta.concrete_fields
+              if f.column not in columns and not f.null and f.db_default is NOT_PROVIDED
+              and (f.has_default() or f.empty_strings_allowed)]  # "" for text
+    return [f.column for f in fields], tuple(f.get_default() for f in fields)
+
+
 def _copy(cur, table: str, columns: list[str], rows, progress=None) -> int:
     n = 0
-    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    more, defaults = _model_defaults(table, columns)
+    with cur.copy(f"COPY {table} ({', '.join([*columns, *more])}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(row)
+            copy.write_row((*row, *defaults) if more else row)
             n += 1
             if progress is not None and n % 10_000 == 0:
                 progress.update(10_000)
@@ -457,25 +534,16 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
                     for iid in range(lo, hi):
                         russian = rng.random() < 0.5
                         day = dt.date(2023, 1, 1) + dt.timedelta(days=rng.randint(0, 1400))
-                        precision = rng.random()
-                        if precision < 0.8:
-                            occurred, earliest, latest = day.isoformat(), day, day
-                        elif precision < 0.95:
-                            first = day.replace(day=1)
-                            nxt = (first + dt.timedelta(days=32)).replace(day=1)
-                            occurred, earliest, latest = (f"{day:%Y-%m}", first,
-                                                          nxt - dt.timedelta(days=1))
-                        else:
-                            occurred, earliest, latest = (str(day.year), dt.date(day.year, 1, 1),
-                                                          dt.date(day.year, 12, 31))
+                        occurred, earliest, latest = occurrence(rng, day)
                         involved = rng.randint(1, 40)
                         detained = rng.randint(0, involved)
-                        yield (iid, now, now, text.title(russian),
-                               text.sentence(russian, rng.choice(OUTLETS)), occurred, earliest,
-                               latest, text.place(russian), rng.choice(REGIONS), "RU", None,
-                               None, "", involved, detained, None, None, None,
-                               involved - detained, cid, rng.choice(user_ids),
-                               rng.choice(type_ids))
+                        title = text.title(russian)
+                        description = text.sentence(russian, rng.choice(OUTLETS))
+                        place, region = text.place(russian), rng.choice(REGIONS)
+                        yield (iid, now, now, title, description, occurred, earliest, latest,
+                               place, region, "RU", *incident_location(seed, iid, region),
+                               involved, detained, None, None, None, involved - detained, cid,
+                               rng.choice(user_ids), rng.choice(type_ids))
             with bar(counts["incidents"], "incidents") as b:
                 _copy(cur, "cases_incident", INCIDENT_COLUMNS, incidents(), b)
 
