@@ -148,43 +148,68 @@ def _when(occurred: str) -> str:
         return occurred
 
 
-def feature(row: dict, link_prefix: str) -> dict:
-    """One incident as a GeoJSON Feature (RFC 7946: longitude first). Its properties are what
-    the map draws and says, nothing more."""
-    precision = row["geo_precision"]
-    code = row["country"] or ""
-    country_name = str(countries.name(code)) if code else ""
-    return {
-        "type": "Feature",
-        "id": row["pk"],
-        "geometry": {"type": "Point",
-                     "coordinates": [float(row["longitude"]), float(row["latitude"])]},
-        "properties": {
+class FeatureWriter:
+    """Writes incidents as GeoJSON Features (RFC 7946: longitude first) whose properties are
+    what the map draws and says, nothing more. Words are worked out once per distinct value
+    (a date, a country, a place at a precision), not per incident: thousands of incidents
+    share a handful of them, and translating each again cost most of the endpoint's time."""
+
+    def __init__(self, link_prefix: str):
+        self.link_prefix = link_prefix
+        self._when: dict[str, str] = {}
+        self._country: dict[str, tuple[str, str, str]] = {}
+        self._place: dict[tuple, str] = {}
+        self._labels = {value: str(label) for value, label in GeoPrecision.choices}
+
+    def country(self, code: str) -> tuple[str, str, str]:
+        """(name, ISO alpha-3, ISO numeric): the vendored outlines' keys are Natural Earth
+        admin-1's alpha-3 and world-atlas's numeric codes."""
+        if code not in self._country:
+            self._country[code] = (
+                (str(countries.name(code)), countries.alpha3(code) or "",
+                 countries.numeric(code, padded=True) or "") if code else ("", "", ""))
+        return self._country[code]
+
+    def properties(self, row: dict) -> dict:
+        precision, code = row["geo_precision"], row["country"] or ""
+        name, alpha3, numeric = self.country(code)
+        place_key = (precision, row["place_name"], row["admin_region"], code)
+        if place_key not in self._place:
+            self._place[place_key] = describe_place(precision, row["place_name"],
+                                                    row["admin_region"], name)
+        if row["occurred"] not in self._when:
+            self._when[row["occurred"]] = _when(row["occurred"])
+        return {
             "title": row["title"],
             "type": row["type__name"] or "",
-            "when": _when(row["occurred"]),
+            "when": self._when[row["occurred"]],
             "precision": precision,
-            "precision_label": (str(GeoPrecision(precision).label)
-                                if precision in GeoPrecision.values else ""),
-            "place": describe_place(precision, row["place_name"], row["admin_region"],
-                                    country_name),
+            "precision_label": self._labels.get(precision, ""),
+            "place": self._place[place_key],
             "admin_region": row["admin_region"],
             "country": code,
-            # The vendored outlines' keys: Natural Earth admin-1 by ISO alpha-3, world-atlas
-            # by ISO numeric.
-            "country_a3": (countries.alpha3(code) or "") if code else "",
-            "country_n3": (countries.numeric(code, padded=True) or "") if code else "",
+            "country_a3": alpha3,
+            "country_n3": numeric,
             "radius": AREA_RADIUS_METRES.get(precision),
-            "url": f"{link_prefix}{row['pk']}/",
-        },
-    }
+            "url": f"{self.link_prefix}{row['pk']}/",
+        }
+
+    def feature(self, row: dict) -> dict:
+        return {
+            "type": "Feature",
+            "id": row["pk"],
+            "geometry": {"type": "Point",
+                         "coordinates": [float(row["longitude"]), float(row["latitude"])]},
+            "properties": self.properties(row),
+        }
 
 
 def feature_collection(rows: list[dict], link_prefix: str) -> dict:
     """The rows of feature_rows() as a FeatureCollection, with whether some were cut."""
+    writer = FeatureWriter(link_prefix)
     return {
         "type": "FeatureCollection",
-        "features": [feature(row, link_prefix) for row in rows[:MAX_FEATURES]],
+        "features": [writer.feature(row) for row in rows[:MAX_FEATURES]],
         "truncated": len(rows) > MAX_FEATURES,
         "limit": MAX_FEATURES,
     }

@@ -39,9 +39,8 @@ def incident_map(request, case_page):
     paginator = Paginator(maps.in_map_order(maps.located(matching)), TABLE_PAGE_SIZE)
     paginator.count = counts["located"]  # counted above with the unlocated, in one query
     page = paginator.get_page(request.GET.get("page"))
-    prefix = maps.incident_link_prefix(case)
-    rows = [maps.feature(row, prefix)["properties"]
-            for row in page.object_list.values(*maps.FEATURE_FIELDS)]
+    writer = maps.FeatureWriter(maps.incident_link_prefix(case))
+    rows = [writer.properties(row) for row in page.object_list.values(*maps.FEATURE_FIELDS)]
     query = _filter_query(request)
     return case_page.render("cases/incident_map.html", {
         "filter": map_filter,
