@@ -188,6 +188,21 @@ def test_timeline_data_lists_an_unreadable_stored_date_apart_as_written(client, 
         ("Legacy row", "spring, maybe")]
 
 
+def test_timeline_data_lists_apart_a_date_it_can_no_longer_read_though_its_days_were_kept(
+        client, viewer, case):
+    incident = IncidentFactory(case=case, title="Old rules", occurred="2025-05-09")
+    IncidentFactory(case=case, title="Readable", occurred="2025-05-10")
+    Incident.objects.filter(pk=incident.pk).update(occurred="2025-05-09 or so")
+    client.force_login(viewer)
+
+    data = get_data(client, case)
+
+    assert [item["title"] for item in data["items"]] == ["Readable"]
+    assert [(row["title"], row["when"]) for row in data["unplaced"]] == [
+        ("Old rules", "2025-05-09 or so")]
+    assert (data["placed_total"], data["unplaced_total"]) == (1, 1)
+
+
 def test_timeline_data_speaks_the_readers_language(client, viewer, case, dated_case):
     client.force_login(viewer)
 
@@ -206,15 +221,19 @@ def test_timeline_data_window_keeps_incidents_that_overlap_it(client, viewer, ca
     IncidentFactory(case=case, title="Reaching in", occurred="2025-05-06/2025-05-20")
     IncidentFactory(case=case, title="After", occurred="2025-05-11")
     IncidentFactory(case=case, title="Year unknown", occurred="XXXX-05-05")
+    # The longest span of the case bounds how far back the window looks: this one.
+    IncidentFactory(case=case, title="Years", occurred="2019/2025")
+    IncidentFactory(case=case, title="Long before", occurred="2018-06")
     client.force_login(viewer)
 
     data = get_data(client, case, **{"from": "2025-05-01", "to": "2025-05-10"})
 
-    assert [item["title"] for item in data["items"]] == ["Spring", "Inside", "Reaching in"]
+    assert [item["title"] for item in data["items"]] == ["Years", "Spring", "Inside",
+                                                         "Reaching in"]
     assert data["window"] == {"from": "2025-05-01", "to": "2025-05-10"}
     # The totals and the range are the case's, so the page can offer "Fit all".
-    assert (data["placed_total"], data["range"]) == (5, {"from": "2025-03-01",
-                                                         "to": "2025-05-31"})
+    assert (data["placed_total"], data["range"]) == (7, {"from": "2018-06-01",
+                                                         "to": "2025-12-31"})
     assert [row["title"] for row in data["unplaced"]] == ["Year unknown"]
 
 

@@ -32,7 +32,19 @@ import datetime as dt
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Case, Count, F, IntegerField, Max, Min, Value, When, Window
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import RowNumber
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
@@ -164,9 +176,11 @@ def timeline_data(request, case_page):
     case = case_page.case
     incidents = Incident.objects.of_case(case)
 
+    span = ExpressionWrapper(F("occurred_latest") - F("occurred_earliest"),
+                             output_field=DurationField())
     totals = incidents.aggregate(
         total=Count("pk"), placed=Count("occurred_earliest"),
-        first=Min("occurred_earliest"), last=Max("occurred_latest"))
+        first=Min("occurred_earliest"), last=Max("occurred_latest"), longest=Max(span))
     type_names = list(
         IncidentType.objects.filter(pk__in=incidents.values("type_id"))
         .order_by("name", "pk").values_list("pk", "name"))
@@ -176,6 +190,11 @@ def timeline_data(request, case_page):
         placed = placed.filter(occurred_earliest__lte=end)
     if start is not None:
         placed = placed.filter(occurred_latest__gte=start)
+        # What reaches into the window started at most the case's longest span before it:
+        # a range of the index on (case, occurred_earliest), not every earlier incident.
+        reach = _earliest_start(start, totals["longest"])
+        if reach is not None:
+            placed = placed.filter(occurred_earliest__gte=reach)
     fields = ("pk", "title", "occurred", "type_id")
     placed_rows = list(placed.order_by("occurred_earliest", "pk").values(*fields)[:MAX_ITEMS + 1])
     unplaced_rows = list(incidents.filter(occurred_earliest=None).order_by("pk")
@@ -189,13 +208,15 @@ def timeline_data(request, case_page):
         return {"id": row["pk"], "title": row["title"],
                 "group": _group_id(row["type_id"]), "url": f"{prefix}{row['pk']}/"}
 
-    items = []
+    items, unreadable = [], []
     for row in placed_rows[:MAX_ITEMS]:
         drawn = placement(row["occurred"])
-        if drawn is not None:  # an unreadable date with derived days: listed apart below
+        if drawn is None:  # days derived once, from a date no longer read: listed apart
+            unreadable.append(row)
+        else:
             items.append({**common(row), **drawn})
     unplaced = [{**common(row), "when": _unplaced_words(row["occurred"])}
-                for row in unplaced_rows]
+                for row in unplaced_rows + unreadable]
     return JsonResponse({
         "window": {"from": start.isoformat() if start else None,
                    "to": end.isoformat() if end else None},
@@ -203,12 +224,22 @@ def timeline_data(request, case_page):
                   "to": totals["last"].isoformat() if totals["last"] else None},
         "groups": groups,
         "items": items,
-        "placed_total": totals["placed"],
+        "placed_total": totals["placed"] - len(unreadable),
         "truncated": len(placed_rows) > MAX_ITEMS,
         "max_items": MAX_ITEMS,
         "unplaced": unplaced,
-        "unplaced_total": totals["total"] - totals["placed"],
+        "unplaced_total": totals["total"] - totals["placed"] + len(unreadable),
     })
+
+
+def _earliest_start(start: dt.date, longest: dt.timedelta | None) -> dt.date | None:
+    """The earliest first day an incident overlapping a window from `start` can have."""
+    if longest is None:
+        return start
+    try:
+        return start - longest
+    except OverflowError:  # before the year 1: no bound
+        return None
 
 
 def _group_id(type_id) -> str:
