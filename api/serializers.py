@@ -61,6 +61,7 @@ from cases.models import (
     VerificationEvent,
 )
 from cases.models.case import LEAD_NOT_ELIGIBLE, LEAD_NOT_ELIGIBLE_MESSAGE
+from cases.models.source import MAX_RELAYS
 from cases.opening import open_case
 from cases.text import language_code, one_line, tidy_text
 
@@ -404,22 +405,29 @@ class CitationSerializer(RecordSerializer):
     incident = IncidentField(required=False, allow_null=True,
                              help_text="The incident cited for; give a claim or an incident.")
     source = SourceField()
-    via = SourceField(required=False, allow_null=True,
-                      help_text="The source this statement reached us through.")
+    relays = SourceField(
+        many=True, required=False, source="relay_sources",
+        help_text=f"The sources this statement came through, in order (ids of sources of "
+                  f"the same case, each once, not the citation's own source; at most "
+                  f"{MAX_RELAYS}). Sending it replaces the citation's relays.")
+    via = SourceField(
+        required=False, allow_null=True, write_only=True,
+        help_text="Deprecated: one relay, as before citations had several. Sending it sets "
+                  "`relays` to this one source (null: none); not together with `relays`.")
     source_name = serializers.CharField(source="source.name", read_only=True,
                                         help_text="The source's name, or its codename.")
-    via_name = serializers.SerializerMethodField(
-        help_text="The name, or codename, of the source it came via.")
+    relay_names = serializers.SerializerMethodField(
+        help_text="The names (a protected source's codename) of the relays, in order.")
     case = serializers.SerializerMethodField(help_text="The case of the claim or incident.")
 
     class Meta(RecordSerializer.Meta):
         model = Citation
-        fields = ["id", "case", "claim", "incident", "source", "source_name", "relation", "via",
-                  "via_name", "quote", "url", "published_at", "accessed_at", "language",
-                  "created_by", "created_at", "updated_at"]
+        fields = ["id", "case", "claim", "incident", "source", "source_name", "relation",
+                  "relays", "relay_names", "via", "quote", "url", "published_at",
+                  "accessed_at", "language", "created_by", "created_at", "updated_at"]
 
-    def get_via_name(self, citation) -> str | None:
-        return citation.via.name if citation.via_id else None
+    def get_relay_names(self, citation) -> list[str]:
+        return [source.name for source in citation.relay_sources]
 
     def _handler(self, citation) -> bool:
         return handles_sources(self.request, citation.source.case_id)
@@ -443,6 +451,13 @@ class CitationSerializer(RecordSerializer):
         return target.case_id if target is not None else None
 
     def validate(self, attrs):
+        if "via" in attrs:
+            via = attrs.pop("via")
+            if "relay_sources" in attrs:
+                raise serializers.ValidationError(
+                    {"via": [_("Give the relays, or the one deprecated via, not both.")]},
+                    code="via_with_relays")
+            attrs["relay_sources"] = [via] if via is not None else []
         if self.instance is not None:
             # A citation stays with its claim or incident (as in the claim's form).
             for name in ("claim", "incident"):

@@ -55,6 +55,7 @@ from cases.models import (
     Source,
     Task,
 )
+from cases.models.source import relays_prefetch
 from cases.opening import OPEN_CASE_DENIED, OPEN_CASE_DENIED_MESSAGE, may_open_cases
 
 from . import filters
@@ -327,14 +328,15 @@ class CitationViewSet(mixins.DestroyModelMixin, CaseRecordViewSet):
     serializer_class = s.CitationSerializer
     filterset_class = filters.CitationFilter
     http_method_names = [*CaseRecordViewSet.http_method_names, "delete"]
-    select_related = ("source", "via", "created_by")
+    select_related = ("source", "created_by")
     ordering = (F("published_at").asc(nulls_first=True), "pk")
 
     def get_queryset(self):
         records = super().get_queryset()
         if self._writing:
             return records.select_related("source")
-        return records
+        # Each citation's relays, with their names, in one more query.
+        return records.prefetch_related(relays_prefetch())
 
     def case_id_of(self, obj):
         return obj.source.case_id

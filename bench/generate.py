@@ -68,8 +68,9 @@ BENCH_PASSWORD = "bench-password-not-secret"
 # Tables written here, parents first. Emptied by --reset (with everything that refers to them).
 TABLES = ["auth_user", "cases_incidenttype", "cases_case", "cases_membership", "cases_source",
           "cases_sourceidentity", "cases_incident", "cases_claim", "cases_citation",
-          "cases_verificationevent"]
+          "cases_citationrelay", "cases_verificationevent"]
 BIG_TABLES = ["cases_source", "cases_incident", "cases_claim", "cases_citation",
+              "cases_citationrelay",
               "cases_membership", "cases_verificationevent"]
 
 # ---------------------------------------------------------------------------------------
@@ -224,8 +225,10 @@ CLAIM_COLUMNS = [
     "proposed_by_id", "incident_id"]
 CITATION_COLUMNS = [
     "id", "created_at", "updated_at", "relation", "quote", "url", "published_at",
-    "accessed_at", "language", "created_by_id", "claim_id", "incident_id", "source_id",
-    "via_id"]
+    "accessed_at", "language", "created_by_id", "claim_id", "incident_id", "source_id"]
+RELAY_COLUMNS = ["id", "position", "citation_id", "source_id"]
+# Of 100 citations: 10 came through one relay, 2 through two (a source of the same case).
+RELAY_SHARES = ((0.02, 2), (0.12, 1))
 # What a claim's figure counts, picked by its value (see the module docstring).
 FIGURE_UNITS = ["deserters", "detained", "wanted"]
 # Where incidents happened: the centre of each region (latitude, longitude), the country's
@@ -562,9 +565,28 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
             log(f"{events:,} verification events for the claims' statuses")
 
             relations = CITATION_RELATIONS
-            # A citation whose source is protected keeps its address encrypted (migration
-            # 0010, Citation.protected_url), never in `url`: these have none.
+            # A citation whose source or relay is protected keeps its address encrypted
+            # (migration 0010, Citation.protected_url), never in `url`: these have none.
             protected = set(protected_ids)
+            # Relays are drawn from a random sequence of their own: the rest of the data is
+            # the same as before citations had them. Their rows are COPYed after the
+            # citations'.
+            relay_rng = random.Random(seed * 7_000_003 + 1)
+            relay_rows: list[tuple] = []
+
+            def relays_of(cit_id, source, slo, shi) -> list[int]:
+                draw = relay_rng.random()
+                count = next((n for share, n in RELAY_SHARES if draw < share), 0)
+                if count == 0 or shi - slo < count + 1:
+                    return []
+                chosen: list[int] = []
+                while len(chosen) < count:
+                    relay = relay_rng.randrange(slo, shi)
+                    if relay != source and relay not in chosen:
+                        chosen.append(relay)
+                for position, relay in enumerate(chosen):
+                    relay_rows.append((len(relay_rows) + 1, position, cit_id, relay))
+                return chosen
 
             def citations():
                 cit_id = 0
@@ -577,15 +599,19 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
                         source = rng.randrange(slo, shi)
                         on_claim = khi > klo and (rng.random() < 0.9 or ihi == ilo)
                         published = now - dt.timedelta(minutes=rng.randint(0, 900 * 24 * 60))
+                        relays = relays_of(cit_id, source, slo, shi)
+                        sealed = source in protected or not protected.isdisjoint(relays)
                         yield (cit_id, published, published, rng.choice(relations),
                                text.sentence(russian, OUTLETS[cit_id % len(OUTLETS)]),
-                               "" if source in protected else f"https://news.example/{cit_id}",
+                               "" if sealed else f"https://news.example/{cit_id}",
                                published, published,
                                "ru" if russian else "en", None,
                                rng.randrange(klo, khi) if on_claim else None,
-                               None if on_claim else rng.randrange(ilo, ihi), source, None)
+                               None if on_claim else rng.randrange(ilo, ihi), source)
             with bar(counts["citations"], "citations") as b:
                 _copy(cur, "cases_citation", CITATION_COLUMNS, citations(), b)
+            _copy(cur, "cases_citationrelay", RELAY_COLUMNS, relay_rows)
+            log(f"{len(relay_rows):,} relays of the citations")
 
             log(f"rebuilding {len(dropped)} indexes…")
             for name, definition in dropped:

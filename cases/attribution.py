@@ -1,10 +1,16 @@
 """Attribution chains and the independence of citations.
 
 A statement reaches us through a chain: anonymous military investigators → 161.ru → us.
-Each citation's *lineage* is the set of sources it passes through: its source, the source it
-came `via`, and every source those are themselves `reached_via`, followed to the end.
-Two citations are independent only when their lineages share no source: two reports that
-both go back to the same insiders, or one of which relays the other, count once.
+Each citation's *lineage* is the set of sources it passes through: its source, each of its
+relays (the sources it came through, CitationRelay), and every source those are themselves
+`reached_via`, followed to the end. Two citations are independent only when their lineages
+share no source: two reports that both go back to the same insiders, or one of which relays
+the other, count once.
+
+`explain()` says it in words a page or the API can give: each supporting citation's chain
+(`CitationChain`: the source and each relay, each followed along `reached_via`), the
+independent origins by name, and for each pair of citations whether they are independent and
+which sources they share.
 
 `supporting_origins()` is the one place that says what a claim's supporting citations go
 back to: the workflow decides corroboration and confirmation on it, the claim page and the
@@ -14,6 +20,7 @@ claims board count its origins.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from itertools import combinations
 
@@ -47,8 +54,18 @@ def reached_via_chain(source) -> set[int]:
     return _follow(source.pk, via_map_for_case(source.case_id))
 
 
+def relay_ids(citation) -> list[int]:
+    """The citation's relays' source ids, in order (`Citation.relay_ids`: prefetch
+    `relay_links` to read them without a query)."""
+    return list(getattr(citation, "relay_ids", None) or ())
+
+
 def lineage(citation, via_map: ViaMap) -> frozenset[int]:
-    return frozenset(_follow(citation.source_id, via_map) | _follow(citation.via_id, via_map))
+    """Every source the citation passes through: its source's chain and each relay's."""
+    walked = _follow(citation.source_id, via_map)
+    for relay in relay_ids(citation):
+        walked |= _follow(relay, via_map)
+    return frozenset(walked)
 
 
 def are_independent(first, second, via_map: ViaMap) -> bool:
@@ -117,3 +134,100 @@ def supporting_origins(citations: Iterable, via_map: ViaMap) -> SupportingOrigin
     """The origins of `citations`' supporting ones, on the case's attribution chains
     (`via_map`, see via_map_for_case)."""
     return SupportingOrigins(citations, via_map)
+
+
+# --- in words -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CitationChain:
+    """One citation's way back, for drawing: `strands` holds its source's chain first, then
+    each relay's, each a list of source ids from the source or relay to the end of its
+    `reached_via` chain."""
+
+    citation: object
+    strands: tuple[tuple[int, ...], ...]
+
+    @property
+    def source_strand(self) -> tuple[int, ...]:
+        return self.strands[0]
+
+    @property
+    def relay_strands(self) -> tuple[tuple[int, ...], ...]:
+        return self.strands[1:]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """An independent origin: the supporting citations whose lineages are merged (they share
+    sources), their sources, and the sources it comes down to (`roots`: no other source of
+    the group is reached via them), each with the rest of its own chain (`roots_via`)."""
+
+    citations: tuple
+    source_ids: frozenset[int]
+    roots: tuple[int, ...]
+    roots_via: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class PairVerdict:
+    """Whether two supporting citations are independent, and the sources their lineages
+    share (none when they are)."""
+
+    first: object
+    second: object
+    shared: tuple[int, ...]
+
+    @property
+    def independent(self) -> bool:
+        return not self.shared
+
+
+@dataclass(frozen=True)
+class Explanation:
+    chains: tuple[CitationChain, ...]
+    origins: tuple[Origin, ...]
+    pairs: tuple[PairVerdict, ...]
+    #: Pairs left out past `max_pairs` (the page says how many).
+    pairs_left_out: int
+
+
+#: Pairs explain() words at most: 10 citations make 45 pairs.
+MAX_PAIRS = 45
+
+
+def citation_chain(citation, via_map: ViaMap) -> CitationChain:
+    starts = [citation.source_id, *relay_ids(citation)]
+    return CitationChain(citation, tuple(tuple(chain(start, via_map)) for start in starts))
+
+
+def _roots(source_ids: frozenset[int], via_map: ViaMap) -> list[int]:
+    """The group's sources no other source of the group is reached via: where what the group
+    says comes from (anonymous investigators, not 161.ru that relays them). A group that is
+    all one cycle keeps every source."""
+    relaying = {via_map.get(pk) for pk in source_ids if via_map.get(pk) != pk}
+    roots = [pk for pk in source_ids if pk not in relaying]
+    return roots or list(source_ids)
+
+
+def explain(citations: Iterable, via_map: ViaMap, *, order=None,
+            max_pairs: int = MAX_PAIRS) -> Explanation:
+    """Why the supporting ones of `citations` are, or are not, independent: the data a page
+    words (and the API gives as ids). `order` sorts source ids for display (by name, say);
+    by id otherwise. No query: the citations' relays are read from their prefetched rows."""
+    key = order or (lambda pk: pk)
+    cited = supporting(citations)
+    lineages = {id(c): lineage(c, via_map) for c in cited}
+    groups = origins(cited, via_map)
+    found = []
+    for group in groups:
+        members = tuple(c for c in cited if lineages[id(c)] <= group)
+        roots = sorted(_roots(group, via_map), key=key)
+        found.append(Origin(members, group, tuple(roots),
+                            tuple(tuple(chain(root, via_map)[1:]) for root in roots)))
+    pairs = []
+    every_pair = list(combinations(cited, 2))
+    for first, second in every_pair[:max_pairs]:
+        shared = lineages[id(first)] & lineages[id(second)]
+        pairs.append(PairVerdict(first, second, tuple(sorted(shared, key=key))))
+    return Explanation(tuple(citation_chain(c, via_map) for c in cited), tuple(found),
+                       tuple(pairs), max(0, len(every_pair) - max_pairs))

@@ -137,6 +137,9 @@ S_INSIDERS = "Investigators-R"
 S_ISTORIES = "IStories"
 S_MOD = "Russian Defence Ministry"
 S_TASS = "TASS"
+# The report the desk read: an English-language report of an outlet in exile, which relays
+# 161.ru and the investigators 161.ru quotes (the story names no outlet: neither do we).
+S_EXILE = "Outlet in exile (English report)"
 
 SOURCES = [
     dict(
@@ -171,6 +174,14 @@ SOURCES = [
         reliability_note=(
             "A party to the events: it speaks about its own troops' discipline and losses "
             "rarely and selectively. Has not commented on this story."
+        ),
+    ),
+    dict(
+        name=S_EXILE, kind=SourceKind.OUTLET, language="en", reliability=Reliability.B,
+        reliability_note=(
+            "Independent Russian newsroom working in exile; its English report is how the "
+            "story reached us. On this story it adds nothing of its own: it retells 161.ru "
+            "and 161.ru's unnamed investigators."
         ),
     ),
     dict(
@@ -257,7 +268,6 @@ INCIDENTS = [
     ),
 ]
 
-# (incident, source, via, relation, quote)
 # (the incident that follows up, the incident it follows up, a note): what the desk would link.
 INCIDENT_LINKS = [
     (I_FIRST_CATCH, I_DESERTION, "Four of the ten who fled."),
@@ -265,6 +275,7 @@ INCIDENT_LINKS = [
     (I_MANHUNT, I_DESERTION, "The four not yet caught."),
 ]
 
+# (incident, source, the one source it came via or None, relation, quote)
 INCIDENT_CITATIONS = [
     (I_DESERTION, S_161, None, CitationRelation.REPORTS,
      "Our summary: ten recruits from prison fled a Rostov-region training ground on 9 May."),
@@ -283,9 +294,11 @@ INCIDENT_CITATIONS = [
 @dataclass(frozen=True)
 class Cite:
     source: str
-    via: str | None = None
+    #: The sources the statement came through, in order.
+    relays: tuple[str, ...] = ()
     relation: CitationRelation = CitationRelation.REPORTS
     quote: str = ""
+    language: str = "ru"
 
 
 @dataclass(frozen=True)
@@ -309,7 +322,7 @@ class DemoClaim:
     steps: list[Step] = field(default_factory=list)
 
 
-VIA_161 = dict(source=S_INSIDERS, via=S_161)
+VIA_161 = dict(source=S_INSIDERS, relays=(S_161,))
 S = VerificationStatus
 
 CLAIMS = [
@@ -319,7 +332,11 @@ CLAIMS = [
         I_DESERTION, Credibility.POSSIBLY_TRUE,
         [Cite(S_161, quote="Our summary: ten recruits from prison ran from a training ground "
                            "in the region."),
-         Cite(**VIA_161)],
+         Cite(**VIA_161),
+         # One citation, two relays: the report we read cites 161.ru and its investigators.
+         Cite(S_EXILE, relays=(S_161, S_INSIDERS),
+              quote="Our summary: the English report retells 161.ru and the unnamed "
+                    "investigators 161.ru quotes.", language="en")],
         figure=("10", FigureQualifier.EXACTLY, "deserters"),
         steps=[
             Step("reporter", S.IN_REVIEW,
@@ -574,8 +591,8 @@ def seed(password: str) -> SeedResult:
             actor=reporter,
         )
     for title, source, via, relation, quote in INCIDENT_CITATIONS:
-        _cite(result, {"incident": incidents[title]}, sources, Cite(source, via, relation, quote),
-              reporter)
+        _cite(result, {"incident": incidents[title]}, sources,
+              Cite(source, (via,) if via else (), relation, quote), reporter)
 
     for spec in CLAIMS:
         figure = {}
@@ -622,12 +639,20 @@ def seed(password: str) -> SeedResult:
 
 
 def _cite(result: SeedResult, target: dict, sources: dict, cite: Cite, author) -> Citation:
-    citation, _ = _get_or_create(
-        result, Citation,
-        dict(target, source=sources[cite.source],
-             via=sources[cite.via] if cite.via else None, relation=cite.relation),
-        dict(quote=cite.quote, accessed_at=_at(5, 13, 16, 0),
-             language="ru", created_by=author),
-        actor=author,
-    )
+    """The citation of `target` by this source, with these relays and this relation: found,
+    or written with its relays (and their history) by `author`."""
+    relays = [sources[name] for name in cite.relays]
+    lookup = dict(target, source=sources[cite.source], relation=cite.relation)
+    for citation in Citation.objects.filter(**lookup).prefetch_related("relay_links"):
+        if citation.relay_ids == [relay.pk for relay in relays]:
+            result.count(False)
+            return citation
+    citation = Citation(**lookup, quote=cite.quote, accessed_at=_at(5, 13, 16, 0),
+                        language=cite.language, created_by=author)
+    citation.set_relays(relays)
+    citation.full_clean()
+    citation._history_user = author
+    citation._change_reason = CHANGE_REASON
+    citation.save()
+    result.count(True)
     return citation

@@ -359,7 +359,9 @@ def citation_record(citation) -> dict:
         "published_at": _iso(citation.published_at),
         "accessed_at": _iso(citation.accessed_at),
         "language": citation.language,
-        "via": _ref("source", citation.via_id),
+        # The sources it came through, in order (before relays: "via", one of them or null,
+        # which the importer still reads).
+        "relays": [_ref("source", pk) for pk in citation.relay_ids],
     }
 
 
@@ -422,7 +424,7 @@ def case_json(case, user=None) -> Iterator[str]:
     yield from _json_list("claims", (claim_record(c) for c in
                                      claims.iterator(chunk_size=CHUNK_SIZE)))
     citations = (Citation.objects.of_case(case).select_related("source")
-                 .defer("protected_url").order_by("pk"))
+                 .prefetch_related("relay_links").defer("protected_url").order_by("pk"))
     yield from _json_list("citations", (citation_record(c) for c in
                                         citations.iterator(chunk_size=CHUNK_SIZE)))
     tasks = Task.objects.of_case(case).select_related("assignee").order_by("pk")

@@ -13,7 +13,7 @@ what it promises.
   also loses its earlier addresses from its history table: a backup must not hold them in
   clear. Lifting the protection (a handler's decision) brings the address back to `url`.
 - **A citation's address** is handlers-only when any source of its *lineage* (its source,
-  its `via`, and every source those are `reached_via`: cases/attribution.py) is protected:
+  its relays, and every source those are `reached_via`: cases/attribution.py) is protected:
   the address may be the protected person's own post, or the relay that names them, and the
   lineage is the one that decides whether two citations are independent. Such an address is
   stored encrypted in `Citation.protected_url` (`seal_citation_addresses`, called by
@@ -51,7 +51,7 @@ from . import crypto
 from .attribution import chain
 from .enums import Role
 from .history import bulk_update_with_history, history_maintenance
-from .models import Citation, Membership, Source, SourceIdentity
+from .models import Citation, CitationRelay, Membership, Source, SourceIdentity
 
 logger = logging.getLogger("casedesk.identities")
 
@@ -102,12 +102,18 @@ class Lineages:
         return cls(Source.objects.filter(case_id=case_id)
                    .values_list("pk", "reached_via_id", "protected"))
 
-    def lineage(self, source_id, via_id) -> set[int]:
-        return set(chain(source_id, self.via_map)) | set(chain(via_id, self.via_map))
+    def lineage(self, source_id, relay_ids=()) -> set[int]:
+        walked = set(chain(source_id, self.via_map))
+        for relay in relay_ids:
+            walked |= set(chain(relay, self.via_map))
+        return walked
 
-    def is_protected(self, citation) -> bool:
-        return not self.protected_ids.isdisjoint(
-            self.lineage(citation.source_id, citation.via_id))
+    def is_protected(self, citation, relay_ids=None) -> bool:
+        """`relay_ids`: the citation's relays when the caller read them (else the citation's
+        own, `Citation.relay_ids`)."""
+        if relay_ids is None:
+            relay_ids = citation.relay_ids
+        return not self.protected_ids.isdisjoint(self.lineage(citation.source_id, relay_ids))
 
     def reaching(self, source_id) -> set[int]:
         """The sources whose chain passes through `source_id` (itself included)."""
@@ -239,9 +245,11 @@ def seal_citation_addresses(citations) -> None:
             "case_id", "pk", "reached_via_id", "protected"):
         sources_of[case_id].append(row)
     lineages = {case_id: Lineages(rows) for case_id, rows in sources_of.items()}
+    relays = _relays_of(pending)
     for citation in pending:
         case_id = case_of.get(citation.source_id)
-        if case_id is not None and lineages[case_id].is_protected(citation):
+        if case_id is not None and lineages[case_id].is_protected(
+                citation, relays.get(id(citation), ())):
             citation.protected_url = citation.url or None
             citation.url = ""
         elif citation.url or citation.replaces_protected_address:
@@ -249,11 +257,37 @@ def seal_citation_addresses(citations) -> None:
         citation.replaces_protected_address = False
 
 
+def _relays_of(citations) -> dict[int, list[int]]:
+    """{id(citation): its relay ids} for citations about to be written: those given to
+    set_relays(), else those stored (one query for all of them, none when every citation
+    is new or had its relays given or prefetched)."""
+    found, unread = {}, []
+    for citation in citations:
+        if (citation.relays_given or citation.pk is None
+                or "relay_links" in getattr(citation, "_prefetched_objects_cache", {})):
+            found[id(citation)] = citation.relay_ids
+        else:
+            unread.append(citation)
+    if unread:
+        stored: dict[int, list[int]] = {}
+        for citation_id, source_id in (CitationRelay.objects
+                                       .filter(citation_id__in=[c.pk for c in unread])
+                                       .order_by("position", "pk")
+                                       .values_list("citation_id", "source_id")):
+            stored.setdefault(citation_id, []).append(source_id)
+        for citation in unread:
+            found[id(citation)] = stored.get(citation.pk, [])
+    return found
+
+
 def _reseal_citations_through(source, *, unseal: bool, user) -> None:
     lineages = Lineages.for_case(source.case_id)
     through = lineages.reaching(source.pk)
     changed, sealed = [], []
-    for citation in Citation.objects.filter(Q(source_id__in=through) | Q(via_id__in=through)):
+    citations = (Citation.objects
+                 .filter(Q(source_id__in=through) | Q(relay_links__source_id__in=through))
+                 .distinct().prefetch_related("relay_links"))
+    for citation in citations:
         if lineages.is_protected(citation):
             if citation.url:
                 citation.protected_url, citation.url = citation.url, ""
@@ -268,6 +302,20 @@ def _reseal_citations_through(source, *, unseal: bool, user) -> None:
                                  reason="Protection of a source changed: addresses moved")
     if sealed:
         scrub_citation_history(sealed)
+
+
+def reseal_citation(citation_id, *, user) -> None:
+    """After a relay row was written on its own (the back office): the citation's public
+    address moves to its sealed column when its lineage now holds a protected source."""
+    citation = (Citation.objects.filter(pk=citation_id).exclude(url="")
+                .select_related("source").first())
+    if citation is None:
+        return
+    if Lineages.for_case(citation.source.case_id).is_protected(citation):
+        citation.protected_url, citation.url = citation.url, ""
+        bulk_update_with_history([citation], ["url", "protected_url"], user=user,
+                                 reason="A protected relay was added: address moved")
+        scrub_citation_history([citation.pk])
 
 
 # History is append-only. These two are the exception, under history_maintenance(): a clear

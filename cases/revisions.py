@@ -29,6 +29,8 @@ VERSIONED_TABLES = {
     "cases_source": "case_id",
     "cases_commentrequest": "case_id",
     "cases_citation": "source_id",
+    # A relay is a source of the citation's case.
+    "cases_citationrelay": "source_id",
 }
 EVERY_CASE_TABLES = ("cases_incidenttype",)
 TRIGGER_PREFIX = "casedesk_version"
@@ -112,10 +114,10 @@ $fn$;
 """
 
 
-def _postgresql_sql() -> list[str]:
+def _postgresql_sql(tables=VERSIONED_TABLES) -> list[str]:
     sql = [_PG_GUARD, *(_pg_function(via) for via in set(VERSIONED_TABLES.values())),
            _PG_EVERY_CASE]
-    sql += [_pg_triggers(table, via) for table, via in VERSIONED_TABLES.items()]
+    sql += [_pg_triggers(table, via) for table, via in tables.items()]
     for table in EVERY_CASE_TABLES:
         sql.append(f"DROP TRIGGER IF EXISTS {TRIGGER_PREFIX}_any ON {table};"
                    f"CREATE TRIGGER {TRIGGER_PREFIX}_any AFTER UPDATE OR DELETE ON {table} "
@@ -131,13 +133,13 @@ def _sqlite_case_of(row: str, via: str) -> str:
     return f"(SELECT case_id FROM cases_source WHERE id = {row}.source_id)"  # nosec B608
 
 
-def _sqlite_sql() -> list[str]:
+def _sqlite_sql(tables=VERSIONED_TABLES) -> list[str]:
     sql = [
         "CREATE TRIGGER IF NOT EXISTS casedesk_version_guard AFTER UPDATE OF content_version "
         "ON cases_case WHEN NEW.content_version < OLD.content_version BEGIN "
         "UPDATE cases_case SET content_version = OLD.content_version WHERE id = NEW.id; END;"
     ]
-    for table, via in VERSIONED_TABLES.items():
+    for table, via in tables.items():
         cases = {"insert": _sqlite_case_of("NEW", via),
                  "update": f"{_sqlite_case_of('NEW', via)}, {_sqlite_case_of('OLD', via)}",
                  "delete": _sqlite_case_of("OLD", via)}
@@ -157,11 +159,14 @@ def _sqlite_sql() -> list[str]:
 
 
 def install_triggers(connection) -> None:
-    """Create (or refresh) the version triggers. Idempotent."""
+    """Create (or refresh) the version triggers of the tables there are (a migration before
+    a table's own installs the others'). Idempotent."""
+    present = set(connection.introspection.table_names())
+    tables = {table: via for table, via in VERSIONED_TABLES.items() if table in present}
     if connection.vendor == "postgresql":
-        statements = _postgresql_sql()
+        statements = _postgresql_sql(tables)
     elif connection.vendor == "sqlite":
-        statements = _sqlite_sql()
+        statements = _sqlite_sql(tables)
     else:  # pragma: no cover - Casedesk runs on PostgreSQL, and SQLite for development
         raise NotImplementedError(f"No content version triggers for {connection.vendor}")
     with connection.cursor() as cursor:

@@ -217,7 +217,7 @@ class GradedSource:
 @dataclass(frozen=True)
 class Support:
     """What a confirmation of a claim would rest on: the sources of its supporting citations
-    (each citation's whole lineage: source, via, and what those are reached via)."""
+    (each citation's whole lineage: source, relays, and what those are reached via)."""
 
     citations: int
     independent: bool  # two of them are independent (attribution.SupportingOrigins)
@@ -255,7 +255,8 @@ def _support(claim: Claim, citations) -> Support:
 def support_of(claim: Claim) -> Support:
     """The sources, and their grades, that confirming `claim` would rest on (for the move
     forms: they show the grades and ask for the acknowledgement when it is needed)."""
-    citations = Citation.objects.filter(claim=claim).only("source_id", "via_id", "relation")
+    citations = (Citation.objects.filter(claim=claim).only("source_id", "relation")
+                 .prefetch_related("relay_links"))
     return _support(claim, list(citations))
 
 
@@ -287,8 +288,8 @@ def _evidence_problems(claim: Claim, from_status: S, to_status: S, note: str,
                        ) -> list[ValidationError]:
     """Whether the record supports the move (notes, citations, independent sources)."""
     problems = []
-    citations = list(Citation.objects.filter(claim=claim).only("source_id", "via_id",
-                                                                "relation"))
+    citations = list(Citation.objects.filter(claim=claim).only("source_id", "relation")
+                     .prefetch_related("relay_links"))
     supporting = attribution.supporting(citations)
     if override_reason and to_status != S.CONFIRMED:
         problems.append(_refusal(_("A single-source override only applies to confirming a "

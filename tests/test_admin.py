@@ -96,7 +96,7 @@ def populate(case, prefix, *, member):
     claim = ClaimFactory(case=case, statement=f"{prefix}-claim statement", incident=incident)
     citation = CitationFactory(
         claim=claim, source=SourceFactory(case=case, name=f"{prefix}-citation-source"),
-        via=source)
+        relays=[source])
     identity = SourceIdentity.objects.create(
         source=SourceFactory(case=case, name=f"{prefix}-codename", protected=True),
         real_name=f"{prefix}-real-name", contact="Signal only")

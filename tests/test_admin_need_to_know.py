@@ -94,7 +94,7 @@ def secrets(db, make_staff):
     told.url = f"https://t.me/{CANARY}_post_edited"
     told.quote = "Ten left."
     told.save()
-    CitationFactory(claim=None, incident=incident, source=public, via=insider,
+    CitationFactory(claim=None, incident=incident, source=public, relays=[insider],
                     url=f"https://161.ru/{CANARY}_relay")
     CitationFactory(claim=claim, source=public, url="https://161.ru/ten")
     TaskFactory(case=case, title="Call back", claim=claim)

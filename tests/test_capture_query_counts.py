@@ -51,10 +51,10 @@ def _captures(citation, user, tmp_path, count, tsa):
 
 # --- the pages ---------------------------------------------------------------------------------
 
-#: The session, the user, the membership (with its case), the citation (with its source, via,
-#: claim, incident), the captures (with their requesters), their files with their evidence,
-#: the watch state of its page.
-CITATION_CAPTURES_QUERIES = 7
+#: The session, the user, the membership (with its case), the citation (with its source,
+#: claim, incident), its relays (with their sources), the captures (with their requesters),
+#: their files with their evidence, the watch state of its page.
+CITATION_CAPTURES_QUERIES = 8
 
 
 @pytest.mark.parametrize("count", [1, 5])

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 def test_case_with_citations_and_comment_requests_can_be_deleted(case):
     outlet = SourceFactory(case=case)
-    CitationFactory(claim=ClaimFactory(case=case), source=SourceFactory(case=case), via=outlet)
+    CitationFactory(claim=ClaimFactory(case=case), source=SourceFactory(case=case), relays=[outlet])
     CommentRequestFactory(case=case, party_source=outlet, party_name="")
     case.delete()
     assert not Case.objects.exists()
@@ -27,7 +27,7 @@ def test_source_still_in_use_cannot_be_deleted_on_its_own(case, role):
         CommentRequestFactory(case=case, party_source=source, party_name="")
     else:
         kwargs = {"source": source} if role == "source" else {
-            "source": SourceFactory(case=case), "via": source}
+            "source": SourceFactory(case=case), "relays": [source]}
         CitationFactory(claim=ClaimFactory(case=case), **kwargs)
     with pytest.raises(RestrictedError):
         source.delete()

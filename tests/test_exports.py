@@ -80,7 +80,7 @@ def story(case, reporter, editor):
                               involved=10, detained=6, at_large=4, description="=HYPERLINK()")
     vague = IncidentFactory(case=case, title="Search announced", occurred="2024-05~",
                             place_name="", admin_region="Rostov Oblast")
-    CitationFactory(claim=None, incident=located, source=insiders, via=outlet,
+    CitationFactory(claim=None, incident=located, source=insiders, relays=[outlet],
                     url=CANARY_URL, quote="They left at night.")
     claim = ClaimFactory(case=case, incident=located, statement="Ten soldiers deserted.",
                          figure_value=Decimal("10"), figure_unit="deserters",
@@ -242,9 +242,13 @@ def _normalised(document: dict) -> dict:
     for claim in document["claims"]:
         names[claim["ref"]] = "claim:" + claim["statement"]
 
+    def name(value):
+        if isinstance(value, list):  # a citation's relays
+            return [names.get(v, v) for v in value]
+        return names.get(value, value) if isinstance(value, str) else value
+
     def resolve(record, drop=()):
-        return {k: names.get(v, v) if isinstance(v, str) else v
-                for k, v in record.items() if k not in ("ref", *drop)}
+        return {k: name(v) for k, v in record.items() if k not in ("ref", *drop)}
 
     return {
         "incidents": sorted((resolve(r) for r in document["incidents"]), key=str),

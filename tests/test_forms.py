@@ -81,13 +81,16 @@ class _Forms(HTMLParser):
             elif kind not in ("submit", "button", "file", "reset"):
                 self._add(a["name"], a.get("value") or "")
         elif tag == "select":
-            self._select = {"name": a["name"], "value": None, "first": None}
+            # A multiple select sends each selected option, and nothing when none is.
+            self._select = {"name": a["name"], "value": None, "first": None,
+                            "multiple": "multiple" in a, "chosen": []}
         elif tag == "option" and self._select is not None:
             value = a.get("value", "")
             if self._select["first"] is None:
                 self._select["first"] = value
             if "selected" in a:
                 self._select["value"] = value
+                self._select["chosen"].append(value)
         elif tag == "textarea":
             self._textarea = {"name": a["name"], "text": ""}
 
@@ -100,7 +103,11 @@ class _Forms(HTMLParser):
             self._form = None
         elif tag == "select" and self._select is not None:
             s = self._select
-            self._add(s["name"], s["value"] if s["value"] is not None else s["first"])
+            if s["multiple"]:
+                for value in s["chosen"]:
+                    self._add(s["name"], value)
+            else:
+                self._add(s["name"], s["value"] if s["value"] is not None else s["first"])
             self._select = None
         elif tag == "textarea" and self._textarea is not None:
             text = self._textarea["text"]
@@ -436,7 +443,7 @@ def test_claim_create_with_two_citations_creates_both(client, case, reporter):
         citations__0__quote="Ten fled.", citations__0__url=" https://161.ru/text/1 ",
         citations__0__published_at="2025-05-09T14:30", citations__0__language="RU",
         citations__1__source=str(insiders.pk), citations__1__relation="confirms",
-        citations__1__via=str(outlet.pk),
+        citations__1__relays=[str(outlet.pk)],
     ))
     assert response.status_code == 302
     claim = Claim.objects.get()
@@ -450,7 +457,8 @@ def test_claim_create_with_two_citations_creates_both(client, case, reporter):
     assert (first.source, first.relation, first.quote, first.url, first.language) == (
         outlet, "reports", "Ten fled.", "https://161.ru/text/1", "ru")
     assert first.published_at == dt.datetime(2025, 5, 9, 14, 30, tzinfo=dt.UTC)
-    assert (second.source, second.relation, second.via) == (insiders, "confirms", outlet)
+    assert (second.source, second.relation, second.relay_ids) == (insiders, "confirms",
+                                                                  [outlet.pk])
     assert {first.created_by, second.created_by} == {reporter}
     assert claim.history.get().history_user == reporter
     assert {h.history_user for h in Citation.history.all()} == {reporter}
@@ -480,10 +488,10 @@ def test_claim_citation_via_itself_is_refused(client, case, reporter):
     client.force_login(reporter)
     response = open_and_submit(client, url("claim_create", case), statement="A statement.",
                                citations__0__source=str(outlet.pk),
-                               citations__0__via=str(outlet.pk))
+                               citations__0__relays=[str(outlet.pk)])
     assert response.status_code == 400
     assert "cannot be relayed through itself" in field_block(response.content.decode(),
-                                                             "citations-0-via")
+                                                             "citations-0-relays")
     assert not Claim.objects.exists()
 
 
@@ -590,7 +598,7 @@ def test_claim_edit_page_query_count_does_not_grow(client, case, reporter,
         assert client.get(url("claim_edit", case, claim.pk)).status_code == 200
     for _ in range(25):
         source = SourceFactory(case=case)
-        CitationFactory(claim=claim, source=source, via=SourceFactory(case=case))
+        CitationFactory(claim=claim, source=source, relays=[SourceFactory(case=case)])
         IncidentFactory(case=case)
     with django_assert_max_num_queries(len(baseline.captured_queries)):
         response = client.get(url("claim_edit", case, claim.pk))

@@ -22,6 +22,7 @@ from django.utils.formats import date_format
 
 from cases import crypto, identities
 from cases.enums import Role
+from cases.history import history_maintenance
 from cases.identities import HANDLER_GRANT_NOT_ALLOWED, HANDLER_SELF_GRANT, PROTECTED_ADDRESS
 from cases.models import Citation, Membership, Source, SourceIdentity
 from preferences.language import store_language
@@ -206,13 +207,21 @@ def test_migration_0010_moves_addresses_and_scrubs_history(case):
     """0010 found protected sources (and citations of a protected lineage) with their
     addresses in clear, history included, and moves them into encrypted columns."""
     migration = importlib.import_module("cases.migrations.0010_source_address_in_identity")
+    # 0010 reads a citation's one `via` (0019 made it relays): the column as it was then,
+    # added before any citation is written (rolled back with the test).
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE cases_citation ADD COLUMN via_id bigint NULL")
     public = SourceFactory(case=case, name="161.ru", url="https://161.ru/")
     insider = SourceFactory(case=case, name="Insider-8", url="https://t.me/old-insider",
                             reached_via=public)
     claim = ClaimFactory(case=case)
     own = CitationFactory(claim=claim, source=insider, url="https://t.me/old-insider/5")
-    relayed = CitationFactory(claim=claim, source=public, via=insider,
-                              url="https://t.me/old-insider/6")
+    relayed = CitationFactory(claim=claim, source=public, url="https://t.me/old-insider/6")
+    with history_maintenance(reason="test: a citation's via as it was before 0019"), \
+            connection.cursor() as cursor:
+        for table in ("cases_citation", "cases_historicalcitation"):
+            cursor.execute(f"UPDATE {table} SET via_id = %s WHERE id = %s",  # noqa: S608
+                           [insider.pk, relayed.pk])
     outlet = CitationFactory(claim=claim, source=public, url="https://161.ru/news/1")
     # As before 0010: protected, the address still in clear (the constraint is 0010's).
     _without_check(lambda: Source.objects.filter(pk=insider.pk).update(protected=True))
@@ -269,7 +278,7 @@ def cited(case):
     addresses = {"own": canary_address(), "relayed": canary_address(),
                  "public": "https://161.ru/news/desertion"}
     CitationFactory(claim=claim, source=insider, url=addresses["own"])
-    CitationFactory(claim=claim, source=outlet, via=insider, url=addresses["relayed"])
+    CitationFactory(claim=claim, source=outlet, relays=[insider], url=addresses["relayed"])
     CitationFactory(claim=claim, source=outlet, url=addresses["public"])
     return claim, addresses
 

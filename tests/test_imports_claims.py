@@ -422,7 +422,10 @@ def test_sample_claims_file_in_docs_imports_after_the_other_samples(case, report
     report = _import(case, reporter, (samples / "claims.csv").read_bytes())
 
     assert report.ok, _problems(report)
-    assert report.counts == {"claims": 4, "citations": 5}
+    assert report.counts == {"claims": 4, "citations": 6}
+    relayed = Citation.objects.get(source__name="Outlet in exile")
+    assert [link.source.name for link in relayed.relay_links.all()] == [
+        "161.ru", "Military investigators (anonymous)"]
     assert Claim.objects.filter(incident__isnull=False).count() == 2
 
 
@@ -489,4 +492,4 @@ def test_import_claims_command_imports_the_sample_file(case, reporter, settings)
     claims = Claim.objects.filter(case=case)
     assert claims.count() == 4
     assert set(claims.values_list("status", flat=True)) == {VerificationStatus.UNVERIFIED}
-    assert Citation.objects.filter(claim__case=case).count() == 5
+    assert Citation.objects.filter(claim__case=case).count() == 6

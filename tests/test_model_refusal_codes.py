@@ -80,7 +80,7 @@ def _source_cycle(case):
 
 def _citation_self_relay(case):
     citation = CitationFactory(claim=ClaimFactory(case=case), source=SourceFactory(case=case))
-    citation.via = citation.source
+    citation.set_relays([citation.source])
     return citation
 
 
@@ -112,7 +112,7 @@ def _task_other_case(case):
     (_comment_reply, {"reply_summary": ["reply_summary_missing"]}),
     (_source_self, {"reached_via": ["attribution_self"]}),
     (_source_cycle, {"reached_via": ["attribution_cycle"]}),
-    (_citation_self_relay, {"via": ["attribution_self"]}),
+    (_citation_self_relay, {"relays": ["attribution_self"]}),
     (_citation_no_target, {"claim": ["citation_target_missing"]}),
     (_citation_two_targets, {"incident": ["citation_target_ambiguous"]}),
     (_claim_figure_without_unit, {"figure_unit": ["figure_unit_missing"]}),

@@ -309,7 +309,7 @@ def test_claim_str_is_shortened(case):
 
 
 def citation(source, via=None):
-    return SimpleNamespace(source_id=source, via_id=via)
+    return SimpleNamespace(source_id=source, relay_ids=[via] if via else [])
 
 
 # 1 ← 2 ← 3 (3 is reached via 2, 2 via 1); 4 alone; 5 reached via 1; 6 ↔ 7 a cycle
@@ -378,7 +378,8 @@ def test_origins_of_nothing_is_empty():
 
 
 def supporting(source, via=None, relation=CitationRelation.REPORTS):
-    return SimpleNamespace(source_id=source, via_id=via, relation=relation)
+    return SimpleNamespace(source_id=source, relay_ids=[via] if via else [],
+                           relation=relation)
 
 
 def test_supporting_origins_count_only_the_citations_that_report_or_confirm():
@@ -447,7 +448,7 @@ def test_independence_of_stored_citations(case):
     claim = ClaimFactory(case=case)
     outlet = SourceFactory(case=case, name="161.ru")
     relayed = CitationFactory(claim=claim, source=SourceFactory(case=case, name="Investigators"),
-                              via=outlet)
+                              relays=[outlet])
     direct = CitationFactory(claim=claim, source=outlet)
     other = CitationFactory(claim=claim, source=SourceFactory(case=case, name="Prosecutor"))
     via_map = attribution.via_map_for_case(case.pk)
@@ -545,25 +546,26 @@ def test_citation_clean_refuses_source_of_another_case(case):
     assert errors_of(excinfo) == {"source": ["This record belongs to another case."]}
 
 
-def test_citation_clean_refuses_via_of_another_case(case):
+def test_citation_clean_refuses_relay_of_another_case(case):
     claim = ClaimFactory(case=case)
-    cit = CitationFactory.build(claim=claim, source=SourceFactory(case=case),
-                                via=SourceFactory(case=CaseFactory()))
+    cit = CitationFactory.build(claim=claim, source=SourceFactory(case=case))
+    cit.set_relays([SourceFactory(case=CaseFactory())])
 
     with pytest.raises(ValidationError) as excinfo:
         cit.clean()
 
-    assert "via" in errors_of(excinfo)
+    assert errors_of(excinfo) == {"relays": ["This record belongs to another case."]}
 
 
-def test_citation_clean_refuses_via_same_as_source(case):
+def test_citation_clean_refuses_relay_same_as_source(case):
     source = SourceFactory(case=case)
-    cit = CitationFactory.build(claim=ClaimFactory(case=case), source=source, via=source)
+    cit = CitationFactory.build(claim=ClaimFactory(case=case), source=source)
+    cit.set_relays([source])
 
     with pytest.raises(ValidationError) as excinfo:
         cit.clean()
 
-    assert errors_of(excinfo) == {"via": ["A source cannot be relayed through itself."]}
+    assert errors_of(excinfo) == {"relays": ["A source cannot be relayed through itself."]}
 
 
 def test_citation_clean_refuses_claim_and_incident(case):

@@ -96,7 +96,7 @@ def fill_case(case, n, *, me) -> dict[str, list]:
         claim = ClaimFactory(case=case, incident=incident, created_by=member,
                              statement=f"Deserters number {k} were detained.",
                              figure_value=Decimal(k), figure_unit="deserters")
-        CitationFactory(claim=claim, source=source, via=origin, created_by=member,
+        CitationFactory(claim=claim, source=source, relays=[origin], created_by=member,
                         quote=f"Deserters said so ({k}).")
         CitationFactory(claim=claim, source=insider, created_by=member)
         CitationFactory(claim=None, incident=incident, source=source, created_by=member)
@@ -109,7 +109,7 @@ def fill_case(case, n, *, me) -> dict[str, list]:
         workflow.transition(refuted, S.FALSE, actor=me, note="The source itself denies it.")
         if world["claims"]:
             first = world["claims"][0]
-            CitationFactory(claim=first, source=source, via=insider, created_by=member)
+            CitationFactory(claim=first, source=source, relays=[insider], created_by=member)
             workflow.propose(first, S.CONFIRMED, actor=member, note=f"Seen by member{k}.")
         evidence = EvidenceFactory(case=case, claim=claim, incident=incident, captured_by=member,
                                    created_by=member, description=f"Deserters photo {k}.")
@@ -234,13 +234,15 @@ CASE_PAGES = [
     Page("timeline", 7, lambda w: _titles("incidents")(w) + _statements(w)
          + _source_names(w)),
     # session, user, membership + case; the attribution chains, the columns, their citations
-    Page("claims_board", 6, _statements),
-    Page("claims_board", 7, _statements, params=(("status", "in_review"),)),
-    # session, user, membership + case; the claim, its citations, the chains, the moves (the
-    # role, the events seen by the four-eyes rule), the support (citations, chains, sources),
+    # and the citations' relays
+    Page("claims_board", 7, _statements),
+    Page("claims_board", 8, _statements, params=(("status", "in_review"),)),
+    # session, user, membership + case; the claim, its citations and their relays + sources,
+    # the chains with the sources' names, the moves (the role, the events seen by the
+    # four-eyes rule), the support (citations and their relays, chains, sources),
     # the events + actors, the citations' captures + requesters, their files + evidence; its
     # figure's other reports (claims, citations, relays, chains: cases/tallies.figure_check)
-    Page("claim_detail", 20, _claim_page, record="claims"),
+    Page("claim_detail", 22, _claim_page, record="claims"),
     # session, user, membership + case; names, chains, count, the page of sources
     Page("source_list", 7, _source_names),
     # session, user, membership + case; count, handler grants, the page of reveals + users
@@ -265,7 +267,8 @@ CASE_PAGES = [
     # version), and logs so
     Page("source_edit", 8, lambda w: ["Ivan Realname"], record="protected"),
     Page("claim_create", 5, lambda w: _titles("incidents")(w) + _source_names(w)),
-    Page("claim_edit", 7, lambda w: [w["claims"][0].statement] + _source_names(w),
+    # ... and the citations' relays
+    Page("claim_edit", 8, lambda w: [w["claims"][0].statement] + _source_names(w),
          record="claims"),
     Page("evidence_create", 5, lambda w: _statements(w) + _titles("incidents")(w)),
     Page("task_create", 6, lambda w: _statements(w) + _titles("incidents")(w) + _usernames(w)),
@@ -280,10 +283,10 @@ CASE_PAGES = [
     Page("import_upload", 3, lambda w: ["Import"]),
     # the downloads: session, user, membership + case, then what each export reads: the
     # incidents' (incidents + types, the sources citing them, their claims, the claims'
-    # sources); the whole case's (each kind once, the claims' events)
+    # sources); the whole case's (each kind once, the claims' events, the citations' relays)
     Page("export_case", 7, _titles("incidents"), params=(("format", "csv"),)),
     Page("export_case", 7, lambda w: ["xl/worksheets/"], params=(("format", "xlsx"),)),
-    Page("export_case", 13, lambda w: _statements(w) + _source_names(w),
+    Page("export_case", 14, lambda w: _statements(w) + _source_names(w),
          params=(("format", "json"),)),
     Page("export_case", 7, _titles("incidents"), params=(("format", "geojson"),)),
     Page("export_case", 6, lambda w: [c.statement for c in w["refuted"]],
@@ -414,14 +417,14 @@ def test_health_check_query_count_is_pinned(client, django_assert_num_queries):
 # kind → (how many of the kind each case of `many_cases` holds, queries). Each list: the token
 # and its user, the count, the page of rows with what they show. The cases' list also reads the
 # user's memberships (each case's `my_role`), once; so does the citations' (whether each
-# address is withheld).
+# address is withheld), which also reads their relays and the relays' names.
 API_LISTS = {
     "cases": (1, 4),
     "incident-types": (1, 3),
     "incidents": (1, 3),
     "sources": (3, 3),
     "claims": (2, 3),
-    "citations": (5, 4),
+    "citations": (5, 5),
     "tasks": (1, 3),
     "comment-requests": (1, 3),
     # also each record's custody entries + actors, and its capture's files + evidence

@@ -277,9 +277,9 @@ def test_claim_history_query_count_does_not_grow_with_rows(client, case, reporte
     url = _history_url(case, "claim", claim)
     client.force_login(reporter)
     client.get(url)
-    # session, user, case and membership, the claim's rows, its citations' rows, incidents,
-    # sources, users.
-    with django_assert_num_queries(7):
+    # session, user, case and membership, the claim's rows, its citations' rows, their
+    # relays' rows, incidents, sources, users.
+    with django_assert_num_queries(8):
         response = client.get(url)
     assert response.status_code == 200
 

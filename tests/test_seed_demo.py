@@ -196,7 +196,7 @@ def test_incidents_with_fuzzy_dates_places_and_counts(case):
 
 def test_five_sources_with_the_insiders_protected_behind_161ru(case):
     sources = {s.name: s for s in Source.objects.filter(case=case)}
-    assert len(sources) == 5
+    assert len(sources) == 6
     outlet, insiders = sources["161.ru"], sources[demo.S_INSIDERS]
 
     assert outlet.kind == SourceKind.OUTLET and not outlet.protected
@@ -235,7 +235,8 @@ def test_claims_with_citations_and_figures(case):
 def test_the_insiders_are_cited_via_161ru(case):
     insider_citations = Citation.objects.filter(source__name=demo.S_INSIDERS)
     assert insider_citations.count() >= 4
-    assert set(insider_citations.values_list("via__name", flat=True)) == {"161.ru"}
+    assert set(insider_citations.values_list("relay_links__source__name", flat=True)) == {
+        "161.ru"}
 
 
 def test_verification_went_through_the_workflow(case, users):

@@ -98,7 +98,7 @@ def test_claims_board_groups_by_status_and_says_whether_sources_are_independent(
     relayed = ClaimFactory(case=case, statement="They were unarmed.")
     outlet = SourceFactory(case=case, name="Outlet")
     insiders = SourceFactory(case=case, name="Insiders", reached_via=outlet, protected=True)
-    CitationFactory(claim=relayed, source=insiders, via=outlet)
+    CitationFactory(claim=relayed, source=insiders, relays=[outlet])
     CitationFactory(claim=relayed, source=outlet)
     client.force_login(reporter)
     response = client.get(url("claims_board", case))
@@ -259,7 +259,7 @@ def test_sources_show_codenames_and_attribution_chains(client, case, viewer):
                              reached_via=outlet)
     insiders_identity = "Real Name Never Shown"
     SourceIdentity.objects.create(source=insiders, real_name=insiders_identity)
-    CitationFactory(claim=ClaimFactory(case=case), source=insiders, via=outlet)
+    CitationFactory(claim=ClaimFactory(case=case), source=insiders, relays=[outlet])
     client.force_login(viewer)
     page = client.get(url("source_list", case)).content.decode()
     assert "161.ru → Investigators-R" in page

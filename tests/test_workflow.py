@@ -84,8 +84,10 @@ def claim(case, author):
 
 
 def cite(claim, relation=CitationRelation.REPORTS, *, source=None, via=None, **source_kwargs):
+    """`via`: the one source the citation came through (its relay)."""
     source = source or SourceFactory(case=claim.case, **source_kwargs)
-    return CitationFactory(claim=claim, source=source, relation=relation, via=via)
+    return CitationFactory(claim=claim, source=source, relation=relation,
+                           relays=[via] if via else [])
 
 
 @pytest.fixture

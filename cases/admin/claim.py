@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from capture.tasks import citations_saved
 
-from ..models import Citation, Claim, VerificationEvent
+from ..models import Citation, CitationRelay, Claim, VerificationEvent
+from ..models.source import MAX_RELAYS, relays_prefetch
 from .changelist import LargeTableAdminMixin
 from .need_to_know import (
     citation_address_visible_q,
@@ -48,14 +49,21 @@ class CitationInline(CaseScopedInline, admin.TabularInline):
     model = Citation
     formset = CitationInlineFormSet
     case_path = "source__case"
-    fields = ("source", "relation", "quote", "url", "published_at", "via")
-    autocomplete_fields = ("source", "via")
+    fields = ("source", "relation", "quote", "url", "published_at", "relay_names")
+    readonly_fields = ("relay_names",)
+    autocomplete_fields = ("source",)
     extra = 0
     show_change_link = True
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("source", "via")
+        return (super().get_queryset(request).select_related("source")
+                .prefetch_related(relays_prefetch()))
+
+    @admin.display(description=_("via"))
+    def relay_names(self, obj):
+        # Edited on the citation's own page (its relays inline).
+        return relay_names(obj)
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)  # a new class per call
@@ -115,26 +123,59 @@ class ClaimAdmin(LargeTableAdminMixin, CaseScopedAdmin):
         return str(obj.figure) if obj.figure else "–"
 
 
+def relay_names(citation) -> str:
+    """The citation's relays by name (a protected one's is its codename), from the
+    prefetched rows."""
+    return ", ".join(link.source.name for link in citation.relay_links.all()) or "–"
+
+
+class CitationRelayInline(CaseScopedInline, admin.TabularInline):
+    """The sources a citation came through, in order, on the citation's page. Each row is
+    saved on its own, with its history (CitationRelay.save seals the citation's address
+    when a relay is protected)."""
+
+    model = CitationRelay
+    case_path = "source__case"
+    fields = ("source", "position")
+    autocomplete_fields = ("source",)
+    extra = 0
+    max_num = MAX_RELAYS
+    verbose_name = _("relay")
+    verbose_name_plural = _("relays (the sources the statement came through)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source")
+
+
 @admin.register(Citation)
 class CitationAdmin(LargeTableAdminMixin, CaseScopedAdmin):
     case_path = "source__case"
-    list_display = ("__str__", "claim", "incident", "via", "published_at", "accessed_at")
+    list_display = ("__str__", "claim", "incident", "relay_names", "published_at",
+                    "accessed_at")
     # Two million citations: filters that read none of them (as for claims).
     list_filter = ("relation", ("source__case", VisibleCaseListFilter),
                    ("published_at", admin.DateFieldListFilter))
     search_fields = ("quote", "url", "source__name", "claim__statement", "incident__title")
     guarded_search_fields = ("url",)
-    list_select_related = ("source", "via", "claim", "incident")
+    list_select_related = ("source", "claim", "incident")
     list_per_page = 50
-    autocomplete_fields = ("claim", "incident", "source", "via")
+    autocomplete_fields = ("claim", "incident", "source")
     readonly_fields = RECORD_FIELDS
+    inlines = (CitationRelayInline,)
     fieldsets = (
-        (None, {"fields": ("claim", "incident", "source", "relation", "via"),
+        (None, {"fields": ("claim", "incident", "source", "relation"),
                 "description": _("A citation is about a claim or an incident, not both.")}),
         (_("Statement"), {"fields": ("quote", "url", "language", "published_at",
                                      "accessed_at")}),
         (_("Record"), {"fields": RECORD_FIELDS, "classes": ("collapse",)}),
     )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related(relays_prefetch())
+
+    @admin.display(description=_("via"))
+    def relay_names(self, obj):
+        return relay_names(obj)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 
 from .. import identities
 from ..access import handled_case_ids, handles_sources
+from ..models import CitationRelay
 from .versions import REVERT_OF_ATTR
 
 WITHHELD_HELP = _("Only the case's source handlers see this.")
@@ -102,7 +103,9 @@ def citation_address_visible_q(request) -> Q:
     """Citations whose address the requesting user may see. (Protected addresses are sealed
     in `protected_url`, so `url` holds public ones only; this keeps a search from reaching
     one that is not, whatever the data.)"""
-    return ((Q(source__protected=False) & (Q(via__isnull=True) | Q(via__protected=False))
+    protected_relay = CitationRelay.objects.filter(citation=OuterRef("pk"),
+                                                   source__protected=True)
+    return ((Q(source__protected=False) & ~Exists(protected_relay)
              & Q(protected_url__isnull=True))
             | Q(source__case__in=handled_case_ids(request)))
 

@@ -233,13 +233,24 @@ class ClaimForm(CaseRecordForm):
         return one_line(self.cleaned_data["figure_unit"])
 
 
+class _RelaysField(forms.ModelMultipleChoiceField):
+    """The sources a citation came through: a multiple select of the case's sources. Written
+    by Citation.save() (set_relays), never by the form's save_m2m."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Source.objects.none(), required=False, label=_("Via"),
+                         **kwargs)
+
+
 class CitationForm(CaseRecordForm):
     """One citation in a claim's formset. `source_choices` lets the formset fetch the case's
     sources once for all its forms."""
 
+    relays = _RelaysField()
+
     class Meta:
         model = Citation
-        fields = ["source", "relation", "via", "quote", "url", "published_at", "accessed_at",
+        fields = ["source", "relation", "quote", "url", "published_at", "accessed_at",
                   "language"]
         widgets = {
             "quote": forms.Textarea(attrs={"rows": 2}),
@@ -248,8 +259,8 @@ class CitationForm(CaseRecordForm):
             "accessed_at": forms.DateTimeInput(attrs={"type": "datetime-local"},
                                                format="%Y-%m-%dT%H:%M"),
         }
-        # The page explains source and via once, above the citations.
-        help_texts = {"source": "", "via": ""}
+        # The page explains source and relays once, above the citations.
+        help_texts = {"source": ""}
 
     def __init__(self, *args, source_choices=None, lineages=None, **kwargs):
         self._source_choices = source_choices
@@ -258,10 +269,13 @@ class CitationForm(CaseRecordForm):
 
     def limit_choices(self):
         sources = Source.objects.of_case(self.case).order_by("name")
-        for name in ("source", "via"):
+        for name in ("source", "relays"):
             self.fields[name].queryset = sources
             if self._source_choices is not None:
-                self.fields[name].choices = self._source_choices
+                self.fields[name].choices = (self._source_choices if name == "source"
+                                             else self._source_choices[1:])
+        if self.instance.pk is not None:
+            self.initial["relays"] = self.instance.relay_ids
         # A protected source's address is its handlers' (cases/identities.py): anyone else
         # gets no field, so saving keeps what is stored.
         handler = self.access is None or self.access.can_handle_sources
@@ -279,7 +293,7 @@ class CitationForm(CaseRecordForm):
                 "The address of a protected source's statement is for this case's source "
                 "handlers only.")))
         return Layout(
-            Row(Column("source"), Column("relation"), Column("via")),
+            Row(Column("source"), Column("relation"), Column("relays")),
             "quote",
             Row(address, Column("language", css_class="col-md-2")),
             Row(Column("published_at"), Column("accessed_at")),
@@ -295,6 +309,22 @@ class CitationForm(CaseRecordForm):
 
     def clean_url(self):
         return self.cleaned_data["url"].strip()
+
+    def clean_relays(self):
+        """The relays in the order stored, those newly chosen after them (a multiple select
+        sends its choices in the list's order, not in the order they were picked)."""
+        chosen = {source.pk: source for source in self.cleaned_data["relays"]}
+        kept = [pk for pk in (self.instance.relay_ids if self.instance.pk else ())
+                if pk in chosen]
+        return [chosen[pk] for pk in kept] + [
+            source for pk, source in chosen.items() if pk not in kept]
+
+    def clean(self):
+        cleaned = super().clean()
+        if "relays" in cleaned:
+            # Checked by the model's clean() (same case, not its own source, each once).
+            self.instance.set_relays(cleaned["relays"])
+        return cleaned
 
     def clean_language(self):
         return language_code(self.cleaned_data["language"])
@@ -322,6 +352,12 @@ class BaseCitationFormSet(BaseInlineFormSet):
         # is read here rather than later by the formset itself (it caches it): no extra query.
         self.max_num = self.absolute_max = (len(self.get_queryset())
                                             + max(self.extra, MAX_NEW_CITATIONS_PER_SAVE))
+
+    def get_queryset(self):
+        if not hasattr(self, "_queryset"):
+            # Each form shows its citation's relays: read for all of them in one query.
+            self._queryset = super().get_queryset().prefetch_related("relay_links")
+        return self._queryset
 
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "case": self.case, "access": self.access,

@@ -11,12 +11,13 @@ What the record forms allow, the import allows, and no more:
 - Claims start **unverified**: a status is decided only through the verification workflow
   (cases/workflow.py). A `status` column is read only to say, in the preview, that it is not
   imported.
-- A citation's source (and `via`) names a source **already in the case**, by name or
-  codename. An unknown name is an error, never a new source: a source carries a grade, a kind
-  and its protection, none of which a claims sheet says, and a misspelt codename of a
-  protected source must not become a new public source holding that person's words and
-  address. Sources come in first, through the source import or the source form (as the
-  source import's `reached_via` names sources of the case or of its own file).
+- A citation's source (and each of its relays in `via`, several separated by ";", in order)
+  names a source **already in the case**, by name or codename. An unknown name is an error,
+  never a new source: a source carries a grade, a kind and its protection, none of which a
+  claims sheet says, and a misspelt codename of a protected source must not become a new
+  public source holding that person's words and address. Sources come in first, through the
+  source import or the source form (as the source import's `reached_via` names sources of
+  the case or of its own file).
 - A citation's address follows cases/identities.py as in the claim form: anyone who may
   write claims may give it, and when the citation's lineage holds a protected source it is
   stored encrypted for the case's source handlers only (`Citation.objects.bulk_create` seals
@@ -43,6 +44,7 @@ from ..enums import CitationRelation, Credibility, FigureQualifier, Verification
 from ..history import bulk_create_with_history
 from ..identities import Lineages
 from ..models import Citation, Claim, Incident, Source
+from ..models.source import MAX_RELAYS, bulk_create_relays
 from ..text import one_line
 from .cells import (
     cell_text,
@@ -92,7 +94,7 @@ class _Row:
     errors: list[RowError] = field(default_factory=list)
     # Resolved against the case.
     source_id: int | None = None
-    via_id: int | None = None
+    relay_ids: list[int] = field(default_factory=list)
     protected_address: bool = False
 
     @property
@@ -119,7 +121,9 @@ class ClaimImporter(TabularImporter):
         Column("status", aliases=("verification_status",)),
         Column("source", aliases=("source_name",),
                help="A source of the case, by name or codename."),
-        Column("via", aliases=("relayed_by",)),
+        Column("via", aliases=("relays", "relayed_by"),
+               help="The sources the statement came through, in order: names or codenames "
+                    "of sources of the case, separated by “;”."),
         Column("relation"),
         Column("quote"),
         Column("url", aliases=("address", "link")),
@@ -206,7 +210,8 @@ class ClaimImporter(TabularImporter):
                                 self.credibilities, _("1 to 6")),
             "stated_status": one_line(cell_text(values.get("status"))).lower(),
             "source": cell(values, "source", parse_text, errors, max_length=200),
-            "via": cell(values, "via", parse_text, errors, max_length=200),
+            "via": cell(values, "via", parse_text, errors,
+                        max_length=(200 + 2) * MAX_RELAYS),
             "relation": cell(values, "relation", parse_choice, errors, self.relations,
                              ", ".join(CitationRelation.values)),
             "quote": cell(values, "quote", parse_text, errors, multiline=True),
@@ -296,8 +301,9 @@ class ClaimImporter(TabularImporter):
                     "incident", _("the case has no incident with the id or title “%(value)s”")
                     % {"value": text[:60]}, "unknown_incident"))
 
-    def _source(self, row: _Row, name: str) -> int | None:
-        text = row.cells[name]
+    def _source(self, row: _Row, name: str, text: str | None = None) -> int | None:
+        """The source of the case `row`'s cell `name` names (or `text`, one name of it)."""
+        text = row.cells[name] if text is None else text
         if not text:
             return None
         pk = self.source_names.get(text)
@@ -327,13 +333,32 @@ class ClaimImporter(TabularImporter):
                         "source", _("say which source of the case said it"), "required"))
                 continue
             row.source_id = self._source(row, "source")
-            row.via_id = self._source(row, "via")
-            if row.via_id is not None and row.via_id == row.source_id:
+            self._resolve_relays(row)
+            if row.source_id is not None:
+                lineage = self.lineages.lineage(row.source_id, row.relay_ids)
+                row.protected_address = not self.lineages.protected_ids.isdisjoint(lineage)
+
+    def _resolve_relays(self, row: _Row) -> None:
+        """The `via` cell: the names of the relays, in order, separated by ";"."""
+        names = [one_line(name) for name in (row.cells["via"] or "").split(";")]
+        names = [name for name in names if name]
+        if len(names) > MAX_RELAYS:
+            row.errors.append(cell_problem(
+                "via", _("names more than %(limit)d relays") % {"limit": MAX_RELAYS},
+                "relays_too_many"))
+            return
+        for name in names:
+            pk = self._source(row, "via", name)
+            if pk is None:
+                continue
+            if pk == row.source_id:
                 row.errors.append(cell_problem(
                     "via", _("a source cannot be relayed through itself"), "via_is_source"))
-            if row.source_id is not None:
-                lineage = self.lineages.lineage(row.source_id, row.via_id)
-                row.protected_address = not self.lineages.protected_ids.isdisjoint(lineage)
+            elif pk in row.relay_ids:
+                row.errors.append(cell_problem(
+                    "via", _("names a relay twice"), "relay_repeated"))
+            else:
+                row.relay_ids.append(pk)
 
     def _shown(self, row: _Row) -> dict[str, str]:
         cells = self.display_cells(row.values)
@@ -359,7 +384,7 @@ class ClaimImporter(TabularImporter):
                 "credibility": first["credibility"] or Credibility.CANNOT_BE_JUDGED,
             },
             "citations": [{
-                "source_id": row.source_id, "via_id": row.via_id,
+                "source_id": row.source_id, "relay_ids": list(row.relay_ids),
                 "relation": row.cells["relation"] or CitationRelation.REPORTS,
                 "quote": row.cells["quote"], "url": row.cells["url"],
                 "published_at": row.cells["published_at"],
@@ -379,12 +404,19 @@ class ClaimImporter(TabularImporter):
             claims = bulk_create_with_history(
                 [Claim(case=self.case, created_by=self.user, **record["claim"])
                  for record in batch], user=self.user, reason=reason)
+            given = []
+            for claim, record in zip(claims, batch, strict=True):
+                for values in record["citations"]:
+                    values = dict(values)
+                    relays = values.pop("relay_ids")
+                    citation = Citation(created_by=self.user, claim_id=claim.pk, **values)
+                    citation.set_relays(relays)
+                    given.append(citation)
             # Sealed on the way in (CitationQuerySet.bulk_create): a protected lineage's
             # address is stored encrypted, and so is its history row.
-            saved += bulk_create_with_history(
-                [Citation(created_by=self.user, claim_id=claim.pk, **citation)
-                 for claim, record in zip(claims, batch, strict=True)
-                 for citation in record["citations"]], user=self.user, reason=reason)
+            created = bulk_create_with_history(given, user=self.user, reason=reason)
+            bulk_create_relays(given, created, user=self.user, reason=reason)
+            saved += created
             if progress is not None:
                 progress(sum(record["rows"] for record in batch))
         citations_saved(saved, self.user)  # their pages captured once the import commits

@@ -7,12 +7,13 @@ from .followup import CommentRequest, Task
 from .incident import Incident, IncidentType
 from .links import CaseLink, IncidentLink
 from .reveal import IdentityReveal, RevealChannel
-from .source import Citation, Source, SourceIdentity
+from .source import Citation, CitationRelay, Source, SourceIdentity
 
 __all__ = [
     "Case",
     "CaseLink",
     "Citation",
+    "CitationRelay",
     "Claim",
     "CommentRequest",
     "CustodyEntry",

@@ -187,8 +187,25 @@ class CitationQuerySet(CaseDataQuerySet):
         return super().bulk_create(objs, *args, **kwargs)
 
 
+class CitationHistoryBase(models.Model):
+    """The historical citation's `via` column, kept after `Citation.via` gave way to relays
+    (migration 0017): history is append-only, so what it recorded stays. Rows written since
+    leave it empty and record relays in CitationRelay's history."""
+
+    via = models.ForeignKey(Source, null=True, blank=True, on_delete=models.DO_NOTHING,
+                            db_constraint=False, related_name="+", verbose_name=_("via"))
+
+    class Meta:
+        abstract = True
+
+
+#: Relays one citation may name (a bound for every writer: forms, API, imports).
+MAX_RELAYS = 10
+
+
 class Citation(AuthoredModel):
-    """A source's statement about a claim or an incident."""
+    """A source's statement about a claim or an incident, and the sources it came through
+    (its relays: CitationRelay)."""
 
     claim = models.ForeignKey("cases.Claim", null=True, blank=True, on_delete=models.CASCADE,
                               related_name="citations", verbose_name=_("claim"))
@@ -213,14 +230,12 @@ class Citation(AuthoredModel):
                                        validators=[validate_datetime_in_range],
                                        help_text=_("When we read or archived it."))
     language = models.CharField(_("language"), max_length=16, blank=True)
-    via = models.ForeignKey(
-        Source, null=True, blank=True, on_delete=models.RESTRICT, related_name="relayed_citations",
-        verbose_name=_("via"),
-        help_text=_("The source this statement reached us through, when the source did not "
-                    "say it to us directly (161.ru relaying anonymous investigators)."),
-    )
+    # The sources the statement came through (relays), in order, are CitationRelay rows
+    # (`relay_links`); give new ones with set_relays() before save().
 
-    history = HistoricalRecords()
+    # The historical table keeps its `via` column (CitationHistoryBase): history written
+    # before relays replaced it still says which source a citation came via.
+    history = HistoricalRecords(bases=[CitationHistoryBase])
     objects = CitationQuerySet.as_manager()
 
     #: As Source.replaces_protected_address: the writer showed the whole address (a
@@ -251,7 +266,21 @@ class Citation(AuthoredModel):
         from ..identities import seal_citation_addresses
 
         seal_citation_addresses([self])
-        super().save(*args, **kwargs)
+        creating = self._state.adding
+        pending = self.__dict__.get("_pending_relays")
+        if pending is not None and (
+                (creating and not pending)
+                or (not creating and self._prefetched_relay_ids()
+                    == [getattr(relay, "pk", relay) for relay in pending])):
+            pending = self._pending_relays = None  # nothing to write
+        if pending is None:
+            super().save(*args, **kwargs)
+            return
+        using = kwargs.get("using") or router.db_for_write(type(self))
+        with transaction.atomic(using=using):
+            super().save(*args, **kwargs)
+            write_relays(self, pending, created=creating)
+            self._pending_relays = None
 
     def clean(self):
         target = self.target
@@ -265,10 +294,189 @@ class Citation(AuthoredModel):
                 _("A citation is about a claim or an incident, not both."),
                 code="citation_target_ambiguous")
         case_id = target.case_id if target is not None else None
-        errors.update(same_case_errors(case_id, source=self.source if self.source_id else None,
-                                       via=self.via))
-        if self.via_id and self.via_id == self.source_id:
-            errors["via"] = ValidationError(_("A source cannot be relayed through itself."),
-                                            code="attribution_self")
+        errors.update(same_case_errors(case_id, source=self.source if self.source_id else None))
+        relay_errors = self._relay_errors(case_id)
+        if relay_errors:
+            errors["relays"] = relay_errors
         if errors:
             raise ValidationError(errors)
+
+    # --- relays -------------------------------------------------------------------------
+
+    def set_relays(self, sources) -> None:
+        """The relays this citation is to have, in order (Source records, or their ids for
+        writers that checked them already): clean() checks them, save() writes them, with a
+        history row for each relay added, moved or removed."""
+        self._pending_relays = list(sources)
+
+    @property
+    def relay_sources(self) -> list:
+        """The relays as Source records, in order (the API's `relays`): those given to
+        set_relays(), else those stored (prefetch `relay_links` with their sources)."""
+        pending = self.__dict__.get("_pending_relays")
+        if pending is not None:
+            return list(pending)
+        if self.pk is None:
+            return []
+        return [link.source for link in self.relay_links.all()]
+
+    @relay_sources.setter
+    def relay_sources(self, sources) -> None:
+        self.set_relays(sources)
+
+    def _prefetched_relay_ids(self) -> list[int] | None:
+        """The stored relays' ids when they were prefetched (None when not read)."""
+        cached = getattr(self, "_prefetched_objects_cache", {}).get("relay_links")
+        return None if cached is None else [link.source_id for link in cached]
+
+    @property
+    def relays_given(self) -> bool:
+        return self.__dict__.get("_pending_relays") is not None
+
+    @property
+    def relay_ids(self) -> list[int]:
+        """The ids of the relays, in order: those given to set_relays() and not saved yet,
+        else those stored (prefetch `relay_links` to read them without a query)."""
+        pending = self.__dict__.get("_pending_relays")
+        if pending is not None:
+            return [getattr(relay, "pk", relay) for relay in pending]
+        if self.pk is None:
+            return []
+        return [link.source_id for link in self.relay_links.all()]
+
+    def _relay_errors(self, case_id) -> list[ValidationError]:
+        pending = self.__dict__.get("_pending_relays")
+        if not pending:
+            return []
+        return relay_errors(case_id, self.source_id, pending)
+
+
+def relay_errors(case_id, source_id, relays) -> list[ValidationError]:
+    """What is wrong with `relays` (Source records or ids) for a citation of `case_id` whose
+    source is `source_id`: each refusal with its code."""
+    errors = []
+    ids = [getattr(relay, "pk", relay) for relay in relays]
+    if len(ids) > MAX_RELAYS:
+        errors.append(ValidationError(
+            _("A citation names at most %(limit)d relays."), code="relays_too_many",
+            params={"limit": MAX_RELAYS}))
+    if len(set(ids)) != len(ids):
+        errors.append(ValidationError(_("Each relay is named once."), code="relay_repeated"))
+    if source_id is not None and source_id in ids:
+        errors.append(ValidationError(_("A source cannot be relayed through itself."),
+                                      code="attribution_self"))
+    cases = {getattr(relay, "case_id", None) for relay in relays if not isinstance(relay, int)}
+    if case_id is not None and any(c is not None and c != case_id for c in cases):
+        errors.append(ValidationError(_("This record belongs to another case."),
+                                      code="other_case"))
+    return errors
+
+
+class CitationRelayQuerySet(CaseDataQuerySet):
+    case_path = "source__case"
+
+
+class CitationRelay(models.Model):
+    """One source a citation's statement came through, at its place in the citation's list of
+    relays. Written by Citation.save() (after set_relays) or by the importers in bulk, each
+    with history: never through a many-to-many manager, whose add() and set() leave none."""
+
+    citation = models.ForeignKey(Citation, on_delete=models.CASCADE, related_name="relay_links",
+                                 verbose_name=_("citation"))
+    source = models.ForeignKey(
+        # RESTRICT, as a citation's source: deleting a relay must not make the citations
+        # through it look independent (deleting the whole case still takes them all).
+        Source, on_delete=models.RESTRICT, related_name="relay_links", verbose_name=_("relay"))
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    history = HistoricalRecords()
+    objects = CitationRelayQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("relay")
+        verbose_name_plural = _("relays")
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["citation", "source"], name="citation_relay_once"),
+        ]
+
+    def __str__(self):
+        return str(self.source)
+
+    def save(self, *args, **kwargs):
+        from ..identities import reseal_citation
+
+        using = kwargs.get("using") or router.db_for_write(type(self))
+        with transaction.atomic(using=using):
+            super().save(*args, **kwargs)
+            if not getattr(self, "_written_by_citation", False):
+                # Citation.save() sealed for the relays it writes; a row written on its own
+                # may bring a protected source into the citation's lineage.
+                reseal_citation(self.citation_id, user=getattr(self, "_history_user", None))
+
+    def clean(self):
+        """For a relay row written on its own (the back office's relay inline); a citation's
+        set_relays() is checked by Citation.clean()."""
+        if not (self.citation_id and self.source_id):
+            return
+        citation = self.citation
+        errors = same_case_errors(citation.source.case_id, source=self.source)
+        if self.source_id == citation.source_id:
+            errors["source"] = ValidationError(_("A source cannot be relayed through itself."),
+                                               code="attribution_self")
+        if errors:
+            raise ValidationError(errors)
+
+
+def write_relays(citation, relays, *, created: bool = False) -> None:
+    """Make `citation`'s stored relays `relays` (Source records or ids, in order): a history
+    row for each relay added, moved or removed, by the citation's writer. `created`: the
+    citation was just inserted, so it has none yet (no query)."""
+    ids = [getattr(relay, "pk", relay) for relay in relays]
+    user = getattr(citation, "_history_user", None)
+    cached = getattr(citation, "_prefetched_objects_cache", {}).get("relay_links")
+    if created:
+        existing = {}
+    elif cached is not None:  # prefetched (the claim form's formset): no query
+        existing = {link.source_id: link for link in cached}
+    else:
+        existing = {link.source_id: link
+                    for link in CitationRelay.objects.filter(citation=citation)}
+    for source_id, link in existing.items():
+        if source_id not in ids:
+            if user is not None:
+                link._history_user = user
+            link.delete()
+    for position, source_id in enumerate(ids):
+        link = existing.get(source_id)
+        if link is None:
+            link = CitationRelay(citation=citation, source_id=source_id, position=position)
+        elif link.position == position:
+            continue
+        link.position = position
+        if user is not None:
+            link._history_user = user
+        link._written_by_citation = True
+        link.save()
+    getattr(citation, "_prefetched_objects_cache", {}).pop("relay_links", None)
+
+
+def relays_prefetch(lookup: str = "relay_links"):
+    """Prefetch a citation's relays with their sources in one query (`lookup`: the path to
+    the relays, such as "citations__relay_links")."""
+    return models.Prefetch(lookup, queryset=CitationRelay.objects.select_related("source"))
+
+
+def bulk_create_relays(given, created, *, user, reason: str = "") -> list:
+    """After `created` (the citations bulk-created from `given`, in the same order) were
+    written: the relays given to each with set_relays(), written in bulk with a history row
+    each (the importers). Returns the relay rows."""
+    from ..history import bulk_create_with_history
+
+    rows = []
+    for citation, stored in zip(given, created, strict=True):
+        pending = citation.__dict__.pop("_pending_relays", None) or ()
+        rows += [CitationRelay(citation_id=stored.pk, source_id=getattr(relay, "pk", relay),
+                               position=position)
+                 for position, relay in enumerate(pending)]
+    return bulk_create_with_history(rows, user=user, reason=reason)

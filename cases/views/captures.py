@@ -35,6 +35,7 @@ from capture.watch import attach_watch_states
 
 from ..identities import citation_address
 from ..models import Citation, Incident
+from ..models.source import relays_prefetch
 from .case_page import case_view
 
 
@@ -131,8 +132,8 @@ def attach_captures(citations, access) -> None:
 
 def _citation_for(case_page, pk) -> Citation:
     return get_object_or_404(
-        Citation.objects.of_case(case_page.case).select_related("source", "via", "claim",
-                                                                "incident"),
+        Citation.objects.of_case(case_page.case).select_related("source", "claim", "incident")
+        .prefetch_related(relays_prefetch()),
         pk=pk)
 
 
@@ -171,8 +172,8 @@ def incident_captures(request, case_page, pk):
     whatever the number of citations and captures."""
     incident = get_object_or_404(Incident.objects.of_case(case_page.case), pk=pk)
     citations = list(
-        Citation.objects.filter(incident=incident).select_related("source", "via")
-        .order_by("pk"))
+        Citation.objects.filter(incident=incident).select_related("source")
+        .prefetch_related(relays_prefetch()).order_by("pk"))
     access = case_page.access
     for citation in citations:
         citation.incident = incident

@@ -1,5 +1,7 @@
 """A claim's page, the verification moves made from it, and the editors' review queue."""
 
+from dataclasses import dataclass, replace
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -11,7 +13,8 @@ from ..access import member_case_ids
 from ..enums import Role, VerificationStatus
 from ..forms import ProposeForm, TransitionForm
 from ..identities import citation_address
-from ..models import Claim
+from ..models import Claim, Source
+from ..models.source import relays_prefetch
 from .captures import attach_captures
 from .case_page import case_view
 
@@ -30,13 +33,17 @@ def _claim_for(access, pk) -> Claim:
 
 def _render_claim(case_page, claim, *, transition_form=None, propose_form=None, status=200):
     request, access = case_page.request, case_page.access
-    citations = list(claim.citations.select_related("source", "via").order_by(
-        "published_at", "pk"))
+    citations = list(claim.citations.select_related("source").prefetch_related(
+        relays_prefetch()).order_by("published_at", "pk"))
     for citation in citations:
         citation.shown_url = citation_address(citation, handler=access.can_handle_sources)
     attach_captures(citations, access)
-    origins = attribution.supporting_origins(citations,
-                                             attribution.via_map_for_case(access.case.pk))
+    # The case's attribution chains and its sources' names, in one query.
+    rows = list(Source.objects.filter(case_id=access.case.pk).values_list(
+        "pk", "reached_via_id", "name", "protected"))
+    sources = {pk: _Node(pk, name, protected) for pk, _via, name, protected in rows}
+    via_map = {pk: via for pk, via, _name, _protected in rows}
+    origins = attribution.supporting_origins(citations, via_map)
     moves = workflow.available_moves(claim, request.user)
     if transition_form is None:
         transition_form = TransitionForm(moves=moves, support=_support_for(claim, moves))
@@ -44,12 +51,55 @@ def _render_claim(case_page, claim, *, transition_form=None, propose_form=None, 
         "claim": claim,
         "citations": citations,
         "independent_origins": origins.count,
+        "attribution": _attribution_shown(
+            attribution.explain(citations, via_map,
+                                order=lambda pk: (sources[pk].name.casefold(), pk)),
+            sources),
         "events": claim.events.select_related("actor").order_by("-created_at", "-pk"),
         "moves": moves,
         "transition_form": transition_form,
         "propose_form": propose_form or ProposeForm(prefix=PROPOSE_PREFIX),
         "can_propose": access.can_edit and not claim.is_final,
     }, status=status)
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A source as the claim's attribution drawing shows it (a protected source by its
+    codename, which is its name)."""
+
+    pk: int
+    name: str
+    protected: bool
+    origin: bool = False
+
+
+def _attribution_shown(explanation: attribution.Explanation, sources: dict) -> dict:
+    """attribution.explain()'s ids as the sources the claim page names and draws."""
+    roots = {pk for origin in explanation.origins for pk in origin.roots}
+
+    def node(pk):
+        return replace(sources[pk], origin=pk in roots)
+
+    def names(pks):
+        return ", ".join(sources[pk].name for pk in pks)
+
+    return {
+        "chains": [{"citation": chain.citation,
+                    "source": [node(pk) for pk in chain.source_strand],
+                    "relays": [[node(pk) for pk in strand] for strand in chain.relay_strands]}
+                   for chain in explanation.chains],
+        "origins": [[(sources[pk], names(via)) for pk, via in zip(origin.roots,
+                                                                   origin.roots_via,
+                                                                   strict=True)]
+                    for origin in explanation.origins],
+        "pairs": [{"first": sources[pair.first.source_id].name,
+                   "second": sources[pair.second.source_id].name,
+                   "same_source": pair.first.source_id == pair.second.source_id,
+                   "independent": pair.independent, "shared": names(pair.shared)}
+                  for pair in explanation.pairs],
+        "pairs_left_out": explanation.pairs_left_out,
+    }
 
 
 def _support_for(claim, moves):

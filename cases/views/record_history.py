@@ -1,9 +1,9 @@
 """A record's history for the case's members: every change, who made it and when, and field by
 field what it was before and after (cases/history.py reads the rows).
 
-For incidents, claims (with their citations), sources (with, for the case's source handlers,
-their identity), tasks, requests for comment and evidence. A deleted record keeps its page:
-history outlives the record.
+For incidents, claims (with their citations and the citations' relays), sources (with, for
+the case's source handlers, their identity), tasks, requests for comment and evidence. A
+deleted record keeps its page: history outlives the record.
 
 Need to know (cases/identities.py): a protected source's identity and the handlers-only address
 of a citation are shown to the case's source handlers only, and showing a handler an identity
@@ -25,13 +25,14 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.urls import reverse
 from django.utils.functional import Promise
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from ..history import history_entries, related_names, shown_fields
+from ..history import FieldChange, HistoryEntry, history_entries, related_names, shown_fields
 from ..identities import IDENTITY_FIELDS
 from ..models import (
     Citation,
+    CitationRelay,
     Claim,
     CommentRequest,
     Evidence,
@@ -107,6 +108,40 @@ def _citation_parts(claim_id, names_wanted, *, handler: bool):
             for _citation_id, group in groupby(rows, key=lambda row: row.id)]
 
 
+def _relay_rows(citation_ids, names_wanted):
+    """The history rows of the relays of these citations, oldest first (one query)."""
+    rows = list(CitationRelay.history.filter(citation_id__in=list(citation_ids))
+                .select_related("history_user").order_by("history_date", "history_id"))
+    names_wanted.append((shown_fields(CitationRelay, hidden=frozenset({"citation"})), rows))
+    return rows
+
+
+def _relay_entries(rows, names, part_of) -> list[HistoryEntry]:
+    """Each relay added to, removed from or moved within a citation, as a change of that
+    citation (`part_of`: citation id → the part's name): "via" from empty to a source, or
+    back."""
+    empty = pgettext_lazy("a field's value in a record's history", "empty")
+    label = pgettext_lazy("a citation came through these sources", "via")
+    entries, position = [], {}
+    for row in rows:
+        name = names.get((Source, row.source_id)) or gettext("a deleted source")
+        if row.history_type == "+":
+            change = FieldChange(str(label), str(empty), name)
+        elif row.history_type == "-":
+            change = FieldChange(str(label), name, str(empty))
+        else:
+            change = FieldChange(
+                gettext("place of %(source)s among the relays") % {"source": name},
+                str(position.get(row.id, 0) + 1), str(row.position + 1))
+        position[row.id] = row.position
+        user = row.history_user
+        actor = (user.get_full_name() or user.get_username() if user is not None
+                 else gettext("system"))
+        entries.append(HistoryEntry(row.history_date, actor, "~", part_of(row.citation_id),
+                                    (change,)))
+    return entries
+
+
 def _identity_rows(source_id, names_wanted):
     rows = list(SourceIdentity.history.filter(source_id=source_id)
                 .select_related("history_user").order_by("history_date", "history_id"))
@@ -149,6 +184,8 @@ def _history_page(case_page, kind: _Kind, pk: int):
     names_wanted = [(fields, rows)]
     citations = (_citation_parts(pk, names_wanted, handler=handler)
                  if kind.model is Claim else [])
+    relay_rows = (_relay_rows({rows[0].id for rows, _f, _w in citations}, names_wanted)
+                  if citations else [])
     identity_rows, identity_fields = (_identity_rows(pk, names_wanted)
                                       if kind.model is Source and handler else ([], []))
     names = related_names(names_wanted)
@@ -158,12 +195,16 @@ def _history_page(case_page, kind: _Kind, pk: int):
         entries = _entries_since_protected(rows, fields, names)
     else:
         entries = history_entries(rows, fields, names)
+    parts = {}
     for citation_rows, citation_fields, withheld in citations:
         source_name = names.get((Source, citation_rows[-1].source_id)) or gettext(
             "a deleted source")
+        parts[citation_rows[0].id] = gettext("Citation from %(source)s") % {
+            "source": source_name}
         entries += history_entries(
             citation_rows, citation_fields, names, withheld=withheld,
-            part=gettext("Citation from %(source)s") % {"source": source_name})
+            part=parts[citation_rows[0].id])
+    entries += _relay_entries(relay_rows, names, parts.get)
     identity_entries = history_entries(identity_rows, identity_fields, names,
                                        part=gettext("Identity (source handlers only)"))
     entries += identity_entries

@@ -130,7 +130,8 @@ def claims_board(request, case_page):
 
 def _board_columns(request, access) -> SafeString:
     case = access.case
-    citations = Citation.objects.only("claim_id", "source_id", "via_id", "relation")
+    citations = (Citation.objects.only("claim_id", "source_id", "relation")
+                 .prefetch_related("relay_links"))
     claims = (Claim.objects.of_case(case).select_related("proposed_by")
               .prefetch_related(Prefetch("citations", queryset=citations)))
     via_map = attribution.via_map_for_case(case.pk)
@@ -169,7 +170,7 @@ def source_list(request, case_page):
     sources = (Source.objects.of_case(case).select_related("reached_via")
                .annotate(claim_count=Count("citations__claim", distinct=True),
                          incident_count=Count("citations__incident", distinct=True),
-                         relayed_count=Count("relayed_citations", distinct=True))
+                         relayed_count=Count("relay_links", distinct=True))
                .order_by("name"))
     names = dict(Source.objects.of_case(case).values_list("pk", "name"))
     via_map = attribution.via_map_for_case(case.pk)

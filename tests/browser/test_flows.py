@@ -444,7 +444,7 @@ def test_confirming_on_two_citations_of_one_origin_is_refused_and_note_kept(
     claim = ClaimFactory(case=case, created_by=reporter,
                          statement="Ten conscripts deserted from the training ground.")
     CitationFactory(claim=claim, source=outlet, created_by=reporter)
-    CitationFactory(claim=claim, source=insiders, via=outlet, created_by=reporter,
+    CitationFactory(claim=claim, source=insiders, relays=[outlet], created_by=reporter,
                     relation=CitationRelation.CONFIRMS)
     updated_at = Claim.objects.get(pk=claim.pk).updated_at
     page = browser("editor")
