@@ -14,9 +14,11 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from cases.demo import I_DESERTION, I_MANHUNT
+from cases.enums import Role
 from cases.models import Case, IncidentType
+from cases.views import visual_timeline
 
-from ..factories import IncidentFactory
+from ..factories import PASSWORD, CaseFactory, IncidentFactory, MembershipFactory, UserFactory
 from .test_flows import watch
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -125,4 +127,37 @@ def test_visual_timeline_zooms_from_the_keyboard_in_the_readers_language(
     page.wait_for_function(
         "([selector, width]) => Math.abs(document.querySelector(selector)"
         ".getBoundingClientRect().width - width) < 2", arg=[selector, before])
+    assert not problems, "\n".join(problems)
+
+
+def test_visual_timeline_of_a_case_beyond_its_cap_loads_the_part_the_reader_moves_to(
+        open_page, t, monkeypatch):
+    # A case with more dated incidents than one answer carries (the cap made small here).
+    monkeypatch.setattr(visual_timeline, "MAX_ITEMS", 2)
+    case = CaseFactory(title="A long story")
+    MembershipFactory(case=case, user=UserFactory(username="longreader"), role=Role.VIEWER)
+    for title, occurred in [("January arrest", "2025-01-10"), ("February arrest", "2025-02-10"),
+                            ("November arrest", "2025-11-10"), ("December arrest", "2025-12-10")]:
+        IncidentFactory(case=case, title=title, occurred=occurred)
+    problems = []
+    page = open_page("longreader", PASSWORD)
+    watch(page, "longreader", problems)
+
+    page.goto(f"/cases/{case.slug}/timeline/visual/")
+    drawn = page.locator("[data-timeline-chart] .vis-item:has(a)")
+    expect(drawn).to_have_count(2)
+    expect(drawn.get_by_role("link")).to_have_text(["January arrest", "February arrest"])
+    expect(page.locator("[data-timeline-status]")).to_have_text(t.n(
+        "The chart shows the earliest %(count)s incident of this period only: zoom in or move "
+        "along the axis to see the others.",
+        "The chart shows the earliest %(count)s incidents of this period only: zoom in or move "
+        "along the axis to see the others.", 2))
+
+    # Zoom in and move to the end of the year: the script asks for that part and draws it.
+    page.locator("[data-timeline-chart]").focus()
+    for key in ["+", "+", "+"] + ["ArrowRight"] * 6:
+        page.keyboard.press(key)
+    expect(drawn.get_by_role("link")).to_have_text(["November arrest", "December arrest"])
+    expect(page.locator("[data-timeline-status]")).to_be_hidden()
+    expect(page.locator("[data-timeline-list] > li")).to_have_count(2)
     assert not problems, "\n".join(problems)
