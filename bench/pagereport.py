@@ -43,6 +43,18 @@ AFTER_A_CHANGE = ["case timeline, after a change", "claims board, after a change
 # shared with other work at the time (load 6-8 on 2 cores): compare within a line only.
 PROFILING_NOTES = """## Profiling and fixes (before → after)
 
+Session 4 (2026-12-06). **Search p95 113.5 ms in the run of 6 December 09:51 (load 1.7):
+the machine, not the code.** That run measured the same search code as the run of 25
+November (70.3 ms p95; cases/search.py unchanged between them but for comments), and every
+page was 1.4-1.5 times slower in it, the trivial view 2 times. Today's search against that
+run's, alternated on the same million-claim database: the same plans and the same shared
+buffers per query (EXPLAIN (ANALYZE, BUFFERS): claims 1,036, incidents 1,375, citations
+1,758, sources about 480), each kind's 1,000 candidates found among about 8,000 of the
+newest rows read one by one and then ranked, as designed; but about 25% more Python time per
+page, most of it the query's word forms (stems, transliterations) built 33 times per
+search: now once per distinct query (`text_search_query` cached;
+tests/test_search_cost.py).
+
 Session 3 (2026-11-25). "Before" is `make bench` on the same quiet machine at the start of
 the session (load average under 1); "after" is the table above.
 
