@@ -102,13 +102,23 @@ def walk(page, case, username, language, found):
     """Open every page as `username`; check those that are HTML pages. Returns the names
     checked and, for the others, why they were left out."""
     checked, left_out = [], {}
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url)
+            if request.resource_type in ("fetch", "xhr") else None)
     for name, path in pages_to_walk(case):
+        # Asked first with the page's cookies but outside the tab: a download, a 405 without
+        # a body or JSON is no page to open.
         response = page.request.get(path)
         content_type = response.headers.get("content-type", "")
         if response.status != 200 or not content_type.startswith("text/html"):
             left_out[name] = f"{response.status} {content_type.split(';')[0]}"
             continue
+        fetched.clear()
         page.goto(path)
+        if fetched:
+            # What the page's script draws from its JSON endpoint (the visual timeline, the
+            # map, the charts) is checked too, once the network is quiet.
+            page.wait_for_load_state("networkidle")
         _check(page, f"[{language}] {username} on {name} ({path})", found)
         checked.append(name)
     return checked, left_out
