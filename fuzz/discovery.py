@@ -104,7 +104,8 @@ def _case_objects(model, world: fixtures.World, limit: int = 4) -> list:
     return chosen[:limit]
 
 
-_PK_MODELS = {"member": "cases.membership", "commentrequest": "cases.commentrequest"}
+_PK_MODELS = {"member": "cases.membership", "commentrequest": "cases.commentrequest",
+              "timeline": "cases.incident"}  # timeline_incident: an incident's place
 
 
 def site_seeds(world: fixtures.World) -> list[str]:

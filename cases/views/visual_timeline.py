@@ -147,7 +147,9 @@ def visual_timeline(request, case_page):
         "timeline_view": "visual",
         "timeline_config": {
             "dataUrl": reverse("cases:timeline_data", args=[slug]),
-            "locale": get_language() or "en",
+            # The language alone ("en" of "en-gb"): the name of Moment's and vis-timeline's
+            # locales, which the page loads for Russian (and English is built in).
+            "locale": (get_language() or "en").split("-")[0],
         },
         "timeline_labels": {
             "loadFailed": gettext("The timeline could not be loaded. Reload the page, or use "
