@@ -171,6 +171,22 @@ def test_map_data_refuses_unreadable_filters_by_name(client, case, viewer):
     assert set(response.json()["errors"]) == {"occurred_from", "claim_status", "type"}
 
 
+def test_map_page_with_unreadable_filters_shows_their_errors_and_no_incident(client, case,
+                                                                            viewer):
+    located(case, "Four caught", GeoPrecision.TOWN)
+    client.force_login(viewer)
+    response = client.get(reverse("cases:incident_map", args=[case.slug]),
+                          {"occurred_from": "soon after 9 May"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Enter a valid date." in page
+    assert "Correct the filters above to see the map." in page
+    assert "Four caught" not in page and "data-incident-map" not in page
+    config = json.loads(page.split('id="incident-map-config" type="application/json">')[1]
+                        .split("</script>")[0])
+    assert config["dataUrl"] == ""
+
+
 def test_map_says_when_more_incidents_match_than_it_draws(client, case, viewer, monkeypatch):
     monkeypatch.setattr(maps, "MAX_FEATURES", 2)
     for day in (3, 1, 2):

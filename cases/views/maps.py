@@ -34,7 +34,10 @@ OUTLINES = {
 def incident_map(request, case_page):
     case = case_page.case
     map_filter = maps.IncidentMapFilter(request.GET or None, case=case)
-    matching = map_filter.qs
+    # Filters that cannot be read show their errors and nothing else: neither the table nor
+    # the map guesses what was meant (the data endpoint refuses them with 400).
+    filters_valid = not map_filter.is_bound or map_filter.is_valid()
+    matching = map_filter.qs if filters_valid else map_filter.queryset.none()
     counts = maps.totals(matching)
     paginator = Paginator(maps.in_map_order(maps.located(matching)), TABLE_PAGE_SIZE)
     paginator.count = counts["located"]  # counted above with the unlocated, in one query
@@ -48,11 +51,12 @@ def incident_map(request, case_page):
         "page": page,
         "rows": rows,
         "filter_query": query,
+        "filters_valid": filters_valid,
         "max_features": maps.MAX_FEATURES,
         "over_limit": counts["located"] > maps.MAX_FEATURES,
         "map_config": {
-            "dataUrl": reverse("cases:incident_map_data", args=[case.slug])
-            + (f"?{query}" if query else ""),
+            "dataUrl": (reverse("cases:incident_map_data", args=[case.slug])
+                        + (f"?{query}" if query else "")) if filters_valid else "",
             "tileUrl": settings.CASEDESK_MAP_TILE_URL,
             "tileAttribution": settings.CASEDESK_MAP_TILE_ATTRIBUTION,
             "outlines": {name: static(path) for name, path in OUTLINES.items()},

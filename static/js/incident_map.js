@@ -162,12 +162,16 @@ document.addEventListener("DOMContentLoaded", () => {
     const areas = L.featureGroup();
     const outlines = new Map(); // outline key -> {outline, features}
     const regionsByName = regions ? regionIndex(regions) : null;
+    // What the view must show, worked out before anything is drawn: the map then opens on
+    // it at once, with no zoom animation for the clusters to follow.
+    const bounds = L.latLngBounds([]);
 
     features.forEach((feature) => {
       const props = feature.properties;
       const [x, y] = feature.geometry.coordinates;
       const latlng = L.latLng(y, x);
       const popup = () => popupFor([feature]);
+      bounds.extend(props.radius ? latlng.toBounds(2 * props.radius) : latlng);
       const isArea = ["town", "district", "region", "country"].includes(props.precision);
       if (!isArea) {
         clusters.addLayer(L.marker(latlng, { title: props.title, alt: props.title })
@@ -176,7 +180,7 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       clusters.addLayer(L.marker(latlng, {
         title: props.title,
-        icon: L.divIcon({ className: "incident-map-area-centre", iconSize: L.point(16, 16) }),
+        icon: L.divIcon({ className: "incident-map-area-centre", iconSize: L.point(24, 24) }),
       }).bindPopup(popup));
       let outline = null;
       if (props.precision === "region") outline = findRegion(regionsByName, props, x, y);
@@ -193,20 +197,24 @@ document.addEventListener("DOMContentLoaded", () => {
     });
     outlines.forEach(({ outline, features: inside }) => {
       const className = outline.key ? "incident-map-region" : "incident-map-country";
-      areas.addLayer(L.geoJSON(outline, { style: { ...AREA_STYLE, className } })
-        .bindPopup(() => popupFor(inside)));
+      const shape = L.geoJSON(outline, { style: { ...AREA_STYLE, className } })
+        .bindPopup(() => popupFor(inside));
+      bounds.extend(shape.getBounds());
+      areas.addLayer(shape);
     });
 
+    if (bounds.isValid()) {
+      map.fitBounds(bounds, { padding: [24, 24], maxZoom: 11, animate: false });
+    }
     areas.addTo(map);
     clusters.addTo(map);
-    const bounds = L.latLngBounds([]);
-    if (clusters.getLayers().length) bounds.extend(clusters.getBounds());
-    if (areas.getLayers().length) bounds.extend(areas.getBounds());
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 11 });
     container.dataset.features = String(features.length);
     container.dataset.outlines = String(outlines.size);
     container.dataset.areas = String(areas.getLayers().length);
   };
+
+  // Filters that cannot be read: the page says so, and there is nothing to ask for.
+  if (!config.dataUrl) return;
 
   getJSON(config.dataUrl).then((collection) => {
     const features = collection.features;
@@ -218,8 +226,8 @@ document.addEventListener("DOMContentLoaded", () => {
     ]).then(([countries, regions]) => {
       if (!config.tileUrl && countries) {
         L.geoJSON(countries, { style: BASE_STYLE, interactive: false }).addTo(map);
-        map.attributionControl.addAttribution(escapeHtml(labels.outlines));
       }
+      if (countries || regions) map.attributionControl.addAttribution(escapeHtml(labels.outlines));
       draw(features, countries, regions);
       say(features.length ? labels.loaded : labels.empty);
       container.dataset.mapReady = "true";
