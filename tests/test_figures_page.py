@@ -144,6 +144,15 @@ def test_figure_data_gives_ranges_links_and_undated_apart(client, case, viewer, 
     assert data["moreFigures"] is False
 
 
+def test_figure_data_times_are_the_pages_wall_clock(client, case, viewer, story, settings):
+    settings.TIME_ZONE = "Europe/Moscow"  # UTC+3: 08:00 UTC is 11:00 on the page
+    client.force_login(viewer)
+    data = client.get(reverse("cases:figure_data", args=[case.slug])).json()
+    fled = next(f for f in data["figures"] if f["unit"] == "fled")
+    ten = next(p for p in fled["points"] if p["claim"] == story["ten"].pk)
+    assert ten["t"] == int(_day(9, 11).timestamp() * 1000) and ten["date"] == "9 May 2025"
+
+
 def test_figure_data_of_a_protected_source_gives_its_codename_only(client, case, viewer):
     from cases.models import SourceIdentity
 
@@ -272,3 +281,4 @@ def test_figures_page_bounded_in_figures(client, case, viewer, monkeypatch):
     page = _text(client.get(reverse("cases:figure_list", args=[case.slug])))
     assert page.count('class="h4"') == 2
     assert "Only the first 2 figures, in alphabetical order, are shown." in page
+

@@ -14,8 +14,11 @@ a fixed number of queries however large the case.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.http import JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
 
@@ -54,13 +57,22 @@ def _number(value) -> float | None:
     return None if value is None else float(value)
 
 
+def _wall_clock_ms(moment) -> int | None:
+    """The report time as the page's time zone reads it, in milliseconds as if it were UTC:
+    the chart's axis puts its days at the same midnights as the table's dates."""
+    if moment is None:
+        return None
+    wall = timezone.localtime(moment).replace(tzinfo=dt.UTC)
+    return int(wall.timestamp() * 1000)
+
+
 def _point(report, tracked, claim_prefix: str) -> dict:
     """One report for the chart (`tracked`: its figure, for the current value)."""
     span = report.span
     return {
         "claim": report.claim.pk,
         "url": f"{claim_prefix}{report.claim.pk}/",
-        "t": int(report.reported_at.timestamp() * 1000) if report.reported_at else None,
+        "t": _wall_clock_ms(report.reported_at),
         "date": reported_on(report),
         "value": _number(report.figure.value),
         "low": _number(span.low),

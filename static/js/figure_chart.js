@@ -16,7 +16,9 @@
   }
   const labels = JSON.parse(labelsNode.textContent);
   const lang = document.documentElement.lang || undefined;
-  const dateFormat = new Intl.DateTimeFormat(lang, {day: "numeric", month: "short", year: "numeric"});
+  // The points' times are the page's wall-clock times given as UTC (cases/views/figures.py):
+  // read them in UTC, and days start at the table's midnights.
+  const dateFormat = new Intl.DateTimeFormat(lang, {day: "numeric", month: "short", year: "numeric", timeZone: "UTC"});
   const numberFormat = new Intl.NumberFormat(lang);
   const DAY = 24 * 60 * 60 * 1000;
 
@@ -109,6 +111,14 @@
     return {min: Math.max(0, low - margin), max: high + margin};
   }
 
+  /* The time axis: whole days around the reports, a tick every day or every few days. */
+  function dayAxis(times) {
+    const first = Math.floor(Math.min.apply(null, times) / DAY) * DAY - DAY;
+    const last = Math.ceil(Math.max.apply(null, times) / DAY) * DAY + DAY;
+    const step = Math.max(1, Math.ceil((last - first) / DAY / 8)) * DAY;
+    return {min: first, max: first + Math.ceil((last - first) / step) * step, step: step};
+  }
+
   function draw(figure, container) {
     const points = figure.points;
     if (!points.length) {
@@ -123,6 +133,7 @@
     container.hidden = false;
     const times = points.map(function (point) { return point.t; });
     const values = extent(points);
+    const days = dayAxis(times);
     const current = points.filter(function (point) { return point.current; });
     const flagged = points.filter(function (point) {
       return !point.current && (point.contradiction || point.changed);
@@ -148,11 +159,11 @@
         scales: {
           x: {
             type: "linear",
-            min: Math.min.apply(null, times) - 2 * DAY,
-            max: Math.max.apply(null, times) + 2 * DAY,
+            min: days.min,
+            max: days.max,
             title: {display: true, text: labels.axisDate},
             ticks: {
-              maxTicksLimit: 8,
+              stepSize: days.step,
               callback: function (value) { return dateFormat.format(new Date(value)); },
             },
           },
@@ -179,11 +190,10 @@
         onHover: function (event, elements) {
           event.native.target.style.cursor = elements.length ? "pointer" : "default";
         },
-        onClick: function (event) {
-          const hit = chart.getElementsAtEventForMode(event.native, "nearest", {intersect: true}, true);
-          if (hit.length) {
-            const item = chart.data.datasets[hit[0].datasetIndex].data[hit[0].index];
-            window.location.assign(item.point.url);
+        onClick: function (event, elements) {
+          if (elements.length) {
+            const hit = elements[0];
+            window.location.assign(chart.data.datasets[hit.datasetIndex].data[hit.index].point.url);
           }
         },
       },
