@@ -49,7 +49,7 @@ def test_claim_with_its_capture_shows_thumbnail_under_csp(open_page, t, interfac
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     case = Case.objects.get()
     claim = Claim.objects.of_case(case).filter(events__isnull=False).distinct().first()
-    citation = claim.citations.filter(source__protected=False, via__isnull=True,
+    citation = claim.citations.filter(source__protected=False, relay_links__isnull=True,
                                       source__reached_via__isnull=True).first()
     # The demo cites no addresses: this citation gets one on its source's site.
     cited = f"{citation.source.url.rstrip('/')}/text/incidents/2025/05/13/training-ground/"

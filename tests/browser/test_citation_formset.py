@@ -61,7 +61,7 @@ def test_add_another_citation_adds_rows_beyond_the_blank_ones(reporter_page, cas
     page.get_by_role("button", name=t("Add"), exact=True).click()
 
     expect(success_message(page)).to_contain_text(t("Claim added."))
-    expect(page.locator("section[aria-labelledby=citations] li")).to_have_count(5)
+    expect(page.locator("section[aria-labelledby=citations] li[id^=citation-]")).to_have_count(5)
     claim = Claim.objects.get(case=case)
     assert sorted(Citation.objects.filter(claim=claim).values_list(
         "source__name", "quote", "relation", "created_by")) == sorted(

@@ -137,9 +137,9 @@ def test_reporter_adds_incident_sources_and_claim_and_proposes_a_verdict(
     page.get_by_label(t.label("place")).fill("Kadamovsky training ground")
     page.get_by_label(t.label("region")).fill("Rostov Oblast")
     page.get_by_label(t.label("country")).select_option("RU")
-    page.get_by_label(t.label("people involved")).fill("10")
-    page.get_by_label(t.label("detained")).fill("6")
-    page.get_by_label(t.label("at large")).fill("4")
+    page.get_by_label(t.label("people involved"), exact=True).fill("10")
+    page.get_by_label(t.label("detained"), exact=True).fill("6")
+    page.get_by_label(t.label("at large"), exact=True).fill("4")
     page.get_by_role("button", name=t("Add to the timeline")).click()
 
     expect(success_message(page)).to_contain_text(t(
@@ -180,7 +180,7 @@ def test_reporter_adds_incident_sources_and_claim_and_proposes_a_verdict(
     page.get_by_role("button", name=t("Add"), exact=True).click()
 
     expect(success_message(page)).to_contain_text(t("Claim added."))
-    citations = page.locator("section[aria-labelledby=citations] li")
+    citations = page.locator("section[aria-labelledby=citations] li[id^=citation-]")
     expect(citations).to_have_count(2)
     expect(citations.nth(0)).to_contain_text(t.pick(en="161.ru reports",
                                                     ru="161.ru сообщает"))
@@ -353,7 +353,7 @@ def test_viewer_sees_the_verdict_and_no_edit_controls(browser, case, reporter, e
            ).to_be_visible()
     expect(page.get_by_text(t("You can read this claim; changing it needs a reporter's or "
                               "editor's role."))).to_be_visible()
-    expect(page.locator("section[aria-labelledby=citations] li")).to_have_count(2)
+    expect(page.locator("section[aria-labelledby=citations] li[id^=citation-]")).to_have_count(2)
     expect(page.get_by_role("button", name=t("Change status"))).to_have_count(0)
     expect(page.get_by_role("button", name=t("Propose"))).to_have_count(0)
     expect(page.get_by_role("heading", name=t("Propose a verdict"))).to_have_count(0)
