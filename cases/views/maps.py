@@ -3,8 +3,9 @@ the GeoJSON it draws. What is mapped and how, the filters, and the bound: cases/
 
 The page works without JavaScript: the filter form is a GET form, and below the map a table
 lists the mapped incidents page by page with the same filters (the map's text alternative).
-The script reads its configuration (the data address with the page's filters, the tile URL
-or the vendored outlines, translated labels) from `json_script`; it holds no text of its own.
+The script reads its configuration (the data address with the page's filters, the tile URL,
+translated labels) from `json_script`, and the vendored outlines' addresses from the map's
+data- attributes (written with {% static %} in the template); it holds no text of its own.
 
 Both views are members-only through case_view (404 for anyone else) and read a fixed number
 of rows however many incidents the case holds (tests/test_incident_map.py pins the queries)."""
@@ -14,7 +15,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import JsonResponse
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext
 
@@ -23,11 +23,6 @@ from .case_page import case_view
 
 #: Rows of the table below the map, a page.
 TABLE_PAGE_SIZE = 50
-
-OUTLINES = {
-    "countries": "vendor/world-atlas-2.0.2/countries-50m.json",
-    "regions": "vendor/natural-earth-admin1/regions.topo.json",
-}
 
 
 @case_view(tab="map")
@@ -59,7 +54,6 @@ def incident_map(request, case_page):
                         + (f"?{query}" if query else "")) if filters_valid else "",
             "tileUrl": settings.CASEDESK_MAP_TILE_URL,
             "tileAttribution": settings.CASEDESK_MAP_TILE_ATTRIBUTION,
-            "outlines": {name: static(path) for name, path in OUTLINES.items()},
             "labels": {
                 "zoomIn": gettext("Zoom in"),
                 "zoomOut": gettext("Zoom out"),

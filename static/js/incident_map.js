@@ -1,8 +1,9 @@
 // The Map tab of a case (templates/cases/incident_map.html): the case's located incidents on a
 // Leaflet map, clustered with Leaflet.markercluster, from the GeoJSON of
 // cases/views/maps.py. Loaded as a file: the CSP forbids inline scripts. Its configuration
-// (the data's address with the page's filters, the tile URL or none, the outlines' files) and
-// every word it shows come from the page (json_script) and from the data itself.
+// (the data's address with the page's filters, the tile URL or none) and every word it shows
+// come from the page (json_script) and from the data itself; the vendored outlines' addresses
+// from the map's data-countries-url and data-regions-url.
 //
 // Each incident is drawn at its geo precision: a pin for a point; a circle of the radius the
 // server gives for a town or a district; for a region or a country the outline from the
@@ -221,8 +222,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const precisions = new Set(features.map((feature) => feature.properties.precision));
     const wantCountries = !config.tileUrl || precisions.has("country");
     return Promise.all([
-      wantCountries ? loadOutlines(config.outlines.countries, "countries") : null,
-      precisions.has("region") ? loadOutlines(config.outlines.regions, "regions") : null,
+      wantCountries ? loadOutlines(container.dataset.countriesUrl, "countries") : null,
+      precisions.has("region") ? loadOutlines(container.dataset.regionsUrl, "regions") : null,
     ]).then(([countries, regions]) => {
       if (!config.tileUrl && countries) {
         L.geoJSON(countries, { style: BASE_STYLE, interactive: false }).addTo(map);
