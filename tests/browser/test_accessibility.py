@@ -154,3 +154,43 @@ def test_every_page_of_the_demo_case_has_no_serious_or_critical_axe_violation(
     assert {"source_list", "claim_detail", "mfa_activate_totp"} <= set(reporter_checked)
     # Downloads and POST-only addresses are what was left out, never a page that broke.
     assert not [name for name, why in editor_left_out.items() if why.startswith("5")]
+
+
+# --- The checker itself ----------------------------------------------------------------------
+
+def test_axe_reports_serious_violations_with_rule_and_target_and_leaves_out_minor_ones(
+        chromium):
+    """A page with a contrast failure, an image without a text alternative and an unlabelled
+    field: each is found and described, and a moderate finding does not fail a page."""
+    page = chromium.new_page()
+    try:
+        page.set_content("""<!doctype html><html lang="en"><head><title>Probe</title>
+            <style>.faint { color: #999; background: #fff; }</style></head><body>
+            <main><h1>Probe</h1><p class="faint" id="faint">Hard to read</p>
+            <img id="photo" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
+            <input id="unlabelled" type="text"><h4>Skipped levels</h4></main></body></html>""")
+        violations = axe_violations(page)
+        found = {rule["id"]: rule for rule in failing(violations)}
+        assert {"color-contrast", "image-alt", "label"} <= set(found)
+        assert [node["target"] for node in found["color-contrast"]["nodes"]] == ["#faint"]
+        assert [node["target"] for node in found["image-alt"]["nodes"]] == ["#photo"]
+        assert all(rule["impact"] in ("serious", "critical") for rule in found.values())
+        lines = describe("probe page", failing(violations))
+        assert any(line.startswith("probe page: color-contrast (serious) at #faint: ")
+                   for line in lines), lines
+        # Loaded once per page: a second run reuses window.axe.
+        assert {rule["id"] for rule in axe_violations(page)} == {r["id"] for r in violations}
+    finally:
+        page.close()
+
+
+def test_only_serious_and_critical_findings_fail_a_page():
+    node = {"target": "#x", "summary": "", "html": "<p id=x>"}
+    violations = [
+        {"id": "moderate-rule", "impact": "moderate", "help": "", "nodes": [
+            {**node, "impact": "moderate"}]},
+        {"id": "mixed-rule", "impact": "critical", "help": "", "nodes": [
+            {**node, "impact": "minor"}, {**node, "target": "#y", "impact": "critical"}]},
+    ]
+    assert [(rule["id"], [n["target"] for n in rule["nodes"]])
+            for rule in failing(violations)] == [("mixed-rule", ["#y"])]
