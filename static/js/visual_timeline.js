@@ -178,10 +178,12 @@ document.addEventListener("DOMContentLoaded", () => {
       tooltip: { followMouse: true, overflowMethod: "flip" },
       ...windowOfCase(),
     });
+    // Dragged or scrolled with the mouse: once the reader stops, load what is in view.
+    let pendingLoad = null;
     timeline.on("rangechanged", (event) => {
       if (complete || !event.byUser) return;
-      clearTimeout(timeline.pendingLoad);
-      timeline.pendingLoad = setTimeout(() => load({ start: event.start, end: event.end }), 300);
+      clearTimeout(pendingLoad);
+      pendingLoad = setTimeout(() => load({ start: event.start, end: event.end }), 300);
     });
   };
 
