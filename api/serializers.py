@@ -346,6 +346,67 @@ class ClaimSerializer(RecordSerializer):
         read_only_fields = ["status", "proposed_verdict"]
 
 
+class _OriginSerializer(serializers.Serializer):
+    sources = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="The sources this origin comes down to: those of its chains that no other "
+                  "source of them is reached via.")
+    via = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text="For each of `sources`, the sources it is reached via, in order.")
+    citations = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="The supporting citations that go back to this origin.")
+
+
+class _PairSerializer(serializers.Serializer):
+    citations = serializers.ListField(child=serializers.IntegerField(), min_length=2,
+                                      max_length=2)
+    independent = serializers.BooleanField(
+        help_text="Whether the two citations' chains share no source.")
+    shared_sources = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="The sources both chains pass through (none when independent).")
+
+
+class AttributionSerializer(serializers.Serializer):
+    """Why a claim's supporting citations are, or are not, independent
+    (cases.attribution.explain): the claim page's words, as ids."""
+
+    independent_origins = _OriginSerializer(many=True)
+    pairs = _PairSerializer(many=True)
+    pairs_left_out = serializers.IntegerField(
+        help_text="Pairs of supporting citations not listed (beyond the first 45).")
+
+
+class ClaimDetailSerializer(ClaimSerializer):
+    """A claim as read on its own: with where its supporting citations come from."""
+
+    attribution = serializers.SerializerMethodField()
+
+    class Meta(ClaimSerializer.Meta):
+        fields = [*ClaimSerializer.Meta.fields, "attribution"]
+
+    @extend_schema_field(AttributionSerializer)
+    def get_attribution(self, claim) -> dict:
+        from cases import attribution
+
+        citations = list(claim.citations.only("pk", "source_id", "relation")
+                         .prefetch_related("relay_links").order_by("published_at", "pk"))
+        explained = attribution.explain(citations,
+                                        attribution.via_map_for_case(claim.case_id))
+        return {
+            "independent_origins": [
+                {"sources": list(origin.roots), "via": [list(v) for v in origin.roots_via],
+                 "citations": [c.pk for c in origin.citations]}
+                for origin in explained.origins],
+            "pairs": [{"citations": [pair.first.pk, pair.second.pk],
+                       "independent": pair.independent, "shared_sources": list(pair.shared)}
+                      for pair in explained.pairs],
+            "pairs_left_out": explained.pairs_left_out,
+        }
+
+
 def fields_of(form_class) -> dict[str, serializers.Field]:
     """DRF fields for the fields of one of the move inputs (cases.forms.verification): the
     same choices, limits and help, so the API takes exactly what the page and the admin take

@@ -270,7 +270,9 @@ class ClaimViewSet(CaseRecordViewSet):
 
     def get_serializer_class(self):
         return {"transition": s.TransitionSerializer, "propose": s.ProposeSerializer,
-                "events": s.VerificationEventSerializer}.get(self.action, s.ClaimSerializer)
+                "events": s.VerificationEventSerializer,
+                # Read on its own, a claim also says where its support comes from.
+                "retrieve": s.ClaimDetailSerializer}.get(self.action, s.ClaimSerializer)
 
     def _workflow_move(self, request, move):
         # Any member may ask; the workflow alone decides (a viewer is refused by it, with its

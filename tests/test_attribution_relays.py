@@ -26,6 +26,7 @@ from .factories import (
     ClaimFactory,
     MembershipFactory,
     SourceFactory,
+    UserFactory,
 )
 from .test_api import token_client, version
 from .test_forms import fill, read_form
@@ -417,6 +418,31 @@ def test_api_refuses_a_relay_of_another_case(case, story, reporter):
     assert response.json() == {"relays": ["This record belongs to another case."]}
 
 
+def test_api_claim_detail_says_why_its_citations_are_or_are_not_independent(
+        case, drawn_claim, story, reporter, outsider):
+    address = f"{API}/claims/{drawn_claim.pk}/"
+    assert token_client(outsider).get(address).status_code == 404
+
+    body = token_client(reporter).get(address).json()
+
+    outlet, exile, fontanka = drawn_claim.citations.order_by("published_at", "pk")
+    assert body["attribution"]["independent_origins"] == [
+        {"sources": [story.insiders.pk, story.donday.pk, story.exile.pk],  # by id
+         "via": [[story.outlet.pk], [], []], "citations": [outlet.pk, exile.pk]},
+        {"sources": [story.fontanka.pk], "via": [[]], "citations": [fontanka.pk]},
+    ]
+    assert body["attribution"]["pairs"] == [
+        {"citations": [outlet.pk, exile.pk], "independent": False,
+         "shared_sources": [story.outlet.pk]},
+        {"citations": [outlet.pk, fontanka.pk], "independent": True, "shared_sources": []},
+        {"citations": [exile.pk, fontanka.pk], "independent": True, "shared_sources": []},
+    ]
+    assert body["attribution"]["pairs_left_out"] == 0
+    # A list does not carry it.
+    assert "attribution" not in token_client(reporter).get(f"{API}/claims/").json()[
+        "results"][0]
+
+
 # --- export and import -------------------------------------------------------------------------
 
 def test_case_json_round_trip_keeps_relays_in_order(case, story, editor):
@@ -477,3 +503,65 @@ def test_claims_import_refuses_a_relay_named_twice(case, story, reporter):
     assert [error.code for row in report.error_rows for error in row.errors] == [
         "relay_repeated"]
     assert not Citation.objects.exists()
+
+
+# --- the back office: a citation's relays inline -----------------------------------------------
+
+@pytest.fixture
+def staff_editor(case, make_member, make_staff):
+    return make_staff(make_member(Role.EDITOR, username="desk-editor"))
+
+
+def _admin_page(client, citation):
+    return client.get(reverse("admin:cases_citation_change", args=[citation.pk]))
+
+
+def _with_relay_row(page, citation, source) -> dict:
+    """The citation's admin form as the page would post it with one relay row added (the
+    empty row's fields, its version token included, as index 0)."""
+    data = read_form(page)
+    for key in [k for k in data if k.startswith("relay_links-__prefix__-")]:
+        data[key.replace("__prefix__", "0")] = data.pop(key)
+    data.update({"relay_links-TOTAL_FORMS": ["1"], "relay_links-0-source": [str(source.pk)],
+                 "relay_links-0-position": ["0"], "relay_links-0-citation": [str(citation.pk)]})
+    return data
+
+
+def test_admin_citation_page_adds_a_relay_with_history(client, case, story, staff_editor):
+    citation = CitationFactory(claim=ClaimFactory(case=case), source=story.exile,
+                               url="https://meduza.example/5")
+    client.force_login(staff_editor)
+    page = _admin_page(client, citation)
+    assert page.status_code == 200
+    data = _with_relay_row(page, citation, story.insiders)
+
+    response = client.post(reverse("admin:cases_citation_change", args=[citation.pk]), data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert citation.relay_ids == [story.insiders.pk]
+    row = CitationRelay.history.get(citation_id=citation.pk)
+    assert (row.history_type, row.history_user) == ("+", staff_editor)
+    citation.refresh_from_db()  # the relay is protected: the address is sealed
+    assert (citation.url, citation.protected_url) == ("", "https://meduza.example/5")
+
+
+def test_admin_citation_page_refuses_the_citations_own_source_as_relay(client, case, story,
+                                                                      staff_editor):
+    citation = CitationFactory(claim=ClaimFactory(case=case), source=story.exile)
+    client.force_login(staff_editor)
+    data = _with_relay_row(_admin_page(client, citation), citation, story.exile)
+
+    response = client.post(reverse("admin:cases_citation_change", args=[citation.pk]), data)
+
+    assert response.status_code == 200
+    assert "A source cannot be relayed through itself." in response.content.decode()
+    assert not CitationRelay.objects.exists()
+
+
+def test_admin_citation_page_is_not_found_for_a_non_member(client, case, story, make_staff):
+    citation = CitationFactory(claim=ClaimFactory(case=case), source=story.exile,
+                               relays=[story.donday])
+    client.force_login(make_staff(UserFactory(username="other-desk")))
+    response = _admin_page(client, citation)
+    assert response.status_code in (302, 403, 404)
+    assert "DonDay" not in response.content.decode()
