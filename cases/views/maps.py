@@ -63,6 +63,7 @@ def incident_map(request, case_page):
                 "loadFailed": gettext("The map could not be loaded. Reload the page; the table "
                                       "below lists the same incidents."),
                 "empty": gettext("No located incident matches these filters."),
+                "more": gettext("More incidents here: the table below lists them all."),
                 "loaded": gettext("Map loaded."),
             },
         },

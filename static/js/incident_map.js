@@ -48,10 +48,33 @@ document.addEventListener("DOMContentLoaded", () => {
     return response.json();
   });
 
+  // world-atlas stitches a ring that crosses the antimeridian (Russia's Chukotka, Fiji) into
+  // one, from 179° to -179°, for spherical renderers; Leaflet's flat map would draw it right
+  // across the world. Such a ring continues east past 180° instead. A ring that circles the
+  // pole (Antarctica) spans the whole world either way and is left as it is.
+  const unwrapRing = (ring) => {
+    const xs = ring.map(([x]) => x);
+    const span = Math.max(...xs) - Math.min(...xs);
+    if (span <= 180) return ring;
+    const shifted = ring.map(([x, y]) => [x < 0 ? x + 360 : x, y]);
+    const shiftedXs = shifted.map(([x]) => x);
+    return Math.max(...shiftedXs) - Math.min(...shiftedXs) < span ? shifted : ring;
+  };
+  const unwrap = (feature) => {
+    const geometry = feature.geometry;
+    if (geometry && geometry.type === "Polygon") {
+      geometry.coordinates = geometry.coordinates.map(unwrapRing);
+    } else if (geometry && geometry.type === "MultiPolygon") {
+      geometry.coordinates = geometry.coordinates.map((polygon) => polygon.map(unwrapRing));
+    }
+    return feature;
+  };
+
   // A vendored TopoJSON file as GeoJSON features; null when it cannot be had (the map then
   // draws circles instead of outlines).
   const loadOutlines = (url, objectName) => getJSON(url)
-    .then((topology) => topojson.feature(topology, topology.objects[objectName]).features)
+    .then((topology) => topojson.feature(topology, topology.objects[objectName]).features
+      .map(unwrap))
     .catch(() => null);
 
   // --- finding an incident's region or country ------------------------------------------
@@ -77,12 +100,15 @@ document.addEventListener("DOMContentLoaded", () => {
     const geometry = outline.geometry;
     if (!geometry) return false;
     if (!outline.bbox) outline.bbox = L.geoJSON(outline).getBounds();
-    if (!outline.bbox.contains([y, x])) return false;
-    if (geometry.type === "Polygon") return inPolygon(x, y, geometry.coordinates);
-    if (geometry.type === "MultiPolygon") {
-      return geometry.coordinates.some((polygon) => inPolygon(x, y, polygon));
-    }
-    return false;
+    // An unwrapped outline may lie east of 180°: the point is looked for there too.
+    return [x, x + 360].some((lon) => {
+      if (!outline.bbox.contains([y, lon])) return false;
+      if (geometry.type === "Polygon") return inPolygon(lon, y, geometry.coordinates);
+      if (geometry.type === "MultiPolygon") {
+        return geometry.coordinates.some((polygon) => inPolygon(lon, y, polygon));
+      }
+      return false;
+    });
   };
 
   const regionIndex = (regions) => {
@@ -116,11 +142,15 @@ document.addEventListener("DOMContentLoaded", () => {
   const AREA_STYLE = { color: "#0d6efd", weight: 2, fillColor: "#0d6efd", fillOpacity: 0.12 };
   const BASE_STYLE = { color: "#8a9099", weight: 0.6, fillColor: "#f6f4ee", fillOpacity: 1 };
 
+  // A region's outline may stand for hundreds of incidents: its popup names the first few
+  // and sends the reader to the table for the rest.
+  const POPUP_MAX = 20;
+
   const popupFor = (features) => {
     const box = document.createElement("div");
     box.className = "incident-map-popup";
     const list = document.createElement("ul");
-    features.forEach((feature) => {
+    features.slice(0, POPUP_MAX).forEach((feature) => {
       const props = feature.properties;
       const item = document.createElement("li");
       const title = document.createElement("strong");
@@ -143,6 +173,12 @@ document.addEventListener("DOMContentLoaded", () => {
       list.append(item);
     });
     box.append(list);
+    if (features.length > POPUP_MAX) {
+      const more = document.createElement("p");
+      more.className = "mt-2 mb-0";
+      more.textContent = labels.more;
+      box.append(more);
+    }
     return box;
   };
 
@@ -166,6 +202,7 @@ document.addEventListener("DOMContentLoaded", () => {
     // What the view must show, worked out before anything is drawn: the map then opens on
     // it at once, with no zoom animation for the clusters to follow.
     const bounds = L.latLngBounds([]);
+    const pins = [];
 
     features.forEach((feature) => {
       const props = feature.properties;
@@ -175,11 +212,10 @@ document.addEventListener("DOMContentLoaded", () => {
       bounds.extend(props.radius ? latlng.toBounds(2 * props.radius) : latlng);
       const isArea = ["town", "district", "region", "country"].includes(props.precision);
       if (!isArea) {
-        clusters.addLayer(L.marker(latlng, { title: props.title, alt: props.title })
-          .bindPopup(popup));
+        pins.push(L.marker(latlng, { title: props.title, alt: props.title }).bindPopup(popup));
         return;
       }
-      clusters.addLayer(L.marker(latlng, {
+      pins.push(L.marker(latlng, {
         title: props.title,
         icon: L.divIcon({ className: "incident-map-area-centre", iconSize: L.point(24, 24) }),
       }).bindPopup(popup));
@@ -209,6 +245,7 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     areas.addTo(map);
     clusters.addTo(map);
+    clusters.addLayers(pins); // in one pass: thousands of pins cluster in a moment
     container.dataset.features = String(features.length);
     container.dataset.outlines = String(outlines.size);
     container.dataset.areas = String(areas.getLayers().length);
