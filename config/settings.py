@@ -320,6 +320,8 @@ SPECTACULAR_SETTINGS = {
         "CaseStatusEnum": "cases.enums.CaseStatus",
         "VerificationStatusEnum": "cases.enums.VerificationStatus",
         "RoleEnum": "cases.enums.Role",
+        # A claim's figure and each of an incident's counts take the same qualifiers.
+        "FigureQualifierEnum": "cases.enums.FigureQualifier",
     },
 }
 

@@ -193,15 +193,22 @@ def test_case_overview_shows_members_figures_and_counts(client, case, make_membe
                              figure_qualifier=FigureQualifier.AT_LEAST)
         CitationFactory(claim=claim, source=source,
                         published_at=timezone.now() - dt.timedelta(days=published))
-    IncidentFactory(case=case, title="Desertion", involved=10)
-    IncidentFactory(case=case, title="First catch", detained=6)
-    IncidentFactory(case=case, title="Manhunt", at_large=4)
+    for title, counts in (("Desertion", {"involved": 10}), ("First catch", {"detained": 6}),
+                          ("Manhunt", {"at_large": 4})):
+        IncidentFactory(case=case, title=title, count_group="Rostov desertion", **counts)
+    IncidentFactory(case=case, title="Elsewhere", involved=1, detained=1)  # not added up
     client.force_login(user)
-    page = client.get(reverse("cases:case_overview", args=[case.slug])).content.decode()
+    page = " ".join(client.get(reverse("cases:case_overview", args=[case.slug]))
+                    .content.decode().split())
+    # the current value (the latest of two consistent reports) and why; the series is on the
+    # Figures tab
     assert "at least 49,000 arrest warrants" in page
-    assert "at least 40,000 arrest warrants" in page  # the earlier figure
-    assert "IStories" in page
-    assert "10 involved = 6 detained" in page and "adds up" in page
+    assert "at least 40,000 arrest warrants" not in page
+    assert "reported" in page and "by IStories (F)" in page and "2 reports" in page
+    assert ("<strong>Rostov desertion</strong> <span class=\"small text-body-secondary\">(3 "
+            "incidents)</span>: 10 involved · 6 detained · 4 at large") in page
+    assert "<strong>Elsewhere</strong>: 1 involved · 1 detained" in page
+    assert page.count("adds up") == 2
     assert user.username in page
     assert f"You are {role.label.lower()}" in page
 
