@@ -179,11 +179,9 @@ document.addEventListener("DOMContentLoaded", () => {
       ...windowOfCase(),
     });
     // Dragged or scrolled with the mouse: once the reader stops, load what is in view.
-    let pendingLoad = null;
     timeline.on("rangechanged", (event) => {
-      if (complete || !event.byUser) return;
-      clearTimeout(pendingLoad);
-      pendingLoad = setTimeout(() => load({ start: event.start, end: event.end }), 300);
+      if (!event.byUser) return;
+      loadSoon({ start: event.start, end: event.end });
     });
   };
 
@@ -193,22 +191,32 @@ document.addEventListener("DOMContentLoaded", () => {
     })
     .catch(() => say(labels.loadFailed));
 
+  // Once the reader stops moving (keys, buttons, mouse), ask for what is in view, when the
+  // case is larger than one answer.
+  let pendingLoad = null;
+  const loadSoon = (window_) => {
+    if (complete) return;
+    clearTimeout(pendingLoad);
+    pendingLoad = setTimeout(() => load(window_), 300);
+  };
+  // Keys and buttons move at once (no animation), so that presses in a row add up.
+  const NOW = { animation: false };
   const move = (fraction) => {
     const { start, end } = timeline.getWindow();
     const shift = (end - start) * fraction;
-    timeline.setWindow(start.getTime() + shift, end.getTime() + shift);
-    if (!complete) load({ start: new Date(start.getTime() + shift), end: new Date(end.getTime() + shift) });
+    timeline.setWindow(start.getTime() + shift, end.getTime() + shift, NOW);
+    loadSoon(timeline.getWindow());
   };
   const zoom = (inwards) => {
-    if (inwards) timeline.zoomIn(0.5);
-    else timeline.zoomOut(0.5);
-    if (!complete) setTimeout(() => load(timeline.getWindow()), 400);
+    if (inwards) timeline.zoomIn(0.5, NOW);
+    else timeline.zoomOut(0.5, NOW);
+    loadSoon(timeline.getWindow());
   };
   // The whole case, as first shown (every placed incident, when all are loaded).
   const fit = () => {
     const whole = windowOfCase();
-    timeline.setWindow(whole.start, whole.end);
-    if (!complete) load(whole);
+    timeline.setWindow(whole.start, whole.end, NOW);
+    loadSoon(whole);
   };
 
   page.querySelectorAll("[data-timeline-action]").forEach((button) => {
