@@ -11,6 +11,11 @@ What the story does not say, the demo does not say either: the report gives no y
 desertion is `XXXX-05-09`; no publication dates or article addresses are invented (finding
 and archiving the 161.ru original is one of the open tasks). The dates of our own newsroom's
 work (when we read the reports, when we asked the ministry) are fixed demo dates.
+
+Two outlets and their reports are not in the story and say so in their names and text
+("demo illustration"): they show the Figures tab a report consistent with 161.ru's ten ("at
+least ten") and one that contradicts it ("twelve", graded E), with publication days of their
+own so that the chart has points.
 """
 
 from __future__ import annotations
@@ -194,6 +199,30 @@ SOURCES = [
     ),
 ]
 
+# Two outlets the story does not have, marked as illustrations wherever they appear: they
+# show what the Figures tab does with reports that agree ("at least ten") and with one that
+# cannot be true with the others ("twelve", from an outlet graded E). Their publication days
+# are part of the illustration (the story gives none), so the chart has points to draw.
+S_AGGREGATOR = "Regional news aggregator (demo illustration)"
+S_CHANNEL = "Anonymous Telegram channel (demo illustration)"
+SOURCES += [
+    dict(
+        name=S_AGGREGATOR, kind=SourceKind.OUTLET, language="ru", country="RU",
+        reliability=Reliability.D,
+        reliability_note=(
+            "Not part of the story: a demo illustration of a second outlet whose figure agrees "
+            "with 161.ru's ('at least ten')."
+        ),
+    ),
+    dict(
+        name=S_CHANNEL, kind=SourceKind.SOCIAL_ACCOUNT, language="ru", reliability=Reliability.E,
+        reliability_note=(
+            "Not part of the story: a demo illustration of a poorly graded source whose "
+            "figure ('twelve') cannot be true together with 161.ru's."
+        ),
+    ),
+]
+
 # A clearly fictional placeholder: the real insiders are unknown to us, and a demo must
 # never hold a real person's name.
 INSIDER_IDENTITY = dict(
@@ -220,6 +249,11 @@ I_MANHUNT = "Manhunt for the four still at large"
 # not give.
 ROSTOV_OBLAST_MIDDLE = dict(latitude=Decimal("47.750000"), longitude=Decimal("41.000000"))
 
+# The four incidents of the desertion are one event: the case overview adds up their people
+# counts on one line (10 involved = 6 detained + 4 at large), as a count group.
+ROSTOV_GROUP = dict(count_group="Rostov training-ground desertion")
+I_WARRANTS = "Arrest warrants for desertion across Russia since the full-scale invasion"
+
 INCIDENTS = [
     dict(
         title=I_DESERTION, type="desertion", occurred="XXXX-05-09",
@@ -232,6 +266,7 @@ INCIDENTS = [
         admin_region="Rostov Oblast", country="RU", geo_precision=GeoPrecision.REGION,
         **ROSTOV_OBLAST_MIDDLE,
         involved=10,
+        **ROSTOV_GROUP,
     ),
     dict(
         title=I_FIRST_CATCH, type="arrest", occurred="XXXX-05",
@@ -241,6 +276,7 @@ INCIDENTS = [
         ),
         place_name="Not reported", admin_region="Rostov Oblast", country="RU",
         geo_precision=GeoPrecision.REGION, involved=4, detained=4,
+        **ROSTOV_GROUP,
     ),
     dict(
         title=I_BORDER_ARRESTS, type="arrest", occurred="XXXX-05",
@@ -254,6 +290,7 @@ INCIDENTS = [
         admin_region="Rostov Oblast", country="RU", geo_precision=GeoPrecision.REGION,
         **ROSTOV_OBLAST_MIDDLE,
         involved=2, detained=2,
+        **ROSTOV_GROUP,
     ),
     dict(
         title=I_MANHUNT, type="manhunt", occurred="XXXX-05",
@@ -265,8 +302,23 @@ INCIDENTS = [
         admin_region="Rostov Oblast", country="RU", geo_precision=GeoPrecision.REGION,
         **ROSTOV_OBLAST_MIDDLE,
         involved=4, at_large=4,
+        **ROSTOV_GROUP,
     ),
 ]
+
+# Context, not part of the case's tally: IStories' nationwide count, "at least" as reported,
+# left out of the case's people counts. Its date is the start of the period the count covers
+# (the report does not say when the count was made); it has no place on the map.
+INCIDENTS.append(dict(
+    title=I_WARRANTS, type="arrest", occurred="2022-02-24",
+    description=(
+        "IStories' count of arrest warrants for soldiers suspected of desertion, from the start "
+        "of the full-scale invasion to the time of its report. Context for the story: these "
+        "people are not part of the Rostov tally."
+    ),
+    country="RU", involved=49000, involved_qualifier=FigureQualifier.AT_LEAST,
+    in_case_counts=False,
+))
 
 # (the incident that follows up, the incident it follows up, a note): what the desk would link.
 INCIDENT_LINKS = [
@@ -285,6 +337,8 @@ INCIDENT_CITATIONS = [
     (I_FIRST_CATCH, S_INSIDERS, S_161, CitationRelation.REPORTS, ""),
     (I_BORDER_ARRESTS, S_INSIDERS, S_161, CitationRelation.REPORTS, ""),
     (I_MANHUNT, S_INSIDERS, S_161, CitationRelation.REPORTS, ""),
+    (I_WARRANTS, S_ISTORIES, None, CitationRelation.REPORTS,
+     "Our summary of IStories' own count of desertion warrants."),
 ]
 
 
@@ -299,6 +353,8 @@ class Cite:
     relation: CitationRelation = CitationRelation.REPORTS
     quote: str = ""
     language: str = "ru"
+    #: Only the demo's illustrations carry one: the story gives no publication date.
+    published_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -436,6 +492,27 @@ CLAIMS = [
                  "training ground it shows or when. Illustration only: never use it as "
                  "evidence of the desertion."),
         ],
+    ),
+]
+
+
+# The Figures tab's illustrations (see S_AGGREGATOR, S_CHANNEL): reports of the same figure,
+# "deserters", one consistent with 161.ru's ten and one that contradicts it.
+CLAIMS += [
+    DemoClaim(
+        "Demo illustration, not in the report: a regional news aggregator writes that at least "
+        "ten recruits fled the training ground.",
+        I_DESERTION, Credibility.POSSIBLY_TRUE,
+        [Cite(S_AGGREGATOR, quote="Demo illustration: “at least ten”.",
+              published_at=_at(5, 10, 8, 0))],
+        figure=("10", FigureQualifier.AT_LEAST, "deserters"),
+    ),
+    DemoClaim(
+        "Demo illustration, not in the report: an anonymous Telegram channel writes that "
+        "twelve recruits fled.",
+        I_DESERTION, Credibility.DOUBTFUL,
+        [Cite(S_CHANNEL, quote="Demo illustration: “twelve”.", published_at=_at(5, 10, 21, 0))],
+        figure=("12", FigureQualifier.EXACTLY, "deserters"),
     ),
 ]
 
@@ -648,7 +725,8 @@ def _cite(result: SeedResult, target: dict, sources: dict, cite: Cite, author) -
             result.count(False)
             return citation
     citation = Citation(**lookup, quote=cite.quote, accessed_at=_at(5, 13, 16, 0),
-                        language=cite.language, created_by=author)
+                        language=cite.language, published_at=cite.published_at,
+                        created_by=author)
     citation.set_relays(relays)
     citation.full_clean()
     citation._history_user = author

@@ -282,3 +282,30 @@ def test_figures_page_bounded_in_figures(client, case, viewer, monkeypatch):
     assert page.count('class="h4"') == 2
     assert "Only the first 2 figures, in alphabetical order, are shown." in page
 
+
+def test_demo_case_shows_group_exclusion_consistent_pair_and_contradiction(client):
+    from cases import demo
+    from cases.models import Case
+
+    users = demo.seed("demo-password").users
+    case = Case.objects.get(slug=demo.CASE_SLUG)
+    client.force_login(users["reporter"])
+
+    overview = _text(client.get(reverse("cases:case_overview", args=[case.slug])))
+    assert ("<strong>Rostov training-ground desertion</strong> <span class=\"small "
+            "text-body-secondary\">(4 incidents)</span>: 10 involved · 6 detained · 4 at "
+            "large") in overview
+    assert "adds up" in overview and "unaccounted" not in overview
+    assert "1 incident is left out of the case's people counts." in overview
+    assert "1 contradiction" in overview
+    assert "poorly graded: 12 deserters (E4)" in overview
+
+    figures = _text(client.get(reverse("cases:figure_list", args=[case.slug])))
+    assert "In review; undated, from 161.ru (C)." in figures
+    assert ("Warning: “12 deserters” comes from a poorly graded report (E4) and disagrees "
+            "with a better-graded one.") in figures
+    data = client.get(reverse("cases:figure_data", args=[case.slug])).json()
+    deserters = next(f for f in data["figures"] if f["unit"] == "deserters")
+    assert [p["label"] for p in deserters["points"]] == ["at least 10 deserters",
+                                                          "12 deserters"]
+    assert deserters["points"][0]["high"] is None and not deserters["points"][0]["changed"]

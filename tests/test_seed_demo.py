@@ -180,7 +180,17 @@ def test_incidents_with_fuzzy_dates_places_and_counts(case):
     assert desertion.type.slug == "desertion"
     assert desertion.involved == 10
 
-    for incident in incidents.values():
+    rostov = [i for i in incidents.values() if i.count_group]
+    assert {i.title for i in rostov} == {demo.I_DESERTION, demo.I_FIRST_CATCH,
+                                         demo.I_BORDER_ARRESTS, demo.I_MANHUNT}
+    assert {i.count_group for i in rostov} == {"Rostov training-ground desertion"}
+    # IStories' nationwide count: context, left out of the case's people counts
+    warrants = incidents[demo.I_WARRANTS]
+    assert not warrants.in_case_counts and warrants.counts_in_words == {
+        "involved": "at least 49,000"}
+    assert warrants.citations.exists()
+
+    for incident in rostov:
         assert incident.admin_region == "Rostov Oblast"
         assert incident.country.code == "RU"
         assert incident.geo_precision
@@ -196,7 +206,9 @@ def test_incidents_with_fuzzy_dates_places_and_counts(case):
 
 def test_five_sources_with_the_insiders_protected_behind_161ru(case):
     sources = {s.name: s for s in Source.objects.filter(case=case)}
-    assert len(sources) == 6
+    assert len(sources) == 8  # two of them the Figures tab's illustrations
+    assert {s.name for s in sources.values() if "demo illustration" in s.name} == {
+        demo.S_AGGREGATOR, demo.S_CHANNEL}
     outlet, insiders = sources["161.ru"], sources[demo.S_INSIDERS]
 
     assert outlet.kind == SourceKind.OUTLET and not outlet.protected
