@@ -139,8 +139,8 @@ def test_every_case_url_answers_a_member(client, demo_case):
 
 
 # The case page's tabs (templates/cases/includes/case_header.html).
-CASE_TABS = {"overview", "timeline", "figures", "claims", "sources", "evidence", "tasks",
-             "activity", "transfer"}
+CASE_TABS = {"overview", "timeline", "map", "figures", "claims", "sources", "evidence",
+             "tasks", "activity", "transfer"}
 # The URLs that lead a member elsewhere in the same case: an incident's address leads to its
 # place on the list timeline (cases/views/visual_timeline.py).
 REDIRECTS = {"timeline_incident"}
