@@ -373,7 +373,8 @@ def test_visual_timeline_page_passes_its_configuration_and_words_as_json(client,
         html).group(1))
     assert config == {"dataUrl": reverse("cases:timeline_data", args=[case.slug]),
                       "locale": "ru"}
-    assert set(labels) == {"loadFailed", "empty", "noneOnAxis", "truncated", "shownOf"}
+    assert set(labels) == {"loadFailed", "empty", "noneOnAxis", "truncated", "notLoaded",
+                           "shownOf"}
     assert "{shown}" in labels["shownOf"] and "{total}" in labels["shownOf"]
     # Every script is a file (the CSP forbids inline ones); the data is JSON, not code.
     assert re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", html) == []

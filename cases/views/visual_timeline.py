@@ -167,6 +167,7 @@ def visual_timeline(request, case_page):
                 "The chart shows the earliest %(count)s incidents of this period only: zoom in "
                 "or move along the axis to see the others.", MAX_ITEMS,
             ) % {"count": number_format(MAX_ITEMS, force_grouping=True)},
+            "notLoaded": gettext("Not every incident is drawn from here on: zoom in."),
             # Translators: {shown} and {total} are numbers filled in by the page's script.
             "shownOf": gettext("Shown: {shown} of {total}."),
         },

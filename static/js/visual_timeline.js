@@ -112,9 +112,23 @@ document.addEventListener("DOMContentLoaded", () => {
     unplacedSection.hidden = data.unplaced_total === 0;
   };
 
+  // Past the last incident sent, a larger case may hold more than was drawn: shaded, and
+  // said, so that no stretch of the axis looks empty only because it was not loaded.
+  const notLoaded = (data) => {
+    if (!data.truncated || data.items.length === 0) return [];
+    const start = localDate(data.items[data.items.length - 1].start);
+    const last = data.window.to || range.to;
+    const end = new Date(localDate(last).getTime() + DAY);
+    if (end <= start) return [];
+    return [{
+      id: "not-loaded", start, end, type: "background",
+      content: element("span", labels.notLoaded), className: "vt-not-loaded",
+    }];
+  };
+
   const showPlaced = (data) => {
     items.clear();
-    items.add(data.items.map(toItem));
+    items.add([...data.items.map(toItem), ...notLoaded(data)]);
     // A lane for each type drawn here; the legend keeps every type of the case.
     const drawn = new Set(data.items.map((item) => item.group));
     groups.update(groups.getIds().map((id) => ({ id, visible: drawn.has(id) })));

@@ -161,6 +161,9 @@ def test_visual_timeline_of_a_case_beyond_its_cap_loads_the_part_the_reader_move
         "along the axis to see the others.",
         "The chart shows the earliest %(count)s incidents of this period only: zoom in or move "
         "along the axis to see the others.", 2))
+    # Past the last incident drawn, the axis is shaded and says it is not all drawn.
+    not_loaded = page.locator("[data-timeline-chart] .vis-item.vis-background.vt-not-loaded")
+    expect(not_loaded).to_contain_text(t("Not every incident is drawn from here on: zoom in."))
 
     # Zoom in and move to the end of the year: the script asks for that part and draws it.
     page.locator("[data-timeline-chart]").focus()
@@ -168,5 +171,6 @@ def test_visual_timeline_of_a_case_beyond_its_cap_loads_the_part_the_reader_move
         page.keyboard.press(key)
     expect(drawn.get_by_role("link")).to_have_text(["November arrest", "December arrest"])
     expect(page.locator("[data-timeline-status]")).to_be_hidden()
+    expect(not_loaded).to_have_count(0)
     expect(page.locator("[data-timeline-list] > li")).to_have_count(2)
     assert not problems, "\n".join(problems)
