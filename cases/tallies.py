@@ -412,11 +412,13 @@ def figure_check(case, claim) -> dict:
     claim without a figure)."""
     if claim.figure_value is None:
         return {}
-    report = figure_report(case, claim_ids=[claim.pk])
-    tracked = next((t for t in report if t.key == figure_key(claim.figure_unit)), None)
-    this = next((r for r in tracked.reports if r.claim.pk == claim.pk), None) if tracked else None
-    if this is None:  # beyond the bounds of what is read
+    # Only the claim's figure is read (SQLite lowers ASCII letters only: the figure is found
+    # by the claim in it, not by comparing names here).
+    found = [(tracked, report) for tracked in figure_report(case, claim_ids=[claim.pk])
+             for report in tracked.reports if report.claim.pk == claim.pk]
+    if not found:  # beyond the bounds of what is read
         return {}
+    tracked, this = found[0]
     consistent = [r for r in tracked.reports if r is not this and not r.refuted
                   and r.figure.consistent_with(this.figure)]
     return {"tracked": tracked, "report": this,
