@@ -29,7 +29,7 @@ from .factories import (
     MembershipFactory,
     SourceFactory,
 )
-from .test_http_security import parse_csp
+from .test_http_security import assert_no_inline_code, assert_security_headers, parse_csp
 
 pytestmark = pytest.mark.django_db
 
@@ -366,3 +366,13 @@ def test_demo_case_maps_its_region_and_counts_the_unplaced_catch(client):
     assert unlocated >= 1
     assert re.search(rf"\b{unlocated} incidents? matching these filters ha(s|ve) no coordinates",
                      page)
+
+
+def test_map_page_has_no_inline_code_and_the_usual_headers(client, case, viewer):
+    located(case, "Four caught", GeoPrecision.TOWN)
+    client.force_login(viewer)
+    for name in ("incident_map", "incident_map_data"):
+        response = client.get(reverse(f"cases:{name}", args=[case.slug]))
+        assert_security_headers(response)
+    page = client.get(reverse("cases:incident_map", args=[case.slug])).content.decode()
+    assert_no_inline_code(page, "map")
