@@ -185,6 +185,12 @@ ClaimField = _visible(Claim)
 SourceField = _visible(Source)
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class RelayField(SourceField):
+    """A citation's relay, by id: the schema says so directly, since the relays are read
+    through a property (Citation.relay_sources), not a model field it could follow."""
+
+
 # --- Cases ---------------------------------------------------------------------------------
 
 class LeadField(serializers.SlugRelatedField):
@@ -466,7 +472,7 @@ class CitationSerializer(RecordSerializer):
     incident = IncidentField(required=False, allow_null=True,
                              help_text="The incident cited for; give a claim or an incident.")
     source = SourceField()
-    relays = SourceField(
+    relays = RelayField(
         many=True, required=False, source="relay_sources",
         help_text=f"The sources this statement came through, in order (ids of sources of "
                   f"the same case, each once, not the citation's own source; at most "

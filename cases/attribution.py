@@ -200,13 +200,22 @@ def citation_chain(citation, via_map: ViaMap) -> CitationChain:
     return CitationChain(citation, tuple(tuple(chain(start, via_map)) for start in starts))
 
 
-def _roots(source_ids: frozenset[int], via_map: ViaMap) -> list[int]:
-    """The group's sources no other source of the group is reached via: where what the group
-    says comes from (anonymous investigators, not 161.ru that relays them). A group that is
-    all one cycle keeps every source."""
-    relaying = {via_map.get(pk) for pk in source_ids if via_map.get(pk) != pk}
+def _passers(citations, via_map: ViaMap) -> set[int]:
+    """Sources that pass on what others said: the source of a citation whose relays are not
+    (all) on the source's own reached-via chain (Meduza citing DonDay and 161.ru), as
+    opposed to a source that reached us through its relay (investigators via 161.ru)."""
+    return {c.source_id for c in citations
+            if not set(relay_ids(c)) <= set(chain(c.source_id, via_map))}
+
+
+def _roots(source_ids: frozenset[int], via_map: ViaMap, passers: set[int]) -> list[int]:
+    """The group's sources no other source of the group is reached via, and that do not
+    pass on others' words: where what the group says comes from (anonymous investigators,
+    not 161.ru that relays them, nor the outlet citing 161.ru). Should that leave nothing,
+    the first rule alone; a group that is all one cycle keeps every source."""
+    relaying = {via_map.get(pk) for pk in source_ids}
     roots = [pk for pk in source_ids if pk not in relaying]
-    return roots or list(source_ids)
+    return [pk for pk in roots if pk not in passers] or roots or list(source_ids)
 
 
 def explain(citations: Iterable, via_map: ViaMap, *, order=None,
@@ -218,10 +227,11 @@ def explain(citations: Iterable, via_map: ViaMap, *, order=None,
     cited = supporting(citations)
     lineages = {id(c): lineage(c, via_map) for c in cited}
     groups = origins(cited, via_map)
+    passers = _passers(cited, via_map)
     found = []
     for group in groups:
         members = tuple(c for c in cited if lineages[id(c)] <= group)
-        roots = sorted(_roots(group, via_map), key=key)
+        roots = sorted(_roots(group, via_map, passers), key=key)
         found.append(Origin(members, group, tuple(roots),
                             tuple(tuple(chain(root, via_map)[1:]) for root in roots)))
     pairs = []

@@ -265,7 +265,12 @@ def test_claim_page_draws_each_chain_names_origins_and_says_why(client, case, dr
             '<span class="visually-hidden">reached via</span>'
             '<span class="badge chain-node">161.ru</span>') in page
     assert "2 independent origins:" in page
-    assert "Investigators-R</span> (via 161.ru)" in page
+    # Named by where the words come from: DonDay and the investigators (through 161.ru), not
+    # Meduza, which passes them on.
+    assert ('<li><span class="chain-origin-name">DonDay</span>; '
+            '<span class="chain-origin-name codename">Investigators-R</span> (via 161.ru)</li>'
+            ) in page
+    assert '<span class="chain-origin-name">Meduza' not in page
     assert "161.ru and Meduza are not independent: both go back to 161.ru." in page
     assert "161.ru and Fontanka are independent: their chains share no source." in page
     assert "Meduza and Fontanka are independent: their chains share no source." in page
@@ -427,8 +432,9 @@ def test_api_claim_detail_says_why_its_citations_are_or_are_not_independent(
 
     outlet, exile, fontanka = drawn_claim.citations.order_by("published_at", "pk")
     assert body["attribution"]["independent_origins"] == [
-        {"sources": [story.insiders.pk, story.donday.pk, story.exile.pk],  # by id
-         "via": [[story.outlet.pk], [], []], "citations": [outlet.pk, exile.pk]},
+        # By id; Meduza passes on what DonDay and the investigators said: not an origin.
+        {"sources": [story.insiders.pk, story.donday.pk],
+         "via": [[story.outlet.pk], []], "citations": [outlet.pk, exile.pk]},
         {"sources": [story.fontanka.pk], "via": [[]], "citations": [fontanka.pk]},
     ]
     assert body["attribution"]["pairs"] == [
@@ -565,3 +571,18 @@ def test_admin_citation_page_is_not_found_for_a_non_member(client, case, story, 
     response = _admin_page(client, citation)
     assert response.status_code in (302, 403, 404)
     assert "DonDay" not in response.content.decode()
+
+
+def test_a_relay_written_or_removed_moves_the_cases_content_version(case, story):
+    """The board's cached columns count origins (cases/fragments.py): a relay changes them."""
+    citation = CitationFactory(claim=ClaimFactory(case=case), source=story.exile)
+    case.refresh_from_db()
+    before = case.content_version
+
+    CitationRelay.objects.create(citation=citation, source=story.donday, position=0)
+    case.refresh_from_db()
+    added = case.content_version
+    CitationRelay.objects.filter(citation=citation).delete()
+    case.refresh_from_db()
+
+    assert before < added < case.content_version
