@@ -103,11 +103,14 @@ def redact(sql: str) -> str:
 
 def write_report(args, big, small, wrk, host, seconds,
                  previous: dict | None = None) -> tuple[str, bool]:
-    """The report (Markdown) and whether every target was met. `previous`: {page: queries}
-    of the run before, when there was one."""
+    """The report (Markdown) and whether every target was met. `previous`: {page: queries,
+    or {queries, p50}} of the run before, when there was one."""
     pages, small_pages = big["pages"], small["pages"]
     sizes = big["sizes"]
-    previous = previous or {}
+    before_p50 = {name: v["p50"] for name, v in (previous or {}).items()
+                  if isinstance(v, dict)}
+    previous = {name: v["queries"] if isinstance(v, dict) else v
+                for name, v in (previous or {}).items()}
     app_pages = [name for name in pages if name not in REFERENCE_PAGES]
     not_built = big.get("not_built", [])
     checks: list[tuple[str, str, bool]] = []
@@ -124,7 +127,9 @@ def write_report(args, big, small, wrk, host, seconds,
         "## Machine",
         "",
         f"- CPU: {host['cpu']}, {host['cores']} cores; RAM {host['ram']}; Linux {host['kernel']}",
-        f"- load average at the end of the run (1/5/15 min): {host['load']}",
+        (f"- load average (1/5/15 min) at the start of the run: {host['load_start']}; at "
+         f"its end: {host['load']}" if "load_start" in host else
+         f"- load average at the end of the run (1/5/15 min): {host['load']}"),
         f"- cache (CACHE_URL): {host.get('cache', 'not recorded')}",
         f"- Python {host['python']}, Django {big['django']}, PostgreSQL {big['pg_version']}, "
         f"{host['wrk']}",
@@ -171,6 +176,16 @@ def write_report(args, big, small, wrk, host, seconds,
     if not_built:
         lines += [f"*Not built yet*: the page's URL name does not resolve on this checkout "
                   f"({', '.join(not_built)}); it is measured once it does.", ""]
+    yardsticks = [name for name in ("trivial view", "stock admin claim changelist")
+                  if name in pages and before_p50.get(name)]
+    if yardsticks:
+        # Pages that did not change, measured the same way: how much slower the machine was.
+        figures = "; ".join(f"{name} {pages[name]['p50']:.1f} ms against {before_p50[name]:.1f}"
+                            f" ({pages[name]['p50'] / before_p50[name]:.1f}×)"
+                            for name in yardsticks)
+        lines += [f"*The machine against the previous run*, p50 of what did not change: "
+                  f"{figures}. Times compare with the previous run's divided by about "
+                  "that.", ""]
 
     for name in app_pages:
         if name in previous:

@@ -427,13 +427,15 @@ def machine() -> dict:
             "kernel": platform.release()}
 
 
-def previous_queries(path: Path) -> dict[str, int]:
-    """{page: queries} of the run whose raw figures are at `path` (empty when none is)."""
+def previous_run(path: Path) -> dict[str, dict]:
+    """{page: {queries, p50}} of the run whose raw figures are at `path` (empty when none
+    is)."""
     try:
         raw = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    return {name: page["queries"] for name, page in raw["big"]["pages"].items()}
+    return {name: {"queries": page["queries"], "p50": page["p50"]}
+            for name, page in raw["big"]["pages"].items()}
 
 
 def main(argv=None) -> int:
@@ -468,6 +470,7 @@ def main(argv=None) -> int:
         return 0 if ok else 1
 
     started = time.perf_counter()
+    load_at_start = "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     big_url = args.database_url
     small_url = with_dbname(big_url, dbname(big_url) + "_tenth")
     prepare(big_url, args.scale, args.seed)
@@ -494,9 +497,10 @@ def main(argv=None) -> int:
 
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    previous = previous_queries(output.with_suffix(".json"))
+    previous = previous_run(output.with_suffix(".json"))
     # The raw figures, so that the report can be written again without measuring again.
-    host = {**machine(), "cache": f"Redis ({BENCH_CACHE_URL})" if "CACHE_URL" in env
+    host = {**machine(), "load_start": load_at_start,
+            "cache": f"Redis ({BENCH_CACHE_URL})" if "CACHE_URL" in env
             else "each process's local memory (no Redis answered)"}
     raw = {"big": big, "small": small, "wrk": wrk, "machine": host,
            "seconds": time.perf_counter() - started, "scale": args.scale, "seed": args.seed,

@@ -158,3 +158,14 @@ def test_report_fails_a_page_whose_queries_differ_at_a_tenth():
                          _run({**APP, **REFERENCE, "claim history": 7}), previous={})
     assert not ok
     assert "claim history issues 6 queries at scale 1 but 7 at 0.1" in report
+
+
+def test_report_measures_the_machine_against_the_previous_run():
+    big = _run({**APP, **REFERENCE})
+    big["pages"]["trivial view"]["p50"] = 6.0
+    previous = {name: {"queries": n, "p50": 2.0} for name, n in {**APP, **REFERENCE}.items()}
+    report, ok = _report(big, _run({**APP, **REFERENCE}), previous=previous)
+    assert ok
+    assert ("p50 of what did not change: trivial view 6.0 ms against 2.0 (3.0×); stock admin "
+            "claim changelist 100.0 ms against 2.0 (50.0×)") in report
+    assert "| claim history | 6 | 6 | 6 |" in report
