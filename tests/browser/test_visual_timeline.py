@@ -174,3 +174,24 @@ def test_visual_timeline_of_a_case_beyond_its_cap_loads_the_part_the_reader_move
     expect(not_loaded).to_have_count(0)
     expect(page.locator("[data-timeline-list] > li")).to_have_count(2)
     assert not problems, "\n".join(problems)
+
+
+def test_visual_timeline_with_no_known_year_draws_no_axis_and_lists_every_incident_apart(
+        open_page, t):
+    case = CaseFactory(title="Years unknown")
+    MembershipFactory(case=case, user=UserFactory(username="yearless"), role=Role.VIEWER)
+    IncidentFactory(case=case, title="Escape on Victory Day", occurred="XXXX-05-09")
+    IncidentFactory(case=case, title="Caught in May", occurred="XXXX-05")
+    problems = []
+    page = open_page("yearless", PASSWORD)
+    watch(page, "yearless", problems)
+
+    page.goto(f"/cases/{case.slug}/timeline/visual/")
+
+    expect(page.locator("[data-timeline-status]")).to_have_text(t(
+        "No incident of this case has a date with a known year, so none is drawn on the axis."))
+    expect(page.locator("[data-timeline-unplaced] li")).to_have_count(2)
+    expect(page.locator("[data-timeline-chart]")).to_be_hidden()
+    expect(page.locator("[data-timeline-controls]")).to_be_hidden()
+    expect(page.locator("[data-timeline-placed]")).to_be_hidden()
+    assert not problems, "\n".join(problems)
