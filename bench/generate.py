@@ -2,7 +2,8 @@
 
     python bench/generate.py --scale 1.0 --seed 1 --database-url postgres://…/casedesk_bench
 
-At scale 1.0: 1,000 cases, 200,000 incidents, 1,000,000 claims, 2,000,000 citations, 20,000
+At scale 1.0: 1,000 cases, 200,000 incidents, 1,000,000 claims, 2,000,000 citations (about
+12% of them through one or two relays, sources of the same case: `RELAY_SHARES`), 20,000
 sources (10% protected, each with an encrypted identity), 50 users and their memberships.
 Every count is multiplied by the scale (users: at least 3). The same seed gives the same
 rows, text included.
