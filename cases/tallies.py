@@ -38,10 +38,11 @@ A poorly graded report flagged against a well-graded one (source A–D and credi
 carries a warning: "12 fled" from an unreliable outlet is not just another value.
 
 **Bounds.** Only claims with a figure are read (a partial index serves them), at most
-`MAX_REPORTS_PER_FIGURE` per figure, the most recently reported first (undated ones after the
-dated), for at most `MAX_FIGURES` figures in alphabetical order; the current value and the
-flags are chosen among the reports read, and the page says how many were left out. Three
-queries in all (the claims, their supporting citations with sources, the attribution chains).
+`MAX_REPORTS_PER_FIGURE` per figure, the most recently recorded, for at most `MAX_FIGURES`
+figures in alphabetical order; the current value and the flags are chosen among the reports
+read, and the page says how many were left out. Five
+queries in all (the ranking, the claims, their supporting citations with sources, their
+relays, the attribution chains).
 
 **People counts** (`case_counts`): an editor groups the incidents of one event under a count
 group name (Kadamovsky desertion) or leaves an incident out of the case's counts (a separate
@@ -60,7 +61,7 @@ from datetime import datetime
 from decimal import Decimal
 from itertools import combinations
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Window
+from django.db.models import Count, F, Prefetch, Q, Subquery, Window
 from django.db.models.functions import DenseRank, Lower, RowNumber, Trim
 from django.utils import formats, timezone
 from django.utils.translation import gettext, ngettext, pgettext
@@ -260,20 +261,18 @@ def _supporting_citations():
             .order_by(F("published_at").asc(nulls_last=True), "pk"))
 
 
-def _figure_claims(case, claim_ids: Sequence[int] | None = None):
-    """The case's claims with a figure, each annotated with its report date, its rank among
-    its figure's reports (newest first) and its figure's rank among the figures; bounded by
-    MAX_REPORTS_PER_FIGURE and MAX_FIGURES (+1, to tell that there are more)."""
-    first_published = Subquery(
-        Citation.objects.filter(claim=OuterRef("pk"), relation__in=CitationRelation.supporting())
-        .exclude(published_at=None).order_by("published_at").values("published_at")[:1])
-    unit = Lower(Trim("figure_unit"))
+def _ranked(case, claim_ids: Sequence[int] | None = None) -> list[tuple]:
+    """(claim id, figure key, figure's rank among the figures, its number of reports) of the
+    claims kept: at most MAX_REPORTS_PER_FIGURE per figure, the most recently recorded, for
+    at most MAX_FIGURES figures (+1, to tell that there are more). Narrow rows, ranked by
+    window functions over the claims with a figure (the partial index claim_case_figures):
+    no per-claim subquery, which priced the plan of a large case past PostgreSQL's JIT
+    threshold (seconds to compile), and no claim text carried through the sorts."""
     claims = (Claim.objects.of_case(case).with_figures()
-              .annotate(reported_at=first_published, unit_key=unit)
+              .annotate(unit_key=Lower(Trim("figure_unit")))
               .annotate(
                   report_rank=Window(RowNumber(), partition_by=[F("unit_key")],
-                                     order_by=[F("reported_at").desc(nulls_last=True),
-                                               F("pk").desc()]),
+                                     order_by=[F("pk").desc()]),
                   figure_rank=Window(DenseRank(), order_by=[F("unit_key").asc()]),
                   figure_total=Window(Count("pk"), partition_by=[F("unit_key")]))
               .filter(report_rank__lte=MAX_REPORTS_PER_FIGURE, figure_rank__lte=MAX_FIGURES + 1))
@@ -281,7 +280,13 @@ def _figure_claims(case, claim_ids: Sequence[int] | None = None):
         claims = claims.filter(unit_key__in=Subquery(
             Claim.objects.filter(pk__in=claim_ids, figure_value__isnull=False)
             .annotate(k=Lower(Trim("figure_unit"))).values("k")))
-    return (claims.only(
+    return list(claims.values_list("pk", "unit_key", "figure_rank", "figure_total"))
+
+
+def _figure_claims(pks):
+    """The claims kept, with their supporting citations (sources, relays) in publication
+    order, undated last."""
+    return (Claim.objects.filter(pk__in=pks).only(
         "pk", "case_id", "statement", "figure_value", "figure_unit", "figure_qualifier",
         "credibility", "status")
         .prefetch_related(Prefetch("citations", queryset=_supporting_citations(),
@@ -359,20 +364,24 @@ def why_current(tracked: TrackedFigure) -> str:
 
 def figure_report(case, *, claim_ids: Sequence[int] | None = None) -> FigureReport:
     """Every tracked figure of `case` (or only those `claim_ids` report), bounded as the
-    module docstring says. Three queries (none when the case has no figure)."""
-    claims = list(_figure_claims(case, claim_ids))
-    if not claims:
+    module docstring says. Five queries: the ranking, the claims, their supporting citations,
+their relays, the attribution chains (one when the case has no figure)."""
+    ranked = {pk: (key, rank, total) for pk, key, rank, total in _ranked(case, claim_ids)}
+    if not ranked:
         return FigureReport()
+    claims = list(_figure_claims(list(ranked)))
     via_map = attribution.via_map_for_case(case.pk)
     by_key: dict[str, list[Report]] = {}
     ranks: dict[str, int] = {}
     totals: dict[str, int] = {}
     for claim in claims:
+        claim.unit_key, claim.figure_rank, claim.figure_total = ranked[claim.pk]
+        # Ordered by publication, undated last: the first dated one gives the report date.
         supporting = claim.supporting_citations
-        dated = [c for c in supporting if c.published_at is not None]
-        citation = dated[0] if dated else (supporting[0] if supporting else None)
+        citation = supporting[0] if supporting else None
+        reported_at = citation.published_at if citation else None
         by_key.setdefault(claim.unit_key, []).append(
-            Report(claim, claim.figure, claim.reported_at, citation, supporting))
+            Report(claim, claim.figure, reported_at, citation, supporting))
         ranks[claim.unit_key] = claim.figure_rank
         totals[claim.unit_key] = claim.figure_total
     result = FigureReport()
@@ -408,7 +417,7 @@ MAX_CONSISTENT_SHOWN = 10
 
 def figure_check(case, claim) -> dict:
     """What the claim page says about the claim's figure: the other reports it can be true
-    with ("at least 10" and "10") and the flags that concern it. Four queries (none for a
+    with ("at least 10" and "10") and the flags that concern it. Five queries (none for a
     claim without a figure)."""
     if claim.figure_value is None:
         return {}

@@ -121,7 +121,7 @@ def test_series_groups_units_without_case_or_spaces(case, outlets):
     assert [(t.key, len(t.reports)) for t in report] == [("caught", 2)]
 
 
-def test_series_bounded_per_figure_keeps_the_most_recent(case, outlets, monkeypatch):
+def test_series_bounded_per_figure_keeps_the_most_recently_recorded(case, outlets, monkeypatch):
     monkeypatch.setattr(tallies, "MAX_REPORTS_PER_FIGURE", 2)
     claims = [_report(case, 4 + day, unit="caught", source=outlets["161"], published=_day(day))
               for day in (9, 10, 11)]

@@ -249,9 +249,10 @@ def _measured(client, url, django_assert_num_queries, queries):
     return response
 
 
-# session, user, membership + case; the claims with a figure, their supporting citations
-# with sources, the citations' relays, the case's attribution chains
-FIGURE_PAGE_QUERIES = 7
+# session, user, membership + case; the ranking of the claims with a figure, the claims
+# kept, their supporting citations with sources, the citations' relays, the case's
+# attribution chains
+FIGURE_PAGE_QUERIES = 8
 
 
 @pytest.mark.parametrize("count", [1, MANY])

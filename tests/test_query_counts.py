@@ -226,10 +226,10 @@ def _claim_page(w):
 
 
 CASE_PAGES = [
-    # session, user, membership + case; figures (claims, their citations, the citations'
-    # relays, the attribution chains), people counts, three record counts, members, the cited
-    # pages gone or changed, the linked cases
-    Page("case_overview", 14, lambda w: _usernames(w) + ["deserters"]),
+    # session, user, membership + case; figures (the ranking, the claims kept, their
+    # citations, the citations' relays, the attribution chains), people counts, three record
+    # counts, members, the cited pages gone or changed, the linked cases
+    Page("case_overview", 15, lambda w: _usernames(w) + ["deserters"]),
     # session, user, membership + case; count, incidents + types, their claims, requests
     Page("timeline", 7, lambda w: _titles("incidents")(w) + _statements(w)
          + _source_names(w)),
@@ -241,8 +241,8 @@ CASE_PAGES = [
     # the chains with the sources' names, the moves (the role, the events seen by the
     # four-eyes rule), the support (citations and their relays, chains, sources),
     # the events + actors, the citations' captures + requesters, their files + evidence; its
-    # figure's other reports (claims, citations, relays, chains: cases/tallies.figure_check)
-    Page("claim_detail", 22, _claim_page, record="claims"),
+    # figure's other reports (ranking, claims, citations, relays, chains: tallies.figure_check)
+    Page("claim_detail", 23, _claim_page, record="claims"),
     # session, user, membership + case; names, chains, count, the page of sources
     Page("source_list", 7, _source_names),
     # session, user, membership + case; count, handler grants, the page of reveals + users

@@ -108,8 +108,10 @@ def figure_data(request, case_page):
             "undated": [_point(r, tracked, claim_prefix) for r in tracked.undated],
             "leftOut": tracked.left_out,
             "leftOutText": ngettext(
-                "%(count)s older report is not drawn (the %(max)s most recent are).",
-                "%(count)s older reports are not drawn (the %(max)s most recent are).",
+                "%(count)s report recorded earlier is not drawn (the %(max)s most recently "
+                "recorded are).",
+                "%(count)s reports recorded earlier are not drawn (the %(max)s most recently "
+                "recorded are).",
                 tracked.left_out) % {
                 "count": number_format(tracked.left_out, force_grouping=True),
                 "max": number_format(tallies.MAX_REPORTS_PER_FIGURE)}
