@@ -55,6 +55,7 @@ ALLOWED_WORDS = {
     "GPS",  # what a photo's metadata may hold, named so in Russian
     "SHA",  # SHA-256, the hash's name
     "API", "URL", "REST", "OpenAPI",  # technical names a Russian interface keeps
+    "JavaScript",  # the language's name: what a page's map or chart needs to be drawn
     "TSA",  # RFC 3161 Time-Stamp Authority, named in captures as in its standard
     "RFC",
     "UTC",  # the time zone's name in times shown
@@ -100,6 +101,8 @@ NOT_PAGES = {
     # POST only (their forms are on the Recently deleted page)
     "deleted_incident_restore", "deleted_claim_restore", "deleted_source_restore",
     "deleted_task_restore", "deleted_commentrequest_restore", "deleted_evidence_restore",
+    # The Map tab's GeoJSON: its words (places, dates) are read on the map page's table
+    "incident_map_data",
 }
 
 # Account and two-factor pages that need a pending sign-in, a token or an object of their own.
@@ -149,6 +152,7 @@ def case_pages(case):
         "search": lambda: [{}],
         "case_overview": lambda: [slug],
         "timeline": lambda: [slug],
+        "incident_map": lambda: [slug],
         "claims_board": lambda: [slug],
         "claim_detail": lambda: [page for claim in Claim.objects.filter(case=case).order_by("pk")
                                  for page in on(claim)],
