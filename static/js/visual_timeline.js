@@ -139,11 +139,13 @@ document.addEventListener("DOMContentLoaded", () => {
     else say("");
   };
 
+  // The case's first to last day, with room on the right for the titles of the last items
+  // (which run on to the right of where they start).
   const windowOfCase = () => {
     const start = localDate(range.from);
     const end = new Date(localDate(range.to).getTime() + DAY);
-    const margin = Math.max((end - start) * 0.05, DAY);
-    return { start: new Date(start.getTime() - margin), end: new Date(end.getTime() + margin) };
+    const span = Math.max(end - start, DAY);
+    return { start: new Date(start.getTime() - span * 0.03), end: new Date(end.getTime() + span * 0.3) };
   };
 
   const fetchData = (window_) => {
@@ -226,7 +228,7 @@ document.addEventListener("DOMContentLoaded", () => {
     else timeline.zoomOut(0.5, NOW);
     loadSoon(timeline.getWindow());
   };
-  // The whole case, as first shown (every placed incident, when all are loaded).
+  // The whole case, as first shown (and what is in view loads, for a larger case).
   const fit = () => {
     const whole = windowOfCase();
     timeline.setWindow(whole.start, whole.end, NOW);
