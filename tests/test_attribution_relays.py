@@ -485,6 +485,31 @@ def test_case_json_import_reads_an_older_files_single_via(case, story, editor):
     assert [link.source.name for link in copy.relay_links.all()] == ["161.ru"]
 
 
+@pytest.mark.parametrize(("relays", "codes"), [
+    ("source-1", ["invalid"]),  # not a list
+    (["source-999999"], ["unknown_reference"]),
+    (["SELF"], ["via_is_source"]),
+    (["RELAY", "RELAY"], ["relay_repeated"]),
+])
+def test_case_json_import_refuses_bad_relays_with_their_code(case, story, editor, relays,
+                                                            codes):
+    CitationFactory(claim=ClaimFactory(case=case), source=story.exile, relays=[story.donday])
+    document = json.loads("".join(exports.case_json(case)))
+    record = document["citations"][0]
+    own, relay = record["source"], record["relays"][0]
+    if isinstance(relays, list):
+        relays = [{"SELF": own, "RELAY": relay}.get(ref, ref) for ref in relays]
+    record["relays"] = relays
+    empty = CaseFactory(title="Copy")
+    MembershipFactory(case=empty, user=editor, role=Role.EDITOR)
+
+    report = imports.CaseJSONImporter(get_case_for_user(editor, empty.slug), editor).run(
+        json.dumps(document).encode())
+
+    assert [error.code for row in report.error_rows for error in row.errors] == codes
+    assert not Citation.objects.of_case(empty).exists()
+
+
 def test_claims_import_reads_several_relays_in_one_cell(case, story, reporter):
     text = ("statement,source,via,url\n"
             "Ten fled.,Meduza,161.ru; DonDay,https://meduza.example/3\n"
