@@ -188,7 +188,8 @@ SourceField = _visible(Source)
 @extend_schema_field(OpenApiTypes.INT)
 class RelayField(SourceField):
     """A citation's relay, by id: the schema says so directly, since the relays are read
-    through a property (Citation.relay_sources), not a model field it could follow."""
+    through a property (Citation.relay_sources) and the deprecated `via` is no model field,
+    so there is nothing it could follow."""
 
 
 # --- Cases ---------------------------------------------------------------------------------
@@ -477,7 +478,7 @@ class CitationSerializer(RecordSerializer):
         help_text=f"The sources this statement came through, in order (ids of sources of "
                   f"the same case, each once, not the citation's own source; at most "
                   f"{MAX_RELAYS}). Sending it replaces the citation's relays.")
-    via = SourceField(
+    via = RelayField(
         required=False, allow_null=True, write_only=True,
         help_text="Deprecated: one relay, as before citations had several. Sending it sets "
                   "`relays` to this one source (null: none); not together with `relays`.")
