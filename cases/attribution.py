@@ -72,6 +72,14 @@ def are_independent(first, second, via_map: ViaMap) -> bool:
     return lineage(first, via_map).isdisjoint(lineage(second, via_map))
 
 
+def combined_lineage(citations: Iterable, via_map: ViaMap) -> frozenset[int]:
+    """Every source any of `citations` passes through. Two groups of citations are
+    independent of each other (every citation of one independent of every citation of the
+    other, by `are_independent`) exactly when their combined lineages are disjoint, so a
+    group's lineage can be worked out once and compared with many others."""
+    return frozenset().union(*(lineage(citation, via_map) for citation in citations))
+
+
 def independent_pair(citations: Iterable, via_map: ViaMap):
     """Two citations whose chains share no source, or None if there is no such pair."""
     for first, second in combinations(list(citations), 2):

@@ -293,19 +293,18 @@ def _figure_claims(pks):
                                    to_attr="supporting_citations")))
 
 
-def _independent(first: Report, second: Report, via_map) -> bool:
-    if not first.supporting or not second.supporting:
-        return False
-    return all(attribution.are_independent(a, b, via_map)
-               for a in first.supporting for b in second.supporting)
-
-
 def _flags(reports: list[Report], via_map) -> list[Flag]:
+    # Each report's lineage once (a report without a supporting citation has none and is
+    # never independent), instead of walking both chains again for every pair of reports.
+    lineages = {id(report): attribution.combined_lineage(report.supporting, via_map)
+                for report in reports}
     flags = []
     for first, second in combinations(reports, 2):
         if first.refuted or second.refuted or first.figure.consistent_with(second.figure):
             continue
-        if not _independent(first, second, via_map):
+        first_lineage, second_lineage = lineages[id(first)], lineages[id(second)]
+        if not first_lineage or not second_lineage or not first_lineage.isdisjoint(
+                second_lineage):
             continue
         earlier, later = sorted((first, second), key=_chronological)
         same_day = earlier.reported_day is None or later.reported_day is None or (

@@ -119,6 +119,21 @@ def test_figures_page_has_no_inline_script_or_style(client, case, viewer, story)
     assert " style=" not in page and "onclick" not in page
 
 
+def test_figures_page_lists_the_first_twenty_flags_of_a_figure_and_counts_the_rest(
+        client, case, viewer):
+    # Seven independent outlets, seven different exact counts on one day: 21 pairs, each a
+    # contradiction; the list stops at 20 and says how many more there are.
+    for number in range(7):
+        source = SourceFactory(case=case, name=f"Outlet {number}", reliability=Reliability.B)
+        _report(case, 10 + number, "fled", source, _day(9, 8 + number))
+    client.force_login(viewer)
+    text = _text(client.get(reverse("cases:figure_list", args=[case.slug])))
+    flags = re.search(r'<ul class="list-unstyled small mb-2 figure-flags">(.*?)</ul>', text)
+    assert flags.group(1).count("<li") == 21
+    assert flags.group(1).count(">contradiction</span>") == 20
+    assert "…and 1 more flagged pair of reports" in flags.group(1)
+
+
 def test_figures_page_without_figures(client, case, viewer):
     client.force_login(viewer)
     page = _text(client.get(reverse("cases:figure_list", args=[case.slug])))
