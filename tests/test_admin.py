@@ -35,6 +35,7 @@ from cases.models import (
     Task,
     VerificationEvent,
 )
+from cases.models.incident import COUNT_FIELDS, qualifier_field
 
 from .factories import (
     CaseFactory,
@@ -344,6 +345,11 @@ def incident_form(incident, **changes):
             "case": incident.case_id, "title": incident.title, "occurred": incident.occurred,
             "description": "", "place_name": incident.place_name,
             "admin_region": incident.admin_region, "country": incident.country.code,
+            # Each count's qualifier, as the form's select sends its default, and the
+            # incident's place in the case's people counts (a ticked box).
+            **{qualifier_field(count): getattr(incident, qualifier_field(count))
+               for count in COUNT_FIELDS},
+            "in_case_counts": "on",
             "citations-TOTAL_FORMS": 0, "citations-INITIAL_FORMS": 0,
             "citations-MIN_NUM_FORMS": 0, "citations-MAX_NUM_FORMS": 1000}
     return {**data, **changes}

@@ -111,9 +111,10 @@ def test_capture_now_of_incident_citation_is_queued_once(client, incident, publi
     assert "Cited for the incident Raid on the training ground" in body
 
 
-#: The session, the user, the membership, the incident, its citations (source, via), their
-#: captures (requesters), their files with their evidence, their pages' watch states.
-INCIDENT_CAPTURES_QUERIES = 8
+#: The session, the user, the membership, the incident, its citations (with their source),
+#: their relays, their captures (requesters), their files with their evidence, their pages'
+#: watch states.
+INCIDENT_CAPTURES_QUERIES = 9
 
 
 @pytest.mark.parametrize("count", [1, 4])

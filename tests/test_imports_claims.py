@@ -175,7 +175,7 @@ def test_import_claims_from_xlsx_reads_date_cells_and_numbers(case, reporter, st
      [(2, "figure_value: cannot be negative", "min_value")]),
     ("statement,credibility,figure_qualifier\nTen fled.,7,roughly\n",
      [(2, "figure_qualifier: “roughly” is not one of: exactly, at_least, at_most, about, "
-          "nearly", "invalid_choice"),
+          "nearly, more_than, fewer_than", "invalid_choice"),
       (2, "credibility: “7” is not one of: 1 to 6", "invalid_choice")]),
     ("statement,source,relation\nTen fled.,161.ru,agrees\n",
      [(2, "relation: “agrees” is not one of: reports, confirms, denies, declined_to_comment",
