@@ -69,6 +69,7 @@ ALLOWED_WORDS = {
     "NUL",  # the character's name
     "ru", "en", "uk",  # language codes, as examples of what to type
     "Control", "Command", "Mac",  # key names Django's own Russian catalogue keeps
+    "Ctrl",  # the key as keyboards label it, in the relays select's help
     "or",  # the search operator, typed as it is in any language (cases/search.py)
     "Rostov",  # the search page's example of a Latin spelling a Russian search also finds
     "email",  # as django-allauth's Russian catalogue writes it ("подтверждение email адреса")
@@ -103,6 +104,10 @@ NOT_PAGES = {
     "deleted_task_restore", "deleted_commentrequest_restore", "deleted_evidence_restore",
     # The Map tab's GeoJSON: its words (places, dates) are read on the map page's table
     "incident_map_data",
+    # The visual timeline's and the Figures charts' JSON: their words (dates, values, sources)
+    # are read on their pages' lists and tables
+    "timeline_data", "figure_data",
+    "timeline_incident",  # a redirect to the incident's place on the list timeline
 }
 
 # Account and two-factor pages that need a pending sign-in, a token or an object of their own.
@@ -153,6 +158,8 @@ def case_pages(case):
         "case_overview": lambda: [slug],
         "timeline": lambda: [slug],
         "incident_map": lambda: [slug],
+        "visual_timeline": lambda: [slug],
+        "figure_list": lambda: [slug],
         "claims_board": lambda: [slug],
         "claim_detail": lambda: [page for claim in Claim.objects.filter(case=case).order_by("pk")
                                  for page in on(claim)],
