@@ -5,6 +5,7 @@ reporter or editor of both, and anyone else learns nothing of the other side, no
 a link exists."""
 
 import json
+import re
 
 import pytest
 from django.core.cache import cache
@@ -231,6 +232,23 @@ def test_case_one_only_reads_is_not_offered(client, case, other_case, reads_othe
     assert response.status_code == 400
     assert codes_of(response.context["link_form"], "to_case") == [
         linking.LINK_TARGET_NOT_FOUND]
+
+
+def test_case_select_offers_the_cases_one_may_link_escaped_and_keeps_the_choice(
+        client, case, other_case, both):
+    other_case.title = "Krasnodar <desertion> & more"
+    other_case.save(update_fields=["title"])
+    client.force_login(both)
+    page = client.get(reverse("cases:case_links", args=[case.slug])).content.decode()
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', page)
+    assert options == [("", " selected", "---------"),
+                       (str(other_case.pk), "", "Krasnodar &lt;desertion&gt; &amp; more")]
+    # A refused note (too long) comes back with the case still chosen.
+    response = client.post(reverse("cases:case_link_add", args=[case.slug]),
+                           {"to_case": other_case.pk, "note": "x" * 10_000})
+    assert response.status_code == 400
+    assert f'<option value="{other_case.pk}" selected>' in response.content.decode()
+    assert not CaseLink.objects.exists()
 
 
 def test_remove_case_link_by_reporter_of_both_only(client, case, both, one_side, reads_other,

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from ..enums import IncidentLinkKind, Role
 from ..links import LINK_TARGET_NOT_FOUND, MESSAGES, NOTE_MAX_LENGTH
 from ..models import Case, CaseLink, Incident
+from .widgets import CaseSelect
 
 
 class VisibleChoiceField(forms.ModelChoiceField):
@@ -29,7 +30,9 @@ def _note_field():
 
 
 class CaseLinkForm(forms.Form):
+    # Written directly, not through Django's option template: a chief editor's thousand cases.
     to_case = VisibleChoiceField(label=_("Linked case"), queryset=Case.objects.none(),
+                                 widget=CaseSelect,
                                  help_text=_("One of the cases where you are a reporter or "
                                              "editor."))
     note = _note_field()

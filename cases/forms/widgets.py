@@ -1,0 +1,38 @@
+"""Widgets shared by the forms of several pages."""
+
+from __future__ import annotations
+
+from django import forms
+from django.forms.utils import flatatt
+from django.utils.choices import BaseChoiceIterator
+from django.utils.html import format_html, format_html_join
+
+
+class CaseChoices(BaseChoiceIterator):
+    """A list of cases as choices: the empty one, then (key, title) pairs (a case's str() is
+    its title), read when the list is rendered rather than as a thousand Case objects. Like
+    Django's ModelChoiceIterator, the empty choice comes without a query: Django looks at
+    the first choice before rendering."""
+
+    def __init__(self, cases, empty_label):
+        self.cases, self.empty_label = cases, empty_label
+
+    def __iter__(self):
+        yield "", self.empty_label
+        yield from self.cases.values_list("pk", "title")
+
+
+class CaseSelect(forms.Select):
+    """A list of the user's cases: one option per case, a thousand for a chief editor.
+    Django renders every option through its own template (about 0.1 ms each: most of a
+    page's time with a thousand cases); this writes the same markup directly, every value
+    and label escaped."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        selected = set(self.format_value(value))
+        options = format_html_join(
+            "\n", '<option value="{}"{}>{}</option>',
+            ((option_value, " selected" if str(option_value) in selected else "", label)
+             for option_value, label in self.choices))
+        return format_html('<select name="{}"{}>\n{}\n</select>', name,
+                           flatatt(self.build_attrs(self.attrs, attrs)), options)
