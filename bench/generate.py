@@ -283,6 +283,22 @@ CITATION_RELATIONS = ["reports"] * 6 + ["confirms", "confirms", "denies",
                                         "declined_to_comment"]
 
 
+def incident_row(rng, text, now, seed, incident_id, case_id, user_ids, type_ids) -> tuple:
+    """One cases_incident row (INCIDENT_COLUMNS), placed and dated like every generated one."""
+    russian = rng.random() < 0.5
+    day = dt.date(2023, 1, 1) + dt.timedelta(days=rng.randint(0, 1400))
+    occurred, earliest, latest = occurrence(rng, day)
+    involved = rng.randint(1, 40)
+    detained = rng.randint(0, involved)
+    title = text.title(russian)
+    description = text.sentence(russian, rng.choice(OUTLETS))
+    place, region = text.place(russian), rng.choice(REGIONS)
+    return (incident_id, now, now, title, description, occurred, earliest, latest, place,
+            region, "RU", *incident_location(seed, incident_id, region), involved, detained,
+            None, None, None, involved - detained, case_id, rng.choice(user_ids),
+            rng.choice(type_ids))
+
+
 def claim_row(rng, text, now, claim_id, case_id, user_ids, incident) -> tuple:
     """One cases_claim row (CLAIM_COLUMNS); `incident()` picks its incident id or None, and
     is called last, so the random sequence is the same whatever it draws."""
@@ -536,18 +552,7 @@ def generate(database_url: str, *, scale: float = 1.0, seed: int = 1, reset_firs
             def incidents():
                 for cid, (lo, hi) in zip(case_ids, incident_ranges, strict=True):
                     for iid in range(lo, hi):
-                        russian = rng.random() < 0.5
-                        day = dt.date(2023, 1, 1) + dt.timedelta(days=rng.randint(0, 1400))
-                        occurred, earliest, latest = occurrence(rng, day)
-                        involved = rng.randint(1, 40)
-                        detained = rng.randint(0, involved)
-                        title = text.title(russian)
-                        description = text.sentence(russian, rng.choice(OUTLETS))
-                        place, region = text.place(russian), rng.choice(REGIONS)
-                        yield (iid, now, now, title, description, occurred, earliest, latest,
-                               place, region, "RU", *incident_location(seed, iid, region),
-                               involved, detained, None, None, None, involved - detained, cid,
-                               rng.choice(user_ids), rng.choice(type_ids))
+                        yield incident_row(rng, text, now, seed, iid, cid, user_ids, type_ids)
             with bar(counts["incidents"], "incidents") as b:
                 _copy(cur, "cases_incident", INCIDENT_COLUMNS, incidents(), b)
 

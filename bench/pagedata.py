@@ -134,12 +134,10 @@ def add_thousand_claim_case(database_url: str, seed: int) -> None:
         CLAIM_COLUMNS,
         INCIDENT_COLUMNS,
         OUTLETS,
-        REGIONS,
         TextMaker,
         _copy,
         claim_row,
-        incident_location,
-        occurrence,
+        incident_row,
         write_status_events,
     )
 
@@ -189,18 +187,7 @@ def add_thousand_claim_case(database_url: str, seed: int) -> None:
 
         def incidents():
             for iid in incident_ids:
-                russian = rng.random() < 0.5
-                day = dt.date(2023, 1, 1) + dt.timedelta(days=rng.randint(0, 1400))
-                occurred, earliest, latest = occurrence(rng, day)
-                involved = rng.randint(1, 40)
-                detained = rng.randint(0, involved)
-                title = text.title(russian)
-                description = text.sentence(russian, rng.choice(OUTLETS))
-                place, region = text.place(russian), rng.choice(REGIONS)
-                yield (iid, now, now, title, description, occurred, earliest, latest, place,
-                       region, "RU", *incident_location(seed, iid, region), involved,
-                       detained, None, None, None, involved - detained, case_id,
-                       rng.choice(members), rng.choice(type_ids))
+                yield incident_row(rng, text, now, seed, iid, case_id, members, type_ids)
         _copy(cur, "cases_incident", INCIDENT_COLUMNS, incidents())
 
         klo = next_id("cases_claim")
