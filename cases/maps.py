@@ -26,7 +26,6 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Q
-from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
@@ -111,12 +110,6 @@ def totals(queryset) -> dict:
 def feature_rows(queryset) -> list[dict]:
     """The located incidents' rows the map needs, at most MAX_FEATURES + 1 (to tell a cut)."""
     return list(in_map_order(located(queryset)).values(*FEATURE_FIELDS)[:MAX_FEATURES + 1])
-
-
-def incident_link_prefix(case) -> str:
-    """The incident's address is its place on the list timeline (cases:timeline_incident);
-    built once, not reversed per row."""
-    return reverse("cases:timeline_incident", args=[case.slug, 0]).removesuffix("0/")
 
 
 def describe_place(precision: str, place_name: str, admin_region: str,

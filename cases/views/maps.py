@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 
 from .. import maps
 from .case_page import case_view
+from .visual_timeline import incident_link_prefix
 
 #: Rows of the table below the map, a page.
 TABLE_PAGE_SIZE = 50
@@ -37,7 +38,7 @@ def incident_map(request, case_page):
     paginator = Paginator(maps.in_map_order(maps.located(matching)), TABLE_PAGE_SIZE)
     paginator.count = counts["located"]  # counted above with the unlocated, in one query
     page = paginator.get_page(request.GET.get("page"))
-    writer = maps.FeatureWriter(maps.incident_link_prefix(case))
+    writer = maps.FeatureWriter(incident_link_prefix(case))
     rows = [writer.properties(row) for row in page.object_list.values(*maps.FEATURE_FIELDS)]
     query = _filter_query(request)
     return case_page.render("cases/incident_map.html", {
@@ -80,7 +81,7 @@ def incident_map_data(request, case_page):
                                         for field, messages in map_filter.errors.items()}},
                             status=400)
     rows = maps.feature_rows(map_filter.qs)
-    collection = maps.feature_collection(rows, maps.incident_link_prefix(case_page.case))
+    collection = maps.feature_collection(rows, incident_link_prefix(case_page.case))
     return JsonResponse(collection, content_type="application/geo+json")
 
 

@@ -207,7 +207,7 @@ def timeline_data(request, case_page):
     unplaced_rows = list(incidents.filter(occurred_earliest=None).order_by("pk")
                          .values(*fields)[:MAX_UNPLACED])
 
-    prefix = reverse("cases:timeline_incident", args=[case.slug, 0]).removesuffix("0/")
+    prefix = incident_link_prefix(case)
     groups = _groups(type_names, any(row["type_id"] is None
                                      for row in placed_rows + unplaced_rows))
 
@@ -260,6 +260,12 @@ def _groups(type_names, with_untyped: bool) -> list[dict]:
         groups.append({"id": NO_TYPE_GROUP, "name": str(_("No type")),
                        "colour": len(groups) % TYPE_COLOURS})
     return groups
+
+
+def incident_link_prefix(case) -> str:
+    """The address of the case's incidents (`timeline_incident`) up to the incident's id:
+    reversed once per answer, not once per row."""
+    return reverse("cases:timeline_incident", args=[case.slug, 0]).removesuffix("0/")
 
 
 @case_view(tab="timeline")
