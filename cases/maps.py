@@ -74,8 +74,7 @@ class IncidentMapFilter(django_filters.FilterSet):
         # The newsroom's types that this case uses: one query, when the form is shown or a
         # type is chosen.
         self.filters["type"].queryset = (
-            IncidentType.objects.filter(pk__in=Incident.objects.of_case(case).values("type_id"))
-            .order_by("name"))
+            IncidentType.objects.filter(pk__in=self.queryset.values("type_id")).order_by("name"))
 
     def filter_occurred_from(self, queryset, name, value):
         # An incident's span (occurred_earliest..occurred_latest) reaches into the range; one
@@ -90,8 +89,12 @@ class IncidentMapFilter(django_filters.FilterSet):
             Claim.objects.filter(incident=OuterRef("pk"), status=value)))
 
 
+#: Has coordinates (the model's constraint makes latitude and longitude both set or neither).
+LOCATED = Q(latitude__isnull=False, longitude__isnull=False)
+
+
 def located(queryset):
-    return queryset.filter(latitude__isnull=False, longitude__isnull=False)
+    return queryset.filter(LOCATED)
 
 
 def in_map_order(queryset):
@@ -103,8 +106,7 @@ def in_map_order(queryset):
 def totals(queryset) -> dict:
     """How many incidents the filters match on the map and off it, in one query."""
     return queryset.aggregate(
-        located=Count("pk", filter=Q(latitude__isnull=False, longitude__isnull=False)),
-        unlocated=Count("pk", filter=Q(latitude__isnull=True) | Q(longitude__isnull=True)))
+        located=Count("pk", filter=LOCATED), unlocated=Count("pk", filter=~LOCATED))
 
 
 def feature_rows(queryset) -> list[dict]:

@@ -29,10 +29,11 @@ TABLE_PAGE_SIZE = 50
 @case_view(tab="map")
 def incident_map(request, case_page):
     case = case_page.case
-    map_filter = maps.IncidentMapFilter(request.GET or None, case=case)
+    # Always bound: no parameter at all is valid (every filter is optional) and filters nothing.
+    map_filter = maps.IncidentMapFilter(request.GET, case=case)
     # Filters that cannot be read show their errors and nothing else: neither the table nor
     # the map guesses what was meant (the data endpoint refuses them with 400).
-    filters_valid = not map_filter.is_bound or map_filter.is_valid()
+    filters_valid = map_filter.is_valid()
     matching = map_filter.qs if filters_valid else map_filter.queryset.none()
     counts = maps.totals(matching)
     paginator = Paginator(maps.in_map_order(maps.located(matching)), TABLE_PAGE_SIZE)
@@ -75,8 +76,8 @@ def incident_map(request, case_page):
 def incident_map_data(request, case_page):
     """The located incidents that match the page's filters, as a GeoJSON FeatureCollection:
     at most maps.MAX_FEATURES, `truncated` when more match."""
-    map_filter = maps.IncidentMapFilter(request.GET or None, case=case_page.case)
-    if map_filter.is_bound and not map_filter.is_valid():
+    map_filter = maps.IncidentMapFilter(request.GET, case=case_page.case)
+    if not map_filter.is_valid():
         return JsonResponse({"errors": {field: [str(message) for message in messages]
                                         for field, messages in map_filter.errors.items()}},
                             status=400)
@@ -86,8 +87,9 @@ def incident_map_data(request, case_page):
 
 
 def _filter_query(request) -> str:
-    """The page's filters as a query string, and nothing else of it (for the data address and
-    the table's pager)."""
+    """The page's filters as a query string, and nothing else of it: the data address the
+    script is given asks for the same incidents whatever else the page's address holds (its
+    table's page), and "Clear filters" is offered only when there are some."""
     params = request.GET.copy()
     for name in list(params):
         if name not in maps.IncidentMapFilter.base_filters:
