@@ -2,13 +2,14 @@
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from capture.tasks import citations_saved
 
 from ..models import Citation, CitationRelay, Claim, VerificationEvent
-from ..models.source import MAX_RELAYS, relays_prefetch
+from ..models.source import MAX_RELAYS, relay_errors, relays_prefetch
 from .changelist import LargeTableAdminMixin
 from .need_to_know import (
     citation_address_visible_q,
@@ -129,12 +130,34 @@ def relay_names(citation) -> str:
     return ", ".join(link.source.name for link in citation.relay_links.all()) or "–"
 
 
+class CitationRelayFormSet(VersionedInlineFormSet):
+    """The relays the citation keeps once the page is saved, checked as a list with the codes
+    every writer gives (relay_errors): each named once, at most MAX_RELAYS. A row's own
+    checks (same case, not the citation's source) stay beside it (CitationRelay.clean)."""
+
+    def validate_unique(self):
+        # A relay named twice is refused by clean() with its code; Django's check of the
+        # unique constraint across rows would add a second error without one.
+        pass
+
+    def clean(self):
+        super().clean()
+        kept = [form.cleaned_data["source"] for form in self.forms
+                if form.cleaned_data.get("source") is not None
+                and not self._should_delete_form(form)]
+        # No case and no source given: only the checks of the list as a whole.
+        errors = relay_errors(None, None, kept)
+        if errors:
+            raise ValidationError(errors)
+
+
 class CitationRelayInline(CaseScopedInline, admin.TabularInline):
     """The sources a citation came through, in order, on the citation's page. Each row is
     saved on its own, with its history (CitationRelay.save seals the citation's address
     when a relay is protected)."""
 
     model = CitationRelay
+    formset = CitationRelayFormSet
     case_path = "source__case"
     fields = ("source", "position")
     autocomplete_fields = ("source",)
