@@ -420,12 +420,9 @@ class CitationRelay(models.Model):
         if not (self.citation_id and self.source_id):
             return
         citation = self.citation
-        errors = same_case_errors(citation.source.case_id, source=self.source)
-        if self.source_id == citation.source_id:
-            errors["source"] = ValidationError(_("A source cannot be relayed through itself."),
-                                               code="attribution_self")
+        errors = relay_errors(citation.source.case_id, citation.source_id, [self.source])
         if errors:
-            raise ValidationError(errors)
+            raise ValidationError({"source": errors})
 
 
 def write_relays(citation, relays, *, created: bool = False) -> None:
