@@ -189,7 +189,7 @@ class CitationQuerySet(CaseDataQuerySet):
 
 class CitationHistoryBase(models.Model):
     """The historical citation's `via` column, kept after `Citation.via` gave way to relays
-    (migration 0017): history is append-only, so what it recorded stays. Rows written since
+    (migration 0019): history is append-only, so what it recorded stays. Rows written since
     leave it empty and record relays in CitationRelay's history."""
 
     via = models.ForeignKey(Source, null=True, blank=True, on_delete=models.DO_NOTHING,
