@@ -43,18 +43,17 @@ def _render_claim(case_page, claim, *, transition_form=None, propose_form=None, 
         "pk", "reached_via_id", "name", "protected"))
     sources = {pk: _Node(pk, name, protected) for pk, _via, name, protected in rows}
     via_map = {pk: via for pk, via, _name, _protected in rows}
-    origins = attribution.supporting_origins(citations, via_map)
+    # The supporting citations' origins are worked out once, by explain().
+    explanation = attribution.explain(citations, via_map,
+                                      order=lambda pk: (sources[pk].name.casefold(), pk))
     moves = workflow.available_moves(claim, request.user)
     if transition_form is None:
         transition_form = TransitionForm(moves=moves, support=_support_for(claim, moves))
     return case_page.render("cases/claim_detail.html", {
         "claim": claim,
         "citations": citations,
-        "independent_origins": origins.count,
-        "attribution": _attribution_shown(
-            attribution.explain(citations, via_map,
-                                order=lambda pk: (sources[pk].name.casefold(), pk)),
-            sources),
+        "independent_origins": len(explanation.origins),
+        "attribution": _attribution_shown(explanation, sources),
         "events": claim.events.select_related("actor").order_by("-created_at", "-pk"),
         "moves": moves,
         "transition_form": transition_form,
