@@ -33,6 +33,7 @@ from django_countries import countries
 from . import fuzzydate
 from .enums import GeoPrecision, VerificationStatus
 from .models import Claim, Incident, IncidentType
+from .timebounds import validate_date_in_range
 
 #: The most features one map shows; the page says how many more match.
 MAX_FEATURES = 5000
@@ -50,16 +51,28 @@ FEATURE_FIELDS = ("pk", "title", "occurred", "latitude", "longitude", "geo_preci
                   "place_name", "admin_region", "country", "type__name")
 
 
+class IncidentMapFilterForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("occurred_from"), cleaned.get("occurred_to")
+        # Reversed, the two overlap conditions would still match whatever spans both days: a
+        # refusal, as the visual timeline's window gives, not a puzzling map.
+        if start and end and start > end:
+            self.add_error("occurred_to", ValidationError(
+                _("The end of the period is before its start."), code="window_reversed"))
+        return cleaned
+
+
 class IncidentMapFilter(django_filters.FilterSet):
     """The map's filters, as GET parameters of the page and of its data endpoint alike."""
 
     type = django_filters.ModelChoiceFilter(
         queryset=IncidentType.objects.none(), label=_("Type"), empty_label=_("Any type"))
     occurred_from = django_filters.DateFilter(
-        method="filter_occurred_from", label=_("From"),
+        method="filter_occurred_from", label=_("From"), validators=[validate_date_in_range],
         widget=forms.DateInput(attrs={"type": "date"}))
     occurred_to = django_filters.DateFilter(
-        method="filter_occurred_to", label=_("To"),
+        method="filter_occurred_to", label=_("To"), validators=[validate_date_in_range],
         widget=forms.DateInput(attrs={"type": "date"}))
     claim_status = django_filters.ChoiceFilter(
         choices=VerificationStatus.choices, method="filter_claim_status",
@@ -68,6 +81,7 @@ class IncidentMapFilter(django_filters.FilterSet):
     class Meta:
         model = Incident
         fields = ["type", "occurred_from", "occurred_to", "claim_status"]
+        form = IncidentMapFilterForm
 
     def __init__(self, data=None, *, case, **kwargs):
         super().__init__(data, queryset=Incident.objects.of_case(case), **kwargs)

@@ -19,6 +19,7 @@ from cases import demo, maps
 from cases.enums import GeoPrecision, Role
 from cases.enums import VerificationStatus as S
 from cases.models import Case, SourceIdentity
+from cases.views import maps as map_views
 from config.settings import _tile_origin
 
 from .factories import (
@@ -169,6 +170,53 @@ def test_map_data_refuses_unreadable_filters_by_name(client, case, viewer):
                           {"occurred_from": "9 May", "claim_status": "sure", "type": "999"})
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"occurred_from", "claim_status", "type"}
+
+
+@pytest.mark.parametrize("params, field, code", [
+    ({"occurred_from": "9 May"}, "occurred_from", "invalid"),
+    ({"occurred_from": "0001-01-01"}, "occurred_from", "date_out_of_range"),
+    ({"occurred_to": "9999-12-31"}, "occurred_to", "date_out_of_range"),
+    ({"occurred_from": "2025-06-01", "occurred_to": "2025-05-01"}, "occurred_to",
+     "window_reversed"),
+    ({"claim_status": "sure"}, "claim_status", "invalid_choice"),
+    ({"type": "99999999999999999999999"}, "type", "invalid_choice"),
+], ids=["words", "year-1", "year-9999-end", "reversed", "unknown-status", "huge-type"])
+def test_map_data_refuses_a_bad_filter_with_400_naming_field_and_code(client, case, viewer,
+                                                                      params, field, code):
+    # Spans both days of the reversed period: it would match if the period were not refused.
+    located(case, "Search goes on", GeoPrecision.REGION, occurred="2025-05/2025-07")
+    client.force_login(viewer)
+    response = client.get(reverse("cases:incident_map_data", args=[case.slug]), params)
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert list(errors) == [field]
+    assert errors[field][0]["code"] == code and errors[field][0]["message"]
+
+
+def test_map_page_refuses_a_reversed_period_next_to_its_end_and_shows_no_incident(
+        client, case, viewer):
+    located(case, "Search goes on", GeoPrecision.REGION, occurred="2025-05/2025-07")
+    client.force_login(viewer)
+    page = client.get(reverse("cases:incident_map", args=[case.slug]),
+                      {"occurred_from": "2025-06-01", "occurred_to": "2025-05-01"}
+                      ).content.decode()
+    assert "The end of the period is before its start." in page
+    assert "Search goes on" not in page and "data-incident-map" not in page
+
+
+@pytest.mark.parametrize("number", ["0", "-1", "two", "1e3", "99999999999999999999"])
+def test_map_table_reads_an_unusable_page_number_as_the_nearest_page(client, case, viewer,
+                                                                     monkeypatch, number):
+    monkeypatch.setattr(map_views, "TABLE_PAGE_SIZE", 1)
+    for day in (1, 2):
+        located(case, f"Arrest on day {day}", GeoPrecision.POINT, occurred=f"2025-05-0{day}")
+    client.force_login(viewer)
+    page = client.get(reverse("cases:incident_map", args=[case.slug]),
+                      {"page": number}).content.decode()
+    shown = re.findall(r"Arrest on day \d", page)
+    # A whole number out of range is the last page (Django's get_page), anything else the first.
+    expected = ("Arrest on day 1" if number in ("two", "1e3") else "Arrest on day 2")
+    assert shown == [expected]
 
 
 def test_map_page_with_unreadable_filters_shows_their_errors_and_no_incident(client, case,
