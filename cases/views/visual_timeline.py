@@ -18,13 +18,13 @@ user), one aggregate (how many incidents, how many placed, the case's first and 
 its longest span), the incident types in use (the legend), the placed incidents of the
 requested window, and the incidents not placed. A window reads a range of the index on
 (case, occurred_earliest): from its start less the case's longest span to its end.
-vis-timeline stacks a few hundred items in a second or two (500 in about 3 s, 2,000 in about
-15 s on a busy two-core machine), not 200,000: at most `MAX_ITEMS` placed incidents are sent,
-the earliest of the window first, with `truncated` set and the totals, and the page says so;
-the script asks again with `?from=&to=` (days, both included) for the part of the axis the
-reader zooms or moves to. The list of dates not placed is capped the same way
-(`MAX_UNPLACED`). At 200,000 incidents an answer takes ~0.15–0.5 s (PostgreSQL; the
-aggregate's scan of the case's rows is most of it).
+vis-timeline's stacking grows much faster than the number of items, so a browser copes with
+a few hundred of them, never with a large case's all: at most `MAX_ITEMS` placed incidents
+are sent, the earliest of the window first, with `truncated` set and the totals, and the page
+says so; the script asks again with `?from=&to=` (days, both included) for the part of the
+axis the reader zooms or moves to. The list of dates not placed is capped the same way
+(`MAX_UNPLACED`). In a large case the aggregate, which reads every row of the case, is most
+of an answer's cost.
 
 `?from=` and `?to=` are validated by `TimelineWindowForm`: bad input answers 400 in JSON with
 each field's message and code, never a 500.
