@@ -28,6 +28,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, PermissionDenied
+from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.settings import api_settings
 
 from background import Status as TaskStatus
@@ -61,7 +62,7 @@ from cases.models import (
     VerificationEvent,
 )
 from cases.models.case import LEAD_NOT_ELIGIBLE, LEAD_NOT_ELIGIBLE_MESSAGE
-from cases.models.source import MAX_RELAYS
+from cases.models.source import MAX_RELAYS, relays_too_many
 from cases.opening import open_case
 from cases.text import language_code, one_line, tidy_text
 
@@ -185,11 +186,28 @@ ClaimField = _visible(Claim)
 SourceField = _visible(Source)
 
 
+class _RelayList(serializers.ManyRelatedField):
+    """A citation's relays: a list longer than the limit is refused before any of its ids
+    is looked up (one query each), whatever its length."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, list) and len(data) > MAX_RELAYS:
+            raise relays_too_many()
+        return super().to_internal_value(data)
+
+
 @extend_schema_field(OpenApiTypes.INT)
 class RelayField(SourceField):
     """A citation's relay, by id: the schema says so directly, since the relays are read
     through a property (Citation.relay_sources) and the deprecated `via` is no model field,
     so there is nothing it could follow."""
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        # DRF's many_init, with the list above.
+        return _RelayList(child_relation=cls(*args, **kwargs),
+                          **{key: value for key, value in kwargs.items()
+                             if key in MANY_RELATION_KWARGS})
 
 
 # --- Cases ---------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases import exports, imports
@@ -282,6 +284,28 @@ def test_api_refuses_more_relays_than_the_limit(case, story, citation, reporter)
     assert response.status_code == 400
     assert response.data["relays"][0].code == "relays_too_many"
     assert stored() == before
+
+
+@pytest.mark.parametrize("sent", [MAX_RELAYS + 1, 40 * MAX_RELAYS])
+def test_api_refuses_too_many_relays_before_looking_each_up(case, story, citation, reporter,
+                                                            sent, django_assert_num_queries):
+    """However many ids a body lists, the refusal costs the same queries: they are counted
+    before any is looked up."""
+    api = token_client(reporter)
+    address = f"{API}/citations/{citation.pk}/"
+    header = version(api, address)
+    few = api.patch(address, {"relays": list(range(1, MAX_RELAYS + 2))}, format="json",
+                    **header)
+    assert few.data["relays"][0].code == "relays_too_many"
+    with CaptureQueriesContext(connection) as baseline:
+        api.patch(address, {"relays": list(range(1, MAX_RELAYS + 2))}, format="json", **header)
+
+    with django_assert_num_queries(len(baseline.captured_queries)):
+        response = api.patch(address, {"relays": list(range(1, sent + 1))}, format="json",
+                             **header)
+
+    assert response.status_code == 400
+    assert response.data["relays"][0].code == "relays_too_many"
 
 
 # --- the imports --------------------------------------------------------------------------------

@@ -351,15 +351,20 @@ class Citation(AuthoredModel):
         return relay_errors(case_id, self.source_id, pending)
 
 
+def relays_too_many() -> ValidationError:
+    """The refusal of more than MAX_RELAYS relays (also given before a writer looks up any
+    of them: the API)."""
+    return ValidationError(_("A citation names at most %(limit)d relays."),
+                           code="relays_too_many", params={"limit": MAX_RELAYS})
+
+
 def relay_errors(case_id, source_id, relays) -> list[ValidationError]:
     """What is wrong with `relays` (Source records or ids) for a citation of `case_id` whose
     source is `source_id`: each refusal with its code."""
     errors = []
     ids = [getattr(relay, "pk", relay) for relay in relays]
     if len(ids) > MAX_RELAYS:
-        errors.append(ValidationError(
-            _("A citation names at most %(limit)d relays."), code="relays_too_many",
-            params={"limit": MAX_RELAYS}))
+        errors.append(relays_too_many())
     if len(set(ids)) != len(ids):
         errors.append(ValidationError(_("Each relay is named once."), code="relay_repeated"))
     if source_id is not None and source_id in ids:
