@@ -170,6 +170,29 @@ def count_balance(values: dict) -> CountBalance:
     return CountBalance(involved, accounted, involved_span, accounted_span)
 
 
+def count_reading_errors(values: dict) -> dict[str, ValidationError]:
+    """What cannot be read in an incident's counts (`values` as for count_balance), by field:
+    a qualifier with no count to qualify, and a qualified count no number of people can be
+    ("fewer than 0"). A qualifier that is not one of the choices is the field's own
+    validation's to refuse and is not read here."""
+    errors = {}
+    for name in COUNT_FIELDS:
+        qualifier = values.get(qualifier_field(name)) or FigureQualifier.EXACTLY
+        if qualifier not in FigureQualifier.values:
+            continue
+        value = values.get(name)
+        if value is None:
+            if qualifier != FigureQualifier.EXACTLY:
+                errors[qualifier_field(name)] = ValidationError(
+                    _("Give the count this qualifier is about, or set it back to “exactly”."),
+                    code="qualifier_without_count")
+        elif not Figure(value, qualifier).span().overlaps(Span(Decimal(0), None)):
+            errors[name] = ValidationError(
+                _("No number of people is %(count)s."), code="count_impossible",
+                params={"count": str(Figure(value, qualifier))})
+    return errors
+
+
 def _count_field(verbose_name, help_text):
     return models.PositiveIntegerField(verbose_name, null=True, blank=True, help_text=help_text)
 
@@ -268,9 +291,11 @@ class Incident(AuthoredModel):
         when = self.when
         return when.describe() if when else self.occurred
 
+    def _count_values(self) -> dict:
+        return {name: getattr(self, name) for f in COUNT_FIELDS for name in (f, qualifier_field(f))}
+
     def count_balance(self) -> CountBalance:
-        return count_balance({name: getattr(self, name)
-                              for f in COUNT_FIELDS for name in (f, qualifier_field(f))})
+        return count_balance(self._count_values())
 
     def count_figure(self, name: str) -> Figure | None:
         value = getattr(self, name)
@@ -297,8 +322,12 @@ class Incident(AuthoredModel):
         if self.latitude is not None and not self.geo_precision:
             errors["geo_precision"] = ValidationError(
                 _("Say how precise the coordinates are."), code="geo_precision_missing")
-        balance = self.count_balance()
-        if balance.exceeds:
+        values = self._count_values()
+        count_errors = count_reading_errors(values)
+        errors.update(count_errors)
+        # The balance reads every qualifier: with one unreadable, the field's error says so.
+        readable = all(values[qualifier_field(f)] in FigureQualifier.values for f in COUNT_FIELDS)
+        if readable and not count_errors and (balance := count_balance(values)).exceeds:
             errors["involved"] = ValidationError(
                 ngettext("Detained, killed, missing and at large add up to %(accounted)s, more "
                          "than the %(involved)s person involved.",
