@@ -231,13 +231,14 @@ def store_source_address(source):
     source._saved_state = (source.protected, source.reached_via_id)
 
 
-def seal_citation_addresses(citations) -> None:
+def seal_citation_addresses(citations) -> list:
     """Before citations are written: the address of each whose lineage holds a protected
     source moves, encrypted, to `protected_url`; a public address given for one whose
-    lineage is free replaces a protected one. Two queries however many citations."""
+    lineage is free replaces a protected one. Two queries however many citations. Returns
+    the citations whose given address it sealed."""
     pending = [c for c in citations if c.url or c.replaces_protected_address]
     if not pending:
-        return
+        return []
     case_of = dict(Source.objects.filter(pk__in={c.source_id for c in pending})
                    .values_list("pk", "case_id"))
     sources_of: dict[int, list] = {case_id: [] for case_id in case_of.values()}
@@ -246,15 +247,19 @@ def seal_citation_addresses(citations) -> None:
         sources_of[case_id].append(row)
     lineages = {case_id: Lineages(rows) for case_id, rows in sources_of.items()}
     relays = _relays_of(pending)
+    sealed = []
     for citation in pending:
         case_id = case_of.get(citation.source_id)
         if case_id is not None and lineages[case_id].is_protected(
                 citation, relays.get(id(citation), ())):
+            if citation.url:
+                sealed.append(citation)
             citation.protected_url = citation.url or None
             citation.url = ""
         elif citation.url or citation.replaces_protected_address:
             citation.protected_url = None
         citation.replaces_protected_address = False
+    return sealed
 
 
 def _relays_of(citations) -> dict[int, list[int]]:

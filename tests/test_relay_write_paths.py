@@ -409,3 +409,32 @@ def test_a_handler_reads_the_sealed_address_on_the_claim_page(client, case, seal
     client.force_login(reporter)
 
     assert SEALED_URL in client.get(url("claim_detail", case, sealed.claim_id)).content.decode()
+
+
+@pytest.mark.parametrize("path", ["page", "api"])
+def test_a_protected_relay_added_later_takes_the_address_out_of_history(
+        client, case, story, reporter, path):
+    """The address was public until the relay came: its clear copies in the citation's
+    history are a protected lineage's address now, and leave it, as for a relay row written
+    on its own."""
+    public = CitationFactory(claim=ClaimFactory(case=case), source=story.exile,
+                             url=SEALED_URL)
+    if path == "api":
+        api = token_client(reporter)
+        address = f"{API}/citations/{public.pk}/"
+        response = api.patch(address, {"relays": [story.insiders.pk]}, format="json",
+                             **version(api, address))
+        assert response.status_code == 200, response.content
+    else:
+        client.force_login(reporter)
+        edit = url("claim_edit", case, public.claim_id)
+        response = client.post(edit, fill(read_form(client.get(edit)),
+                                          citations__0__relays=[str(story.insiders.pk)]))
+        assert response.status_code == 302
+
+    public.refresh_from_db()
+    assert (public.url, public.protected_url) == ("", SEALED_URL)
+    client.force_login(reporter)
+    page = client.get(url("claim_history", case, public.claim_id)).content.decode()
+    assert SEALED_URL not in page
+    assert not Citation.history.filter(id=public.pk).exclude(url="").exists()

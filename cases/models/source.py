@@ -263,24 +263,29 @@ class Citation(AuthoredModel):
         return self.claim or self.incident
 
     def save(self, *args, **kwargs):
-        from ..identities import seal_citation_addresses
+        from ..identities import scrub_citation_history, seal_citation_addresses
 
-        seal_citation_addresses([self])
         creating = self._state.adding
+        # An address of a saved citation sealed now (a protected relay or source came into
+        # its lineage) was public until now: its clear copies must leave the history too.
+        sealed = bool(seal_citation_addresses([self])) and not creating
         pending = self.__dict__.get("_pending_relays")
         if pending is not None and (
                 (creating and not pending)
                 or (not creating and self._prefetched_relay_ids()
                     == [getattr(relay, "pk", relay) for relay in pending])):
             pending = self._pending_relays = None  # nothing to write
-        if pending is None:
+        if pending is None and not sealed:
             super().save(*args, **kwargs)
             return
         using = kwargs.get("using") or router.db_for_write(type(self))
         with transaction.atomic(using=using):
             super().save(*args, **kwargs)
-            write_relays(self, pending, created=creating)
-            self._pending_relays = None
+            if pending is not None:
+                write_relays(self, pending, created=creating)
+                self._pending_relays = None
+            if sealed:
+                scrub_citation_history([self.pk])
 
     def clean(self):
         target = self.target
