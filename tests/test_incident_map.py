@@ -360,7 +360,7 @@ def test_map_with_tile_url_passes_it_and_the_csp_allows_its_host(client, case, v
     assert (config["tileUrl"], config["tileAttribution"]) == (tiles, "© Example Tiles")
 
 
-def settings_in_a_fresh_process(**environ) -> dict:
+def settings_in_a_fresh_process(**environ) -> subprocess.CompletedProcess:
     code = ("import json, django; from django.conf import settings; django.setup(); "
             "print(json.dumps(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src']))")
     result = subprocess.run(
@@ -395,7 +395,6 @@ def test_map_tab_follows_the_timeline_tab(client, case, viewer):
     tab = page.index(reverse("cases:incident_map", args=[case.slug]) + '">')
     claims = page.index(reverse("cases:claims_board", args=[case.slug]) + '">')
     assert timeline < tab < claims
-
 
 
 def test_demo_case_maps_its_region_and_counts_the_unplaced_catch(client):

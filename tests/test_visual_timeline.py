@@ -329,14 +329,28 @@ def test_visual_timeline_outsider_404_member_and_editor_read(client, outsider, v
     if url_name == "timeline_data":
         assert member.json() == as_editor.json()
         assert len(member.json()["items"]) == 4
+    else:
+        for page in (member, as_editor):
+            assert b'id="visual-timeline-config"' in page.content
+            assert b'id="visual-timeline-config"' not in refused.content
 
 
-def test_visual_timeline_of_a_case_that_does_not_exist_is_the_same_404(client, viewer):
-    client.force_login(viewer)
+def not_found_page(response) -> str:
+    """The 404 page without what it echoes of the request (the language form's token and
+    return address), so that two refusals can be compared."""
+    return re.sub(r'name="(csrfmiddlewaretoken|next)" value="[^"]*"', "",
+                  response.content.decode())
 
-    response = client.get(reverse("cases:timeline_data", args=["no-such-case"]))
 
-    assert response.status_code == 404
+def test_visual_timeline_of_a_case_that_does_not_exist_is_the_same_404(client, outsider, case):
+    client.force_login(outsider)
+
+    missing = client.get(reverse("cases:timeline_data", args=["no-such-case"]))
+    refused = client.get(reverse("cases:timeline_data", args=[case.slug]))
+
+    assert missing.status_code == refused.status_code == 404
+    assert "Page not found" in not_found_page(missing)
+    assert not_found_page(missing) == not_found_page(refused)
 
 
 def test_timeline_incident_outsider_404_member_and_editor_reach_the_incident(
@@ -427,8 +441,11 @@ def test_timeline_incident_of_another_case_is_404(client, viewer, case):
     client.force_login(viewer)
 
     response = client.get(reverse("cases:timeline_incident", args=[case.slug, elsewhere.pk]))
+    missing = client.get(reverse("cases:timeline_incident", args=[case.slug, elsewhere.pk + 1]))
 
-    assert response.status_code == 404
+    assert response.status_code == missing.status_code == 404
+    assert "Location" not in response
+    assert not_found_page(response) == not_found_page(missing)  # nothing says it exists
 
 
 # --- queries -------------------------------------------------------------------------------------
