@@ -300,9 +300,9 @@ class Citation(AuthoredModel):
                 code="citation_target_ambiguous")
         case_id = target.case_id if target is not None else None
         errors.update(same_case_errors(case_id, source=self.source if self.source_id else None))
-        relay_errors = self._relay_errors(case_id)
-        if relay_errors:
-            errors["relays"] = relay_errors
+        wrong_relays = self._relay_errors(case_id)
+        if wrong_relays:
+            errors["relays"] = wrong_relays
         if errors:
             raise ValidationError(errors)
 
