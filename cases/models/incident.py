@@ -85,33 +85,24 @@ class CountBalance:
 
     involved: int | None
     accounted: int
-    involved_span: Span | None = None
-    accounted_span: Span | None = None
-
-    def _spans(self) -> tuple[Span | None, Span]:
-        involved = self.involved_span
-        if involved is None and self.involved is not None:
-            involved = Span(Decimal(self.involved), Decimal(self.involved))
-        accounted = self.accounted_span or Span(Decimal(self.accounted), Decimal(self.accounted))
-        return involved, accounted
+    involved_span: Span | None  # None exactly when `involved` is
+    accounted_span: Span
 
     @property
     def exact(self) -> bool:
-        involved, accounted = self._spans()
-        return involved is not None and involved.is_exact() and accounted.is_exact()
+        return (self.involved_span is not None and self.involved_span.is_exact()
+                and self.accounted_span.is_exact())
 
     @property
     def unaccounted(self) -> int | None:
         """People not accounted for, when every count is exact (None otherwise)."""
-        if self.involved is None or not self.exact:
-            return None
-        return self.involved - self.accounted
+        return self.involved - self.accounted if self.exact else None
 
     @property
     def unaccounted_span(self) -> Span | None:
         """The range of people not accounted for (qualified counts): 0 to 4, at least 2."""
-        involved, accounted = self._spans()
-        return None if involved is None else involved.minus(accounted)
+        involved = self.involved_span
+        return None if involved is None else involved.minus(self.accounted_span)
 
     @property
     def unaccounted_display(self) -> str:
@@ -125,14 +116,14 @@ class CountBalance:
     @property
     def may_reconcile(self) -> bool:
         """Not exact, but the counts' ranges allow them to add up."""
-        involved, accounted = self._spans()
-        return not self.exact and involved is not None and involved.overlaps(accounted)
+        return (not self.exact and self.involved_span is not None
+                and self.involved_span.overlaps(self.accounted_span))
 
     @property
     def exceeds(self) -> bool:
         """The outcomes add up to more than the people involved, whatever the qualifiers
         allow."""
-        involved, accounted = self._spans()
+        involved, accounted = self.involved_span, self.accounted_span
         if involved is None:
             return False
         at_most_involved = Span(None, involved.high, high_open=involved.high_open)
