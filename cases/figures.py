@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from django.utils.translation import pgettext
 
@@ -120,18 +121,27 @@ class Figure:
 
     def span(self) -> Span:
         """The values the statement admits, with which ends are excluded."""
-        v, q = self.value, FigureQualifier(self.qualifier)
+        return self._span
+
+    @cached_property
+    def _span(self) -> Span:
+        # Worked out once per figure: the flags compare every pair of a figure's reports.
+        v, q = self.value, self.qualifier
+        if q == FigureQualifier.EXACTLY:
+            return Span(v, v)
+        if q == FigureQualifier.AT_LEAST:
+            return Span(v, None)
+        if q == FigureQualifier.AT_MOST:
+            return Span(None, v)
+        if q == FigureQualifier.MORE_THAN:
+            return Span(v, None, low_open=True)
+        if q == FigureQualifier.FEWER_THAN:
+            return Span(None, v, high_open=True)
         margin = abs(v) * VAGUE_TOLERANCE
-        return {
-            FigureQualifier.EXACTLY: Span(v, v),
-            FigureQualifier.AT_LEAST: Span(v, None),
-            FigureQualifier.AT_MOST: Span(None, v),
-            FigureQualifier.ABOUT: Span(v - margin, v + margin),
-            # "Nearly" is below the number, never equal to it.
-            FigureQualifier.NEARLY: Span(v - margin, v, high_open=True),
-            FigureQualifier.MORE_THAN: Span(v, None, low_open=True),
-            FigureQualifier.FEWER_THAN: Span(None, v, high_open=True),
-        }[q]
+        if q == FigureQualifier.ABOUT:
+            return Span(v - margin, v + margin)
+        # "Nearly" is below the number, never equal to it.
+        return Span(v - margin, v, high_open=True)
 
     def bounds(self) -> tuple[Decimal | None, Decimal | None]:
         """(lowest, highest) value the statement admits; None is unbounded. Whether an end is

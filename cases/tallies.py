@@ -59,6 +59,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from itertools import combinations
 
 from django.db.models import Count, F, Prefetch, Q, Subquery, Window
@@ -105,7 +106,8 @@ def figure_key(unit: str) -> str:
 
 @dataclass(eq=False)
 class Report:
-    """One claim's figure as reported."""
+    """One claim's figure as reported. Its span, day and grade are read once: the flags
+    compare every pair of a figure's reports."""
 
     claim: Claim
     figure: Figure
@@ -117,7 +119,7 @@ class Report:
     changed: bool = False
     warned: bool = False
 
-    @property
+    @cached_property
     def span(self) -> Span:
         return self.figure.span()
 
@@ -133,7 +135,7 @@ class Report:
     def reliability(self) -> str:
         return self.source.reliability if self.source else ""
 
-    @property
+    @cached_property
     def poorly_graded(self) -> bool:
         return (self.reliability in POOR_RELIABILITY or not self.source
                 or self.claim.credibility in POOR_CREDIBILITY)
@@ -146,7 +148,7 @@ class Report:
     def range_display(self) -> str:
         return describe_span(self.span)
 
-    @property
+    @cached_property
     def reported_day(self):
         return timezone.localdate(self.reported_at) if self.reported_at else None
 
@@ -255,9 +257,16 @@ class FigureReport:
 RELAYS = ("relay_links",) if hasattr(Citation, "relay_links") else ()
 
 
-def _supporting_citations():
-    return (Citation.objects.filter(relation__in=CitationRelation.supporting())
+def _supporting_citations(case):
+    # The sources are those of the case (a citation's source is always its claim's case's):
+    # saying so lets PostgreSQL join the case's few sources rather than hash every source.
+    return (Citation.objects.filter(relation__in=CitationRelation.supporting(),
+                                    source__case=case)
             .select_related("source").prefetch_related(*RELAYS)
+            # What a report shows and its lineage follows: no quote, address or dates kept.
+            .only("pk", "claim_id", "source_id", "relation", "published_at",
+                  "source__case_id", "source__name", "source__reliability",
+                  "source__protected", "source__reached_via_id")
             .order_by(F("published_at").asc(nulls_last=True), "pk"))
 
 
@@ -283,13 +292,13 @@ def _ranked(case, claim_ids: Sequence[int] | None = None) -> list[tuple]:
     return list(claims.values_list("pk", "unit_key", "figure_rank", "figure_total"))
 
 
-def _figure_claims(pks):
+def _figure_claims(case, pks):
     """The claims kept, with their supporting citations (sources, relays) in publication
     order, undated last."""
     return (Claim.objects.filter(pk__in=pks).only(
         "pk", "case_id", "statement", "figure_value", "figure_unit", "figure_qualifier",
         "credibility", "status")
-        .prefetch_related(Prefetch("citations", queryset=_supporting_citations(),
+        .prefetch_related(Prefetch("citations", queryset=_supporting_citations(case),
                                    to_attr="supporting_citations")))
 
 
@@ -368,7 +377,7 @@ their relays, the attribution chains (one when the case has no figure)."""
     ranked = {pk: (key, rank, total) for pk, key, rank, total in _ranked(case, claim_ids)}
     if not ranked:
         return FigureReport()
-    claims = list(_figure_claims(list(ranked)))
+    claims = list(_figure_claims(case, list(ranked)))
     via_map = attribution.via_map_for_case(case.pk)
     by_key: dict[str, list[Report]] = {}
     ranks: dict[str, int] = {}
