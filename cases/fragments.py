@@ -1,5 +1,6 @@
-"""The costly part of a case page (the timeline's entries, the claims board's columns), kept
-rendered in the cache while the case's records are unchanged.
+"""The costly part of a case page (the timeline's entries, the claims board's columns, the
+figures tab's sections and its charts' data), kept rendered in the cache while the case's
+records are unchanged.
 
 The key holds the case's `content_version`, which database triggers raise in the same
 transaction as any change to the case's incidents, claims, sources, citations or requests for
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -28,6 +30,8 @@ from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language
 
 from .access import CaseAccess
+
+T = TypeVar("T")
 
 KEY_PREFIX = "casedesk:fragment"
 # Longer values are not page numbers or statuses: such requests skip the cache.
@@ -54,11 +58,19 @@ def case_fragment(request, access: CaseAccess, name: str, render: Callable[[], S
                   *, params: Sequence[str] = ()) -> SafeString:
     """`render()`'s HTML, from the cache when this case, at this content version, was
     rendered the same way before."""
+    return cached_case_part(request, access, name, render, params=params, kind=SafeString)
+
+
+def cached_case_part(request, access: CaseAccess, name: str, compute: Callable[[], T], *,
+                     params: Sequence[str] = (), kind: type[T]) -> T:
+    """`compute()`'s value (HTML, or the data a page's script draws), from the cache when
+    this case, at this content version, was computed the same way before. `kind` is the type
+    of the value: anything else found under the key is not ours and is computed again."""
     key = fragment_key(request, access, name, params)
     if key is None:
-        return render()
-    html = cache.get(key)
-    if not isinstance(html, SafeString):  # a miss (or anything but our own rendering)
-        html = render()
-        cache.set(key, html, settings.CASEDESK_FRAGMENT_CACHE_SECONDS)
-    return html
+        return compute()
+    value = cache.get(key)
+    if not isinstance(value, kind):  # a miss (or anything but our own value)
+        value = compute()
+        cache.set(key, value, settings.CASEDESK_FRAGMENT_CACHE_SECONDS)
+    return value

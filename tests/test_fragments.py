@@ -282,3 +282,61 @@ def test_the_status_badge_names_the_status_and_carries_its_colour_class(client, 
     client.force_login(viewer)
     page = timeline(client, case).content.decode()
     assert '<span class="badge status-badge status-unverified">Unverified</span>' in page
+
+
+# --- the figures tab ------------------------------------------------------------------------
+
+def figures(client, case):
+    return client.get(reverse("cases:figure_list", args=[case.slug]))
+
+
+def figure_data(client, case):
+    return client.get(reverse("cases:figure_data", args=[case.slug]))
+
+
+@pytest.fixture
+def reported_figure(story):
+    claim = story["claim"]
+    Claim.objects.filter(pk=claim.pk).update(figure_value=4, figure_unit="deserters")
+    Citation.objects.filter(claim=claim).update(
+        published_at=dt.datetime(2025, 5, 9, 12, tzinfo=dt.UTC))
+    return claim
+
+
+@pytest.mark.parametrize("page", [figures, figure_data])
+def test_an_unchanged_case_serves_its_figures_without_reading_its_records(
+        client, case, viewer, reported_figure, page):
+    client.force_login(viewer)
+    first = page(client, case)
+
+    with CaptureQueriesContext(connection) as queries:
+        again = page(client, case)
+
+    assert without_csrf_token(again) == without_csrf_token(first)
+    assert f"/claims/{reported_figure.pk}/" in again.content.decode()
+    assert record_reads(queries) == []
+    assert len([q for q in queries.captured_queries if q["sql"].startswith("SELECT")]) == 3
+
+
+def test_a_changed_figure_shows_on_the_figures_tab_and_its_chart_at_once(
+        client, case, viewer, reported_figure):
+    client.force_login(viewer)
+    assert "4 deserters" in figures(client, case).content.decode()
+    assert figure_data(client, case).json()["figures"][0]["points"][0]["value"] == 4
+
+    Claim.objects.filter(pk=reported_figure.pk).update(figure_value=5)
+
+    page = figures(client, case).content.decode()
+    assert "5 deserters" in page and "4 deserters" not in page
+    assert figure_data(client, case).json()["figures"][0]["points"][0]["value"] == 5
+
+
+def test_figures_of_another_language_are_kept_apart(client, case, viewer, reported_figure):
+    client.force_login(viewer)
+    english = figure_data(client, case).json()["figures"][0]["points"][0]["statusLabel"]
+
+    russian = client.get(reverse("cases:figure_data", args=[case.slug]),
+                         headers={"accept-language": "ru"}).json()
+
+    assert english == "Unverified"
+    assert russian["figures"][0]["points"][0]["statusLabel"] == "Не проверено"

@@ -9,7 +9,8 @@ edge when the range is open-ended); a click on a point opens its claim. Their wo
 the page (data attributes, translated there); the script holds none.
 
 Both read only the claims with a figure, bounded per figure and in figures (tallies.py), in
-a fixed number of queries however large the case.
+a fixed number of queries however large the case, and keep what they computed in the cache
+while the case is unchanged (cases/fragments.py): the sections of the page, the charts' data.
 """
 
 from __future__ import annotations
@@ -17,25 +18,37 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import JsonResponse
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
 
 from .. import tallies
 from ..figures import describe_span
+from ..fragments import cached_case_part, case_fragment
 from ..tallies import figure_report, grade_label, reported_on
 from .case_page import case_view
 
 
 @case_view(tab="figures")
 def figure_list(request, case_page):
-    report = figure_report(case_page.case)
+    access = case_page.access
+    sections_html = case_fragment(request, access, "figures",
+                                  lambda: _figure_sections(request, access))
     return case_page.render("cases/figure_list.html", {
-        "figures": report,
+        "sections_html": sections_html,
+        "chart_labels": chart_labels(),
+    })
+
+
+def _figure_sections(request, access) -> SafeString:
+    return render_to_string("cases/includes/figure_sections.html", {
+        "request": request, "access": access, "case": access.case,
+        "figures": figure_report(access.case),
         "max_reports": tallies.MAX_REPORTS_PER_FIGURE,
         "max_figures": tallies.MAX_FIGURES,
-        "chart_labels": chart_labels(),
     })
 
 
@@ -95,7 +108,12 @@ def _point(report, tracked, claim_prefix: str) -> dict:
 @case_view(tab="figures")
 def figure_data(request, case_page):
     """The charts' data: per figure its dated reports (`points`) and undated ones apart."""
-    case = case_page.case
+    access = case_page.access
+    return JsonResponse(cached_case_part(request, access, "figure-data",
+                                         lambda: _figure_data(access.case), kind=dict))
+
+
+def _figure_data(case) -> dict:
     report = figure_report(case)
     claim_prefix = reverse("cases:claim_detail", args=[case.slug, 0]).removesuffix("0/")
     figures = []
@@ -117,4 +135,4 @@ def figure_data(request, case_page):
                 "max": number_format(tallies.MAX_REPORTS_PER_FIGURE)}
             if tracked.left_out else "",
         })
-    return JsonResponse({"figures": figures, "moreFigures": report.more_figures})
+    return {"figures": figures, "moreFigures": report.more_figures}
