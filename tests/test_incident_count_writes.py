@@ -331,3 +331,22 @@ def test_model_refuses_an_unknown_qualifier_as_a_choice_not_an_exception(case):
     assert {name: [e.code for e in errors]
             for name, errors in refused.value.error_dict.items()} == {
         "involved_qualifier": ["invalid_choice"]}
+
+
+# --- What the timeline says of an incident's place in the counts ----------------------------
+
+def test_timeline_says_an_incident_left_out_of_the_counts_is_not_counted_with_its_group(
+        client, case, viewer):
+    IncidentFactory(case=case, title="Counted", involved=4, count_group="Rostov")
+    IncidentFactory(case=case, title="Left out", involved=2, count_group="Rostov",
+                    in_case_counts=False)
+    client.force_login(viewer)
+    page = html.unescape(client.get(reverse("cases:timeline", args=[case.slug]))
+                         .content.decode())
+    starts = sorted((page.index(title), title) for title in ("Counted", "Left out"))
+    ends = [start for start, _title in starts[1:]] + [None]
+    entries = {title: page[start:end] for (start, title), end in zip(starts, ends, strict=True)}
+    assert "counted with “Rostov”" in entries["Counted"]
+    assert "not in the case's people counts" not in entries["Counted"]
+    assert "not in the case's people counts" in entries["Left out"]
+    assert "counted with" not in entries["Left out"]
