@@ -175,6 +175,27 @@ def test_timeline_data_groups_by_type_with_a_colour_each_and_a_group_for_no_type
                       "Manhunt": "none"}
 
 
+def test_timeline_data_groups_are_the_cases_whatever_the_window_holds(client, viewer, case,
+                                                                      monkeypatch):
+    monkeypatch.setattr(visual_timeline, "MAX_ITEMS", 1)
+    arrest = IncidentTypeFactory(name="Arrest")
+    IncidentFactory(case=case, title="Caught", occurred="2025-05-01", type=arrest)
+    IncidentFactory(case=case, title="Caught again", occurred="2025-05-02", type=arrest)
+    IncidentFactory(case=case, title="Untyped, later", occurred="2025-06-01", type=None)
+    client.force_login(viewer)
+
+    first = get_data(client, case)
+    later = get_data(client, case, **{"from": "2025-06-01"})
+
+    # The script makes its lanes from the first answer: the untyped incident a later window
+    # brings needs its lane there already.
+    assert [item["title"] for item in first["items"]] == ["Caught"]
+    assert [item["title"] for item in later["items"]] == ["Untyped, later"]
+    assert first["groups"] == later["groups"] == [
+        {"id": f"type-{arrest.pk}", "name": "Arrest", "colour": 0},
+        {"id": "none", "name": "No type", "colour": 1}]
+
+
 def test_timeline_data_lists_an_unreadable_stored_date_apart_as_written(client, viewer, case):
     incident = IncidentFactory(case=case, title="Legacy row")
     Incident.objects.filter(pk=incident.pk).update(

@@ -14,8 +14,9 @@ the list timeline (`FuzzyDate.describe()`) and a link to the incident there.
 
 **Bounded.** `timeline_data` reads the columns it needs with `.values()`, in a fixed number
 of queries however many incidents the case holds: the member's access (with the session and
-user), one aggregate (how many incidents, how many placed, the case's first and last day,
-its longest span), the incident types in use (the legend), the placed incidents of the
+user), one aggregate (how many incidents, how many placed, how many without a type, the
+case's first and last day, its longest span), the incident types in use (the legend and the
+chart's lanes, the same for every window of the case), the placed incidents of the
 requested window, and the incidents not placed. A window reads a range of the index on
 (case, occurred_earliest): from its start less the case's longest span to its end.
 vis-timeline's stacking grows much faster than the number of items, so a browser copes with
@@ -45,6 +46,7 @@ from django.db.models import (
     IntegerField,
     Max,
     Min,
+    Q,
     Value,
     When,
     Window,
@@ -187,6 +189,7 @@ def timeline_data(request, case_page):
                              output_field=DurationField())
     totals = incidents.aggregate(
         total=Count("pk"), placed=Count("occurred_earliest"),
+        untyped=Count("pk", filter=Q(type=None)),
         first=Min("occurred_earliest"), last=Max("occurred_latest"), longest=Max(span))
     type_names = list(
         IncidentType.objects.filter(pk__in=incidents.values("type_id"))
@@ -208,8 +211,9 @@ def timeline_data(request, case_page):
                          .values(*fields)[:MAX_UNPLACED])
 
     prefix = incident_link_prefix(case)
-    groups = _groups(type_names, any(row["type_id"] is None
-                                     for row in placed_rows + unplaced_rows))
+    # The case's groups, not this answer's: the script makes its lanes from the first answer
+    # only, and an item whose lane is missing is not drawn at all.
+    groups = _groups(type_names, totals["untyped"] > 0)
 
     def common(row):
         return {"id": row["pk"], "title": row["title"],
