@@ -103,7 +103,10 @@ PAGES = [
 # The timeline and the board again, as the first view after a change to the case (see
 # `measure`), and the pages they are measured against (bench/urls.py).
 AFTER_A_CHANGE = {"case timeline, after a change": "case timeline",
-                  "claims board, after a change": "claims board"}
+                  "claims board, after a change": "claims board",
+                  # cached per content version too (cases/fragments.py): judged by p95
+                  "figures, after a change": "figures",
+                  "figure data, after a change": "figure data"}
 REFERENCE_PAGES = {
     "admin claim changelist": ("admin:cases_claim_changelist", ()),
     "stock admin claim changelist": ("stock_admin:cases_claim_changelist", ()),

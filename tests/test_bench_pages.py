@@ -169,3 +169,14 @@ def test_report_measures_the_machine_against_the_previous_run():
     assert ("p50 of what did not change: trivial view 6.0 ms against 2.0 (3.0×); stock admin "
             "claim changelist 100.0 ms against 2.0 (50.0×)") in report
     assert "| claim history | 6 | 6 | 6 |" in report
+
+
+def test_report_judges_the_figures_after_a_change_by_their_p95():
+    pages = {**APP, **REFERENCE, "figures": 8, "figures, after a change": 8}
+    big = _run(pages)
+    big["pages"]["figures, after a change"]["p95"] = 151.0
+    report, ok = _report(big, _run(pages), previous={})
+    assert not ok
+    assert f"| figures: p95 ≤ {pagereport.TARGET_P95_MS} ms | 20.0 ms | pass |" in report
+    assert (f"| figures, after a change: p95 ≤ {pagereport.TARGET_P95_MS} ms | 151.0 ms | "
+            "**FAIL** |") in report
