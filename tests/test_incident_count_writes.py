@@ -350,3 +350,21 @@ def test_timeline_says_an_incident_left_out_of_the_counts_is_not_counted_with_it
     assert "not in the case's people counts" not in entries["Counted"]
     assert "not in the case's people counts" in entries["Left out"]
     assert "counted with" not in entries["Left out"]
+
+
+def test_admin_incident_form_saves_qualifiers_group_and_flag_with_history(
+        client, case, editor, make_staff, counted):
+    client.force_login(make_staff(editor))
+    path = reverse("admin:cases_incident_change", args=[counted.pk])
+    response = _post(client, path, fill(read_form(client.get(path)), involved="100",
+                                        involved_qualifier="more_than", detained="40",
+                                        detained_qualifier="about", count_group="Kadamovsky",
+                                        in_case_counts=None))
+    assert response.status_code == 302
+    assert stored(counted) == {**stored(counted), "involved": 100,
+                               "involved_qualifier": "more_than", "detained": 40,
+                               "detained_qualifier": "about", "count_group": "Kadamovsky",
+                               "in_case_counts": False}
+    latest = counted.history.latest()
+    assert (latest.history_type, latest.history_user, latest.involved_qualifier,
+            latest.in_case_counts) == ("~", editor, "more_than", False)
