@@ -150,7 +150,6 @@ def visual_timeline(request, case_page):
     static/js/visual_timeline.js from `timeline_data`."""
     slug = case_page.case.slug
     return case_page.render("cases/incident_timeline.html", {
-        "timeline_view": "visual",
         "timeline_config": {
             "dataUrl": reverse("cases:timeline_data", args=[slug]),
             # The language alone ("en" of "en-gb"): the name of Moment's and vis-timeline's
