@@ -145,6 +145,16 @@ class Report:
         return grade_label(self)
 
     @property
+    def grade_meaning(self) -> str:
+        """The grade in words: the source's reliability (when there is a source) and the
+        claim's credibility, from their enums (get_FOO_display translates every choice to
+        look one up)."""
+        credibility = Credibility(self.claim.credibility).label
+        if not self.source:
+            return str(credibility)
+        return f"{Reliability(self.reliability).label} · {credibility}"
+
+    @property
     def range_display(self) -> str:
         return describe_span(self.span)
 

@@ -26,6 +26,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
 
 from .. import tallies
+from ..enums import VerificationStatus
 from ..figures import describe_span
 from ..fragments import cached_case_part, case_fragment
 from ..tallies import figure_report, grade_label, reported_on
@@ -97,7 +98,7 @@ def _point(report, tracked, claim_prefix: str) -> dict:
         "source": (f"{report.source.name} ({grade_label(report)})" if report.source
                    else ""),
         "status": report.claim.status,
-        "statusLabel": str(report.claim.get_status_display()),
+        "statusLabel": str(VerificationStatus(report.claim.status).label),
         "current": report is tracked.current,
         "contradiction": report.contradicted,
         "changed": report.changed,
