@@ -14,6 +14,8 @@ in, else a circle of that precision's radius.
 **Filtered** by type, date and claims' verification status. "Status" of an incident is read
 as a desk reads a map of events: which events have a claim at a given verification status
 ("has a confirmed claim", "has a disputed claim"). Incidents have no status of their own.
+Filters that cannot be read are refused with their codes (a reversed period, a day beyond
+cases/timebounds.py's, a type or status not offered), never read as something else.
 
 **Bounded**: one query reads the features, `.values()` of the located incidents of the case
 and their type's name, in the timeline's order (the (case, occurred_earliest) index), at most
