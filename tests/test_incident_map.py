@@ -47,6 +47,12 @@ def data(client, case, **params):
     return response.json()
 
 
+def map_config(page):
+    """The configuration the page gives its script (json_script)."""
+    return json.loads(page.split('id="incident-map-config" type="application/json">')[1]
+                      .split("</script>")[0])
+
+
 def by_title(collection):
     return {f["properties"]["title"]: f for f in collection["features"]}
 
@@ -157,8 +163,7 @@ def test_map_filters_by_type_dates_and_claims_status_on_data_and_page(client, ca
     assert "1 incident matching these filters has no coordinates" in page
     assert reverse("cases:timeline", args=[case.slug]) in page
     # The script asks for the same filters; the type menu offers this case's types only.
-    config = json.loads(page.split('id="incident-map-config" type="application/json">')[1]
-                        .split("</script>")[0])
+    config = map_config(page)
     assert config["dataUrl"] == (reverse("cases:incident_map_data", args=[case.slug])
                                  + f"?type={arrest.pk}&occurred_to=2025-05-31")
     assert "Manhunt" in page and "Type of another case" not in page
@@ -230,8 +235,7 @@ def test_map_page_with_unreadable_filters_shows_their_errors_and_no_incident(cli
     assert "Enter a valid date." in page
     assert "Correct the filters above to see the map." in page
     assert "Four caught" not in page and "data-incident-map" not in page
-    config = json.loads(page.split('id="incident-map-config" type="application/json">')[1]
-                        .split("</script>")[0])
+    config = map_config(page)
     assert config["dataUrl"] == ""
 
 
@@ -331,8 +335,7 @@ def test_map_without_tile_url_uses_vendored_outlines_and_the_csp_allows_no_other
     assert policy["img-src"] == ["'self'", "data:"]
     assert policy["connect-src" if "connect-src" in policy else "default-src"] == ["'self'"]
     page = response.content.decode()
-    config = json.loads(page.split('id="incident-map-config" type="application/json">')[1]
-                        .split("</script>")[0])
+    config = map_config(page)
     assert config["tileUrl"] == ""
     outlines = re.findall(r'data-(?:countries|regions)-url="/static/([^"]+)"', page)
     assert outlines == ["vendor/world-atlas-2.0.2/countries-50m.json",
@@ -354,9 +357,7 @@ def test_map_with_tile_url_passes_it_and_the_csp_allows_its_host(client, case, v
     response = client.get(reverse("cases:incident_map", args=[case.slug]))
     assert parse_csp(response["Content-Security-Policy"])["img-src"] == [
         "'self'", "data:", "https://*.tiles.example.org"]
-    config = json.loads(response.content.decode()
-                        .split('id="incident-map-config" type="application/json">')[1]
-                        .split("</script>")[0])
+    config = map_config(response.content.decode())
     assert (config["tileUrl"], config["tileAttribution"]) == (tiles, "© Example Tiles")
 
 
