@@ -148,11 +148,17 @@ document.addEventListener("DOMContentLoaded", () => {
     return { start: new Date(start.getTime() - span * 0.03), end: new Date(end.getTime() + span * 0.3) };
   };
 
+  // The days the server accepts (cases/timebounds.py): a window moved past either end asks
+  // for the part of it that can hold incidents, where the day itself would be refused.
+  const FIRST_DAY = localDate("0001-01-02");
+  const LAST_DAY = localDate("9999-12-30");
+  const askable = (date) => isoDay(new Date(Math.min(Math.max(date, FIRST_DAY), LAST_DAY)));
+
   const fetchData = (window_) => {
     const url = new URL(config.dataUrl, document.baseURI);
     if (window_) {
-      url.searchParams.set("from", isoDay(window_.start));
-      url.searchParams.set("to", isoDay(window_.end));
+      url.searchParams.set("from", askable(window_.start));
+      url.searchParams.set("to", askable(window_.end));
     }
     const ticket = ++requested;
     return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })

@@ -122,7 +122,6 @@ def test_visual_timeline_zooms_from_the_keyboard_in_the_readers_language(open_pa
     expect(about).to_be_visible()
     before = about.bounding_box()["width"]
 
-
     # The chart takes the keyboard: "+" zooms in (the band widens), "Fit all" comes back.
     page.locator("[data-timeline-chart]").focus()
     page.keyboard.press("+")
@@ -181,6 +180,35 @@ def test_visual_timeline_of_a_case_beyond_its_cap_loads_the_part_the_reader_move
     expect(page.locator("[data-timeline-status]")).to_be_hidden()
     expect(not_loaded).to_have_count(0)
     expect(page.locator("[data-timeline-list] > li")).to_have_count(2)
+    assert not problems, "\n".join(problems)
+
+
+def test_visual_timeline_zoomed_out_past_the_year_1_asks_for_the_days_that_exist(
+        open_page, t, monkeypatch):
+    monkeypatch.setattr(visual_timeline, "MAX_ITEMS", 1)
+    case = CaseFactory(title="Antiquity")
+    MembershipFactory(case=case, user=UserFactory(username="antiquarian"), role=Role.VIEWER)
+    for title, occurred in [("First record", "0003-01-10"), ("Second record", "0003-02-10")]:
+        IncidentFactory(case=case, title=title, occurred=occurred)
+    problems = []
+    page = open_page("antiquarian", PASSWORD)
+    watch(page, "antiquarian", problems)
+    page.goto(f"/cases/{case.slug}/timeline/visual/")
+    drawn = page.locator("[data-timeline-chart] .vis-item:has(a)")
+    expect(drawn.get_by_role("link")).to_have_text(["First record"])
+
+    # Zoomed out to decades, the window starts before the year 1, which the data refuses.
+    page.locator("[data-timeline-chart]").focus()
+    with page.expect_response(lambda response: "from=" in response.url) as answer:
+        for _ in range(15):
+            page.keyboard.press("-")
+    assert answer.value.status == 200
+    assert "from=0001-01-02&" in answer.value.url
+    expect(page.locator("[data-timeline-status]")).to_have_text(t.n(
+        "The chart shows the earliest %(count)s incident of this period only: zoom in or move "
+        "along the axis to see the others.",
+        "The chart shows the earliest %(count)s incidents of this period only: zoom in or move "
+        "along the axis to see the others.", 1))
     assert not problems, "\n".join(problems)
 
 
