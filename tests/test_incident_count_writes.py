@@ -379,3 +379,16 @@ def test_admin_incident_form_saves_qualifiers_group_and_flag_with_history(
     latest = counted.history.latest()
     assert (latest.history_type, latest.history_user, latest.involved_qualifier,
             latest.in_case_counts) == ("~", editor, "more_than", False)
+
+
+def test_admin_incident_form_saves_the_count_group_as_one_line(client, case, editor,
+                                                                make_staff, counted):
+    """The case's count lines group incidents by name: a group typed with extra spaces in the
+    back office must join the one the form, the API and the imports wrote."""
+    client.force_login(make_staff(editor))
+    path = reverse("admin:cases_incident_change", args=[counted.pk])
+    response = _post(client, path, fill(read_form(client.get(path)),
+                                        count_group="  Kadamovsky \t  desertion "))
+    assert response.status_code == 302
+    assert stored(counted)["count_group"] == "Kadamovsky desertion"
+    assert counted.history.latest().count_group == "Kadamovsky desertion"

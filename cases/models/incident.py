@@ -15,6 +15,7 @@ from .. import fuzzydate
 from ..enums import FigureQualifier, GeoPrecision
 from ..figures import Figure, Span, describe_span, nonnegative
 from ..history import HistoricalRecords
+from ..text import one_line
 from .base import AuthoredModel, CaseDataQuerySet
 
 
@@ -306,6 +307,8 @@ class Incident(AuthoredModel):
             self.occurred = fuzzydate.parse(self.occurred).edtf
         except ValidationError as exc:
             errors["occurred"] = exc.error_list
+        # The case's count lines group incidents by this name: one spelling on every path.
+        self.count_group = one_line(self.count_group)
         if (self.latitude is None) != (self.longitude is None):
             errors["longitude" if self.longitude is None else "latitude"] = ValidationError(
                 _("Give both latitude and longitude, or neither."),
