@@ -83,6 +83,7 @@ def test_api_writes_and_reads_qualifiers_and_group(world, reporter):
         "case": world["cases"].pk, "title": "Bad", "occurred": "2025-05-09",
         "involved": 3, "involved_qualifier": "roughly"}, format="json")
     assert refused.status_code == 400 and "involved_qualifier" in refused.json()
+    assert not Incident.objects.filter(title="Bad").exists()
 
 
 def test_case_json_round_trip_keeps_qualifiers_and_groups(case, editor, counted):
@@ -124,6 +125,7 @@ def test_incident_csv_import_refuses_unknown_qualifier_and_impossible_counts(cas
             "Fine,2024,10,more than,12\n")
     report = imports.import_file("incidents", get_case_for_user(editor, case.slug), editor,
                                  text.encode(), "incidents.csv")
+    assert report.written == 0 and not Incident.objects.exists()
     errors = {row.number: row.errors for row in report.error_rows}
     assert "involved_qualifier: “roughly” is not one of" in errors[2][0]
     assert errors[3] == ["involved: detained, killed, missing and at large add up to 10, more "
