@@ -8,7 +8,6 @@ condition on the list: its order, pages and other filters stay as they are."""
 import datetime as dt
 
 import django_filters
-from django import forms
 from django_filters.fields import IsoDateTimeField
 
 from capture.models import Capture
@@ -25,6 +24,7 @@ from cases.models import (
     Source,
     Task,
 )
+from cases.timebounds import range_error
 
 
 def _visible(model):
@@ -44,7 +44,7 @@ class UtcIsoDateTimeField(IsoDateTimeField):
         try:
             return value.astimezone(dt.UTC)
         except OverflowError:
-            raise forms.ValidationError("This date and time is out of range.") from None
+            raise range_error("datetime_out_of_range") from None
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -17,9 +17,15 @@ CODED_ERROR = {
     "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
     "required": ["detail", "code"],
 }
-# DRF's validation errors: {"field": ["message", …], "non_field_errors": […]}, or a detail.
+# DRF's validation errors: {"field": ["message", …], "non_field_errors": […]}, or a detail;
+# `codes` names each message's code (api/exceptions.py), by field in the same shape, or as a
+# flat list for a refused workflow move.
 VALIDATION_ERROR = {
     "type": "object",
+    "properties": {
+        "codes": {"anyOf": [{"type": "object"},
+                            {"type": "array", "items": {"type": "string"}}]},
+    },
     "additionalProperties": {
         "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
     },
@@ -47,7 +53,8 @@ class CasedeskAutoSchema(AutoSchema):
                           "query parameter or body field the operation does not take (named, "
                           "code `unknown_parameter` / `unknown_field`); a body that is not "
                           "strict JSON (NUL, lone surrogates, NaN, deep nesting) is refused "
-                          "naming the path of the value. Nothing was changed.",
+                          "naming the path of the value. `codes` gives each message's "
+                          "machine-readable code, by field. Nothing was changed.",
                           VALIDATION_ERROR),
             "401": _error("No valid token or session.", DETAIL_ERROR),
             "403": _error("Your role in the case does not allow this.", DETAIL_ERROR),

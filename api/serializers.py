@@ -139,7 +139,8 @@ class RecordSerializer(KnownFieldsMixin, CountryFieldMixin, serializers.ModelSer
             if isinstance(attrs.get(name), str):
                 attrs[name] = normalise(attrs[name])
         if self.instance is not None and "case" in attrs and attrs["case"] != self.instance.case:
-            raise serializers.ValidationError({"case": [_("A record stays in its case.")]})
+            raise serializers.ValidationError({"case": [_("A record stays in its case.")]},
+                                              code="case_fixed")
         case_id = self.case_id_for(attrs)
         if case_id is not None:
             # A member below the role gets 403; a non-member never reaches a case here (the

@@ -67,13 +67,18 @@ _MESSAGES = {
 }
 
 
+def range_error(code: str) -> ValidationError:
+    """The refusal of a value out of range, by its code (datetime_problem, date_problem)."""
+    return ValidationError(_MESSAGES[code], code=code)
+
+
 def validate_datetime_in_range(value) -> None:
     """Model-field validator: refuse a datetime that could not be stored and read back."""
     if value is None or not isinstance(value, dt.datetime):
         return
     code = datetime_problem(value)
     if code:
-        raise ValidationError(_MESSAGES[code], code=code)
+        raise range_error(code)
 
 
 def validate_date_in_range(value) -> None:
@@ -82,7 +87,7 @@ def validate_date_in_range(value) -> None:
         return
     code = date_problem(value)
     if code:
-        raise ValidationError(_MESSAGES[code], code=code)
+        raise range_error(code)
 
 
 def _clean_text(text) -> str | None:

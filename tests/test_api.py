@@ -236,7 +236,8 @@ def test_invalid_input_is_refused_beside_its_field_and_changes_nothing(world, re
     }, format="json")
     assert response.status_code == 400
     errors = response.json()
-    assert set(errors) == {"occurred", "involved", "longitude", "geo_precision"}
+    assert set(errors) == {"occurred", "involved", "longitude", "geo_precision", "codes"}
+    assert set(errors["codes"]) == set(errors) - {"codes"}
     assert "more than the 3 people involved" in errors["involved"][0]
     assert errors["longitude"] == ["Give both latitude and longitude, or neither."]
     assert Incident.objects.count() == 1
@@ -258,7 +259,8 @@ def test_a_citation_cannot_cite_a_source_of_another_case(world, reporter, make_m
         "claim": world["claims"].pk, "source": foreign.pk, "relation": "confirms",
     }, format="json")
     assert response.status_code == 400
-    assert response.json() == {"source": ["This record belongs to another case."]}
+    assert response.json() == {"source": ["This record belongs to another case."],
+                               "codes": {"source": ["other_case"]}}
     assert Citation.objects.count() == 1
 
 
@@ -266,7 +268,8 @@ def test_a_task_is_assigned_to_members_only(world, reporter, outsider):
     api, url = token_client(reporter), f"{API}/tasks/{world['tasks'].pk}/"
     response = api.patch(url, {"assignee": "outsider"}, format="json", **version(api, url))
     assert response.status_code == 400
-    assert response.json() == {"assignee": ["Assign the task to a member of this case."]}
+    assert response.json() == {"assignee": ["Assign the task to a member of this case."],
+                               "codes": {"assignee": ["assignee_not_member"]}}
 
 
 def test_a_record_stays_in_its_case(world, reporter):
@@ -275,7 +278,8 @@ def test_a_record_stays_in_its_case(world, reporter):
     api, url = token_client(reporter), f"{API}/claims/{world['claims'].pk}/"
     response = api.patch(url, {"case": other_case.pk}, format="json", **version(api, url))
     assert response.status_code == 400
-    assert response.json() == {"case": ["A record stays in its case."]}
+    assert response.json() == {"case": ["A record stays in its case."],
+                               "codes": {"case": ["case_fixed"]}}
     assert Claim.objects.get(pk=world["claims"].pk).case == world["cases"]
 
 
@@ -460,9 +464,11 @@ def test_only_handlers_change_a_protected_sources_address_or_protection(world, p
     for change in ({"url": "https://example.org/"}, {"protected": False}):
         response = api.patch(url, change, format="json", **version(api, url))
         assert response.status_code == 400
-        assert list(response.json().values()) == [[
+        body = response.json()
+        assert [value for key, value in body.items() if key != "codes"] == [[
             "Only this case's source handlers can change a protected source's address or lift "
             "its protection."]]
+        assert list(body["codes"].values()) == [["protected_address"]]
     # Sending back what was read (withheld address, still protected) keeps the address.
     read = api.get(url).json()
     response = api.put(url, {**read, "reliability": "C"}, format="json", **version(api, url))
@@ -637,4 +643,7 @@ def test_date_filters_take_any_offset_and_refuse_out_of_range(world, reporter):
     assert [r["id"] for r in response.json()["results"]] == [world["comment-requests"].pk]
     refused = api.get(f"{API}/comment-requests/?updated_after=0001-01-01T00:00:00%2B05:00")
     assert refused.status_code == 400
-    assert refused.json() == {"updated_after": ["This date and time is out of range."]}
+    assert refused.json() == {
+        "updated_after": ["Enter a date and time between 2 January of the year 1 and 30 "
+                          "December 9999 (UTC)."],
+        "codes": {"updated_after": ["datetime_out_of_range"]}}

@@ -64,5 +64,6 @@ def test_a_related_record_id_that_is_no_whole_number_is_refused(world, reporter)
                                               content_type="application/json")
 
     assert response.status_code == 400
-    assert response.json() == {"case": ["Incorrect type. Expected pk value, received float."]}
+    assert response.json() == {"case": ["Incorrect type. Expected pk value, received float."],
+                               "codes": {"case": ["incorrect_type"]}}
     assert Incident.objects.count() == before

@@ -240,8 +240,8 @@ def test_an_unknown_query_parameter_is_refused_naming_it(world, reporter, kind):
     api = token_client(reporter)
     response = api.get(f"{API}/{kind}/?search=nothing&page=1")
     assert response.status_code == 400
-    assert list(response.data) == ["search"]
-    assert response.data["search"][0].code == "unknown_parameter"
+    assert list(response.data) == ["search", "codes"]
+    assert response.json()["codes"] == {"search": ["unknown_parameter"]}
     assert "page_size" in response.data["search"][0]
 
 
@@ -250,8 +250,8 @@ def test_a_detail_takes_no_filter(world, reporter):
     url = f"{API}/claims/{world['claims'].pk}/"
     refused = api.get(f"{url}?status=confirmed&serach=x")
     assert refused.status_code == 400
-    assert {name: e[0].code for name, e in refused.data.items()} == {
-        "status": "unknown_parameter", "serach": "unknown_parameter"}
+    assert refused.json()["codes"] == {
+        "status": ["unknown_parameter"], "serach": ["unknown_parameter"]}
     assert api.get(f"{url}?format=json").json()["id"] == world["claims"].pk
 
 
@@ -267,8 +267,8 @@ def test_every_documented_query_parameter_is_taken(world, reporter):
         path = path.replace("{id}", str(world["claims"].pk)).replace("{slug}", "x")
         response = api.get(f"{path}?" + "&".join(f"{name}=1" for name in names))
         if response.status_code == 400:  # a value this filter does not take, then
-            assert not [name for name, errors in response.data.items()
-                        if errors[0].code == "unknown_parameter"], (path, response.content)
+            assert not [name for name, codes in response.json()["codes"].items()
+                        if "unknown_parameter" in codes], (path, response.content)
         checked += len(names)
     assert checked > 50
 

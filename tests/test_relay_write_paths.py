@@ -268,8 +268,8 @@ def test_api_refuses_bad_relays_in_the_body_and_writes_nothing(case, story, cita
 
     assert response.status_code == 400
     body = response.json()
-    assert list(body) == ["relays"] and body["relays"]
-    assert response.data["relays"][0].code == code
+    assert list(body) == ["relays", "codes"] and body["relays"]
+    assert body["codes"]["relays"][0] == code
     assert stored() == before
 
 

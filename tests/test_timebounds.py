@@ -295,13 +295,16 @@ def test_activity_cursor_within_bounds_pages_back(client, case, viewer):
 
 
 # (An offset of +20:00 is a real instant: the filters read it in UTC, which PostgreSQL takes.)
-@pytest.mark.parametrize("query", ["updated_before=9999-12-31T23:59:59-15:00",
-                                   "updated_after=0001-01-01T00:00:00%2B15:00",
-                                   "updated_after=99999-01-01"])
-def test_api_list_refuses_a_datetime_filter_out_of_range(case, reporter, query):
+@pytest.mark.parametrize(("query", "code"), [
+    ("updated_before=9999-12-31T23:59:59-15:00", "datetime_out_of_range"),
+    ("updated_after=0001-01-01T00:00:00%2B15:00", "datetime_out_of_range"),
+    ("updated_after=99999-01-01", "invalid")])
+def test_api_list_refuses_a_datetime_filter_out_of_range(case, reporter, query, code):
     response = token_client(reporter).get(f"{API}/comment-requests/?{query}")
     assert response.status_code == 400
-    assert set(response.json()) == {query.split("=")[0]}
+    name = query.split("=")[0]
+    assert set(response.json()) == {name, "codes"}
+    assert response.json()["codes"] == {name: [code]}
 
 
 # --- A value the database holds but Python cannot read --------------------------------------
