@@ -52,7 +52,7 @@ def counted(case):
 
 
 # What the second person saves first: a qualifier, the group or the flag alone. The first
-# person then changes another field on the form opened before.
+# person then changes another qualifier alone, on the form opened before.
 MEANWHILE = [
     pytest.param({"involved_qualifier": "more_than"}, "people involved: qualifier",
                  id="qualifier"),
@@ -84,7 +84,7 @@ def test_incident_form_on_a_stale_version_is_refused_when_only_counts_reading_ch
     assert _post(b, path, fill(read_form(b.get(path)), **_posted(meanwhile))).status_code == 302
     saved, rows = stored(counted), written()
 
-    response = _post(client, path, fill(a_form, title="Anna's title", at_large_qualifier="about"))
+    response = _post(client, path, fill(a_form, at_large_qualifier="about"))
 
     assert response.status_code == 409
     assert [c.code for c in response.context["conflicts"]] == [concurrency.VERSION_CHANGED]
@@ -107,7 +107,7 @@ def test_admin_incident_form_on_a_stale_version_is_refused_when_only_counts_read
     assert _post(b, path, fill(read_form(b.get(path)), **_posted(meanwhile))).status_code == 302
     saved, rows = stored(counted), written()
 
-    response = _post(a, path, fill(a_form, title="Anna's title", at_large_qualifier="about"))
+    response = _post(a, path, fill(a_form, at_large_qualifier="about"))
 
     assert response.status_code == 409
     form = response.context["adminform"].form
@@ -129,8 +129,7 @@ def test_api_write_on_a_stale_version_is_refused_when_only_counts_reading_change
                             **version(editor_api, url)).status_code == 200
     saved, rows = stored(counted), written()
 
-    response = reporter_api.patch(url, {"title": "Reporter's title",
-                                        "at_large_qualifier": "about"}, format="json", **read)
+    response = reporter_api.patch(url, {"at_large_qualifier": "about"}, format="json", **read)
 
     assert response.status_code == 412
     body = response.json()
