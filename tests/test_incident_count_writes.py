@@ -22,7 +22,7 @@ from cases.models import Incident
 from .clients import TwoFactorClient
 from .factories import CaseFactory, IncidentFactory, MembershipFactory
 from .test_api import API, token_client, version
-from .test_forms import fill, read_form
+from .test_forms import field_block, fill, read_form
 
 pytestmark = pytest.mark.django_db
 
@@ -174,6 +174,8 @@ def test_incident_form_refuses_bad_counts_reading_beside_the_field(
                                           **_as_posted(changes)))
         assert response.status_code == 400
         assert form_codes(response.context["form"], field) == [code]
+        [message] = response.context["form"].errors[field]
+        assert html.escape(message) in field_block(response.content.decode(), field)
     assert (stored(counted), written()) == (saved, rows)
 
 
