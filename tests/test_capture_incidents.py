@@ -11,7 +11,7 @@ from cases.enums import Role
 
 from .capture_helpers import stored_capture
 from .factories import CitationFactory, ClaimFactory, IncidentFactory, SourceFactory
-from .test_query_counts import measured_get
+from .query_counts import measured_get, text
 
 pytest_plugins = ["tests.capture_fixtures"]
 pytestmark = [pytest.mark.usefixtures("stored_capture_settings")]
@@ -128,8 +128,8 @@ def test_incident_page_queries_do_not_grow_with_citations(client, case, incident
         (tmp_path / str(n)).mkdir()
         stored_capture(citation, reporter, tmp_path / str(n))
     client.force_login(reporter)
-    body = measured_get(client, _page(incident), django_assert_num_queries,
-                        INCIDENT_CAPTURES_QUERIES)
+    body = text(measured_get(client, _page(incident), django_assert_num_queries,
+                             INCIDENT_CAPTURES_QUERIES))
     assert body.count("data-citation=") == count
     assert _capture_buttons(body) == count
 

@@ -7,12 +7,12 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from cases.enums import CitationRelation, FigureQualifier, Reliability
 
 from .factories import CitationFactory, ClaimFactory, IncidentFactory, SourceFactory
+from .query_counts import measured_get
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -255,15 +255,6 @@ def _figures(case, count):
         _report(case, 5, f"unit {k}")  # undated, no citation
 
 
-def _measured(client, url, django_assert_num_queries, queries):
-    client.get(url)  # warm-up: the session and Django's caches
-    cache.clear()
-    with django_assert_num_queries(queries):
-        response = client.get(url)
-    assert response.status_code == 200
-    return response
-
-
 # session, user, membership + case; the ranking of the claims with a figure, the claims
 # kept, their supporting citations with sources, the citations' relays, the case's
 # attribution chains
@@ -274,8 +265,8 @@ FIGURE_PAGE_QUERIES = 8
 def test_figure_list_query_count(client, case, viewer, django_assert_num_queries, count):
     _figures(case, count)
     client.force_login(viewer)
-    response = _measured(client, reverse("cases:figure_list", args=[case.slug]),
-                         django_assert_num_queries, FIGURE_PAGE_QUERIES)
+    response = measured_get(client, reverse("cases:figure_list", args=[case.slug]),
+                            django_assert_num_queries, FIGURE_PAGE_QUERIES)
     assert response.content.decode().count('class="h4"') == count
 
 
@@ -283,8 +274,8 @@ def test_figure_list_query_count(client, case, viewer, django_assert_num_queries
 def test_figure_data_query_count(client, case, viewer, django_assert_num_queries, count):
     _figures(case, count)
     client.force_login(viewer)
-    response = _measured(client, reverse("cases:figure_data", args=[case.slug]),
-                         django_assert_num_queries, FIGURE_PAGE_QUERIES)
+    response = measured_get(client, reverse("cases:figure_data", args=[case.slug]),
+                            django_assert_num_queries, FIGURE_PAGE_QUERIES)
     assert len(response.json()["figures"]) == count
 
 

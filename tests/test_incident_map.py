@@ -11,7 +11,6 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -30,6 +29,7 @@ from .factories import (
     MembershipFactory,
     SourceFactory,
 )
+from .query_counts import measured_get
 from .test_http_security import assert_no_inline_code, assert_security_headers, parse_csp
 
 pytestmark = pytest.mark.django_db
@@ -294,15 +294,6 @@ def fill(case, n):
         IncidentFactory(case=case, title=f"Unlocated incident {k}")
 
 
-def measured(client, url, params, django_assert_num_queries, queries):
-    client.get(url, params)  # the warm-up: the session is saved, Django's caches filled
-    cache.clear()
-    with django_assert_num_queries(queries):
-        response = client.get(url, params)
-    assert response.status_code == 200, response.content[:300]
-    return response.content.decode()
-
-
 @pytest.mark.parametrize("n", [1, 6], ids=["1", "6"])
 @pytest.mark.parametrize("params", [{}, {"type": "TYPE", "occurred_from": "2025-05-01",
                                          "claim_status": "confirmed"}], ids=["all", "filtered"])
@@ -315,12 +306,12 @@ def test_map_query_counts_are_fixed(client, case, viewer, settings, django_asser
     client.force_login(viewer)
     # session, user, the case with the membership; the feature rows (with a chosen type
     # checked: one more).
-    body = measured(client, reverse("cases:incident_map_data", args=[case.slug]), params,
-                    django_assert_num_queries, 4 + bool(params))
+    body = measured_get(client, reverse("cases:incident_map_data", args=[case.slug]),
+                        django_assert_num_queries, 4 + bool(params), params).content.decode()
     assert len(json.loads(body)["features"]) == n
     # ... and on the page: the type menu, the totals, the table's page.
-    page = measured(client, reverse("cases:incident_map", args=[case.slug]), params,
-                    django_assert_num_queries, 6 + bool(params))
+    page = measured_get(client, reverse("cases:incident_map", args=[case.slug]),
+                        django_assert_num_queries, 6 + bool(params), params).content.decode()
     assert all(f"Mapped incident {k}" in page for k in range(n))
 
 

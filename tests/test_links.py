@@ -8,7 +8,6 @@ import json
 import re
 
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -19,6 +18,7 @@ from cases.enums import IncidentLinkKind, Role
 from cases.models import CaseLink, IncidentLink
 
 from .factories import CaseFactory, IncidentFactory, MembershipFactory, UserFactory, api_key_for
+from .query_counts import measured_get
 
 pytestmark = pytest.mark.django_db
 
@@ -373,15 +373,6 @@ def _many_incident_links(incident, user, count):
                                actor=user)
 
 
-def _measured(client, url, django_assert_num_queries, queries):
-    client.get(url)  # warm-up: the session and Django's caches
-    cache.clear()
-    with django_assert_num_queries(queries):
-        response = client.get(url)
-    assert response.status_code == 200
-    return response.content.decode()
-
-
 # The overview's queries in this world, its linked cases one of them. The linked cases page:
 # the session, the user, the membership with its case, the links, the cases offered to link.
 # An incident's links page: the session, the user, the membership, the incident, its links.
@@ -395,8 +386,8 @@ def test_overview_query_count_with_links(client, case, both, django_assert_num_q
                                          count):
     _many_case_links(case, both, count)
     client.force_login(both)
-    content = _measured(client, reverse("cases:case_overview", args=[case.slug]),
-                        django_assert_num_queries, OVERVIEW_QUERIES)
+    content = measured_get(client, reverse("cases:case_overview", args=[case.slug]),
+                           django_assert_num_queries, OVERVIEW_QUERIES).content.decode()
     assert content.count("Linked case ") == count
 
 
@@ -404,8 +395,8 @@ def test_overview_query_count_with_links(client, case, both, django_assert_num_q
 def test_linked_cases_page_query_count(client, case, both, django_assert_num_queries, count):
     _many_case_links(case, both, count)
     client.force_login(both)
-    content = _measured(client, reverse("cases:case_links", args=[case.slug]),
-                        django_assert_num_queries, CASE_LINKS_QUERIES)
+    content = measured_get(client, reverse("cases:case_links", args=[case.slug]),
+                           django_assert_num_queries, CASE_LINKS_QUERIES).content.decode()
     assert content.count("Remove link") == count
 
 
@@ -415,7 +406,8 @@ def test_incident_links_page_query_count(client, case, both, incidents,
     _many_incident_links(incidents["here"], both, count)
     client.force_login(both)
     url = reverse("cases:incident_links", args=[case.slug, incidents["here"].pk])
-    content = _measured(client, url, django_assert_num_queries, INCIDENT_LINKS_QUERIES)
+    content = measured_get(client, url, django_assert_num_queries,
+                           INCIDENT_LINKS_QUERIES).content.decode()
     assert content.count("Remove link") == count
 
 
@@ -427,8 +419,8 @@ def test_timeline_query_count_does_not_grow_with_links(client, case, both, incid
                                                        django_assert_num_queries, count):
     _many_incident_links(incidents["here"], both, count)
     client.force_login(both)
-    _measured(client, reverse("cases:timeline", args=[case.slug]), django_assert_num_queries,
-              TIMELINE_QUERIES)
+    measured_get(client, reverse("cases:timeline", args=[case.slug]), django_assert_num_queries,
+                 TIMELINE_QUERIES)
 
 
 # --- the API ---------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -54,6 +53,7 @@ from .factories import (
     UserFactory,
     api_key_for,
 )
+from .query_counts import measured_get, text
 
 pytestmark = pytest.mark.django_db
 
@@ -166,18 +166,6 @@ def many_cases(item_count):
         case.save()
         worlds.append(world)
     return me, worlds
-
-
-def measured_get(client, url, django_assert_num_queries, queries, **params):
-    client.get(url, params)  # the warm-up (module docstring)
-    cache.clear()
-    with django_assert_num_queries(queries):
-        response = client.get(url, params)
-        # A streamed download reads its rows as it is sent.
-        body = (b"".join(response.streaming_content) if response.streaming
-                else response.content)
-    assert response.status_code == 200, body[:500]
-    return body.decode(errors="replace")
 
 
 # --- the pages of a case -------------------------------------------------------------------
@@ -307,8 +295,8 @@ def test_case_page_query_count_is_pinned(client, one_case, handler, page, item_c
                                          django_assert_num_queries):
     client.force_login(handler)
 
-    content = measured_get(client, page.url(one_case), django_assert_num_queries, page.queries,
-                           **dict(page.params))
+    content = text(measured_get(client, page.url(one_case), django_assert_num_queries,
+                                page.queries, dict(page.params)))
 
     missing = [text for text in page.shows(one_case) if text not in content]
     assert not missing
@@ -359,8 +347,8 @@ def test_cross_case_page_query_count_is_pinned(client, many_cases, url_name, par
     me, worlds = many_cases
     client.force_login(me)
 
-    content = measured_get(client, reverse(url_name), django_assert_num_queries, queries,
-                           **params)
+    content = text(measured_get(client, reverse(url_name), django_assert_num_queries, queries,
+                                params))
 
     missing = [text for text in shows(worlds) if text not in content]
     assert not missing
@@ -376,7 +364,8 @@ def test_case_create_page_query_count_is_pinned(client, many_cases, item_count,
     client.force_login(desk_editor)
 
     # session, user, the right to open cases, the lead's choices
-    content = measured_get(client, reverse("cases:case_create"), django_assert_num_queries, 4)
+    content = text(measured_get(client, reverse("cases:case_create"),
+                                django_assert_num_queries, 4))
 
     assert "opener" in content
 
@@ -400,8 +389,8 @@ def test_search_page_query_count_is_pinned(client, many_cases, kind, item_count,
     client.force_login(me)
     queries = per_backend(**SEARCH_QUERIES[kind])
 
-    content = measured_get(client, reverse("cases:search"), django_assert_num_queries,
-                           queries, q="deserters", kind=kind)
+    content = text(measured_get(client, reverse("cases:search"), django_assert_num_queries,
+                                queries, {"q": "deserters", "kind": kind}))
 
     shown = [text for text in _all(worlds, "claims", "statement") if text in content]
     assert len(shown) == min(item_count, 5 if not kind else 20)

@@ -8,7 +8,6 @@ import json
 import re
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from cases import fuzzydate
@@ -23,6 +22,7 @@ from .factories import (
     IncidentTypeFactory,
     SourceFactory,
 )
+from .query_counts import measured_get
 from .test_fuzzydate import VALID
 
 pytestmark = pytest.mark.django_db
@@ -481,15 +481,6 @@ def fill(case, n):
         SourceIdentity.objects.create(source=source, real_name=f"Person {index}")
 
 
-def measured(client, url, django_assert_num_queries, queries, params=None):
-    client.get(url, params or {})  # the warm-up: the session's refresh, Django's caches
-    cache.clear()
-    with django_assert_num_queries(queries):
-        response = client.get(url, params or {})
-    assert response.status_code == 200
-    return response
-
-
 @pytest.fixture
 def _session_saved_by_the_warm_up_only(settings):
     settings.SESSION_REFRESH_SECONDS = 24 * 60 * 60
@@ -506,11 +497,11 @@ def test_timeline_data_query_count_is_fixed(client, viewer, case, item_count,
     fill(case, item_count)
     client.force_login(viewer)
 
-    response = measured(client, reverse("cases:timeline_data", args=[case.slug]),
-                        django_assert_num_queries, DATA_QUERIES)
-    windowed = measured(client, reverse("cases:timeline_data", args=[case.slug]),
-                        django_assert_num_queries, DATA_QUERIES,
-                        {"from": "2025-01-01", "to": "2025-12-31"})
+    response = measured_get(client, reverse("cases:timeline_data", args=[case.slug]),
+                            django_assert_num_queries, DATA_QUERIES)
+    windowed = measured_get(client, reverse("cases:timeline_data", args=[case.slug]),
+                            django_assert_num_queries, DATA_QUERIES,
+                            {"from": "2025-01-01", "to": "2025-12-31"})
 
     assert len(response.json()["items"]) == len(windowed.json()["items"]) == 2 * item_count
     assert len(response.json()["unplaced"]) == item_count
@@ -524,8 +515,8 @@ def test_visual_timeline_page_query_count_is_fixed(client, viewer, case, item_co
     client.force_login(viewer)
 
     # session, user, case with membership: the page holds no incident, its script asks.
-    measured(client, reverse("cases:visual_timeline", args=[case.slug]),
-             django_assert_num_queries, 3)
+    measured_get(client, reverse("cases:visual_timeline", args=[case.slug]),
+                 django_assert_num_queries, 3)
 
 
 @pytest.mark.usefixtures("_session_saved_by_the_warm_up_only")
