@@ -73,8 +73,8 @@ from .figures import Figure, Span, describe_span
 from .models import Citation, Claim, Incident
 from .models.incident import (
     COUNT_FIELDS,
-    OUTCOME_COUNT_FIELDS,
     CountBalance,
+    count_balance,
     count_span,
     qualifier_field,
 )
@@ -501,18 +501,17 @@ def _count_line(label: str, group: str, rows: list[dict]) -> CountLine:
                                            .low, r["involved"])) if involved else None
     if biggest is not None:
         totals["involved"] = str(Figure(biggest["involved"], biggest["involved_qualifier"]))
-    accounted = 0
-    accounted_span = Span(Decimal(0), Decimal(0))
     for name in COUNT_FIELDS[1:]:
         given = [r for r in rows if r[name] is not None]
-        if not given:
-            continue
-        totals[name] = _count_words(given, name)
-        if name in OUTCOME_COUNT_FIELDS:
-            accounted += sum(r[name] for r in given)
-            for row in given:
-                accounted_span = accounted_span + count_span(row[name],
-                                                             row[qualifier_field(name)])
+        if given:
+            totals[name] = _count_words(given, name)
+    # Each incident's outcomes as the incident's own balance adds them up, then the group's.
+    accounted = 0
+    accounted_span = Span(Decimal(0), Decimal(0))
+    for row in rows:
+        own = count_balance(row)
+        accounted += own.accounted
+        accounted_span = accounted_span + own.accounted_span
     balance = CountBalance(
         biggest["involved"] if biggest else None, accounted,
         count_span(biggest["involved"], biggest["involved_qualifier"]) if biggest else None,
