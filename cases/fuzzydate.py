@@ -336,6 +336,16 @@ def parse(text: str) -> FuzzyDate:
     return _plain_date(value) or _parse_normalized(value, text)
 
 
+def describe_or_as_written(text: str) -> str:
+    """A stored date in words, or `text` itself when it cannot be read: a value stored
+    before the accepted forms (or before a fix of the parser) is shown as it is, never
+    refused or hidden, wherever a stored date is shown."""
+    try:
+        return parse(text).describe()
+    except ValidationError:
+        return text
+
+
 # The plain forms that make up almost every date typed or imported: 2025-05-09, 2025-05,
 # 2025, with ~ ? % after them, and XXXX-05-09.
 _PLAIN_DATE = re.compile(r"(\d{4}|XXXX)(?:-(\d{2})(?:-(\d{2}))?)?([~?%]?)")

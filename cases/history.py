@@ -52,7 +52,7 @@ import datetime
 import logging
 from dataclasses import dataclass
 
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models.signals import post_delete, post_migrate, pre_delete, pre_migrate
 from django.utils import timezone
@@ -795,10 +795,7 @@ def display_value(field, value, names: dict) -> str:
     if isinstance(field, models.DateField):
         return formats.date_format(value, gettext("j M Y"))
     if field.name == "occurred":
-        try:
-            return fuzzydate.parse(value).describe()
-        except ValidationError:  # an old value the parser no longer takes: shown as stored
-            return str(value)
+        return str(fuzzydate.describe_or_as_written(value))
     name = getattr(value, "name", None)  # a country
     if name is not None and not isinstance(value, str):
         return str(name) if str(value) else _empty()

@@ -19,6 +19,15 @@ from ..text import one_line
 from .base import AuthoredModel, CaseDataQuerySet
 
 
+class IncidentTypeQuerySet(models.QuerySet):
+    def used_in(self, case):
+        """The newsroom's types that `case`'s incidents have, by name: one query (the case's
+        incidents are its subquery), for the map's type filter and the visual timeline's
+        lanes alike."""
+        return self.filter(pk__in=Incident.objects.of_case(case).values("type_id")).order_by(
+            "name", "pk")
+
+
 class IncidentType(models.Model):
     """A newsroom-wide taxonomy of incident types, extended by editors in the admin."""
 
@@ -27,6 +36,8 @@ class IncidentType(models.Model):
     description = models.TextField(_("description"), blank=True)
 
     history = HistoricalRecords()
+
+    objects = IncidentTypeQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("incident type")
@@ -280,8 +291,7 @@ class Incident(AuthoredModel):
 
     @property
     def when_display(self) -> str:
-        when = self.when
-        return when.describe() if when else self.occurred
+        return fuzzydate.describe_or_as_written(self.occurred)
 
     def _count_values(self) -> dict:
         return {name: getattr(self, name) for f in COUNT_FIELDS for name in (f, qualifier_field(f))}
