@@ -72,6 +72,21 @@ def range_error(code: str) -> ValidationError:
     return ValidationError(_MESSAGES[code], code=code)
 
 
+#: The code of a period whose end is before its start, wherever one is asked for.
+REVERSED_RANGE = "window_reversed"
+
+
+def refuse_reversed_range(start, end, *, end_field: str) -> None:
+    """Refuse a period (of dates or datetimes; either end may be missing) whose end is before
+    its start, beside `end_field`. Read as asked, both overlap conditions would still match
+    whatever spans both ends: a refusal, not a puzzling answer. A Django form's clean() and a
+    DRF serializer's validate() both take the ValidationError raised here (DRF keeps its
+    code)."""
+    if start is not None and end is not None and start > end:
+        raise ValidationError({end_field: ValidationError(
+            _("The end of the period is before its start."), code=REVERSED_RANGE)})
+
+
 def validate_datetime_in_range(value) -> None:
     """Model-field validator: refuse a datetime that could not be stored and read back."""
     if value is None or not isinstance(value, dt.datetime):
