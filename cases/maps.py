@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -35,7 +34,7 @@ from django_countries import countries
 from . import fuzzydate
 from .enums import GeoPrecision, VerificationStatus
 from .models import Claim, Incident, IncidentType
-from .timebounds import validate_date_in_range
+from .timebounds import refuse_reversed_range, validate_date_in_range
 
 #: The most features one map shows; the page says how many more match.
 MAX_FEATURES = 5000
@@ -56,12 +55,8 @@ FEATURE_FIELDS = ("pk", "title", "occurred", "latitude", "longitude", "geo_preci
 class IncidentMapFilterForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
-        start, end = cleaned.get("occurred_from"), cleaned.get("occurred_to")
-        # Reversed, the two overlap conditions would still match whatever spans both days: a
-        # refusal, as the visual timeline's window gives, not a puzzling map.
-        if start and end and start > end:
-            self.add_error("occurred_to", ValidationError(
-                _("The end of the period is before its start."), code="window_reversed"))
+        refuse_reversed_range(cleaned.get("occurred_from"), cleaned.get("occurred_to"),
+                              end_field="occurred_to")
         return cleaned
 
 
@@ -87,10 +82,8 @@ class IncidentMapFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, *, case, **kwargs):
         super().__init__(data, queryset=Incident.objects.of_case(case), **kwargs)
-        # The newsroom's types that this case uses: one query, when the form is shown or a
-        # type is chosen.
-        self.filters["type"].queryset = (
-            IncidentType.objects.filter(pk__in=self.queryset.values("type_id")).order_by("name"))
+        # Run when the form is shown or a type is chosen.
+        self.filters["type"].queryset = IncidentType.objects.used_in(case)
 
     def filter_occurred_from(self, queryset, name, value):
         # An incident's span (occurred_earliest..occurred_latest) reaches into the range; one
@@ -152,13 +145,6 @@ def describe_place(precision: str, place_name: str, admin_region: str,
     return gettext("How precise this place is was not recorded")
 
 
-def _when(occurred: str) -> str:
-    try:
-        return fuzzydate.parse(occurred).describe()
-    except ValidationError:  # a value stored before the accepted forms: shown as it is
-        return occurred
-
-
 class FeatureWriter:
     """Writes incidents as GeoJSON Features (RFC 7946: longitude first) whose properties are
     what the map draws and says, nothing more. Words are worked out once per distinct value
@@ -189,7 +175,7 @@ class FeatureWriter:
             self._place[place_key] = describe_place(precision, row["place_name"],
                                                     row["admin_region"], name)
         if row["occurred"] not in self._when:
-            self._when[row["occurred"]] = _when(row["occurred"])
+            self._when[row["occurred"]] = fuzzydate.describe_or_as_written(row["occurred"])
         return {
             "title": row["title"],
             "type": row["type__name"] or "",

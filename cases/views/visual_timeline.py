@@ -61,7 +61,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import fuzzydate
 from ..models import Incident, IncidentType
-from ..timebounds import validate_date_in_range
+from ..timebounds import refuse_reversed_range, validate_date_in_range
 from .case_page import case_view
 from .workspace import TIMELINE_PAGE_SIZE
 
@@ -92,11 +92,7 @@ class TimelineWindowForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        start, end = cleaned.get("from_"), cleaned.get("to")
-        if start and end and start > end:
-            raise ValidationError(
-                {"to": ValidationError(_("The end of the period is before its start."),
-                                       code="window_reversed")})
+        refuse_reversed_range(cleaned.get("from_"), cleaned.get("to"), end_field="to")
         return cleaned
 
     def errors_by_parameter(self) -> dict:
@@ -135,13 +131,6 @@ def placement(occurred: str) -> dict | None:
 
 def _moment(day: dt.date, time: str | None) -> str:
     return f"{day.isoformat()}T{time}" if time else day.isoformat()
-
-
-def _unplaced_words(occurred: str) -> str:
-    try:
-        return fuzzydate.parse(occurred).describe()
-    except ValidationError:
-        return occurred
 
 
 @case_view(tab="timeline")
@@ -190,9 +179,7 @@ def timeline_data(request, case_page):
         total=Count("pk"), placed=Count("occurred_earliest"),
         untyped=Count("pk", filter=Q(type=None)),
         first=Min("occurred_earliest"), last=Max("occurred_latest"), longest=Max(span))
-    type_names = list(
-        IncidentType.objects.filter(pk__in=incidents.values("type_id"))
-        .order_by("name", "pk").values_list("pk", "name"))
+    type_names = list(IncidentType.objects.used_in(case).values_list("pk", "name"))
 
     placed = incidents.exclude(occurred_earliest=None)
     if end is not None:
@@ -225,7 +212,7 @@ def timeline_data(request, case_page):
             unreadable.append(row)
         else:
             items.append({**common(row), **drawn})
-    unplaced = [{**common(row), "when": _unplaced_words(row["occurred"])}
+    unplaced = [{**common(row), "when": fuzzydate.describe_or_as_written(row["occurred"])}
                 for row in unplaced_rows + unreadable]
     return JsonResponse({
         "window": {"from": start.isoformat() if start else None,
