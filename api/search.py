@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from cases import search
 from cases.enums import VerificationStatus
 from cases.models import Case
+from cases.timebounds import refuse_reversed_range
 
 from .known_input import UNKNOWN_PARAMETER
 from .views import LoginNotRequiredMixin
@@ -54,8 +55,7 @@ class SearchParameters(serializers.Serializer):
                                     help_text="With `kind`: the page of its hits.")
 
     def validate(self, data):
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            raise ValidationError({"date_to": [_("The end of the range is before its start.")]})
+        refuse_reversed_range(data.get("date_from"), data.get("date_to"), end_field="date_to")
         if "page" in data and "kind" not in data:
             raise ValidationError({"page": [_("Pages are of one kind's hits: give `kind` "
                                               "too.")]})

@@ -311,7 +311,7 @@ def test_search_inverted_date_range_is_an_error_beside_the_field(client, case, v
     response = _search(client, viewer, q="deserters", date_from="2025-06-01",
                        date_to="2025-05-01")
     assert response.context["form"].errors["date_to"] == [
-        "The end of the range is before its start."]
+        "The end of the period is before its start."]
     assert response.context["results"] is None
     response = _search(client, viewer, q="deserters", date_from="not a date")
     assert "date_from" in response.context["form"].errors

@@ -17,6 +17,7 @@ from .. import search
 from ..enums import VerificationStatus
 from ..forms.widgets import CaseChoices, CaseSelect
 from ..models import Case
+from ..timebounds import refuse_reversed_range
 
 PER_KIND = 5  # hits per record kind when all kinds are shown
 PER_PAGE = 20  # hits per page when one kind is chosen
@@ -70,9 +71,8 @@ class SearchForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
-        if date_from and date_to and date_from > date_to:
-            self.add_error("date_to", _("The end of the range is before its start."))
+        refuse_reversed_range(cleaned.get("date_from"), cleaned.get("date_to"),
+                              end_field="date_to")
         return cleaned
 
     def filters(self) -> search.Filters:
