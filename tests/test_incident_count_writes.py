@@ -312,11 +312,7 @@ JSON_BAD_RECORDS = [
     *IMPORT_BAD_ROWS,
     pytest.param({"involved": 2.5}, "invalid", id="count_not_whole"),
     pytest.param({"involved_qualifier": 5}, "invalid_choice", id="qualifier_not_text"),
-    # FAILS until cases/imports/cells.py (cell_text) refuses a list or an object: the JSON
-    # import writes the group "['Rostov']". Not this area's file.
-    pytest.param({"count_group": ["Rostov"]}, "invalid", id="group_not_text",
-                 marks=pytest.mark.xfail(strict=True, reason="cell_text() reads a list as "
-                                                             "its repr")),
+    pytest.param({"count_group": ["Rostov"]}, "invalid", id="group_not_text"),
     pytest.param({"in_case_counts": "maybe"}, "invalid", id="flag_not_boolean"),
 ]
 

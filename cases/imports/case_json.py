@@ -38,6 +38,7 @@ from .cells import (
     parse_text,
     parse_url,
     read_cell,
+    shown_text,
 )
 from .limits import grouped, max_rows
 from .refusals import CellError, FileRefused, RowError, cell_problem
@@ -365,7 +366,7 @@ class CaseJSONImporter(Importer):
             except InvalidOperation:
                 errors.append(cell_problem(
                     "figure_value", _("“%(value)s” is not a figure")
-                    % {"value": cell_text(figure)[:40]}, "invalid"))
+                    % {"value": shown_text(figure)[:40]}, "invalid"))
                 figure_value = None
         unit = cell(record, "figure_unit", parse_text, errors, max_length=100)
         if figure_value is not None and not unit:

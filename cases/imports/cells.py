@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
@@ -23,11 +24,17 @@ from .refusals import CellError, RowError, cell_problem
 
 
 def cell_text(value) -> str:
-    """A cell as the text a person typed (XLSX numbers and dates included)."""
+    """A cell as the text a person typed (XLSX numbers and dates included). A list or an
+    object, which only a JSON file can give, is refused: read as its printed form it would be
+    stored as a text no one typed ("['Rostov']")."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, list):
+        raise CellError(_("is a list: give a single value"), code="invalid")
+    if isinstance(value, dict):
+        raise CellError(_("is an object: give a single value"), code="invalid")
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float) and value.is_integer():
@@ -39,6 +46,14 @@ def cell_text(value) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def shown_text(value) -> str:
+    """A cell as the preview and the error messages show it, which never refuses: as
+    cell_text() reads it, and a list or an object as the file's JSON."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return cell_text(value)
 
 
 def normalise_header(name) -> str:

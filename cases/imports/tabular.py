@@ -45,6 +45,7 @@ from .cells import (
     parse_text,
     parse_url,
     read_cell,
+    shown_text,
 )
 from .limits import grouped
 from .refusals import CellError, FileRefused, RowError, cell_problem
@@ -131,7 +132,7 @@ class TabularImporter(Importer):
                 if step == 1000:
                     progress(step)
                     step = 0
-            if self.skip_blank_rows and not any(cell_text(c).strip() for c in raw):
+            if self.skip_blank_rows and not any(shown_text(c).strip() for c in raw):
                 continue
             if len(raw) < width:
                 raw = list(raw) + [None] * (width - len(raw))
@@ -162,7 +163,7 @@ class TabularImporter(Importer):
         return report
 
     def display_cells(self, values: dict) -> dict[str, str]:
-        return {name: cell_text(value)[:200] for name, value in values.items()}
+        return {name: shown_text(value)[:200] for name, value in values.items()}
 
     def check_file(self, report: ImportReport) -> None:
         """Checks across rows, after every row has been checked on its own."""
