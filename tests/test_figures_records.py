@@ -128,8 +128,9 @@ def test_incident_csv_import_refuses_unknown_qualifier_and_impossible_counts(cas
     assert report.written == 0 and not Incident.objects.exists()
     errors = {row.number: row.errors for row in report.error_rows}
     assert "involved_qualifier: “roughly” is not one of" in errors[2][0]
-    assert errors[3] == ["involved: detained, killed, missing and at large add up to 10, more "
-                         "than the fewer than 10 people involved can be"]
+    assert errors[3] == ["involved: Detained, killed, missing and at large add up to 10, more "
+                         "than the fewer than 10 people involved."]
+    assert [e.code for e in errors[3]] == ["counts_exceed_involved"]
     assert 4 not in errors  # more than 10 involved may be 12
 
 

@@ -107,9 +107,11 @@ def test_import_counts_must_not_exceed_the_people_involved(case, reporter):
     report = _import("incidents", case, reporter,
                      "title,occurred,involved,detained,killed\nRaid,2024,3,2,2\n")
 
+    # The model's words and code, as the form, the admin and the API refuse the same counts.
     assert report.error_rows[0].errors == [
-        "involved: detained, killed, missing and at large add up to 4, more than the 3 people "
-        "involved"]
+        "involved: Detained, killed, missing and at large add up to 4, more than the 3 people "
+        "involved."]
+    assert [e.code for e in report.error_rows[0].errors] == ["counts_exceed_involved"]
 
 
 def test_import_xlsx_reads_date_cells_numbers_and_aliases(case, reporter):

@@ -243,20 +243,14 @@ def test_api_body_names_the_code_of_a_refused_count(case, reporter):
 
 # --- Imports --------------------------------------------------------------------------------
 
-# FAILS until cases/imports/tabular.py (IncidentImporter.clean_row) applies the model's
-# count_reading_errors() to a row, as Incident.clean() does on every other path: the import
-# writes a qualifier with no count, and "fewer than 0" people. Not this area's file.
-_IMPORT_MISSES_COUNT_READING = pytest.mark.xfail(
-    strict=True, reason="the incident import does not run count_reading_errors()")
-
 # (a row's cells, the code of its refusal): the same rules as the form's, in a file's terms.
 IMPORT_BAD_ROWS = [
     pytest.param({"involved": "3", "involved_qualifier": "roughly"}, "invalid_choice",
                  id="unknown_qualifier"),
     pytest.param({"killed_qualifier": "more than"}, "qualifier_without_count",
-                 id="qualifier_without_count", marks=_IMPORT_MISSES_COUNT_READING),
+                 id="qualifier_without_count"),
     pytest.param({"killed": "0", "killed_qualifier": "fewer than"}, "count_impossible",
-                 id="fewer_than_none", marks=_IMPORT_MISSES_COUNT_READING),
+                 id="fewer_than_none"),
     pytest.param({"involved": "10", "involved_qualifier": "fewer than", "detained": "10"},
                  "counts_exceed_involved", id="qualified_counts_exceed"),
     pytest.param({"count_group": "x" * 101}, "max_length", id="long_group"),

@@ -18,17 +18,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ..enums import FigureQualifier, GeoPrecision, Reliability, SourceKind
-from ..figures import Figure, describe_span
 from ..history import bulk_create_with_history, copy_create_with_history
 from ..identities import PROTECTED_ADDRESS
 from ..models import Incident, IncidentType, Source, SourceIdentity
-from ..models.incident import count_balance
+from ..models.incident import COUNT_FIELDS, count_balance, count_reading_errors, qualifier_field
 from ..text import one_line
 from .base import Importer
 from .cells import (
@@ -182,9 +182,28 @@ def _batches(items: list, size: int = BATCH_SIZE) -> Iterator[list]:
 _GEO_PRECISIONS = {**choice_lookup(GeoPrecision), "1": GeoPrecision.TOWN,
                    "2": GeoPrecision.DISTRICT, "3": GeoPrecision.REGION}
 _GEO_ALLOWED = ", ".join(GeoPrecision.values)
-COUNT_FIELDS = ("involved", "detained", "killed", "injured", "missing", "at_large")
 _QUALIFIERS = choice_lookup(FigureQualifier)
 _QUALIFIERS_ALLOWED = ", ".join(FigureQualifier.values)
+
+
+def _model_problem(name: str, error: ValidationError) -> RowError:
+    """A refusal of the model's, as the row's problem in column `name`."""
+    return cell_problem(name, " ".join(error.messages), error.code)
+
+
+def _balance_problems(row: dict, when) -> list[RowError]:
+    """The model's refusal of counts that add up to more than the people involved, in its
+    words and with its code, as the form, the admin and the API give it. Asked of an unsaved
+    incident only for a row whose balance already exceeds, so the rows that pass build
+    nothing."""
+    counts = {name: row[name] for count in COUNT_FIELDS
+              for name in (count, qualifier_field(count))}
+    try:
+        Incident(occurred=when.edtf, **counts).clean()
+    except ValidationError as exc:
+        return [_model_problem(name, error) for name, errors in exc.error_dict.items()
+                if name in counts for error in errors]
+    return []
 
 
 def _parse_in_counts(value) -> bool:
@@ -285,23 +304,12 @@ class IncidentImporter(TabularImporter):
             errors.append(cell_problem(
                 "geo_precision", _("say how precise the coordinates are (%(allowed)s)")
                 % {"allowed": _GEO_ALLOWED}, "required"))
-        involved = row["involved"]
-        balance = count_balance(row)
-        accounted = balance.accounted
-        if balance.exceeds and not balance.exact:
-            errors.append(cell_problem("involved", _(
-                "detained, killed, missing and at large add up to %(accounted)s, more than "
-                "the %(involved)s people involved can be") % {
-                "accounted": describe_span(balance.accounted_span),
-                "involved": str(Figure(involved, row["involved_qualifier"]))},
-                "counts_exceed_involved"))
-        elif balance.exceeds:
-            errors.append(cell_problem("involved", ngettext(
-                "detained, killed, missing and at large add up to %(accounted)d, more than the "
-                "%(involved)d person involved",
-                "detained, killed, missing and at large add up to %(accounted)d, more than the "
-                "%(involved)d people involved", involved)
-                % {"accounted": accounted, "involved": involved}, "counts_exceed_involved"))
+        count_errors = count_reading_errors(row)
+        for name, error in count_errors.items():
+            errors.append(_model_problem(name, error))
+        # The balance reads every count as given: with one unreadable, its error says so.
+        if not count_errors and count_balance(row).exceeds:
+            errors.extend(_balance_problems(row, when))
         return None if errors else row
 
     def build(self, row) -> Incident:
