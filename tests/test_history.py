@@ -115,6 +115,7 @@ ALLOWED_BULK_WRITES = {
         "IdentityReveal is an append-only log, not history-tracked",
     ("cases/models/evidence.py", "digest", "update"): "hashlib",
     ("cases/uploads.py", "digest", "update"): "hashlib",
+    ("cases/models/incident.py", "errors", "update"): "a dict",
     ("cases/models/source.py", "errors", "update"): "a dict",
     ("cases/models/source.py", "super()", "bulk_create"):
         "CitationQuerySet.bulk_create seals protected addresses, then bulk_create_with_history "
