@@ -28,7 +28,7 @@ from ..enums import FigureQualifier, GeoPrecision, Reliability, SourceKind
 from ..history import bulk_create_with_history, copy_create_with_history
 from ..identities import PROTECTED_ADDRESS
 from ..models import Incident, IncidentType, Source, SourceIdentity
-from ..models.incident import COUNT_FIELDS, count_balance, count_reading_errors, qualifier_field
+from ..models.incident import COUNT_FIELDS, count_balance_error, count_reading_errors
 from ..text import one_line
 from .base import Importer
 from .cells import (
@@ -191,21 +191,6 @@ def _model_problem(name: str, error: ValidationError) -> RowError:
     return cell_problem(name, " ".join(error.messages), error.code)
 
 
-def _balance_problems(row: dict, when) -> list[RowError]:
-    """The model's refusal of counts that add up to more than the people involved, in its
-    words and with its code, as the form, the admin and the API give it. Asked of an unsaved
-    incident only for a row whose balance already exceeds, so the rows that pass build
-    nothing."""
-    counts = {name: row[name] for count in COUNT_FIELDS
-              for name in (count, qualifier_field(count))}
-    try:
-        Incident(occurred=when.edtf, **counts).clean()
-    except ValidationError as exc:
-        return [_model_problem(name, error) for name, errors in exc.error_dict.items()
-                if name in counts for error in errors]
-    return []
-
-
 def _parse_in_counts(value) -> bool:
     """Whether an incident is part of the case's people counts: yes unless the file says no."""
     return True if cell_text(value).strip() == "" else parse_bool(value)
@@ -308,8 +293,8 @@ class IncidentImporter(TabularImporter):
         for name, error in count_errors.items():
             errors.append(_model_problem(name, error))
         # The balance reads every count as given: with one unreadable, its error says so.
-        if not count_errors and count_balance(row).exceeds:
-            errors.extend(_balance_problems(row, when))
+        if not count_errors and (exceeded := count_balance_error(row)):
+            errors.append(_model_problem("involved", exceeded))
         return None if errors else row
 
     def build(self, row) -> Incident:

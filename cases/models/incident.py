@@ -196,6 +196,29 @@ def count_reading_errors(values: dict) -> dict[str, ValidationError]:
     return errors
 
 
+def count_balance_error(values: dict) -> ValidationError | None:
+    """The refusal of counts whose outcomes add up to more than the people involved, whatever
+    the qualifiers allow (`values` as for count_balance), or None: the model's clean() and
+    the importers give it in the same words, with the same code."""
+    balance = count_balance(values)
+    if not balance.exceeds:
+        return None
+    if balance.exact:
+        params = {"accounted": number_format(balance.accounted),
+                  "involved": number_format(balance.involved)}
+    else:
+        params = {"accounted": describe_span(balance.accounted_span),
+                  "involved": str(Figure(balance.involved,
+                                         values.get(qualifier_field("involved"))
+                                         or FigureQualifier.EXACTLY))}
+    return ValidationError(
+        ngettext("Detained, killed, missing and at large add up to %(accounted)s, more "
+                 "than the %(involved)s person involved.",
+                 "Detained, killed, missing and at large add up to %(accounted)s, more "
+                 "than the %(involved)s people involved.", balance.involved),
+        code="counts_exceed_involved", params=params)
+
+
 def _count_field(verbose_name, help_text):
     return models.PositiveIntegerField(verbose_name, null=True, blank=True, help_text=help_text)
 
@@ -331,23 +354,10 @@ class Incident(AuthoredModel):
         errors.update(count_errors)
         # The balance reads every qualifier: with one unreadable, the field's error says so.
         readable = all(values[qualifier_field(f)] in FigureQualifier.values for f in COUNT_FIELDS)
-        if readable and not count_errors and (balance := count_balance(values)).exceeds:
-            errors["involved"] = ValidationError(
-                ngettext("Detained, killed, missing and at large add up to %(accounted)s, more "
-                         "than the %(involved)s person involved.",
-                         "Detained, killed, missing and at large add up to %(accounted)s, more "
-                         "than the %(involved)s people involved.", balance.involved),
-                code="counts_exceed_involved",
-                params=self._balance_params(balance))
+        if readable and not count_errors and (exceeded := count_balance_error(values)):
+            errors["involved"] = exceeded
         if errors:
             raise ValidationError(errors)
-
-    def _balance_params(self, balance: CountBalance) -> dict[str, str]:
-        if balance.exact:
-            return {"accounted": number_format(balance.accounted),
-                    "involved": number_format(balance.involved)}
-        return {"accounted": describe_span(balance.accounted_span),
-                "involved": str(self.count_figure("involved"))}
 
     def save(self, *args, **kwargs):
         # Derived dates follow the EDTF string on every write path (forms, admin, imports).
