@@ -43,3 +43,10 @@ errorlog = "-"
 
 # Gunicorn's runtime control socket (gunicornc) is not used: one thing less listening.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """The worker has loaded the app: freeze it and collect less often (config/gc_policy.py)."""
+    from config.gc_policy import settle_after_startup
+
+    settle_after_startup()

@@ -189,6 +189,10 @@ def measure(requests_per_page: int, out: Path) -> None:
     client = TwoFactorClient()
     client.force_login(chief)
     records = measured_records()
+    # As a gunicorn worker does once it has loaded the app (gunicorn.conf.py).
+    from config.gc_policy import settle_after_startup
+
+    settle_after_startup()
     slug = records["case"].slug
     pages, not_built = page_urls(records)
     expected = _expected(records)
