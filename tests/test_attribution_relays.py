@@ -393,17 +393,17 @@ def test_api_creates_and_replaces_a_citations_relays(case, story, reporter):
     assert legacy.json()["relays"] == [story.outlet.pk]
 
 
-@pytest.mark.parametrize(("relays", "message"), [
-    (lambda s: [s.exile.pk], "A source cannot be relayed through itself."),
-    (lambda s: [s.outlet.pk, s.outlet.pk], "Each relay is named once."),
+@pytest.mark.parametrize(("relays", "message", "code"), [
+    (lambda s: [s.exile.pk], "A source cannot be relayed through itself.", "attribution_self"),
+    (lambda s: [s.outlet.pk, s.outlet.pk], "Each relay is named once.", "relay_repeated"),
 ])
-def test_api_refuses_bad_relays_in_the_body(case, story, reporter, relays, message):
+def test_api_refuses_bad_relays_in_the_body(case, story, reporter, relays, message, code):
     response = token_client(reporter).post(f"{API}/citations/", {
         "claim": ClaimFactory(case=case).pk, "source": story.exile.pk,
         "relays": relays(story)}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"relays": [message]}
+    assert response.json() == {"relays": [message], "codes": {"relays": [code]}}
     assert not Citation.objects.exists()
 
 
@@ -416,11 +416,13 @@ def test_api_refuses_a_relay_of_another_case(case, story, reporter):
         "relays": [foreign.pk], "via": None}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"via": ["Give the relays, or the one deprecated via, not both."]}
+    assert response.json() == {"via": ["Give the relays, or the one deprecated via, not both."],
+                               "codes": {"via": ["via_with_relays"]}}
     response = token_client(reporter).post(f"{API}/citations/", {
         "claim": ClaimFactory(case=case).pk, "source": story.exile.pk,
         "relays": [foreign.pk]}, format="json")
-    assert response.json() == {"relays": ["This record belongs to another case."]}
+    assert response.json() == {"relays": ["This record belongs to another case."],
+                               "codes": {"relays": ["other_case"]}}
 
 
 def test_api_claim_detail_says_why_its_citations_are_or_are_not_independent(

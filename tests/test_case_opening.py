@@ -199,7 +199,8 @@ def test_api_lead_refused_alike_whether_the_username_exists_or_not(people):
         assert [e.code for e in response.data["lead"]] == [LEAD_NOT_ELIGIBLE]
         answers.append(response.content)
     assert len(set(answers)) == 1
-    assert response.json() == {"lead": [str(LEAD_NOT_ELIGIBLE_MESSAGE)]}
+    assert response.json() == {"lead": [str(LEAD_NOT_ELIGIBLE_MESSAGE)],
+                               "codes": {"lead": [LEAD_NOT_ELIGIBLE]}}
     assert not Case.objects.filter(title="Arrests").exists()
 
     opened = api.post(f"{API}/cases/", {"title": "Arrests", "lead": "editor"}, format="json")
