@@ -45,6 +45,21 @@ def item(page, title):
     return page.locator(".vis-item", has=page.get_by_role("link", name=title, exact=True))
 
 
+def opened_case(open_page, username, title, incidents):
+    """A case of `incidents` ((title, occurred) pairs) whose visual timeline a viewer of it,
+    `username`, has opened: the page, the list the page's problems are collected in, and the
+    incidents by title."""
+    case = CaseFactory(title=title)
+    MembershipFactory(case=case, user=UserFactory(username=username), role=Role.VIEWER)
+    made = {name: IncidentFactory(case=case, title=name, occurred=occurred)
+            for name, occurred in incidents}
+    problems = []
+    page = open_page(username, PASSWORD)
+    watch(page, username, problems)
+    page.goto(f"/cases/{case.slug}/timeline/visual/")
+    return page, problems, made
+
+
 def test_visual_timeline_draws_points_bands_and_lists_unknown_years_apart(
         open_page, demo_case, t):
     case, dated = demo_case
@@ -108,24 +123,17 @@ def test_visual_timeline_draws_points_bands_and_lists_unknown_years_apart(
 
 
 def test_visual_timeline_zooms_from_the_keyboard_in_the_readers_language(open_page, t):
-    case = CaseFactory(title="One month")
-    MembershipFactory(case=case, user=UserFactory(username="zoomer"), role=Role.VIEWER)
-    dated = {"about": IncidentFactory(case=case, title="Search of nearby villages",
-                                      occurred="2025-05~"),
-             "night": IncidentFactory(case=case, title="Escape over the fence",
-                                      occurred="2025-05-08/2025-05-09")}
-    problems = []
-    page = open_page("zoomer", PASSWORD)
-    watch(page, "zoomer", problems)
-    page.goto(f"/cases/{case.slug}/timeline/visual/")
-    about = item(page, dated["about"].title)
+    page, problems, made = opened_case(open_page, "zoomer", "One month", [
+        ("Search of nearby villages", "2025-05~"),
+        ("Escape over the fence", "2025-05-08/2025-05-09")])
+    about = item(page, "Search of nearby villages")
     expect(about).to_be_visible()
     before = about.bounding_box()["width"]
 
     # The chart takes the keyboard: "+" zooms in (the band widens), "Fit all" comes back.
     page.locator("[data-timeline-chart]").focus()
     page.keyboard.press("+")
-    selector = f".vis-item:has(a[href$='/{dated['about'].pk}/'])"
+    selector = f".vis-item:has(a[href$='/{made['Search of nearby villages'].pk}/'])"
     page.wait_for_function(
         "([selector, width]) => document.querySelector(selector)"
         "?.getBoundingClientRect().width > width * 1.3", arg=[selector, before])
@@ -150,16 +158,9 @@ def test_visual_timeline_of_a_case_beyond_its_cap_loads_the_part_the_reader_move
         open_page, t, monkeypatch):
     # A case with more dated incidents than one answer carries (the cap made small here).
     monkeypatch.setattr(visual_timeline, "MAX_ITEMS", 2)
-    case = CaseFactory(title="A long story")
-    MembershipFactory(case=case, user=UserFactory(username="longreader"), role=Role.VIEWER)
-    for title, occurred in [("January arrest", "2025-01-10"), ("February arrest", "2025-02-10"),
-                            ("November arrest", "2025-11-10"), ("December arrest", "2025-12-10")]:
-        IncidentFactory(case=case, title=title, occurred=occurred)
-    problems = []
-    page = open_page("longreader", PASSWORD)
-    watch(page, "longreader", problems)
-
-    page.goto(f"/cases/{case.slug}/timeline/visual/")
+    page, problems, _ = opened_case(open_page, "longreader", "A long story", [
+        ("January arrest", "2025-01-10"), ("February arrest", "2025-02-10"),
+        ("November arrest", "2025-11-10"), ("December arrest", "2025-12-10")])
     drawn = page.locator("[data-timeline-chart] .vis-item:has(a)")
     expect(drawn).to_have_count(2)
     expect(drawn.get_by_role("link")).to_have_text(["January arrest", "February arrest"])
@@ -186,14 +187,8 @@ def test_visual_timeline_of_a_case_beyond_its_cap_loads_the_part_the_reader_move
 def test_visual_timeline_zoomed_out_past_the_year_1_asks_for_the_days_that_exist(
         open_page, t, monkeypatch):
     monkeypatch.setattr(visual_timeline, "MAX_ITEMS", 1)
-    case = CaseFactory(title="Antiquity")
-    MembershipFactory(case=case, user=UserFactory(username="antiquarian"), role=Role.VIEWER)
-    for title, occurred in [("First record", "0003-01-10"), ("Second record", "0003-02-10")]:
-        IncidentFactory(case=case, title=title, occurred=occurred)
-    problems = []
-    page = open_page("antiquarian", PASSWORD)
-    watch(page, "antiquarian", problems)
-    page.goto(f"/cases/{case.slug}/timeline/visual/")
+    page, problems, _ = opened_case(open_page, "antiquarian", "Antiquity", [
+        ("First record", "0003-01-10"), ("Second record", "0003-02-10")])
     drawn = page.locator("[data-timeline-chart] .vis-item:has(a)")
     expect(drawn.get_by_role("link")).to_have_text(["First record"])
 
@@ -214,15 +209,8 @@ def test_visual_timeline_zoomed_out_past_the_year_1_asks_for_the_days_that_exist
 
 def test_visual_timeline_with_no_known_year_draws_no_axis_and_lists_every_incident_apart(
         open_page, t):
-    case = CaseFactory(title="Years unknown")
-    MembershipFactory(case=case, user=UserFactory(username="yearless"), role=Role.VIEWER)
-    IncidentFactory(case=case, title="Escape on Victory Day", occurred="XXXX-05-09")
-    IncidentFactory(case=case, title="Caught in May", occurred="XXXX-05")
-    problems = []
-    page = open_page("yearless", PASSWORD)
-    watch(page, "yearless", problems)
-
-    page.goto(f"/cases/{case.slug}/timeline/visual/")
+    page, problems, _ = opened_case(open_page, "yearless", "Years unknown", [
+        ("Escape on Victory Day", "XXXX-05-09"), ("Caught in May", "XXXX-05")])
 
     expect(page.locator("[data-timeline-status]")).to_have_text(t(
         "No incident of this case has a date with a known year, so none is drawn on the axis."))
