@@ -13,8 +13,9 @@ independent origins by name, and for each pair of citations whether they are ind
 which sources they share.
 
 `supporting_origins()` is the one place that says what a claim's supporting citations go
-back to: the workflow decides corroboration and confirmation on it, the claim page and the
-claims board count its origins.
+back to: the workflow decides corroboration and confirmation on it, the claims board counts
+its origins. The claim page counts the same groups from `explain()`, which it draws anyway
+(both are `origins()`).
 """
 
 from __future__ import annotations
@@ -127,9 +128,10 @@ class SupportingOrigins:
 
     @property
     def count(self) -> int:
-        """The independent origins the claim page and the claims board show: the groups.
-        Citations linked through a chain count once here even when its two ends are
-        independent (then `independent` is true while `count` is 1)."""
+        """The independent origins the claims board shows: the groups (the claim page shows
+        the same groups, from explain()). Citations linked through a chain count once here
+        even when its two ends are independent (then `independent` is true while `count`
+        is 1)."""
         return len(self.groups)
 
     @property

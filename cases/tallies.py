@@ -262,17 +262,13 @@ class FigureReport:
         return bool(self.figures)
 
 
-# A citation's relays, read by attribution.lineage (prefetched: no query per citation).
-# Conditional while citations move from one `via` to several relays (CitationRelay).
-RELAYS = ("relay_links",) if hasattr(Citation, "relay_links") else ()
-
-
 def _supporting_citations(case):
     # The sources are those of the case (a citation's source is always its claim's case's):
     # saying so lets PostgreSQL join the case's few sources rather than hash every source.
     return (Citation.objects.filter(relation__in=CitationRelation.supporting(),
                                     source__case=case)
-            .select_related("source").prefetch_related(*RELAYS)
+            # The relays attribution.lineage reads, in one query for all the citations.
+            .select_related("source").prefetch_related("relay_links")
             # What a report shows and its lineage follows: no quote, address or dates kept.
             .only("pk", "claim_id", "source_id", "relation", "published_at",
                   "source__case_id", "source__name", "source__reliability",
@@ -286,7 +282,8 @@ def _ranked(case, claim_ids: Sequence[int] | None = None) -> list[tuple]:
     at most MAX_FIGURES figures (+1, to tell that there are more). Narrow rows, ranked by
     window functions over the claims with a figure (the partial index claim_case_figures):
     no per-claim subquery, which priced the plan of a large case past PostgreSQL's JIT
-    threshold (seconds to compile), and no claim text carried through the sorts."""
+    threshold (compiling it cost more than running it), and no claim text carried through
+    the sorts."""
     claims = (Claim.objects.of_case(case).with_figures()
               .annotate(unit_key=Lower(Trim("figure_unit")))
               .annotate(
@@ -383,7 +380,7 @@ def why_current(tracked: TrackedFigure) -> str:
 def figure_report(case, *, claim_ids: Sequence[int] | None = None) -> FigureReport:
     """Every tracked figure of `case` (or only those `claim_ids` report), bounded as the
     module docstring says. Five queries: the ranking, the claims, their supporting citations,
-their relays, the attribution chains (one when the case has no figure)."""
+    their relays, the attribution chains (one when the case has no figure)."""
     ranked = {pk: (key, rank, total) for pk, key, rank, total in _ranked(case, claim_ids)}
     if not ranked:
         return FigureReport()
@@ -393,15 +390,14 @@ their relays, the attribution chains (one when the case has no figure)."""
     ranks: dict[str, int] = {}
     totals: dict[str, int] = {}
     for claim in claims:
-        claim.unit_key, claim.figure_rank, claim.figure_total = ranked[claim.pk]
+        key, rank, total = ranked[claim.pk]
+        ranks[key], totals[key] = rank, total
         # Ordered by publication, undated last: the first dated one gives the report date.
         supporting = claim.supporting_citations
         citation = supporting[0] if supporting else None
         reported_at = citation.published_at if citation else None
-        by_key.setdefault(claim.unit_key, []).append(
+        by_key.setdefault(key, []).append(
             Report(claim, claim.figure, reported_at, citation, supporting))
-        ranks[claim.unit_key] = claim.figure_rank
-        totals[claim.unit_key] = claim.figure_total
     result = FigureReport()
     for index, key in enumerate(sorted(by_key, key=lambda k: ranks[k]), start=1):
         if ranks[key] > MAX_FIGURES:

@@ -25,9 +25,9 @@ class CaseChoices(BaseChoiceIterator):
 
 class CaseSelect(forms.Select):
     """A list of the user's cases: one option per case, a thousand for a chief editor.
-    Django renders every option through its own template (about 0.1 ms each: most of a
-    page's time with a thousand cases); this writes the same markup directly, every value
-    and label escaped."""
+    Django renders every option through its own template, which with a thousand cases was
+    most of a page's time; this writes the same markup directly, every value and label
+    escaped."""
 
     def render(self, name, value, attrs=None, renderer=None):
         selected = set(self.format_value(value))
