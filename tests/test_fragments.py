@@ -340,3 +340,16 @@ def test_figures_of_another_language_are_kept_apart(client, case, viewer, report
 
     assert english == "Unverified"
     assert russian["figures"][0]["points"][0]["statusLabel"] == "Не проверено"
+
+
+def test_a_non_member_gets_404_from_the_figures_even_when_they_are_cached(
+        client, case, viewer, outsider, reported_figure):
+    client.force_login(viewer)
+    assert f"/claims/{reported_figure.pk}/" in figures(client, case).content.decode()
+    assert figure_data(client, case).json()["figures"]
+
+    client.force_login(outsider)
+    for page in (figures, figure_data):
+        refused = page(client, case)
+        assert refused.status_code == 404
+        assert "deserters" not in refused.content.decode()
