@@ -132,7 +132,7 @@ def explain(user, q) -> str:
         filters = search.Filters(whole_words=survey.whole_words.get(kind.key, frozenset()))
         sql, params = search.ranking_statement(
             kind, user, q, filters, limit=20, read_from=survey.read_from.get(kind.key),
-            scope_keys=survey.scope_keys.get(kind.key))
+            scope_keys=survey.scope(kind))
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     return f"-- candidates\n{re.sub(r'[0-9]+(?:, ?[0-9]+){20,}', '…', plan)}"

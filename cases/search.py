@@ -62,7 +62,11 @@ kind (`_survey`, then one candidate query):
 - The user's cases. When they are few among all (at most a quarter), their keys (for
   citations: their sources' keys) are read once, from `Case.objects.visible_to(user)` in
   the same transaction, as a list that the case (or source) index can be read with, alone
-  or combined with the text index (bitmap AND): only the user's rows are visited.
+  or combined with the text index (bitmap AND): only the user's rows are visited. When
+  they are a member of every case (a chief editor), no row is checked against their
+  memberships at all: the survey and the candidate queries share one snapshot
+  (REPEATABLE READ, `_one_snapshot`), so no case can have been added meanwhile. The shown
+  rows are fetched through `visible_to(user)` as always.
 - A sample of the user's rows (large tables only): the table's newest SAMPLE_ROWS rows, or
   for a user with few cases a few rows of each of their cases; how many match. Rare words
   (under 1% of the sample) leave the list aside: the text index alone finds few rows, and
@@ -100,10 +104,11 @@ the data can become markup.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -139,6 +144,7 @@ from django.urls import reverse
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext, gettext_lazy
+from psycopg import IsolationLevel
 from snowballstemmer import stemmer
 
 from .models import Case, Citation, Claim, Evidence, Incident, Membership, Source
@@ -619,8 +625,9 @@ def search(user, text: str, filters: Filters = NO_FILTERS, *, per_kind: int = 5,
     if uses_full_text():
         kinds = [KINDS[key] for key in filters.kinds()]
         ranked_ids = {}
-        with transaction.atomic(), connection.cursor() as cursor:
-            survey = _survey(cursor, kinds, user, text, filters)  # and the plan settings
+        with _one_snapshot() as snapshot, connection.cursor() as cursor:
+            # and the plan settings
+            survey = _survey(cursor, kinds, user, text, filters, one_snapshot=snapshot)
             terms = survey.terms
             for kind in kinds:
                 # Only stop words: no full-text match, but names and places may be near.
@@ -694,11 +701,27 @@ def _computed_document(names: tuple[str, ...]):
     return document
 
 
-def _scoped(kind: RecordKind, user, filters: Filters, scope_keys: list | None = None) -> QuerySet:
+class _EveryCase:
+    """The scope of a user who is a member of every case in the search's snapshot (see
+    `_one_snapshot`): none of the rows that snapshot holds needs checking against their
+    memberships."""
+
+    def __repr__(self) -> str:
+        return "EVERY_CASE"
+
+
+EVERY_CASE = _EveryCase()
+
+
+def _scoped(kind: RecordKind, user, filters: Filters,
+            scope_keys: list | _EveryCase | None = None) -> QuerySet:
     """The records of `kind` the user may see, filtered. `scope_keys`: the keys of the cases
     (or, for citations, the sources) `Case.objects.visible_to(user)` returned earlier in the
-    same transaction, as a list (see `_survey`), in place of the membership subquery."""
-    if scope_keys is None:
+    same transaction, as a list (see `_survey`), in place of the membership subquery; or
+    EVERY_CASE, when that transaction's snapshot holds no case the user is not a member of."""
+    if scope_keys is EVERY_CASE:
+        queryset = kind.model.objects.all()
+    elif scope_keys is None:
         queryset = kind.model.objects.visible_to(user)
     else:
         queryset = kind.model.objects.filter(_AnyOf(F(_scope_column(kind)), scope_keys))
@@ -765,7 +788,7 @@ def _trigram_applies(kind: RecordKind, text: str) -> bool:
 
 
 def matching(kind: RecordKind, user, text: str, filters: Filters = NO_FILTERS,
-             scope_keys: list | None = None) -> QuerySet:
+             scope_keys: list | _EveryCase | None = None) -> QuerySet:
     """The records of `kind` that match (full text, or trigram for names and places),
     unordered, as found through the text and trigram indexes (and the list of the user's
     cases' keys, see `_scoped`)."""
@@ -795,9 +818,47 @@ class _Survey:
     # Per kind, the words so frequent in its table that they are looked for as whole
     # lexemes (see `_survey`).
     whole_words: dict[str, frozenset] = field(default_factory=dict)
+    # The user is a member of every case in the search's snapshot (see `_one_snapshot`).
+    every_case: bool = False
+
+    def scope(self, kind: RecordKind) -> list | _EveryCase | None:
+        """What `_scoped` checks the rows of `kind` against: the keys of the user's few
+        cases (or their sources), nothing when they are a member of every case, otherwise
+        their memberships."""
+        if kind.key in self.scope_keys:
+            return self.scope_keys[kind.key]
+        return EVERY_CASE if self.every_case else None
 
 
-def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) -> _Survey:
+@contextlib.contextmanager
+def _one_snapshot() -> Iterator[bool]:
+    """A read-only transaction for the survey and the candidate queries; True when all its
+    statements see one snapshot (REPEATABLE READ), which only a transaction of its own can
+    have: not one opened inside another (a savepoint). There, and only there, what the
+    survey reads of the user's memberships holds for every later statement, so that a user
+    who is a member of every case needs no membership check on any row (`_survey`): a case
+    added meanwhile, which they might not be a member of, is not in the snapshot.
+
+    The isolation level is the driver's (psycopg), given with the BEGIN it sends: no
+    statement of its own."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            yield False
+        return
+    connection.ensure_connection()
+    driver = connection.connection
+    own = driver.isolation_level, driver.read_only
+    driver.isolation_level, driver.read_only = IsolationLevel.REPEATABLE_READ, True
+    try:
+        with transaction.atomic():
+            yield True
+    finally:
+        if not driver.closed:
+            driver.isolation_level, driver.read_only = own
+
+
+def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters, *,
+            one_snapshot: bool = False) -> _Survey:
     """What the candidate queries need to know (see the module docstring): the size of the
     text search query, whether the user's cases are few among all, and which kinds' newest
     rows hold so many of the user's matches that they are best read one by one (judged on
@@ -805,7 +866,11 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
 
     Two queries: the tables' last keys and the user's cases, then the samples between
     known keys (or through the keys of the user's few cases), which also set the candidate
-    plan settings for what follows."""
+    plan settings for what follows. With `one_snapshot` (see `_one_snapshot`), also whether
+    the user is a member of every case (and of at least one): then no row is checked
+    against their memberships, here or in the candidate queries (for a chief editor of a
+    thousand cases, hashing the 20,000 sources of their cases for the citations cost more
+    than finding and ranking them)."""
     quote = connection.ops.quote_name
     visible = Case.objects.visible_to(user)
     if filters.case is not None:
@@ -816,7 +881,10 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
         visible_sql, visible_params = "SELECT NULL::bigint WHERE false", ()
     few = ("(SELECT count(*) FROM visible) * 4 <= "  # nosec B608
            f"(SELECT count(*) FROM {quote(Case._meta.db_table)})")
-    columns = ["numnode(to_tsquery(%s::regconfig, %s))",
+    every_case = ("(SELECT count(*) FROM visible) = "  # nosec B608
+                  f"(SELECT count(*) FROM {quote(Case._meta.db_table)}) "
+                  "AND EXISTS (SELECT FROM visible)") if one_snapshot else "false"
+    columns = ["numnode(to_tsquery(%s::regconfig, %s))", every_case,
                f"CASE WHEN {few} THEN ARRAY(SELECT * FROM visible) END"]  # nosec B608
     params = [*visible_params, QUERY_CONFIG, text_search_query(text, filters.variants)]
     if any(kind.case_path == "source__case" for kind in kinds):
@@ -833,8 +901,8 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
     # the user's cases (a thousand cases: 20,000 sources).
     columns.append("set_config('enable_hashjoin', 'off', true)")
     cursor.execute(f"WITH visible AS ({visible_sql}) SELECT {', '.join(columns)}", params)
-    terms, case_ids, source_ids, *last_keys, _ = cursor.fetchone()
-    survey = _Survey(terms=terms, read_from={}, scope_keys={})
+    terms, every_case, case_ids, source_ids, *last_keys, _ = cursor.fetchone()
+    survey = _Survey(terms=terms, read_from={}, scope_keys={}, every_case=every_case)
     words = query_words(text, filters.variants)
     if case_ids is not None:
         survey.scope_keys = {kind.key: source_ids if kind.case_path == "source__case"
@@ -854,7 +922,8 @@ def _survey(cursor, kinds: list[RecordKind], user, text: str, filters: Filters) 
                 _unindexed_match(word, filters.variants), output_field=BooleanField())
         if keys is None:
             # The table's newest rows, of which the user can see many.
-            sample = (_scoped(kind, user, filters).alias(search_document=StoredDocument())
+            sample = (_scoped(kind, user, filters, survey.scope(kind))
+                      .alias(search_document=StoredDocument())
                       .filter(pk__gt=last_key - SAMPLE_ROWS).order_by()
                       .annotate(**matches).values(*matches))
             source = "({}) AS sample"
@@ -968,13 +1037,13 @@ def _rank(kind: RecordKind, text: str, variants: bool = True,
 
 def ranking_statement(kind: RecordKind, user, text: str, filters: Filters = NO_FILTERS, *,
                       limit: int, offset: int = 0, read_from: int | None = None,
-                      scope_keys: list | None = None) -> tuple[str, list]:
+                      scope_keys: list | _EveryCase | None = None) -> tuple[str, list]:
     """The SQL (and its parameters) that finds at most CANDIDATE_LIMIT matches of `kind`,
     ranks them and returns one row: how many there are, and the ids and ranks of the best
     `limit` from `offset`. With `read_from` (a key), the full-text matches among the rows
     from that key on are looked for first, one row at a time; with `scope_keys` (see
-    `_scoped`), the user's rows are found through the list of their cases' keys (see the
-    module docstring)."""
+    `_scoped`), the user's rows are found through the list of their cases' keys, or not
+    checked at all (EVERY_CASE) (see the module docstring)."""
     rank = _rank(kind, text, filters.variants, filters.whole_words)
     parts = [matching(kind, user, text, filters, scope_keys)]
     if read_from is not None:
@@ -1003,7 +1072,7 @@ def _best_candidates(cursor, kind, user, text, filters, limit, offset, survey):
         filters = replace(filters, whole_words=survey.whole_words.get(kind.key, frozenset()))
         sql, params = ranking_statement(kind, user, text, filters, limit=limit, offset=offset,
                                         read_from=survey.read_from.get(kind.key),
-                                        scope_keys=survey.scope_keys.get(kind.key))
+                                        scope_keys=survey.scope(kind))
     except EmptyResultSet:  # nobody's records (a user who cannot see any case)
         return 0, [], []
     cursor.execute(sql, params)

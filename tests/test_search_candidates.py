@@ -4,6 +4,8 @@ record found twice or missed; the user's cases as a list of keys when they are f
 snippets computed for the shown rows only; and the search page's query count, which
 depends neither on the hits nor on how many cases the user has."""
 
+import threading
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -228,6 +230,107 @@ def test_search_with_few_cases_reads_their_rows_through_the_case_index(case, vie
     total, ids, _ = _candidates("claim", viewer, "deserters detained", read_from=0,
                                 scope_keys=keys)
     assert (total, ids) == (1, [mine.pk])
+
+
+# --- one snapshot: a member of every case ------------------------------------------------
+
+
+def _candidate_statements(queries) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if q["sql"].startswith("WITH candidates")]
+
+
+def _every_case_member(viewer, *cases):
+    for other in cases:
+        MembershipFactory(case=other, user=viewer, role=Role.VIEWER)
+    return viewer
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_search_of_a_member_of_every_case_checks_no_membership(case, viewer):
+    """In a transaction of its own, one snapshot: a member of every case is searched
+    without a membership check on any row, and finds what is in each of their cases."""
+    other = CaseFactory()
+    _every_case_member(viewer, other)
+    found = [ClaimFactory(case=c, statement="Deserters detained.") for c in (case, other)]
+    CitationFactory(claim=found[1], quote="Deserters detained, said a witness.")
+    with CaptureQueriesContext(connection) as queries:
+        results = search.search(viewer, "deserters", search.Filters(kind="claim"))
+        quotes = search.search(viewer, "deserters", search.Filters(kind="citation"))
+    statements = _candidate_statements(queries)
+    assert len(statements) == 2
+    assert not any("cases_membership" in sql for sql in statements)
+    assert {hit.record for hit in results.groups[0].hits} == set(found)
+    assert [hit.record.claim for hit in quotes.groups[0].hits] == [found[1]]
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_search_of_a_member_of_all_but_one_case_checks_memberships(case, viewer):
+    other = CaseFactory()
+    mine = ClaimFactory(case=case, statement="Deserters detained.")
+    ClaimFactory(case=other, statement="Deserters detained elsewhere.")
+    with CaptureQueriesContext(connection) as queries:
+        results = search.search(viewer, "deserters", search.Filters(kind="claim"))
+    assert all("cases_membership" in sql for sql in _candidate_statements(queries))
+    assert results.groups[0].total == 1
+    assert [hit.record for hit in results.groups[0].hits] == [mine]
+
+
+@on_postgresql
+def test_search_inside_another_transaction_checks_memberships(case, viewer):
+    """Inside a transaction already open (here the test's), the survey and the candidates
+    cannot share one snapshot: every row is checked against the user's memberships, even
+    for a member of every case."""
+    ClaimFactory(case=case, statement="Deserters detained.")
+    assert _survey(viewer, "deserters").every_case is False
+    with CaptureQueriesContext(connection) as queries:
+        results = search.search(viewer, "deserters", search.Filters(kind="claim"))
+    assert all("cases_membership" in sql for sql in _candidate_statements(queries))
+    assert results.groups[0].total == 1
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_search_snapshot_leaves_out_a_case_added_after_the_survey(case, viewer):
+    """A case (and its records) added by someone else between the survey, which found the
+    user a member of every case, and the candidate queries is not in the snapshot: it is
+    neither counted nor found, though no row is checked against memberships."""
+    ClaimFactory(case=case, statement="Deserters detained.")
+
+    def add_another_case():  # on a connection of its own, committed at once
+        try:
+            ClaimFactory(case=CaseFactory(), statement="Deserters detained elsewhere.")
+        finally:
+            connection.close()
+
+    filters = search.Filters(kind="claim")
+    with search._one_snapshot() as snapshot, connection.cursor() as cursor:
+        survey = search._survey(cursor, [search.KINDS["claim"]], viewer, "deserters", filters,
+                                one_snapshot=snapshot)
+        assert snapshot and survey.every_case
+        worker = threading.Thread(target=add_another_case)
+        worker.start()
+        worker.join()
+        total, ids, _ = search._best_candidates(cursor, search.KINDS["claim"], viewer,
+                                                "deserters", filters, 5, 0, survey)
+    assert Claim.objects.filter(statement__startswith="Deserters").count() == 2
+    assert total == 1 and len(ids) == 1
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_search_snapshot_is_read_only_and_the_connection_is_restored(case, viewer):
+    with search._one_snapshot() as snapshot, connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('transaction_isolation'), "
+                       "current_setting('transaction_read_only')")
+        assert snapshot and cursor.fetchone() == ("repeatable read", "on")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('transaction_isolation'), "
+                       "current_setting('transaction_read_only')")
+        assert cursor.fetchone() == ("read committed", "off")
+        ClaimFactory(case=case, statement="Written after a search.")
+    assert Claim.objects.filter(statement="Written after a search.").exists()
 
 
 # --- snippets and queries ----------------------------------------------------------------
