@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
+
 from django import forms
 from django.forms.utils import flatatt
 from django.utils.choices import BaseChoiceIterator
-from django.utils.html import escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 
@@ -31,11 +33,14 @@ class CaseSelect(forms.Select):
 
     def render(self, name, value, attrs=None, renderer=None):
         selected = set(self.format_value(value))
-        # escape() on each value and label rather than format_html() per option, whose
-        # checks of every argument cost more than the escaping itself.
+        # The standard library's escape on each value and label, as Django's escape() does
+        # (the same characters, the same entities) without its checks for lazy text, and
+        # rather than format_html() per option, whose checks of every argument cost more
+        # than the escaping itself.
         options = "\n".join(
-            f'<option value="{escape(option_value)}"'
-            f'{" selected" if str(option_value) in selected else ""}>{escape(label)}</option>'
+            f'<option value="{html.escape(str(option_value))}"'
+            f'{" selected" if str(option_value) in selected else ""}>'
+            f'{html.escape(str(label))}</option>'
             for option_value, label in self.choices)
         return format_html('<select name="{}"{}>\n{}\n</select>', name,
                            flatatt(self.build_attrs(self.attrs, attrs)), mark_safe(options))
