@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.utils import formats
-from django.utils.translation import pgettext, pgettext_lazy
+from django.utils.translation import pgettext_lazy
 
 
 class CaseStatus(models.TextChoices):
@@ -106,20 +106,22 @@ class FigureQualifier(models.TextChoices):
     def describe(self, value, unit: str = "") -> str:
         """The figure in words of the active language: "at least 49,000 deserters" (in
         Russian "не менее 49 000 deserters"; the unit is the newsroom's own text)."""
-        number = format_figure_number(value)
-        # Whole sentences, not the label glued to the number: languages put the qualifier
-        # elsewhere or decline it.
-        patterns = {
-            FigureQualifier.EXACTLY: "%(number)s",
-            FigureQualifier.AT_LEAST: pgettext("figure", "at least %(number)s"),
-            FigureQualifier.AT_MOST: pgettext("figure", "at most %(number)s"),
-            FigureQualifier.ABOUT: pgettext("figure", "about %(number)s"),
-            FigureQualifier.NEARLY: pgettext("figure", "nearly %(number)s"),
-            FigureQualifier.MORE_THAN: pgettext("figure", "more than %(number)s"),
-            FigureQualifier.FEWER_THAN: pgettext("figure", "fewer than %(number)s"),
-        }
-        text = patterns[FigureQualifier(self)] % {"number": number}
+        pattern = str(_FIGURE_PATTERNS[FigureQualifier(self)])  # this one translated only
+        text = pattern % {"number": format_figure_number(value)}
         return f"{text} {unit}".strip()
+
+
+# Whole sentences, not the label glued to the number: languages put the qualifier elsewhere
+# or decline it.
+_FIGURE_PATTERNS = {
+    FigureQualifier.EXACTLY: "%(number)s",
+    FigureQualifier.AT_LEAST: pgettext_lazy("figure", "at least %(number)s"),
+    FigureQualifier.AT_MOST: pgettext_lazy("figure", "at most %(number)s"),
+    FigureQualifier.ABOUT: pgettext_lazy("figure", "about %(number)s"),
+    FigureQualifier.NEARLY: pgettext_lazy("figure", "nearly %(number)s"),
+    FigureQualifier.MORE_THAN: pgettext_lazy("figure", "more than %(number)s"),
+    FigureQualifier.FEWER_THAN: pgettext_lazy("figure", "fewer than %(number)s"),
+}
 
 
 def format_figure_number(value) -> str:

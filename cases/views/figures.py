@@ -48,9 +48,16 @@ def _figure_sections(request, access) -> SafeString:
     return render_to_string("cases/includes/figure_sections.html", {
         "request": request, "access": access, "case": access.case,
         "figures": figure_report(access.case),
+        "claim_prefix": claim_link_prefix(access.case),
         "max_reports": tallies.MAX_REPORTS_PER_FIGURE,
         "max_figures": tallies.MAX_FIGURES,
     })
+
+
+def claim_link_prefix(case) -> str:
+    """The address of the case's claims up to the claim's id: reversed once per answer, not
+    once per report (a figure's table and chart link every report to its claim)."""
+    return reverse("cases:claim_detail", args=[case.slug, 0]).removesuffix("0/")
 
 
 def chart_labels() -> dict[str, str]:
@@ -116,7 +123,7 @@ def figure_data(request, case_page):
 
 def _figure_data(case) -> dict:
     report = figure_report(case)
-    claim_prefix = reverse("cases:claim_detail", args=[case.slug, 0]).removesuffix("0/")
+    claim_prefix = claim_link_prefix(case)
     figures = []
     for tracked in report:
         figures.append({
