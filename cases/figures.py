@@ -46,20 +46,18 @@ class Span:
         return True
 
     def overlaps(self, other: Span) -> bool:
-        """Whether some value lies in both spans."""
-        lows = [(s.low, s.low_open) for s in (self, other) if s.low is not None]
-        highs = [(s.high, s.high_open) for s in (self, other) if s.high is not None]
-        if not lows or not highs:
-            return True
-        low = max(v for v, _ in lows)
-        high = min(v for v, _ in highs)
-        if low < high:
+        """Whether some value lies in both spans. (Compared end by end, without building
+        lists: a figure's flags compare every pair of its reports.)"""
+        low, low_open = _inner_end(self.low, self.low_open, other.low, other.low_open,
+                                   higher=True)
+        high, high_open = _inner_end(self.high, self.high_open, other.high, other.high_open,
+                                     higher=False)
+        if low is None or high is None or low < high:
             return True
         if low > high:
             return False
         # One value left: it must be closed on every side that reaches it.
-        return not any(o for v, o in lows if v == low) and not any(
-            o for v, o in highs if v == high)
+        return not low_open and not high_open
 
     def is_exact(self) -> bool:
         return (self.low is not None and self.low == self.high
@@ -81,6 +79,18 @@ class Span:
             high = zero
         return Span(low, high, False, False)
 
+
+
+def _inner_end(end, is_open, other_end, other_open, *, higher: bool):
+    """Of two spans' ends on one side (None: unbounded), the one that bounds both: the
+    higher of two lows, the lower of two highs; when they are equal, open if either is."""
+    if end is None:
+        return other_end, other_open
+    if other_end is None or end == other_end:
+        return end, is_open or (other_end is not None and other_open)
+    if (end > other_end) == higher:
+        return end, is_open
+    return other_end, other_open
 
 def describe_span(span: Span) -> str:
     """A range in words: "4", "at least 2", "more than 6", "at most 3", "between 2 and 5"."""

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cases import tallies, workflow
 from cases.enums import CitationRelation, Credibility, FigureQualifier, Reliability
@@ -362,3 +364,30 @@ def test_case_counts_group_with_mixed_qualifiers_reads_a_range(case):
 def test_case_counts_none_without_counts(case):
     IncidentFactory(case=case)
     assert tallies.case_counts(case) is None
+
+
+# --- spans: whether two reports can both be true -------------------------------------------
+
+_ends = st.one_of(st.none(), st.integers(-3, 3).map(Decimal))
+_spans = st.builds(Span, _ends, _ends, st.booleans(), st.booleans())
+
+
+def _shared_value(first: Span, second: Span) -> bool:
+    """Whether a value both spans admit exists, by trying every value that could be one:
+    every end, the points between them, and beyond them."""
+    ends = sorted({end for span in (first, second) for end in (span.low, span.high)
+                   if end is not None})
+    candidates = set(ends) | {Decimal(-10), Decimal(10)}
+    candidates |= {(a + b) / 2 for a, b in zip(ends, ends[1:], strict=False)}
+    return any(first.admits(value) and second.admits(value) for value in candidates)
+
+
+@given(_spans, _spans)
+def test_span_overlaps_exactly_when_some_value_is_in_both(first, second):
+    assert first.overlaps(second) == second.overlaps(first) == _shared_value(first, second)
+
+
+def test_span_overlaps_at_one_shared_end_only_when_both_include_it():
+    assert Span(Decimal(1), Decimal(2)).overlaps(Span(Decimal(2), None))
+    assert not Span(Decimal(1), Decimal(2), high_open=True).overlaps(Span(Decimal(2), None))
+    assert not Span(None, Decimal(2)).overlaps(Span(Decimal(2), None, low_open=True))
