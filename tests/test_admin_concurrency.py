@@ -148,7 +148,7 @@ def test_stale_admin_change_form_is_refused_naming_the_change(desk, model):
 
     assert response.status_code == 409
     form = response.context["adminform"].form
-    assert error_codes(form) == ["stale_version"]
+    assert error_codes(form) == ["version_changed"]
     # (The admin's date and time widgets drop microseconds: a factory's datetimes are
     # "changed" by any save, and named too.)
     assert re.search(rf"boris changed (.*, |.* and )?{named} of this",
@@ -183,7 +183,7 @@ def test_admin_change_form_without_a_valid_token_is_refused(desk, token):
         del data["version"]
     response = desk["a"].post(change_url(task), data)
     assert response.status_code == 409
-    assert error_codes(response.context["adminform"].form) == ["stale_version"]
+    assert error_codes(response.context["adminform"].form) == ["version_unknown"]
     assert "version stamp is missing or not valid" in response.content.decode()
     assert Task.objects.get(pk=task.pk).title == "Call the unit"
 
@@ -227,7 +227,7 @@ def test_stale_citation_row_on_the_claim_page_is_refused(desk):
         a_form, statement="Anna's statement", citations__0__quote="Anna's quote"))
 
     assert response.status_code == 409
-    assert inline_errors(response, "citations") == [["stale_version"]]
+    assert inline_errors(response, "citations") == [["version_changed"]]
     assert re.search(r"boris changed (.* and )?quote of this citation",
                      response.content.decode())
     claim.refresh_from_db()
@@ -254,7 +254,7 @@ def test_stale_identity_on_the_source_page_is_refused(desk):
     response = desk["a"].post(change_url(source), fill(a_form, identity__0__real_name="Anna's"))
 
     assert response.status_code == 409
-    assert inline_errors(response, "identity") == [["stale_version"]]
+    assert inline_errors(response, "identity") == [["version_changed"]]
     assert SourceIdentity.objects.get(pk=identity.pk).real_name == "Boris's name"
 
 
@@ -444,7 +444,7 @@ def test_stale_user_form_does_not_make_a_deactivated_account_active_again(admins
     response = a.post(admin_url(user), fill(a_form, first_name="Elena"))
 
     assert response.status_code == 409
-    assert error_codes(response.context["adminform"].form) == ["stale_version"]
+    assert error_codes(response.context["adminform"].form) == ["version_changed"]
     stored = get_user_model().objects.get(pk=user.pk)
     assert (stored.is_active, stored.first_name) == (False, "Lena")
     # Saved from the refused page (stamped with what is stored now), it goes through.

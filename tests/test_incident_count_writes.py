@@ -15,7 +15,6 @@ from django.urls import reverse
 
 from cases import concurrency, imports
 from cases.access import get_case_for_user
-from cases.admin.versions import STALE_CODE
 from cases.exports import FORMAT_NAME, FORMAT_VERSION
 from cases.models import Incident
 
@@ -111,7 +110,7 @@ def test_admin_incident_form_on_a_stale_version_is_refused_when_only_counts_read
 
     assert response.status_code == 409
     form = response.context["adminform"].form
-    assert form_codes(form) == [STALE_CODE]
+    assert form_codes(form) == [concurrency.VERSION_CHANGED]
     [field] = meanwhile
     assert form_codes(form, field) == [concurrency.CHANGED_MEANWHILE]
     assert f"second_editor changed {named} of this incident" in " ".join(

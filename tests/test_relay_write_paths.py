@@ -178,7 +178,7 @@ def test_admin_relays_inline_refuses_a_stale_save_with_the_conflict_code(
     assert response.status_code == 409
     form = response.context["adminform"].form
     assert form.conflict.code == VERSION_CHANGED
-    assert "stale_version" in [e.code for e in form.non_field_errors().as_data()]
+    assert "version_changed" in [e.code for e in form.non_field_errors().as_data()]
     assert citation.relay_ids == [story.donday.pk, story.outlet.pk]
     assert stored() == before
 

@@ -6,9 +6,11 @@ history row). The admin saves in one transaction (Django's changeform and delete
 atomic; the revert page is made so here); on a POST the record is read with
 `select_for_update`, and so are the rows of its inlines, before any token is compared. A form
 whose record changed since it was opened, or whose token is missing or altered, is refused:
-the page comes back with status 409, the input kept, an error naming who changed what (code
-`stale_version`), the saved value beside each field changed meanwhile (code
-`changed_meanwhile`), and a fresh token, so that saving again is a deliberate overwrite.
+the page comes back with status 409, the input kept, an error naming who changed what (coded
+as the workspace's pages and the API code it: `version_changed`, `version_unknown`,
+`record_removed` or `record_added`), the saved value beside each field changed meanwhile
+(code `changed_meanwhile`), and a fresh token, so that saving again is a deliberate
+overwrite.
 
 The check runs in the form's `full_clean()`, before validation writes the input into the
 instance, so it covers every way the admin validates a form without copying Django's views.
@@ -32,15 +34,12 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from ..concurrency import CHANGED_MEANWHILE
+from ..concurrency import CHANGED_MEANWHILE, VERSION_CHANGED
 from ..forms.versioning import TOKEN_FIELD, VersionedFormMixin, find_conflicts
 
 # The request attribute that tells get_form() a revert page's form is being built, and on
 # which live record: the form's instance is then the historical copy.
 REVERT_OF_ATTR = "_casedesk_admin_revert_of"
-
-STALE_CODE = "stale_version"
-
 
 class RefusesStaleSaves:
     """What every versioned admin form is (the admin checks its forms are)."""
@@ -70,7 +69,7 @@ class AdminVersionedFormMixin(RefusesStaleSaves, VersionedFormMixin):
                     code=CHANGED_MEANWHILE, params={"who": who, "saved": saved}))
         self.add_error(None, ValidationError(
             _("%(change)s Nothing was saved: your input is kept below; save again to keep "
-              "your version."), code=STALE_CODE, params={"change": conflict.text}))
+              "your version."), code=conflict.code, params={"change": conflict.text}))
         if isinstance(self.data, QueryDict) and not self.data._mutable:
             self.data = self.data.copy()
         self.refresh_version()
@@ -119,7 +118,8 @@ class FingerprintVersionedFormMixin(RefusesStaleSaves):
         self.add_error(None, ValidationError(
             _("%(change)s Nothing was saved: your input is kept below; compare it with what "
               "is saved now, then save again to keep your version."),
-            code=STALE_CODE, params={"change": self.conflict}))
+            # A changed row and an altered stamp look alike here: no history tells them apart.
+            code=VERSION_CHANGED, params={"change": self.conflict}))
         if isinstance(self.data, QueryDict) and not self.data._mutable:
             self.data = self.data.copy()
         self.data[self.add_prefix(TOKEN_FIELD)] = current
@@ -137,7 +137,7 @@ class VersionedInlineFormSet(BaseInlineFormSet):
             if (self._should_delete_form(form)
                     and getattr(form, "conflict", None) is not None):
                 raise ValidationError(str(getattr(form.conflict, "text", form.conflict)),
-                                      code=STALE_CODE)
+                                      code=getattr(form.conflict, "code", VERSION_CHANGED))
 
     @property
     def conflicts(self):
