@@ -490,7 +490,7 @@ def test_case_json_import_reads_an_older_files_single_via(case, story, editor):
 @pytest.mark.parametrize(("relays", "codes"), [
     ("source-1", ["invalid"]),  # not a list
     (["source-999999"], ["unknown_reference"]),
-    (["SELF"], ["via_is_source"]),
+    (["SELF"], ["attribution_self"]),
     (["RELAY", "RELAY"], ["relay_repeated"]),
 ])
 def test_case_json_import_refuses_bad_relays_with_their_code(case, story, editor, relays,

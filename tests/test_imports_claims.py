@@ -158,7 +158,7 @@ def test_import_claims_from_xlsx_reads_date_cells_and_numbers(case, reporter, st
      [(2, "source: the case has no source called “Nobody”: add it first (the source form, "
           "or a sources import)", "unknown_source")]),
     ("statement,source,via\nTen fled.,161.ru,161.RU\n",
-     [(2, "via: a source cannot be relayed through itself", "via_is_source")]),
+     [(2, "via: a source cannot be relayed through itself", "attribution_self")]),
     ("statement,quote\nTen fled.,They left\n",
      [(2, "source: say which source of the case said it", "required")]),
     ("statement,incident\nTen fled.,Flood\n",

@@ -312,7 +312,7 @@ def test_api_refuses_too_many_relays_before_looking_each_up(case, story, citatio
 
 @pytest.mark.parametrize(("cell", "code"), [
     ("161.ru; Nobody-Known", "unknown_source"),
-    ("Meduza", "via_is_source"),
+    ("Meduza", "attribution_self"),
     ("161.ru;161.ru", "relay_repeated"),
     (";".join(f"Extra-{n}" for n in range(MAX_RELAYS + 1)), "relays_too_many"),
 ])

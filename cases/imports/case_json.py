@@ -318,7 +318,7 @@ class CaseJSONImporter(Importer):
                 continue
             if ref == source:
                 errors.append(cell_problem(key, _("a source cannot be relayed through itself"),
-                                           "via_is_source"))
+                                           "attribution_self"))
             elif ref in refs:
                 errors.append(cell_problem(key, _("names a relay twice"), "relay_repeated"))
             else:

@@ -353,7 +353,7 @@ class ClaimImporter(TabularImporter):
                 continue
             if pk == row.source_id:
                 row.errors.append(cell_problem(
-                    "via", _("a source cannot be relayed through itself"), "via_is_source"))
+                    "via", _("a source cannot be relayed through itself"), "attribution_self"))
             elif pk in row.relay_ids:
                 row.errors.append(cell_problem(
                     "via", _("names a relay twice"), "relay_repeated"))

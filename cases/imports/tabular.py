@@ -284,11 +284,11 @@ class IncidentImporter(TabularImporter):
         # The same rules as Incident.clean(), which a form runs on every save.
         if (row["latitude"] is None) != (row["longitude"] is None):
             errors.append(cell_problem("latitude, longitude", _("give both, or neither"),
-                                       "incomplete_coordinates"))
+                                       "coordinates_incomplete"))
         if row["latitude"] is not None and not row["geo_precision"]:
             errors.append(cell_problem(
                 "geo_precision", _("say how precise the coordinates are (%(allowed)s)")
-                % {"allowed": _GEO_ALLOWED}, "required"))
+                % {"allowed": _GEO_ALLOWED}, "geo_precision_missing"))
         count_errors = count_reading_errors(row)
         for name, error in count_errors.items():
             errors.append(_model_problem(name, error))
