@@ -302,7 +302,8 @@ def test_incident_balance_refuses_outcomes_above_every_possible_involved(case):
         incident.full_clean(exclude=["created_by"])
     error = excinfo.value.error_dict["involved"][0]
     assert error.code == "counts_exceed_involved"
-    assert "add up to 10, more than the fewer than 10 people involved" in error.messages[0]
+    assert error.messages[0] == ("Detained, killed, missing and at large add up to 10, more "
+                                 "than the people involved (fewer than 10).")
 
 
 def test_incident_balance_allows_at_least_outcomes_that_may_fit(case):

@@ -65,7 +65,7 @@ def test_incident_form_refuses_counts_above_any_qualified_involved(client, case,
         "missing_qualifier": "exactly", "at_large_qualifier": "exactly",
     })
     assert response.status_code == 400
-    assert "more than the fewer than 10 people involved" in response.content.decode()
+    assert "more than the people involved (fewer than 10)." in response.content.decode()
     assert not Incident.objects.filter(title="Fled").exists()
 
 
@@ -129,7 +129,7 @@ def test_incident_csv_import_refuses_unknown_qualifier_and_impossible_counts(cas
     errors = {row.number: row.errors for row in report.error_rows}
     assert "involved_qualifier: “roughly” is not one of" in errors[2][0]
     assert errors[3] == ["involved: Detained, killed, missing and at large add up to 10, more "
-                         "than the fewer than 10 people involved."]
+                         "than the people involved (fewer than 10)."]
     assert [e.code for e in errors[3]] == ["counts_exceed_involved"]
     assert 4 not in errors  # more than 10 involved may be 12
 

@@ -5,14 +5,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce, Least, TruncDate
-from django.utils.formats import number_format
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_countries.fields import CountryField
 
 from .. import fuzzydate
-from ..enums import FigureQualifier, GeoPrecision
+from ..enums import FigureQualifier, GeoPrecision, format_figure_number
 from ..figures import Figure, Span, describe_span, nonnegative
 from ..history import HistoricalRecords
 from ..text import one_line
@@ -203,20 +202,27 @@ def count_balance_error(values: dict) -> ValidationError | None:
     balance = count_balance(values)
     if not balance.exceeds:
         return None
-    if balance.exact:
-        params = {"accounted": number_format(balance.accounted),
-                  "involved": number_format(balance.involved)}
-    else:
-        params = {"accounted": describe_span(balance.accounted_span),
-                  "involved": str(Figure(balance.involved,
-                                         values.get(qualifier_field("involved"))
-                                         or FigureQualifier.EXACTLY))}
+    # The outcomes' sum in whole people ("12", "at least 12", "between 12 and 15"), grouped
+    # as every other figure is.
+    accounted = describe_span(balance.accounted_span)
+    involved_qualifier = values.get(qualifier_field("involved")) or FigureQualifier.EXACTLY
+    if involved_qualifier == FigureQualifier.EXACTLY:
+        return ValidationError(
+            ngettext("Detained, killed, missing and at large add up to %(accounted)s, more "
+                     "than the %(involved)s person involved.",
+                     "Detained, killed, missing and at large add up to %(accounted)s, more "
+                     "than the %(involved)s people involved.", balance.involved),
+            code="counts_exceed_involved",
+            params={"accounted": accounted,
+                    "involved": format_figure_number(balance.involved)})
+    # A qualified figure cannot stand between "the" and "people" ("the fewer than 10 people
+    # involved"): it follows them, whole, as the record gives it.
     return ValidationError(
-        ngettext("Detained, killed, missing and at large add up to %(accounted)s, more "
-                 "than the %(involved)s person involved.",
-                 "Detained, killed, missing and at large add up to %(accounted)s, more "
-                 "than the %(involved)s people involved.", balance.involved),
-        code="counts_exceed_involved", params=params)
+        _("Detained, killed, missing and at large add up to %(accounted)s, more than the "
+          "people involved (%(involved)s)."),
+        code="counts_exceed_involved",
+        params={"accounted": accounted,
+                "involved": str(Figure(balance.involved, involved_qualifier))})
 
 
 def _count_field(verbose_name, help_text):
