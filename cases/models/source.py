@@ -273,7 +273,7 @@ class Citation(AuthoredModel):
         if pending is not None and (
                 (creating and not pending)
                 or (not creating and self._prefetched_relay_ids()
-                    == [getattr(relay, "pk", relay) for relay in pending])):
+                    == [_relay_key(relay) for relay in pending])):
             pending = self._pending_relays = None  # nothing to write
         if pending is None and not sealed:
             super().save(*args, **kwargs)
@@ -344,7 +344,7 @@ class Citation(AuthoredModel):
         else those stored (prefetch `relay_links` to read them without a query)."""
         pending = self.__dict__.get("_pending_relays")
         if pending is not None:
-            return [getattr(relay, "pk", relay) for relay in pending]
+            return [_relay_key(relay) for relay in pending]
         if self.pk is None:
             return []
         return [link.source_id for link in self.relay_links.all()]
@@ -354,6 +354,11 @@ class Citation(AuthoredModel):
         if not pending:
             return []
         return relay_errors(case_id, self.source_id, pending)
+
+
+def _relay_key(relay) -> int:
+    """A relay's source id: relays are given as Source records or as their ids."""
+    return getattr(relay, "pk", relay)
 
 
 def relays_too_many() -> ValidationError:
@@ -367,7 +372,7 @@ def relay_errors(case_id, source_id, relays) -> list[ValidationError]:
     """What is wrong with `relays` (Source records or ids) for a citation of `case_id` whose
     source is `source_id`: each refusal with its code."""
     errors = []
-    ids = [getattr(relay, "pk", relay) for relay in relays]
+    ids = [_relay_key(relay) for relay in relays]
     if len(ids) > MAX_RELAYS:
         errors.append(relays_too_many())
     if len(set(ids)) != len(ids):
@@ -439,7 +444,7 @@ def write_relays(citation, relays, *, created: bool = False) -> None:
     """Make `citation`'s stored relays `relays` (Source records or ids, in order): a history
     row for each relay added, moved or removed, by the citation's writer. `created`: the
     citation was just inserted, so it has none yet (no query)."""
-    ids = [getattr(relay, "pk", relay) for relay in relays]
+    ids = [_relay_key(relay) for relay in relays]
     user = getattr(citation, "_history_user", None)
     cached = getattr(citation, "_prefetched_objects_cache", {}).get("relay_links")
     if created:
@@ -483,7 +488,7 @@ def bulk_create_relays(given, created, *, user, reason: str = "") -> list:
     rows = []
     for citation, stored in zip(given, created, strict=True):
         pending = citation.__dict__.pop("_pending_relays", None) or ()
-        rows += [CitationRelay(citation_id=stored.pk, source_id=getattr(relay, "pk", relay),
+        rows += [CitationRelay(citation_id=stored.pk, source_id=_relay_key(relay),
                                position=position)
                  for position, relay in enumerate(pending)]
     return bulk_create_with_history(rows, user=user, reason=reason)
