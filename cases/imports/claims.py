@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from capture.tasks import citations_saved
 
@@ -61,7 +61,7 @@ from .limits import grouped
 from .refusals import RowError, cell_problem
 from .report import MAX_ERROR_ROWS_SHOWN, PREVIEW_ROWS, ImportReport, Progress, RowReport
 from .tables import Table
-from .tabular import Column, TabularImporter
+from .tabular import Column, TabularImporter, described
 
 # Claims written per round of bulk statements (claims, their history, citations, theirs).
 BATCH_SIZE = 2000
@@ -107,29 +107,45 @@ class ClaimImporter(TabularImporter):
     kind = "claims"
     noun = "claim"
     columns = (
-        Column("statement", required=True, aliases=("claim_statement",),
-               help="The checkable statement, in the newsroom's words."),
-        Column("claim", aliases=("claim_id", "claim_key", "claim_ref"),
-               help="A key of the file's own grouping the rows (citations) of one claim."),
-        Column("incident", aliases=("incident_id", "incident_title"),
-               help="The incident the claim is about: its id or its title."),
-        Column("figure_value", aliases=("figure",)),
-        Column("figure_unit", aliases=("counted", "unit")),
-        Column("figure_qualifier", aliases=("qualifier",)),
-        Column("credibility"),
+        Column("statement", required=True, aliases=("claim_statement",), help=gettext_lazy(
+            "The checkable statement, in the newsroom's words: on at least one row of each "
+            "claim.")),
+        Column("claim", aliases=("claim_id", "claim_key", "claim_ref"), help=gettext_lazy(
+            "A key of the file's own grouping the rows (citations) of one claim.")),
+        Column("incident", aliases=("incident_id", "incident_title"), help=gettext_lazy(
+            "The incident the claim is about: its id or its title.")),
+        Column("figure_value", aliases=("figure",), help=gettext_lazy(
+            "The number the statement gives: 0 or more, at most two decimal places.")),
+        Column("figure_unit", aliases=("counted", "unit"), help=gettext_lazy(
+            "What the figure counts (deserters); needed with a figure.")),
+        Column("figure_qualifier", aliases=("qualifier",), help=described(gettext_lazy(
+            "How the figure reads: %(allowed)s (default exactly)."),
+            allowed=", ".join(FigureQualifier.values))),
+        Column("credibility", help=gettext_lazy(
+            "Admiralty credibility 1–6 (default 6, cannot be judged), or its words.")),
         # Read only to tell the reader it is not imported: the workflow decides statuses.
-        Column("status", aliases=("verification_status",)),
-        Column("source", aliases=("source_name",),
-               help="A source of the case, by name or codename."),
-        Column("via", aliases=("relays", "relayed_by"),
-               help="The sources the statement came through, in order: names or codenames "
-                    "of sources of the case, separated by “;”."),
-        Column("relation"),
-        Column("quote"),
-        Column("url", aliases=("address", "link")),
-        Column("published_at", aliases=("published", "report_date")),
-        Column("accessed_at", aliases=("accessed",)),
-        Column("language"),
+        Column("status", aliases=("verification_status",), help=gettext_lazy(
+            "Not imported: claims start unverified, and only the verification workflow sets "
+            "a status.")),
+        Column("source", aliases=("source_name",), help=gettext_lazy(
+            "A source already in the case, by name or codename; needed with any citation "
+            "cell.")),
+        Column("via", aliases=("relays", "relayed_by"), help=gettext_lazy(
+            "The sources the statement came through, in order: names or codenames of sources "
+            "of the case, separated by “;”.")),
+        Column("relation", help=described(gettext_lazy("One of: %(allowed)s (default "
+                                                       "%(default)s)."),
+                                          allowed=", ".join(CitationRelation.values),
+                                          default=CitationRelation.REPORTS.value)),
+        Column("quote", help=gettext_lazy("The source's words; line breaks are kept.")),
+        Column("url", aliases=("address", "link"), help=gettext_lazy(
+            "http(s):// address of the statement, at most 500 characters.")),
+        Column("published_at", aliases=("published", "report_date"), help=gettext_lazy(
+            "A day (2024-05-09) or a day and time (2024-05-09 14:30); without a UTC offset, in "
+            "the site's time zone.")),
+        Column("accessed_at", aliases=("accessed",), help=gettext_lazy(
+            "When the statement was read: a day, or a day and time, as for published_at.")),
+        Column("language", help=gettext_lazy("Language code: ru, en, uk…")),
     )
 
     def counted(self, count):

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from ..enums import FigureQualifier, GeoPrecision, Reliability, SourceKind
 from ..history import bulk_create_with_history, copy_create_with_history
@@ -55,12 +56,21 @@ from .tables import Table, read_table
 BATCH_SIZE = 2000
 
 
+def described(text, **params) -> str:
+    """A lazy translation with %(name)s placeholders, filled in with `params` when it is read:
+    in the reader's language, not that of the process that imported the importer."""
+    return lazy(lambda: str(text) % params, str)()
+
+
 @dataclass(frozen=True)
 class Column:
+    """A column an importer reads: the import page's help lists these, names, aliases,
+    whether required and `help`, so that the page says what the importer reads."""
+
     name: str
     required: bool = False
     aliases: tuple[str, ...] = ()
-    help: str = ""
+    help: str = ""  # a lazy translation: the page shows it in the reader's language
     # When the file has several of the column's names, the first of `names` present is read.
     prefer_alias: bool = False
 
@@ -200,32 +210,40 @@ class IncidentImporter(TabularImporter):
     kind = "incidents"
     noun = "incident"
     columns = (
-        Column("title", required=True, help="What happened, in a few words (at most 200 "
-                                            "characters)."),
+        Column("title", required=True, help=gettext_lazy(
+            "What happened, in a few words (at most 200 characters).")),
         Column("occurred", required=True, aliases=("date", "event_date", "when"),
-               help="The date as precisely as it is known: 2024-05-09, 2024-05, 2024, "
-                    "~2024-05-09 (about), 2024-05-09? (uncertain), 05-09 (9 May, year unknown), "
-                    "2024-05-08/2024-05-09 (a range), or any EDTF form Casedesk accepts."),
-        Column("type", aliases=("event_type", "incident_type"),
-               help="An incident type of the newsroom's list, by name or slug."),
-        Column("description", aliases=("notes",)),
-        Column("place_name", aliases=("location", "place")),
-        Column("admin_region", aliases=("admin1", "region")),
-        Column("country", help="ISO 3166 code (RU) or English name (Russia)."),
-        Column("latitude"),
-        Column("longitude"),
+               help=gettext_lazy(
+                   "The date as precisely as it is known: 2024-05-09, 2024-05, 2024, "
+                   "~2024-05-09 (about), 2024-05-09? (uncertain), 05-09 (9 May, year unknown), "
+                   "2024-05-08/2024-05-09 (a range), or any EDTF form Casedesk accepts.")),
+        Column("type", aliases=("event_type", "incident_type"), help=gettext_lazy(
+            "An incident type of the newsroom's list, by name or slug.")),
+        Column("description", aliases=("notes",), help=gettext_lazy(
+            "Free text; line breaks are kept.")),
+        Column("place_name", aliases=("location", "place"), help=gettext_lazy(
+            "Town, village or site.")),
+        Column("admin_region", aliases=("admin1", "region"), help=gettext_lazy(
+            "First-level region (oblast, province, state), as ACLED's admin1.")),
+        Column("country", help=gettext_lazy("ISO 3166 code (RU) or English name (Russia).")),
+        Column("latitude", help=gettext_lazy(
+            "Decimal degrees (47.2357); with longitude, or neither.")),
+        Column("longitude", help=gettext_lazy(
+            "Decimal degrees (39.7015); with latitude, or neither.")),
         Column("geo_precision", aliases=("place_precision",), prefer_alias=True,
-               help="point, town, district, region or country (or ACLED's 1, 2, 3); needed "
-                    "with coordinates."),
-        *(Column(name) for name in COUNT_FIELDS),
-        *(Column(f"{name}_qualifier", help="How the count reads: "
-                                           + ", ".join(FigureQualifier.values)
-                                           + " (default exactly).")
-          for name in COUNT_FIELDS),
-        Column("count_group", help="Incidents of one event share a group name: the case's "
-                                   "people counts add them up on one line."),
-        Column("in_case_counts", help="yes or no (default yes): no leaves the incident out of "
-                                      "the case's people counts."),
+               help=described(gettext_lazy("One of: %(allowed)s (or ACLED's 1, 2, 3); needed "
+                                           "with coordinates."), allowed=_GEO_ALLOWED)),
+        *(Column(name, help=described(gettext_lazy(
+            "Number of people (%(counted)s): 0 or more; empty when unknown."),
+            counted=Incident._meta.get_field(name).verbose_name)) for name in COUNT_FIELDS),
+        *(Column(f"{name}_qualifier", help=described(gettext_lazy(
+            "How the count in “%(column)s” reads: %(allowed)s (default exactly)."),
+            column=name, allowed=_QUALIFIERS_ALLOWED)) for name in COUNT_FIELDS),
+        Column("count_group", help=gettext_lazy(
+            "Incidents of one event share a group name: the case's people counts add them up "
+            "on one line.")),
+        Column("in_case_counts", help=gettext_lazy(
+            "yes or no (default yes): no leaves the incident out of the case's people counts.")),
     )
     export_only = ("incident_id", "year", "time_precision", "date_in_words", "source",
                    "source_scale")
@@ -338,21 +356,30 @@ class SourceImporter(TabularImporter):
     kind = "sources"
     noun = "source"
     columns = (
-        Column("name", required=True, aliases=("codename",),
-               help="The public name, or for a protected source a codename."),
-        Column("kind", help="outlet, agency, official, document, social_account, person, "
-                            "photo_video or other (default outlet)."),
-        Column("url", aliases=("address",)),
-        Column("language", help="Language code: ru, en, uk…"),
-        Column("country"),
-        Column("reliability", help="Admiralty grade A–F (default F, cannot be judged)."),
-        Column("reliability_note"),
-        Column("protected", help="yes or no (default no)."),
-        Column("reached_via", help="The name of the source this one is known through: one of "
-                                   "the case's sources or another row of the file."),
-        Column("real_name", help="Protected sources only, and only from source handlers."),
-        Column("contact"),
-        Column("private_notes"),
+        Column("name", required=True, aliases=("codename",), help=gettext_lazy(
+            "The public name, or for a protected source a codename; unique in the case and "
+            "in the file.")),
+        Column("kind", help=described(gettext_lazy("One of: %(allowed)s (default %(default)s)."),
+                                      allowed=", ".join(SourceKind.values),
+                                      default=SourceKind.OUTLET.value)),
+        Column("url", aliases=("address",), help=gettext_lazy(
+            "http(s):// address, at most 500 characters; a protected source's only from the "
+            "case's source handlers.")),
+        Column("language", help=gettext_lazy("Language code: ru, en, uk…")),
+        Column("country", help=gettext_lazy("ISO 3166 code (RU) or English name (Russia).")),
+        Column("reliability", help=gettext_lazy(
+            "Admiralty grade A–F (default F, cannot be judged).")),
+        Column("reliability_note", help=gettext_lazy("Why this grade.")),
+        Column("protected", help=gettext_lazy("yes or no (default no).")),
+        Column("reached_via", help=gettext_lazy(
+            "The name of the source this one is known through: one of the case's sources or "
+            "another row of the file.")),
+        Column("real_name", help=gettext_lazy(
+            "A protected source's real name: only from the case's source handlers.")),
+        Column("contact", help=gettext_lazy(
+            "A protected source's contact: only from the case's source handlers.")),
+        Column("private_notes", help=gettext_lazy(
+            "Notes on a protected source's identity: only from the case's source handlers.")),
     )
     export_only = ("source_id",)
 

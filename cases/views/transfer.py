@@ -21,7 +21,7 @@ from django.utils.translation import gettext, ngettext
 
 from .. import exports, imports
 from ..enums import Role
-from ..forms.imports import ImportUploadForm
+from ..forms.imports import IMPORT_KINDS, ImportUploadForm
 from .case_page import case_view
 
 KIND_DESTINATION = {"incidents": "timeline", "sources": "source_list", "claims": "claims_board",
@@ -51,24 +51,37 @@ def export_case(request, case_page):
     return response
 
 
+def column_help() -> list[dict]:
+    """Each table import's columns as its importer reads them (the importer's own `columns`:
+    names, aliases, whether required, a description), so that the page's help is what the
+    importer reads."""
+    return [{"kind": kind, "label": label, "columns": imports.IMPORTERS[kind].columns}
+            for kind, label in IMPORT_KINDS
+            if issubclass(imports.IMPORTERS[kind], imports.TabularImporter)]
+
+
+def _import_form_page(case_page, form, *, status=200):
+    return case_page.render("cases/import_form.html",
+                            {"form": form, "column_help": column_help()}, status=status)
+
+
 @case_view(tab="transfer", methods=["GET", "POST"], min_role=Role.REPORTER)
 def import_upload(request, case_page):
     access = case_page.access
     if request.method != "POST":
         initial = {"kind": request.GET.get("kind")} if request.GET.get("kind") in KIND_DESTINATION \
             else None
-        return case_page.render("cases/import_form.html",
-                                {"form": ImportUploadForm(initial=initial)})
+        return _import_form_page(case_page, ImportUploadForm(initial=initial))
     form = ImportUploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        return case_page.render("cases/import_form.html", {"form": form}, status=400)
+        return _import_form_page(case_page, form, status=400)
     kind, upload = form.cleaned_data["kind"], form.cleaned_data["file"]
     data = upload.read()
     try:
         report = imports.check_file(kind, access, request.user, data, upload.name)
     except imports.FileRefused as exc:
         form.add_error("file", ValidationError(str(exc), code=exc.code))
-        return case_page.render("cases/import_form.html", {"form": form}, status=400)
+        return _import_form_page(case_page, form, status=400)
     token = None
     if report.ok:
         token = imports.stage_upload(data, case=access.case, user=request.user, kind=kind,
