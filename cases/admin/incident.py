@@ -11,10 +11,18 @@ from .scoping import CaseScopedAdmin, ScopedCountryFilter
 from .versions import VersionedAdminMixin
 
 
-def _count_in_words(incident, name):
-    """The count with its qualifier ("fewer than 10"), or None (the list's dash) if unknown."""
-    figure = incident.count_figure(name)
-    return None if figure is None else str(figure)
+def _count_column(name: str):
+    """A list column: the count `name` with its qualifier ("fewer than 10"), as the pages word
+    it (the bare number would state a range as a fact), or None (the list's dash) if unknown.
+    Read from the row itself, no query per incident; sorted by the count."""
+
+    def column(incident):
+        figure = incident.count_figure(name)
+        return None if figure is None else str(figure)
+
+    column.__name__ = f"{name}_display"  # the column's CSS class: field-<name>_display
+    return admin.display(description=Incident._meta.get_field(name).verbose_name,
+                         ordering=name)(column)
 
 
 RECORD_FIELDS = ("created_by", "created_at", "updated_at")
@@ -36,8 +44,8 @@ class IncidentTypeAdmin(VersionedAdminMixin, KeyCheckedHistoryAdmin):
 @admin.register(Incident)
 class IncidentAdmin(CaseScopedAdmin):
     list_display = ("title", "case", "type", "when_display", "place_name", "admin_region",
-                    "country", "involved_display", "detained_display", "killed_display",
-                    "at_large_display")
+                    "country", *(_count_column(name)
+                                 for name in ("involved", "detained", "killed", "at_large")))
     list_filter = (("case", admin.RelatedOnlyFieldListFilter),
                    ("type", admin.RelatedOnlyFieldListFilter), "geo_precision",
                    "in_case_counts",
@@ -74,25 +82,3 @@ class IncidentAdmin(CaseScopedAdmin):
     @admin.display(description=_("in plain words"), ordering="occurred_earliest")
     def when_display(self, obj):
         return obj.when_display
-
-    # Each count with its qualifier ("fewer than 10"), as the pages word it: the bare number
-    # would state a range as a fact. Read from the row itself, no query per incident.
-    @admin.display(description=Incident._meta.get_field("involved").verbose_name,
-                   ordering="involved")
-    def involved_display(self, obj):
-        return _count_in_words(obj, "involved")
-
-    @admin.display(description=Incident._meta.get_field("detained").verbose_name,
-                   ordering="detained")
-    def detained_display(self, obj):
-        return _count_in_words(obj, "detained")
-
-    @admin.display(description=Incident._meta.get_field("killed").verbose_name,
-                   ordering="killed")
-    def killed_display(self, obj):
-        return _count_in_words(obj, "killed")
-
-    @admin.display(description=Incident._meta.get_field("at_large").verbose_name,
-                   ordering="at_large")
-    def at_large_display(self, obj):
-        return _count_in_words(obj, "at_large")
