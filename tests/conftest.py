@@ -4,6 +4,7 @@ from unittest import mock
 import pytest
 from django.core.cache import cache
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
 from cases.enums import Role
@@ -49,6 +50,16 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request through LocaleMiddleware leaves
+    the language it chose active in the thread, which would otherwise carry a Russian page's
+    language into the next test's refusals and mail."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
