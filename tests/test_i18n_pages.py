@@ -66,6 +66,7 @@ ALLOWED_WORDS = {
     "ClaimReview",  # schema.org's type name, which the export writes
     "ACLED",  # the dataset whose export format Casedesk offers
     "EDTF",  # Extended Date/Time Format, the standard's name
+    "ISO",  # ISO 3166, the country codes' standard, named so in Russian
     "NUL",  # the character's name
     "ru", "en", "uk",  # language codes, as examples of what to type
     "Control", "Command", "Mac",  # key names Django's own Russian catalogue keeps

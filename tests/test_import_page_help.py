@@ -1,11 +1,13 @@
 """The import page's column help is the importers' own column list: every column each table
 import reads, its other names, whether the file must have it, and its description."""
 
+import html
 from html.parser import HTMLParser
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.html import strip_tags
 
 from cases import imports
 from cases.enums import FigureQualifier
@@ -75,8 +77,9 @@ def test_import_page_help_lists_exactly_the_columns_each_importer_reads(client, 
             shown, description, _badge = entries[f"{ENTRY_PREFIX}{kind}-{column.name}"]
             assert shown.split()[0] == column.name
             assert all(alias in shown for alias in column.aliases), (kind, column.name)
-            assert description and description == " ".join(str(column.help).split()), \
-                (kind, column.name)
+            # The help's text, as read (what is typed in a file is shown as code).
+            text = html.unescape(strip_tags(str(column.help)))
+            assert description and description == " ".join(text.split()), (kind, column.name)
 
 
 def test_import_page_help_lists_the_newer_incident_columns_with_their_choices(client, case,
@@ -88,6 +91,10 @@ def test_import_page_help_lists_the_newer_incident_columns_with_their_choices(cl
         assert f"{ENTRY_PREFIX}incidents-{name}" in entries
     qualifier_help = entries[f"{ENTRY_PREFIX}incidents-involved_qualifier"][1]
     assert all(value in qualifier_help for value in FigureQualifier.values)
+    # Typed values are code, not words of the interface (nor translated).
+    page = _page(client, case).content.decode()
+    assert all(f"<code>{value}</code>" in page for value in FigureQualifier.values)
+    assert "<code>involved</code> reads" in page
 
 
 def test_import_page_help_marks_required_columns_as_the_header_check_requires(client, case,

@@ -119,8 +119,8 @@ class ClaimImporter(TabularImporter):
         Column("figure_unit", aliases=("counted", "unit"), help=gettext_lazy(
             "What the figure counts (deserters); needed with a figure.")),
         Column("figure_qualifier", aliases=("qualifier",), help=described(gettext_lazy(
-            "How the figure reads: %(allowed)s (default exactly)."),
-            allowed=", ".join(FigureQualifier.values))),
+            "How the figure reads: %(allowed)s (default %(default)s)."),
+            allowed=FigureQualifier.values, default=FigureQualifier.EXACTLY.value)),
         Column("credibility", help=gettext_lazy(
             "Admiralty credibility 1–6 (default 6, cannot be judged), or its words.")),
         # Read only to tell the reader it is not imported: the workflow decides statuses.
@@ -135,11 +135,12 @@ class ClaimImporter(TabularImporter):
             "of the case, separated by “;”.")),
         Column("relation", help=described(gettext_lazy("One of: %(allowed)s (default "
                                                        "%(default)s)."),
-                                          allowed=", ".join(CitationRelation.values),
+                                          allowed=CitationRelation.values,
                                           default=CitationRelation.REPORTS.value)),
         Column("quote", help=gettext_lazy("The source's words; line breaks are kept.")),
-        Column("url", aliases=("address", "link"), help=gettext_lazy(
-            "http(s):// address of the statement, at most 500 characters.")),
+        Column("url", aliases=("address", "link"), help=described(gettext_lazy(
+            "%(scheme)s address of the statement, at most 500 characters."),
+            scheme="http(s)://")),
         Column("published_at", aliases=("published", "report_date"), help=gettext_lazy(
             "A day (2024-05-09) or a day and time (2024-05-09 14:30); without a UTC offset, in "
             "the site's time zone.")),

@@ -22,6 +22,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 from django.utils.functional import lazy
+from django.utils.html import conditional_escape, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -56,10 +58,21 @@ from .tables import Table, read_table
 BATCH_SIZE = 2000
 
 
-def described(text, **params) -> str:
-    """A lazy translation with %(name)s placeholders, filled in with `params` when it is read:
-    in the reader's language, not that of the process that imported the importer."""
-    return lazy(lambda: str(text) % params, str)()
+def described(text, words: dict | None = None, **typed) -> SafeString:
+    """A lazy translation whose %(name)s placeholders are filled, when it is read (in the
+    reader's language, not that of the process that imported the importer): `words` with
+    words of the interface (lazy translations too), `typed` with what is typed in a file, a
+    column name or value or a list of them (", "-separated), each shown as code. Escaped,
+    then marked safe: the page shows the codes as such."""
+
+    def filled() -> SafeString:
+        parts = {name: conditional_escape(str(word)) for name, word in (words or {}).items()}
+        parts.update({name: format_html_join(", ", "<code>{}</code>", (
+            (value,) for value in ([values] if isinstance(values, str) else values)))
+            for name, values in typed.items()})
+        return mark_safe(conditional_escape(str(text)) % parts)  # every part escaped above
+
+    return lazy(filled, SafeString)()
 
 
 @dataclass(frozen=True)
@@ -196,6 +209,11 @@ _QUALIFIERS = choice_lookup(FigureQualifier)
 _QUALIFIERS_ALLOWED = ", ".join(FigureQualifier.values)
 
 
+# The country columns of incidents and sources read the same way.
+_COUNTRY_HELP = described(gettext_lazy("ISO 3166 code (%(code)s) or English name (%(name)s)."),
+                          code="RU", name="Russia")
+
+
 def _model_problem(name: str, error: ValidationError) -> RowError:
     """A refusal of the model's, as the row's problem in column `name`."""
     return cell_problem(name, " ".join(error.messages), error.code)
@@ -225,25 +243,28 @@ class IncidentImporter(TabularImporter):
             "Town, village or site.")),
         Column("admin_region", aliases=("admin1", "region"), help=gettext_lazy(
             "First-level region (oblast, province, state), as ACLED's admin1.")),
-        Column("country", help=gettext_lazy("ISO 3166 code (RU) or English name (Russia).")),
+        Column("country", help=_COUNTRY_HELP),
         Column("latitude", help=gettext_lazy(
             "Decimal degrees (47.2357); with longitude, or neither.")),
         Column("longitude", help=gettext_lazy(
             "Decimal degrees (39.7015); with latitude, or neither.")),
         Column("geo_precision", aliases=("place_precision",), prefer_alias=True,
                help=described(gettext_lazy("One of: %(allowed)s (or ACLED's 1, 2, 3); needed "
-                                           "with coordinates."), allowed=_GEO_ALLOWED)),
+                                           "with coordinates."), allowed=GeoPrecision.values)),
         *(Column(name, help=described(gettext_lazy(
             "Number of people (%(counted)s): 0 or more; empty when unknown."),
-            counted=Incident._meta.get_field(name).verbose_name)) for name in COUNT_FIELDS),
+            words={"counted": Incident._meta.get_field(name).verbose_name}))
+          for name in COUNT_FIELDS),
         *(Column(f"{name}_qualifier", help=described(gettext_lazy(
-            "How the count in “%(column)s” reads: %(allowed)s (default exactly)."),
-            column=name, allowed=_QUALIFIERS_ALLOWED)) for name in COUNT_FIELDS),
+            "How the count in %(column)s reads: %(allowed)s (default %(default)s)."),
+            column=name, allowed=FigureQualifier.values, default=FigureQualifier.EXACTLY.value))
+          for name in COUNT_FIELDS),
         Column("count_group", help=gettext_lazy(
             "Incidents of one event share a group name: the case's people counts add them up "
             "on one line.")),
-        Column("in_case_counts", help=gettext_lazy(
-            "yes or no (default yes): no leaves the incident out of the case's people counts.")),
+        Column("in_case_counts", help=described(gettext_lazy(
+            "%(yes)s or %(no)s (default %(yes)s): %(no)s leaves the incident out of the case's "
+            "people counts."), yes="yes", no="no")),
     )
     export_only = ("incident_id", "year", "time_precision", "date_in_words", "source",
                    "source_scale")
@@ -360,17 +381,18 @@ class SourceImporter(TabularImporter):
             "The public name, or for a protected source a codename; unique in the case and "
             "in the file.")),
         Column("kind", help=described(gettext_lazy("One of: %(allowed)s (default %(default)s)."),
-                                      allowed=", ".join(SourceKind.values),
+                                      allowed=SourceKind.values,
                                       default=SourceKind.OUTLET.value)),
-        Column("url", aliases=("address",), help=gettext_lazy(
-            "http(s):// address, at most 500 characters; a protected source's only from the "
-            "case's source handlers.")),
+        Column("url", aliases=("address",), help=described(gettext_lazy(
+            "%(scheme)s address, at most 500 characters; a protected source's only from the "
+            "case's source handlers."), scheme="http(s)://")),
         Column("language", help=gettext_lazy("Language code: ru, en, uk…")),
-        Column("country", help=gettext_lazy("ISO 3166 code (RU) or English name (Russia).")),
+        Column("country", help=_COUNTRY_HELP),
         Column("reliability", help=gettext_lazy(
             "Admiralty grade A–F (default F, cannot be judged).")),
         Column("reliability_note", help=gettext_lazy("Why this grade.")),
-        Column("protected", help=gettext_lazy("yes or no (default no).")),
+        Column("protected", help=described(gettext_lazy("%(yes)s or %(no)s (default %(no)s)."),
+                                           yes="yes", no="no")),
         Column("reached_via", help=gettext_lazy(
             "The name of the source this one is known through: one of the case's sources or "
             "another row of the file.")),
