@@ -66,10 +66,11 @@ def described(text, words: dict | None = None, **typed) -> SafeString:
     then marked safe: the page shows the codes as such."""
 
     def filled() -> SafeString:
-        parts = {name: conditional_escape(str(word)) for name, word in (words or {}).items()}
-        parts.update({name: format_html_join(", ", "<code>{}</code>", (
+        codes = {name: format_html_join(", ", "<code>{}</code>", (
             (value,) for value in ([values] if isinstance(values, str) else values)))
-            for name, values in typed.items()})
+            for name, values in typed.items()}
+        parts = {**{name: conditional_escape(str(word)) for name, word in (words or {}).items()},
+                 **codes}
         return mark_safe(conditional_escape(str(text)) % parts)  # every part escaped above
 
     return lazy(filled, SafeString)()
