@@ -80,7 +80,6 @@ class Span:
         return Span(low, high, False, False)
 
 
-
 def _inner_end(end, is_open, other_end, other_open, *, higher: bool):
     """Of two spans' ends on one side (None: unbounded), the one that bounds both: the
     higher of two lows, the lower of two highs; when they are equal, open if either is."""
@@ -91,6 +90,7 @@ def _inner_end(end, is_open, other_end, other_open, *, higher: bool):
     if (end > other_end) == higher:
         return end, is_open
     return other_end, other_open
+
 
 def describe_span(span: Span) -> str:
     """A range in words: "4", "at least 2", "more than 6", "at most 3", "between 2 and 5"."""

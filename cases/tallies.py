@@ -316,7 +316,7 @@ def _flags(reports: list[Report], via_map) -> list[Flag]:
                 for report in reports}
     flags = []
     for first, second in combinations(reports, 2):
-        if first.refuted or second.refuted or first.span.overlaps(second.span):
+        if first.refuted or second.refuted or first.figure.consistent_with(second.figure):
             continue
         first_lineage, second_lineage = lineages[id(first)], lineages[id(second)]
         if not first_lineage or not second_lineage or not first_lineage.isdisjoint(
