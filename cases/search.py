@@ -1085,7 +1085,8 @@ def _shown(kind: RecordKind, user, text: str, ids: list, ranks: list) -> list[Hi
     if not ids:
         return []
     visible = _without_withheld(kind, user, kind.model.objects.visible_to(user))
-    rows = _with_related(kind, visible.filter(pk__in=ids)).annotate(
+    # Unordered: the rows are put in the ranking's order below (no sort to plan or run).
+    rows = _with_related(kind, visible.filter(pk__in=ids).order_by()).annotate(
         search_headline=SearchHeadline(
             _without_markers(kind.snippet_field), _ts_query(text, for_headline=True),
             config=QUERY_CONFIG,
