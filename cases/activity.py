@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
+from .history import RESTORED_REASON
 from .models import (
     Case,
     Claim,
@@ -25,33 +26,41 @@ from .models import (
 )
 from .workflow import HISTORY_CHANGE_REASON
 
-# model → (what was done to such a row, by history type; how to name the record; related rows
-# to fetch). Whole sentences rather than verb + noun, so a language can agree its verb with
-# the noun's gender and case.
+# model → (what was done to such a row, by history type, and under RESTORED_REASON for a
+# restore, whose row is a "+" like a creation's; how to name the record; related rows to
+# fetch). Whole sentences rather than verb + noun, so a language can agree its verb with the
+# noun's gender and case. Evidence and members are never restored from history rows (a file's
+# restore is a custody entry), so they have no restore sentence.
 _HISTORY_SOURCES = {
     Incident: ({"+": pgettext_lazy("activity", "added incident “%(name)s”"),
                 "~": pgettext_lazy("activity", "changed incident “%(name)s”"),
-                "-": pgettext_lazy("activity", "deleted incident “%(name)s”")},
+                "-": pgettext_lazy("activity", "deleted incident “%(name)s”"),
+                RESTORED_REASON: pgettext_lazy("activity", "restored incident “%(name)s”")},
                lambda row: row.title, ()),
     Claim: ({"+": pgettext_lazy("activity", "added claim “%(name)s”"),
              "~": pgettext_lazy("activity", "changed claim “%(name)s”"),
-             "-": pgettext_lazy("activity", "deleted claim “%(name)s”")},
+             "-": pgettext_lazy("activity", "deleted claim “%(name)s”"),
+             RESTORED_REASON: pgettext_lazy("activity", "restored claim “%(name)s”")},
             lambda row: row.statement, ()),
     # A protected source's name is its codename; rows from before it was protected are named
     # by its latest name, never by the name it had then (see _source_rows).
     Source: ({"+": pgettext_lazy("activity", "added source “%(name)s”"),
               "~": pgettext_lazy("activity", "changed source “%(name)s”"),
-              "-": pgettext_lazy("activity", "deleted source “%(name)s”")},
+              "-": pgettext_lazy("activity", "deleted source “%(name)s”"),
+              RESTORED_REASON: pgettext_lazy("activity", "restored source “%(name)s”")},
              lambda row: row.latest_name if row.latest_protected else row.name, ()),
     Task: ({"+": pgettext_lazy("activity", "added task “%(name)s”"),
             "~": pgettext_lazy("activity", "changed task “%(name)s”"),
-            "-": pgettext_lazy("activity", "deleted task “%(name)s”")},
+            "-": pgettext_lazy("activity", "deleted task “%(name)s”"),
+            RESTORED_REASON: pgettext_lazy("activity", "restored task “%(name)s”")},
            lambda row: row.title, ()),
     CommentRequest: ({"+": pgettext_lazy("activity", "added request for comment to “%(name)s”"),
                       "~": pgettext_lazy("activity",
                                          "changed request for comment to “%(name)s”"),
                       "-": pgettext_lazy("activity",
-                                         "deleted request for comment to “%(name)s”")},
+                                         "deleted request for comment to “%(name)s”"),
+                      RESTORED_REASON: pgettext_lazy(
+                          "activity", "restored request for comment to “%(name)s”")},
                      lambda row: row.party_name or row.party_source.name, ("party_source",)),
     Evidence: ({"+": pgettext_lazy("activity", "added evidence “%(name)s”"),
                 "~": pgettext_lazy("activity", "changed evidence “%(name)s”"),
@@ -83,6 +92,15 @@ class ActivityItem:
 def _truncate(text: str, length: int = 90) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _sentence(sentences, row):
+    """What a history row did: a record brought back from "Recently deleted" reads as
+    restored, not added a second time."""
+    if (row.history_type == "+" and row.history_change_reason == RESTORED_REASON
+            and RESTORED_REASON in sentences):
+        return sentences[RESTORED_REASON]
+    return sentences[row.history_type]
 
 
 def _source_rows(rows):
@@ -130,7 +148,7 @@ def activity_for(case_ids, *, limit: int = 20, before: dt.datetime | None = None
             "-history_date", "-history_id")[:limit]
         for row in rows:
             actor = row.history_user.get_username() if row.history_user else _("system")
-            text = sentences[row.history_type] % {"name": _truncate(name_of(row))}
+            text = _sentence(sentences, row) % {"name": _truncate(name_of(row))}
             found.append((row.history_date, actor, row.case_id, text, _PAGES.get(model), row.id))
 
     found.sort(key=lambda item: item[0], reverse=True)

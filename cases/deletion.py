@@ -33,7 +33,7 @@ from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
-from .history import is_history_tracked
+from .history import RESTORED_REASON, is_history_tracked
 from .models import (
     Case,
     Claim,
@@ -55,7 +55,6 @@ DELETABLE = {"incident": Incident, "claim": Claim, "source": Source, "task": Tas
 HARD_DELETED = {kind: model for kind, model in DELETABLE.items() if model is not Evidence}
 
 REASON_PREFIX = "deletion:"
-RESTORED_REASON = "restored"
 
 # Custody actions of an evidence file's deletion and restore.
 CUSTODY_DELETED = CustodyEntry.Action.DELETED

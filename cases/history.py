@@ -70,6 +70,12 @@ ROW_TRIGGER = "casedesk_append_only"
 TRUNCATE_TRIGGER = "casedesk_append_only_truncate"
 HISTORY_TABLE_PATTERN = r"cases\_historical%"
 
+#: The change reason of the rows a restore from "Recently deleted" writes (cases/deletion.py):
+#: the record's "+" row, and the "~" rows of the records whose link to it comes back. Kept
+#: here, not in deletion.py (which imports this module), so history's readers can tell a
+#: restore from a creation.
+RESTORED_REASON = "restored"
+
 #: The audit logs (AppendOnlyQuerySet models) that carry no simple-history of their own,
 #: with the columns a deletion elsewhere may set to NULL (on_delete=SET_NULL).
 APPEND_ONLY_LOGS = {
@@ -712,16 +718,28 @@ class FieldChange:
 class HistoryEntry:
     """One history row as a reader sees it. `kind` is simple-history's "+", "~" or "-";
     `part` names the part of the record it is about (a citation of a claim, a source's
-    identity), empty for the record itself."""
+    identity), empty for the record itself; `reason` is the row's change reason, which tells
+    a restore (RESTORED_REASON) from a creation: both are "+" rows."""
 
     at: object  # datetime
     actor: str
     kind: str
     part: str
     changes: tuple[FieldChange, ...]
+    reason: str = ""
+
+    @property
+    def restored(self) -> bool:
+        """Brought back from "Recently deleted": the same record, not a new one."""
+        return self.kind == "+" and self.reason == RESTORED_REASON
 
     @property
     def created(self) -> bool:
+        return self.kind == "+" and not self.restored
+
+    @property
+    def lists_values(self) -> bool:
+        """A creation or a restore: the record's values, with nothing before them."""
         return self.kind == "+"
 
     @property
@@ -839,6 +857,6 @@ def history_entries(rows, fields, names: dict, *, part: str = "",
             actor = (user.get_full_name() or user.get_username() if user is not None
                      else gettext("system"))
             entries.append(HistoryEntry(row.history_date, actor, row.history_type, part,
-                                        tuple(changes)))
+                                        tuple(changes), row.history_change_reason or ""))
         previous = row if row.history_type != "-" else None
     return entries
