@@ -19,6 +19,9 @@ as a range of its keys):
   "дезертировали" and "дезертирство"); a short stem only as a whole stem ("суда" → суд, not
   судьба). The stem of a word ending in -ов/-ев is used only when long (дезертиров →
   дезертир), since the ending is as often part of a name (Ростов, Иванов) as a plural's;
+- a Ukrainian word whose last syllable has і (ї) also as the stems of its other cases, where
+  it is о or е (є): "Харків" → харков:* ("у Харкові"), "Київ" → києв:*, with the option below
+  or without (`oblique_stems`);
 - an ASCII word as its English stem (as before: "deserter" finds "deserters") or the
   beginning of words;
 - stop words are left out (PostgreSQL's own lists), and `"quotes"`, `or` and `-word` read as
@@ -490,6 +493,28 @@ def _own_forms(word: str) -> list[Form]:
     return [Form(word, len(word) >= MIN_PREFIX_LATIN)]
 
 
+# Ukrainian declension: an о or е of a stem is і in a closed last syllable (є after a vowel:
+# ї), so a place name's nominative is no beginning of its other cases: Харків, Харкова, у
+# Харкові; Київ, Києва; Ірпінь, Ірпеня; Бориспіль, Борисполя. The Russian stemmer knows
+# nothing of it.
+_CLOSED_LAST_SYLLABLE = re.compile("(.+?)([ії])([бвгґджзйклмнпрстфхцчшщ]+)ь?")
+# The shortest such stem looked for (as the beginning of words: the other cases always have
+# an ending); shorter ones would begin too many unrelated words.
+MIN_OBLIQUE_STEM = 4
+
+
+def oblique_stems(word: str) -> list[str]:
+    """The stems of a Ukrainian word's other cases when its last syllable alternates (see
+    above): "харків" → харков, харкев; "київ" → києв; none for other words."""
+    match = _CLOSED_LAST_SYLLABLE.fullmatch(word)
+    if match is None:
+        return []
+    head, vowel, tail = match.groups()
+    others = ("є",) if vowel == "ї" else ("о", "е")
+    stems = [head + other + tail for other in others]
+    return [stem for stem in stems if len(stem) >= MIN_OBLIQUE_STEM]
+
+
 def query_word(word: str) -> str:
     """A word of the query as it is looked up: lowercase, ё written е."""
     return word.lower().replace("ё", "е")
@@ -516,6 +541,11 @@ def word_forms(word: str, variants: bool = True, whole: bool = False) -> list[Fo
         for form in _own_forms(spelling):
             if form not in forms:
                 forms.append(form)
+    # Not a spelling but the word's other cases (Харків → у Харкові): found either way.
+    for stem in oblique_stems(word):
+        for text in dict.fromkeys([stem, fold_ukrainian(stem)] if variants else [stem]):
+            if Form(text, True) not in forms:
+                forms.append(Form(text, True))
     if whole:
         # A word's own text is redundant beside its stem: a document holding the word holds
         # its stem too (the stored document's stemmed part).

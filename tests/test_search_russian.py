@@ -58,8 +58,11 @@ TABLE = {
     # Russian ↔ Ukrainian spellings
     "полигон": (["полигон", "полигоне", "полігон", "полігоні"], ["полиграф"]),
     "полігон": (["полигон", "полигоне", "полігон", "полігоні"], ["полиграф"]),
-    # (Ukrainian declension's і/о alternation, "Харкові", is beyond a Russian stemmer)
-    "Харків": (["Харків", "Kharkiv"], ["Харьков"]),
+    # Ukrainian declension: і of a closed last syllable is о or е (ї: є) in the other cases
+    "Харків": (["Харків", "Kharkiv", "Харкова", "Харкові", "Харковом"], ["Харьков"]),
+    "Львів": (["Львів", "Lviv", "Львова", "Львові", "Львов"], ["Лев"]),
+    "Київ": (["Київ", "Києва", "Києві", "Киев", "Киеве"], ["Кирилл"]),
+    "Ірпінь": (["Ірпінь", "Ірпеня", "Ірпені", "Ирпень"], ["Ирина"]),
     "объект": (["объект", "об'єкт", "об’єкті"], ["субъект"]),
     # Latin ↔ Cyrillic
     "Rostov": (["Rostov", "Rostov-on-Don", "Ростов", "Ростове", "Ростовской"], ["рост цен"]),
@@ -113,6 +116,26 @@ def test_search_without_variants_finds_no_transliteration_or_ukrainian_spelling(
     # and with them, as the table says
     assert _found(viewer, "Rostov") == {"Ростов", "Ростове", "Rostov"}
     assert _found(viewer, "полигон") == {"полигон", "полігон"}
+
+
+def test_search_exact_spelling_still_finds_a_ukrainian_words_other_cases(case, viewer):
+    """The other cases of a word are no variant spelling: found with the option off too,
+    in their Ukrainian spelling only (not the Russian one, nor a transliteration)."""
+    _claims(case, ["Харків", "у Харкові", "до Харкова", "Kharkiv", "Києва", "Киева"])
+    assert _found(viewer, "Харків", variants=False) == {"Харків", "у Харкові", "до Харкова"}
+    assert _found(viewer, "Київ", variants=False) == {"Києва"}
+    assert _found(viewer, "Київ") == {"Києва", "Киева"}
+
+
+def test_search_oblique_stems_only_of_an_alternating_last_syllable():
+    assert search.oblique_stems("харків") == ["харков", "харкев"]
+    assert search.oblique_stems("київ") == ["києв"]
+    assert search.oblique_stems("бориспіль") == ["бориспол", "бориспел"]
+    assert search.oblique_stems("полігон") == []  # і not in the last syllable
+    assert search.oblique_stems("ростов") == []
+    assert search.oblique_stems("кіт") == []  # too short a stem to look for
+    assert search.text_search_query("Харків", variants=False) == (
+        "('харків':*ABC | 'харков':*ABC | 'харкев':*ABC)")
 
 
 def test_search_page_checkbox_switches_variants_off(client, case, viewer):
