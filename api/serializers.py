@@ -21,6 +21,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_countries.serializers import CountryFieldMixin
@@ -62,7 +63,7 @@ from cases.models import (
     VerificationEvent,
 )
 from cases.models.case import LEAD_NOT_ELIGIBLE, LEAD_NOT_ELIGIBLE_MESSAGE
-from cases.models.source import MAX_RELAYS, relays_too_many
+from cases.models.source import MAX_RELAYS, relay_errors, relays_prefetch
 from cases.opening import open_case
 from cases.text import language_code, one_line, tidy_text
 
@@ -189,11 +190,13 @@ SourceField = _visible(Source)
 
 class _RelayList(serializers.ManyRelatedField):
     """A citation's relays: a list longer than the limit is refused before any of its ids
-    is looked up (one query each), whatever its length."""
+    is looked up (one query each), whatever its length, judged as sent by the rule every
+    writer applies (relay_errors): an id sent twice is refused with it."""
 
     def to_internal_value(self, data):
         if isinstance(data, list) and len(data) > MAX_RELAYS:
-            raise relays_too_many()
+            # As sent, not yet parsed: 7 and "7" name one source.
+            raise DjangoValidationError(relay_errors(None, None, [str(pk) for pk in data]))
         return super().to_internal_value(data)
 
 
@@ -520,6 +523,11 @@ class CitationSerializer(RecordSerializer):
         return handles_sources(self.request, citation.source.case_id)
 
     def to_representation(self, citation):
+        if citation.pk is not None:
+            # The relays' ids and names in one query with their sources, not one per relay,
+            # when the list did not read them already: after a write (the view reads none
+            # for one, and both writing the relays and DRF's update drop what was read).
+            prefetch_related_objects([citation], relays_prefetch())
         data = super().to_representation(citation)
         data["url"] = citation_address(citation, handler=self._handler(citation))
         return data

@@ -241,6 +241,14 @@ class _RelaysField(forms.ModelMultipleChoiceField):
         super().__init__(queryset=Source.objects.none(), required=False, label=_("Via"),
                          **kwargs)
 
+    def clean(self, value):
+        """The sources chosen, one for each id posted, in the order posted. Django's field
+        would merge an id posted twice; kept, it is refused as every writer refuses it
+        (relay_errors, through Citation.clean)."""
+        chosen = {str(source.pk): source for source in super().clean(value)}
+        # Every id posted is one of `chosen` now: the field refused any other.
+        return [chosen[str(pk)] for pk in self.prepare_value(value or [])]
+
 
 class CitationForm(CaseRecordForm):
     """One citation in a claim's formset. `source_choices` lets the formset fetch the case's
@@ -312,12 +320,12 @@ class CitationForm(CaseRecordForm):
 
     def clean_relays(self):
         """The relays in the order stored, those newly chosen after them (a multiple select
-        sends its choices in the list's order, not in the order they were picked)."""
-        chosen = {source.pk: source for source in self.cleaned_data["relays"]}
-        kept = [pk for pk in (self.instance.relay_ids if self.instance.pk else ())
-                if pk in chosen]
-        return [chosen[pk] for pk in kept] + [
-            source for pk, source in chosen.items() if pk not in kept]
+        sends its choices in the list's order, not in the order they were picked). A source
+        posted twice stays twice, for Citation.clean to refuse."""
+        stored = {pk: place for place, pk in
+                  enumerate(self.instance.relay_ids if self.instance.pk else ())}
+        return sorted(self.cleaned_data["relays"],
+                      key=lambda source: stored.get(source.pk, len(stored)))
 
     def clean(self):
         cleaned = super().clean()

@@ -44,7 +44,7 @@ from ..enums import CitationRelation, Credibility, FigureQualifier, Verification
 from ..history import bulk_create_with_history
 from ..identities import Lineages
 from ..models import Citation, Claim, Incident, Source
-from ..models.source import MAX_RELAYS, bulk_create_relays
+from ..models.source import MAX_RELAYS, bulk_create_relays, relay_errors
 from ..text import one_line
 from .cells import (
     cell_text,
@@ -84,6 +84,18 @@ def _lookup(choices, *, without_number: bool = False) -> dict[str, str]:
         lookup |= {label.split("–", 1)[1].strip(): value for label, value in list(lookup.items())
                    if "–" in label}
     return lookup
+
+
+def _relay_problem(error) -> str:
+    """A refusal of relay_errors in the words of a cell's problem ("via: names a relay
+    twice"), its code kept by the caller."""
+    if error.code == "relays_too_many":
+        return _("names more than %(limit)d relays") % {"limit": MAX_RELAYS}
+    if error.code == "relay_repeated":
+        return _("names a relay twice")
+    if error.code == "attribution_self":
+        return _("a source cannot be relayed through itself")
+    return " ".join(error.messages)
 
 
 @dataclass
@@ -356,26 +368,20 @@ class ClaimImporter(TabularImporter):
                 row.protected_address = not self.lineages.protected_ids.isdisjoint(lineage)
 
     def _resolve_relays(self, row: _Row) -> None:
-        """The `via` cell: the names of the relays, in order, separated by ";"."""
+        """The `via` cell: the names of the relays, in order, separated by ";". The list is
+        judged as written, by the rule every writer applies (relay_errors): a relay named
+        twice is refused, never merged, and counted with the others against MAX_RELAYS."""
         names = [one_line(name) for name in (row.cells["via"] or "").split(";")]
         names = [name for name in names if name]
-        if len(names) > MAX_RELAYS:
-            row.errors.append(cell_problem(
-                "via", _("names more than %(limit)d relays") % {"limit": MAX_RELAYS},
-                "relays_too_many"))
+        ids = [self._source(row, "via", name) for name in names]
+        if None in ids:
+            # Refused already, as a form refuses an unknown id before judging the list.
             return
-        for name in names:
-            pk = self._source(row, "via", name)
-            if pk is None:
-                continue
-            if pk == row.source_id:
-                row.errors.append(cell_problem(
-                    "via", _("a source cannot be relayed through itself"), "attribution_self"))
-            elif pk in row.relay_ids:
-                row.errors.append(cell_problem(
-                    "via", _("names a relay twice"), "relay_repeated"))
-            else:
-                row.relay_ids.append(pk)
+        errors = relay_errors(None, row.source_id, ids)
+        for error in errors:
+            row.errors.append(cell_problem("via", _relay_problem(error), error.code))
+        if not errors:
+            row.relay_ids = ids
 
     def _shown(self, row: _Row) -> dict[str, str]:
         cells = self.display_cells(row.values)
