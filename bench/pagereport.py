@@ -43,6 +43,21 @@ AFTER_A_CHANGE = ["case timeline, after a change", "claims board, after a change
 # shared with other work at the time (load 6-8 on 2 cores): compare within a line only.
 PROFILING_NOTES = """## Profiling and fixes (before → after)
 
+Session 10 (2026-12-06/07, a new machine, the bench databases generated afresh). Where the
+search page's time goes (in-process, quiet machine, p50 about 118 ms): the candidate
+queries about 36 ms in PostgreSQL (each frequent word's 1,000 candidates found by reading
+8,000-9,000 of the newest rows one by one, about 1.5 µs a row here, a bare count of 20,000
+rows taking 10 ms), building their SQL with the ORM 7-12 ms, the shown rows 30-35 ms (their
+SQL built and run, model rows, snippets), the page's form 10 ms (its case list: 1,001
+options, 5 ms) and the rest of the template 5 ms. The shown rows were fetched with the
+models' default order, planned and sorted for nothing before being put in the ranking's
+order: now unordered (the snippet fetch 0.89× side by side, `search()` 0.95×: 97.9 → 92.8 ms
+p50, alternated in one process against d02c06a). Tried and dropped, no measurable change: a
+search document column made once per model; a leaner snippet highlighter (0.7 ms a page).
+The figures page after a change measured 141.5 ms p50 in this run, but 89.5-97.5 ms run
+alone with either this code or d02c06a, alternated: the table's figure is the round-robin's,
+not a change of code.
+
 Session 9 (2026-12-06, another machine). "Before" is this run's code at the session's
 start (d361948) measured on the same machine at 19:46 UTC (load 0.5): search 130.0 / 169.6
 ms p50 / p95, figures after a change 137.7 / 217.0, admin claim changelist 36.2 p50; "after"
