@@ -26,7 +26,7 @@ from ..exports import FORMAT_NAME, FORMAT_VERSION
 from ..history import bulk_create_with_history
 from ..links import NOTE_MAX_LENGTH
 from ..models import Citation, Claim, CommentRequest, Incident, IncidentLink, Source, Task
-from ..models.source import MAX_RELAYS, bulk_create_relays
+from ..models.source import bulk_create_relays
 from .base import Importer
 from .cells import (
     cell_text,
@@ -41,7 +41,7 @@ from .cells import (
     shown_text,
 )
 from .limits import grouped, max_rows
-from .refusals import CellError, FileRefused, RowError, cell_problem
+from .refusals import CellError, FileRefused, RowError, cell_problem, relay_problems
 from .report import MAX_ERROR_ROWS_SHOWN, ImportReport, Progress, RowReport
 from .tables import Table
 from .tabular import IncidentImporter, SourceImporter, TabularImporter
@@ -311,23 +311,11 @@ class CaseJSONImporter(Importer):
                 return []
         else:
             given, key = ([record["via"]] if record.get("via") not in (None, "") else []), "via"
-        refs = []
-        for ref in given:
-            ref = self._ref({key: ref}, key, sources, errors, required=True)
-            if ref is None:
-                continue
-            if ref == source:
-                errors.append(cell_problem(key, _("a source cannot be relayed through itself"),
-                                           "attribution_self"))
-            elif ref in refs:
-                errors.append(cell_problem(key, _("names a relay twice"), "relay_repeated"))
-            else:
-                refs.append(ref)
-        if len(refs) > MAX_RELAYS:
-            errors.append(cell_problem(key, _("names more than %(limit)d relays")
-                                       % {"limit": MAX_RELAYS}, "relays_too_many"))
-            return []
-        return refs
+        refs = [self._ref({key: ref}, key, sources, errors, required=True) for ref in given]
+        refs = [ref for ref in refs if ref is not None]  # the others are refused already
+        problems = relay_problems(key, refs, source)
+        errors.extend(problems)
+        return [] if problems else refs
 
     def _clean_incident_link(self, record, errors, *, incidents, pairs):
         start = self._ref(record, "from", incidents, errors, required=True)

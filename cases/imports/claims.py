@@ -44,7 +44,7 @@ from ..enums import CitationRelation, Credibility, FigureQualifier, Verification
 from ..history import bulk_create_with_history
 from ..identities import Lineages
 from ..models import Citation, Claim, Incident, Source
-from ..models.source import MAX_RELAYS, bulk_create_relays, relay_errors
+from ..models.source import MAX_RELAYS, bulk_create_relays
 from ..text import one_line
 from .cells import (
     cell_text,
@@ -58,7 +58,7 @@ from .cells import (
     read_cell,
 )
 from .limits import grouped
-from .refusals import RowError, cell_problem
+from .refusals import RowError, cell_problem, relay_problems
 from .report import MAX_ERROR_ROWS_SHOWN, PREVIEW_ROWS, ImportReport, Progress, RowReport
 from .tables import Table
 from .tabular import Column, TabularImporter, described
@@ -84,18 +84,6 @@ def _lookup(choices, *, without_number: bool = False) -> dict[str, str]:
         lookup |= {label.split("–", 1)[1].strip(): value for label, value in list(lookup.items())
                    if "–" in label}
     return lookup
-
-
-def _relay_problem(error) -> str:
-    """A refusal of relay_errors in the words of a cell's problem ("via: names a relay
-    twice"), its code kept by the caller."""
-    if error.code == "relays_too_many":
-        return _("names more than %(limit)d relays") % {"limit": MAX_RELAYS}
-    if error.code == "relay_repeated":
-        return _("names a relay twice")
-    if error.code == "attribution_self":
-        return _("a source cannot be relayed through itself")
-    return " ".join(error.messages)
 
 
 @dataclass
@@ -377,10 +365,9 @@ class ClaimImporter(TabularImporter):
         if None in ids:
             # Refused already, as a form refuses an unknown id before judging the list.
             return
-        errors = relay_errors(None, row.source_id, ids)
-        for error in errors:
-            row.errors.append(cell_problem("via", _relay_problem(error), error.code))
-        if not errors:
+        problems = relay_problems("via", ids, row.source_id)
+        row.errors.extend(problems)
+        if not problems:
             row.relay_ids = ids
 
     def _shown(self, row: _Row) -> dict[str, str]:

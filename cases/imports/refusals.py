@@ -9,6 +9,10 @@ cases/fuzzydate.py and cases/timebounds.py); the rules of the imports have their
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
+from ..models.source import MAX_RELAYS, relay_errors
+
 
 class FileRefused(Exception):
     """The file as a whole cannot be imported (not CSV/XLSX, no header, a missing column, over
@@ -46,3 +50,17 @@ def cell_problem(column: str, message, code: str) -> RowError:
     """A problem of the cell (or cells) `column` names: "title: is empty". The column's name
     is the file's, never translated; the message is in the reader's language."""
     return RowError(f"{column}: {message}", code)
+
+
+def relay_problems(column: str, relays, source) -> list[RowError]:
+    """What is wrong with a citation's relays (the file's references or ids, in the order
+    given) whose source is `source`, as problems of `column`: judged by the rule every writer
+    applies (relay_errors: a relay named twice is refused, never merged, and counts towards
+    MAX_RELAYS), worded as a cell's problem ("via: names a relay twice")."""
+    words = {
+        "relays_too_many": _("names more than %(limit)d relays") % {"limit": MAX_RELAYS},
+        "relay_repeated": _("names a relay twice"),
+        "attribution_self": _("a source cannot be relayed through itself"),
+    }
+    return [cell_problem(column, words.get(error.code) or " ".join(error.messages), error.code)
+            for error in relay_errors(None, source, relays)]
