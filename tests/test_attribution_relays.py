@@ -512,6 +512,26 @@ def test_case_json_import_refuses_bad_relays_with_their_code(case, story, editor
     assert not Citation.objects.of_case(empty).exists()
 
 
+def test_case_json_import_counts_a_repeated_relay_towards_the_limit(case, story, editor):
+    """As every writer judges a list of relays (relay_errors): ten sources and a repeat are
+    too many and a repeat, not ten once."""
+    sources = [SourceFactory(case=case, name=f"Channel {n}") for n in range(MAX_RELAYS)]
+    CitationFactory(claim=ClaimFactory(case=case), source=story.exile, relays=sources)
+    document = json.loads("".join(exports.case_json(case)))
+    record = document["citations"][0]
+    assert len(record["relays"]) == MAX_RELAYS
+    record["relays"] = [*record["relays"], record["relays"][0]]
+    empty = CaseFactory(title="Copy")
+    MembershipFactory(case=empty, user=editor, role=Role.EDITOR)
+
+    report = imports.CaseJSONImporter(get_case_for_user(editor, empty.slug), editor).run(
+        json.dumps(document).encode())
+
+    assert [error.code for row in report.error_rows for error in row.errors] == [
+        "relays_too_many", "relay_repeated"]
+    assert not Citation.objects.of_case(empty).exists()
+
+
 def test_claims_import_reads_several_relays_in_one_cell(case, story, reporter):
     text = ("statement,source,via,url\n"
             "Ten fled.,Meduza,161.ru; DonDay,https://meduza.example/3\n"
