@@ -14,7 +14,10 @@ Evidence is never deleted from the database: its custody log vouches for it and 
 append-only (`CustodyEntry.evidence` is PROTECT), and a verification desk must be able to
 show where a file was at every moment, deletion included. So deleting evidence appends a
 custody entry "deleted" (who, when) and keeps the file; restoring appends "restored". The
-file is the desk's until an operator purges it.
+file is the desk's until an operator purges it: `manage.py purge_deleted_evidence` removes
+from storage the files deleted longer ago than the restore window (`purgeable_evidence`,
+`purge_evidence`), keeps the row with its SHA-256 and size, and appends "purged" to the
+custody log. A purged file cannot be restored (`evidence_purged`).
 
 What stands in the way of a deletion is refused with a code: a source still cited or asked for
 comment (`record_in_use`), a claim with verification history (`record_audited`).
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, models, router, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, FileField, OuterRef
 from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -59,6 +62,8 @@ REASON_PREFIX = "deletion:"
 # Custody actions of an evidence file's deletion and restore.
 CUSTODY_DELETED = CustodyEntry.Action.DELETED
 CUSTODY_RESTORED = CustodyEntry.Action.RESTORED
+# The custody action of an evidence file's purge: its stored file is gone for good.
+CUSTODY_PURGED = CustodyEntry.Action.PURGED
 
 RECORD_IN_USE = "record_in_use"
 RECORD_AUDITED = "record_audited"
@@ -66,6 +71,7 @@ ALREADY_DELETED = "already_deleted"
 RESTORE_EXPIRED = "restore_expired"
 NOT_DELETED = "not_deleted"
 RESTORE_BLOCKED = "restore_blocked"
+EVIDENCE_PURGED = "evidence_purged"
 
 
 class DeletionRefused(ValidationError):
@@ -155,6 +161,82 @@ def evidence_is_deleted(evidence) -> bool:
     return last == CUSTODY_DELETED
 
 
+def evidence_is_purged(evidence) -> bool:
+    """Whether `evidence`'s stored file was purged (manage.py purge_deleted_evidence)."""
+    return CustodyEntry.objects.filter(evidence=evidence, action=CUSTODY_PURGED).exists()
+
+
+def _purged():
+    return CustodyEntry.objects.filter(evidence=OuterRef("pk"), action=CUSTODY_PURGED)
+
+
+def purgeable_evidence(older_than: dt.datetime):
+    """Evidence deleted in the workspace before `older_than`, not restored since and not
+    purged yet, by id: what `manage.py purge_deleted_evidence` removes from storage."""
+    last = _last_deletion_or_restore()
+    return (Evidence.objects
+            .annotate(_last_action=models.Subquery(last),
+                      _last_at=models.Subquery(last.values("at")[:1]))
+            .filter(_last_action=CUSTODY_DELETED, _last_at__lt=older_than)
+            .exclude(Exists(_purged()))
+            .order_by("pk"))
+
+
+def stored_names(evidence) -> list[tuple[object, str]]:
+    """Every file `evidence` holds in storage, as (storage, name): each of its file fields."""
+    return [(getattr(evidence, fld.attname).storage, getattr(evidence, fld.attname).name)
+            for fld in Evidence._meta.concrete_fields
+            if isinstance(fld, FileField) and getattr(evidence, fld.attname)]
+
+
+@dataclass
+class PurgeOutcome:
+    purged: list = field(default_factory=list)
+    #: (evidence, why): the files that stay, and no "purged" entry is written for them.
+    failed: list = field(default_factory=list)
+
+
+def purge_evidence(candidates, actor, note: str) -> PurgeOutcome:
+    """Remove the stored files of `candidates` (rows of `purgeable_evidence`, read under a
+    lock by the caller) through the storage API, and append a "purged" custody entry in
+    `actor`'s name for each whose files all went. A file storage fails to delete is
+    reported in `failed` and does not stop the others. The rows, their hashes and sizes
+    stay: the custody log vouches for them."""
+    outcome = PurgeOutcome()
+    if not candidates:
+        return outcome
+    ids = [evidence.pk for evidence in candidates]
+    names = {name for evidence in candidates for _storage, name in stored_names(evidence)}
+    # A stored name another evidence row still holds (never by an upload, whose names are
+    # random) is not deleted from under it.
+    file_fields = [fld.attname for fld in Evidence._meta.concrete_fields
+                   if isinstance(fld, FileField)]
+    held = models.Q()
+    for attname in file_fields:
+        held |= models.Q(**{f"{attname}__in": names})
+    held_elsewhere = set()
+    for values in (Evidence.objects.filter(held).exclude(pk__in=ids)
+                   .exclude(Exists(_purged())).values_list(*file_fields)):
+        held_elsewhere.update(values)
+    for evidence in candidates:
+        files = stored_names(evidence)
+        shared = [name for _storage, name in files if name in held_elsewhere]
+        if shared:
+            outcome.failed.append((evidence, gettext("its file is also another evidence's")))
+            continue
+        try:
+            for storage, name in files:
+                storage.delete(name)
+        except Exception as error:  # any storage backend's failure: report, go on
+            outcome.failed.append((evidence, f"{type(error).__name__}: {error}"))
+            continue
+        outcome.purged.append(evidence)
+    CustodyEntry.objects.bulk_create([
+        CustodyEntry(evidence=evidence, action=CUSTODY_PURGED, actor=actor, note=note)
+        for evidence in outcome.purged])
+    return outcome
+
+
 def delete_record(record, actor) -> str:
     """Delete `record` (read under a lock by the caller) in `actor`'s name. Returns the
     deletion's reason token. Raises DeletionRefused."""
@@ -228,9 +310,11 @@ def recently_deleted(case, now=None) -> list[DeletedRecord]:
                                        row.history_user))
     restored_since = CustodyEntry.objects.filter(
         evidence=OuterRef("evidence"), action=CUSTODY_RESTORED, at__gt=OuterRef("at"))
+    purged = CustodyEntry.objects.filter(evidence=OuterRef("evidence"), action=CUSTODY_PURGED)
     for entry in (CustodyEntry.objects.filter(evidence__case=case, action=CUSTODY_DELETED,
                                               at__gte=cutoff)
-                  .exclude(Exists(restored_since)).select_related("evidence", "actor")):
+                  .exclude(Exists(restored_since)).exclude(Exists(purged))
+                  .select_related("evidence", "actor")):
         found.append(DeletedRecord("evidence", entry.evidence_id, str(entry.evidence),
                                    str(Evidence._meta.verbose_name), entry.at, entry.actor))
     found.sort(key=lambda item: item.deleted_at, reverse=True)
@@ -357,6 +441,10 @@ def _restore_evidence(case, pk, actor, cutoff):
         evidence = Evidence.objects.select_for_update().filter(case=case, pk=pk).first()
         if evidence is None or not evidence_is_deleted(evidence):
             raise DeletionRefused(gettext("This record is not deleted."), code=NOT_DELETED)
+        if evidence_is_purged(evidence):
+            raise DeletionRefused(
+                gettext("This evidence file was purged from storage and cannot be restored."),
+                code=EVIDENCE_PURGED)
         deleted = (CustodyEntry.objects.filter(evidence=evidence, action=CUSTODY_DELETED)
                    .order_by("-at", "-pk").first())
         if deleted.at < cutoff:

@@ -138,6 +138,9 @@ class CustodyEntry(models.Model):
         # deleted, and an editor may restore it for 30 days (cases/deletion.py).
         DELETED = "deleted", pgettext_lazy("custody action", "Deleted")
         RESTORED = "restored", pgettext_lazy("custody action", "Restored")
+        # The stored file removed for good by an operator once the restore window is over
+        # (manage.py purge_deleted_evidence): the row, its hashes and this log are kept.
+        PURGED = "purged", pgettext_lazy("custody action", "Purged")
 
     # PROTECT: the custody log outlives nothing it vouches for; evidence with a custody log
     # cannot be deleted (see cases/history.py).

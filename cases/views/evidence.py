@@ -3,6 +3,9 @@ the file itself, to the members of its case.
 
 The files of a protected source's capture are for the case's source handlers only
 (capture.domain.withheld_from): anyone else gets the 404 of a missing file.
+
+A file purged from storage (manage.py purge_deleted_evidence) keeps its page, which says so;
+its download answers that page with 410 Gone, its thumbnail 404.
 """
 
 import io
@@ -15,8 +18,9 @@ from PIL import Image, UnidentifiedImageError
 from capture.domain import withheld_from
 from capture.models import CaptureFile
 
+from ..deletion import evidence_is_purged
 from ..evidence_files import download_response
-from ..models import Evidence
+from ..models import CustodyEntry, Evidence
 from .case_page import case_view
 
 #: The stored types a thumbnail is made of (detected from the content when stored).
@@ -24,6 +28,11 @@ THUMBNAIL_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
 #: A thumbnail: the top of the picture (a screen's 4:3, where a page starts), this wide.
 THUMBNAIL_WIDTH = 480
 THUMBNAIL_CACHE_SECONDS = 24 * 60 * 60
+
+
+def thumbnail_cache_key(sha256: str) -> str:
+    """Where a file's thumbnail is cached (a purge drops it: manage.py purge_deleted_evidence)."""
+    return f"evidence-thumbnail:{sha256}:{THUMBNAIL_WIDTH}"
 
 
 def capture_of(evidence):
@@ -51,18 +60,26 @@ def evidence_detail(request, case_page, pk):
     """What a member may know of an evidence file: its hashes, what it is evidence of, the
     capture it belongs to, and its whole chain of custody."""
     evidence = _evidence_for(case_page, pk, "claim", "incident", "created_by", "captured_by")
+    return _detail_page(case_page, evidence)
+
+
+def _detail_page(case_page, evidence, status=200):
     capture = capture_of(evidence)
     capture_files = []
     if capture is not None:
         capture_files = list(capture.files.select_related("evidence").order_by("role"))
+    custody = list(evidence.custody.select_related("actor").order_by("at", "pk"))
+    purged = next((entry for entry in reversed(custody)
+                   if entry.action == CustodyEntry.Action.PURGED), None)
     return case_page.render("cases/evidence_detail.html", {
         "evidence": evidence,
-        "custody": evidence.custody.select_related("actor").order_by("at", "pk"),
+        "custody": custody,
+        "purged": purged,
         "capture": capture,
         "capture_details": capture.details if capture is not None else None,
         "capture_files": capture_files,
-        "has_thumbnail": evidence.content_type in THUMBNAIL_TYPES,
-    })
+        "has_thumbnail": purged is None and evidence.content_type in THUMBNAIL_TYPES,
+    }, status=status)
 
 
 @case_view(tab="evidence")
@@ -71,8 +88,16 @@ def evidence_download(request, case_page, pk):
     With `?thumbnail=1`, a small picture of an image's top instead (see `_thumbnail`)."""
     evidence = _evidence_for(case_page, pk)
     if request.GET.get("thumbnail"):
+        if evidence_is_purged(evidence):
+            raise Http404("The file was purged from storage.")
         return _thumbnail(evidence)
-    return download_response(evidence, request.user)
+    try:
+        return download_response(evidence, request.user)
+    except Http404:
+        # Missing from storage: purged (its page says so), or lost.
+        if evidence_is_purged(evidence):
+            return _detail_page(case_page, evidence, status=410)
+        raise
 
 
 def _thumbnail(evidence) -> HttpResponse:
@@ -83,7 +108,7 @@ def _thumbnail(evidence) -> HttpResponse:
     SHA-256: stored files are never replaced)."""
     if evidence.content_type not in THUMBNAIL_TYPES:
         raise Http404("No thumbnail for this kind of file.")
-    key = f"evidence-thumbnail:{evidence.sha256}:{THUMBNAIL_WIDTH}"
+    key = thumbnail_cache_key(evidence.sha256)
     data = cache.get(key)
     if data is None:
         data = _draw_thumbnail(evidence)
