@@ -49,7 +49,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import logging
+import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -57,7 +59,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models.signals import post_delete, post_migrate, pre_delete, pre_migrate
 from django.utils import timezone
 from django.utils.functional import lazy
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, npgettext, pgettext
 from simple_history import models as simple_history_models
 from simple_history.utils import bulk_create_with_history as _bulk_create_with_history
 from simple_history.utils import get_history_manager_for_model
@@ -690,6 +692,124 @@ def history_maintenance(using=None, *, reason: str):
                                [flag_row])
 
 
+# --- reading history: what a change reason and a row's kind say --------------------------------
+#
+# A history row's change reason is stored as its writer wrote it: a code for machines (a
+# deletion's `deletion:<token>`, RESTORED_REASON), or English words with counts (an import).
+# Readers get them in their own language through `change_reason_display`, and a row's kind
+# ("Created", "Restored", "Linked again on restore"…) through `history_action`: the members'
+# history pages (HistoryEntry) and the back office's (templates/simple_history/, through
+# cases/templatetags/history_display.py) both read them here.
+
+# Reasons stored as literals by code that keeps no constant for them (tests/test_history_reasons.py
+# checks that their writers still write them).
+IDENTITY_ADDRESSES_MOVED = "Protection of a source changed: addresses moved"  # identities.py
+RELAY_ADDRESS_MOVED = "A protected relay was added: address moved"  # identities.py
+MIGRATION_0010_REASON = ("migration 0010: a protected source's address is part of its "
+                         "identity")
+MIGRATION_0019_REASON = "Carried over from the citation's via"
+IMPORTED_CASE_EXPORT = "Imported from a case export (JSON)"  # imports/case_json.py
+
+_IMPORTED_RECORDS = re.compile(r"Imported from a file \((\d+) (incidents|sources)\)")
+_IMPORTED_CLAIMS = re.compile(r"Imported from a file \((\d+) claims, (\d+) citations\)")
+
+
+def _fixed_reasons() -> dict:
+    from .demo import CHANGE_REASON as DEMO_REASON
+    from .workflow import HISTORY_CHANGE_REASON
+
+    return {
+        RESTORED_REASON: pgettext("change reason", "Restored from “Recently deleted”"),
+        HISTORY_CHANGE_REASON: pgettext("change reason", "A move of the verification "
+                                                         "workflow"),
+        DEMO_REASON: pgettext("change reason", "Demo data"),
+        IDENTITY_ADDRESSES_MOVED: pgettext(
+            "change reason", "A source's protection changed: the addresses citing it moved "
+                             "to where only source handlers read them"),
+        RELAY_ADDRESS_MOVED: pgettext(
+            "change reason", "A protected source was added as a relay: the citation's "
+                             "address moved to where only source handlers read it"),
+        MIGRATION_0010_REASON: pgettext(
+            "change reason", "Upgrade: a protected source's address became part of its "
+                             "identity"),
+        MIGRATION_0019_REASON: pgettext(
+            "change reason", "Upgrade: a citation's “via” became its first relay"),
+        IMPORTED_CASE_EXPORT: pgettext("change reason", "Imported from a case export (JSON)"),
+    }
+
+
+@functools.cache
+def _cleared_link_reasons() -> dict:
+    """{reason as stored: (foreign key, deleted model)} for the reasons
+    `_record_cleared_links` writes, in each of the site's languages (it stores them in the
+    language of whoever deleted)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    known = {}
+    relations = _clearing_relations()
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            for target, pairs in relations.items():
+                for _model, field in pairs:
+                    known[_cleared_reason(field, target)] = (field, target)
+    return known
+
+
+def _cleared_reason(field, target) -> str:
+    return (gettext("%(field)s cleared: the %(record)s was deleted") % {
+        "field": field.verbose_name, "record": target._meta.verbose_name})[:100]
+
+
+def change_reason_display(reason) -> str:
+    """A history row's stored change reason as the reader says it, in their language; a
+    reason this code does not know (written by hand, or by code since removed) as stored."""
+    from .deletion import REASON_PREFIX
+
+    if not reason:
+        return ""
+    if reason.startswith(REASON_PREFIX):
+        # The token ties together what one deletion took; it means nothing to a reader.
+        return pgettext("change reason", "Deleted from the workspace")
+    fixed = _fixed_reasons().get(reason)
+    if fixed is not None:
+        return fixed
+    if match := _IMPORTED_RECORDS.fullmatch(reason):
+        count = int(match.group(1))
+        if match.group(2) == "incidents":
+            return npgettext("change reason", "Imported from a file (%(count)d incident)",
+                             "Imported from a file (%(count)d incidents)", count) % {
+                "count": count}
+        return npgettext("change reason", "Imported from a file (%(count)d source)",
+                         "Imported from a file (%(count)d sources)", count) % {"count": count}
+    if match := _IMPORTED_CLAIMS.fullmatch(reason):
+        claims, citations = int(match.group(1)), int(match.group(2))
+        return pgettext("change reason", "Imported from a file (%(claims)s, %(citations)s)") % {
+            "claims": npgettext("change reason", "%(count)d claim", "%(count)d claims",
+                                claims) % {"count": claims},
+            "citations": npgettext("change reason", "%(count)d citation",
+                                   "%(count)d citations", citations) % {"count": citations}}
+    cleared = _cleared_link_reasons().get(reason)
+    if cleared is not None:
+        return _cleared_reason(*cleared)
+    return reason
+
+
+def history_action(kind: str, reason) -> str:
+    """What a history row of `kind` ("+", "~", "-") with this change reason did to its
+    record, in a word or three: a restore's "+" row is no creation, and a "~" row a restore
+    wrote gave a link back."""
+    if kind == "+":
+        if reason == RESTORED_REASON:
+            return pgettext("record history", "Restored")
+        return pgettext("record history", "Created")
+    if kind == "-":
+        return pgettext("record history", "Deleted")
+    if reason == RESTORED_REASON:
+        return pgettext("record history", "Linked again on restore")
+    return pgettext("record history", "Changed")
+
+
 # --- reading history: a record's changes, field by field --------------------------------------
 #
 # For the members' history pages (cases/views/record_history.py): who changed what, each field
@@ -736,6 +856,25 @@ class HistoryEntry:
     @property
     def created(self) -> bool:
         return self.kind == "+" and not self.restored
+
+    @property
+    def relinked(self) -> bool:
+        """A link a restore gave back: the record it points to was deleted and restored, and
+        this record, which only lost the link, has it again."""
+        return self.kind == "~" and self.reason == RESTORED_REASON
+
+    @property
+    def action(self) -> str:
+        """The entry's heading for the record itself (a part's reads "<part>: added"…)."""
+        return history_action(self.kind, self.reason)
+
+    @property
+    def reason_display(self) -> str:
+        """The change reason in the reader's words, unless the heading already says it (a
+        restore, a link given back)."""
+        if self.restored or self.relinked:
+            return ""
+        return change_reason_display(self.reason)
 
     @property
     def lists_values(self) -> bool:

@@ -69,6 +69,7 @@ def test_history_entry_restored_for_a_restores_creation_row_only():
     # A link given back by a restore is a change of the record that had it, not a restore.
     relinked = entry("~", RESTORED_REASON)
     assert not relinked.restored and not relinked.created and not relinked.lists_values
+    assert relinked.relinked and not restore.relinked and not creation.relinked
 
 
 def test_claim_history_shows_a_restore_as_restored_and_the_creation_once(
@@ -123,10 +124,11 @@ def test_claim_history_in_russian_names_the_restored_citation(client, case, edit
     assert sum(heading.endswith(": восстановлено") for heading in headings) == 1
 
 
-def test_relinked_claim_reads_as_changed_when_its_incident_is_restored(
+def test_relinked_claim_reads_as_linked_again_when_its_incident_is_restored(
         client, case, editor, second_editor, viewer):
     """The claim lost its incident when the incident was deleted; the restore gives it back
-    with a "~" row of reason "restored": a change of the claim, which was never deleted."""
+    with a "~" row of reason "restored": a change of the claim, which was never deleted, and
+    it says which (tests/test_history_reasons.py reads it in Russian and in the admin)."""
     incident = IncidentFactory(case=case, title="Desertion at the ground")
     claim = ClaimFactory(case=case, incident=incident)
     _delete_and_restore(client, case, "incident", incident, editor, second_editor)
@@ -136,7 +138,7 @@ def test_relinked_claim_reads_as_changed_when_its_incident_is_restored(
 
     client.force_login(viewer)
     headings = [heading for heading, _b in _entries(client, case, "claim", claim.pk)]
-    assert headings == ["Changed", "Changed", "Created"]
+    assert headings == ["Linked again on restore", "Changed", "Created"]
     assert [heading for heading, _b in _entries(client, case, "incident", incident.pk)] == [
         "Restored", "Deleted", "Created"]
 

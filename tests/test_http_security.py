@@ -595,15 +595,29 @@ def test_gunicorn_serves_the_headers_without_a_version(gunicorn):
 
 def test_our_copy_of_simple_historys_template_differs_only_by_the_inline_style():
     """templates/simple_history/object_history_list.html overrides the package's to drop an
-    inline style; after an upgrade of django-simple-history this says to copy it again."""
+    inline style, and to read a row's kind and change reason through cases/history.py
+    (cases/templatetags/history_display.py: "Restored", not "Created"; reasons in words);
+    after an upgrade of django-simple-history this says to copy it again. Any other
+    difference, or a package template that no longer has one of these lines, fails."""
     import simple_history
 
     theirs = (Path(simple_history.__file__).parent / "templates" / "simple_history"
               / "object_history_list.html").read_text()
     ours = (BASE_DIR / "templates" / "simple_history" / "object_history_list.html").read_text()
     ours = ours[ours.index("{% endcomment %}\n") + len("{% endcomment %}\n"):]
-    assert ours == theirs.replace('<p class="paginator" style="border-top: 0">',
-                                  '<p class="paginator">')
+    intended = [
+        ('<p class="paginator" style="border-top: 0">', '<p class="paginator">'),
+        ("{% load getattribute from getattributes %}\n",
+         "{% load getattribute from getattributes %}\n{% load history_display %}\n"),
+        ("<td>{{ record.get_history_type_display }}</td>",
+         "<td>{{ record|history_row_action }}</td>"),
+        ("{{ record.history_change_reason }}", "{{ record|history_row_reason }}"),
+    ]
+    expected = theirs
+    for package_line, our_line in intended:
+        assert theirs.count(package_line) == 1, package_line
+        expected = expected.replace(package_line, our_line)
+    assert ours == expected
 
 
 def test_csrf_cookie_is_out_of_reach_of_scripts(client):

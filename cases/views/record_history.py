@@ -18,7 +18,7 @@ query each, however long the history (tests/test_record_history.py pins the coun
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
 
 from django.core.paginator import Paginator
@@ -28,7 +28,14 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from ..history import FieldChange, HistoryEntry, history_entries, related_names, shown_fields
+from ..history import (
+    RESTORED_REASON,
+    FieldChange,
+    HistoryEntry,
+    history_entries,
+    related_names,
+    shown_fields,
+)
 from ..identities import IDENTITY_FIELDS
 from ..models import (
     Citation,
@@ -116,15 +123,31 @@ def _relay_rows(citation_ids, names_wanted):
     return rows
 
 
-def _relay_entries(rows, names, part_of) -> list[HistoryEntry]:
+def _relay_entries(rows, names, part_of, removals) -> tuple[list[HistoryEntry], list]:
     """Each relay added to, removed from or moved within a citation, as a change of that
     citation (`part_of`: citation id → the part's name): "via" from empty to a source, or
-    back."""
+    back. A relay a restore brought back is no change: it is returned apart, with its place
+    among the relays, as the value it was restored with (`_with_restored_relays` reads it
+    with its citation's restore). A relay deleted with its citation (the same deletion's
+    reason, among `removals`: (part, reason) of the citations' "-" entries) is left out: the
+    citation's removal says it."""
     empty = pgettext_lazy("a field's value in a record's history", "empty")
     label = pgettext_lazy("a citation came through these sources", "via")
-    entries, position = [], {}
+    entries, restored, position = [], [], {}
     for row in rows:
         name = names.get((Source, row.source_id)) or gettext("a deleted source")
+        user = row.history_user
+        actor = (user.get_full_name() or user.get_username() if user is not None
+                 else gettext("system"))
+        position[row.id] = row.position
+        if row.history_type == "+" and row.history_change_reason == RESTORED_REASON:
+            restored.append((row.position, HistoryEntry(
+                row.history_date, actor, "+", part_of(row.citation_id),
+                (FieldChange(str(label), "", name),), RESTORED_REASON)))
+            continue
+        if (row.history_type == "-" and row.history_change_reason
+                and (part_of(row.citation_id), row.history_change_reason) in removals):
+            continue
         if row.history_type == "+":
             change = FieldChange(str(label), str(empty), name)
         elif row.history_type == "-":
@@ -133,13 +156,32 @@ def _relay_entries(rows, names, part_of) -> list[HistoryEntry]:
             change = FieldChange(
                 gettext("place of %(source)s among the relays") % {"source": name},
                 str(position.get(row.id, 0) + 1), str(row.position + 1))
-        position[row.id] = row.position
-        user = row.history_user
-        actor = (user.get_full_name() or user.get_username() if user is not None
-                 else gettext("system"))
         entries.append(HistoryEntry(row.history_date, actor, "~", part_of(row.citation_id),
-                                    (change,)))
-    return entries
+                                    (change,), row.history_change_reason or ""))
+    return entries, restored
+
+
+def _with_restored_relays(entries, restored_relays) -> list[HistoryEntry]:
+    """`entries` with each relay a restore brought back read among the values of its
+    citation's restore (the restore nearest in time: one citation may be deleted and
+    restored more than once), in the relays' order; a relay whose citation's restore is not
+    among `entries` stays an entry of its own, a restore of that citation's part."""
+    entries = list(entries)
+    extra: dict[int, list] = {}
+    alone = []
+    for place, relay in restored_relays:
+        candidates = [index for index, entry in enumerate(entries)
+                      if entry.restored and entry.part == relay.part]
+        if not candidates:
+            alone.append(relay)
+            continue
+        nearest = min(candidates, key=lambda index: abs(entries[index].at - relay.at))
+        extra.setdefault(nearest, []).append((place, relay.changes))
+    for index, relays in extra.items():
+        relays.sort(key=lambda relay: relay[0])
+        entries[index] = replace(entries[index], changes=entries[index].changes + tuple(
+            change for _place, changes in relays for change in changes))
+    return entries + alone
 
 
 def _identity_rows(source_id, names_wanted):
@@ -204,7 +246,10 @@ def _history_page(case_page, kind: _Kind, pk: int):
         entries += history_entries(
             citation_rows, citation_fields, names, withheld=withheld,
             part=parts[citation_rows[0].id])
-    entries += _relay_entries(relay_rows, names, parts.get)
+    removals = {(entry.part, entry.reason) for entry in entries
+                if entry.part and entry.deleted and entry.reason}
+    relay_entries, restored_relays = _relay_entries(relay_rows, names, parts.get, removals)
+    entries = _with_restored_relays(entries, restored_relays) + relay_entries
     identity_entries = history_entries(identity_rows, identity_fields, names,
                                        part=gettext("Identity (source handlers only)"))
     entries += identity_entries
