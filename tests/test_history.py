@@ -115,6 +115,10 @@ ALLOWED_BULK_WRITES = {
         "IdentityReveal is an append-only log, not history-tracked",
     ("cases/models/evidence.py", "digest", "update"): "hashlib",
     ("cases/uploads.py", "digest", "update"): "hashlib",
+    ("cases/deletion.py", "held_elsewhere", "update"): "a set",
+    ("cases/deletion.py", "CustodyEntry.objects", "bulk_create"):
+        "CustodyEntry (a purge's \"purged\" entries) is an append-only log, not "
+        "history-tracked",
     ("cases/models/incident.py", "errors", "update"): "a dict",
     ("cases/models/source.py", "errors", "update"): "a dict",
     ("cases/models/source.py", "super()", "bulk_create"):
