@@ -701,14 +701,25 @@ def history_maintenance(using=None, *, reason: str):
 # history pages (HistoryEntry) and the back office's (templates/simple_history/, through
 # cases/templatetags/history_display.py) both read them here.
 
-# Reasons stored as literals by code that keeps no constant for them (tests/test_history_reasons.py
-# checks that their writers still write them).
-IDENTITY_ADDRESSES_MOVED = "Protection of a source changed: addresses moved"  # identities.py
-RELAY_ADDRESS_MOVED = "A protected relay was added: address moved"  # identities.py
+# The reasons their writers store (cases/identities.py, cases/imports/): written from here, read
+# back below. The migrations' own, which cannot import app code, are copied
+# (tests/test_history_reasons.py checks that the migrations still write them).
+IDENTITY_ADDRESSES_MOVED = "Protection of a source changed: addresses moved"
+RELAY_ADDRESS_MOVED = "A protected relay was added: address moved"
 MIGRATION_0010_REASON = ("migration 0010: a protected source's address is part of its "
                          "identity")
 MIGRATION_0019_REASON = "Carried over from the citation's via"
-IMPORTED_CASE_EXPORT = "Imported from a case export (JSON)"  # imports/case_json.py
+IMPORTED_CASE_EXPORT = "Imported from a case export (JSON)"
+
+
+def imported_records_reason(count: int, records: str) -> str:
+    """The reason of a tabular import's rows: `records` is "incidents" or "sources"."""
+    return f"Imported from a file ({count} {records})"
+
+
+def imported_claims_reason(claims: int, citations: int) -> str:
+    return f"Imported from a file ({claims} claims, {citations} citations)"
+
 
 _IMPORTED_RECORDS = re.compile(r"Imported from a file \((\d+) (incidents|sources)\)")
 _IMPORTED_CLAIMS = re.compile(r"Imported from a file \((\d+) claims, (\d+) citations\)")

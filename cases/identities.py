@@ -50,7 +50,12 @@ from preferences.language import in_language_of
 from . import crypto
 from .attribution import chain
 from .enums import Role
-from .history import bulk_update_with_history, history_maintenance
+from .history import (
+    IDENTITY_ADDRESSES_MOVED,
+    RELAY_ADDRESS_MOVED,
+    bulk_update_with_history,
+    history_maintenance,
+)
 from .models import Citation, CitationRelay, Membership, Source, SourceIdentity
 
 logger = logging.getLogger("casedesk.identities")
@@ -304,7 +309,7 @@ def _reseal_citations_through(source, *, unseal: bool, user) -> None:
             changed.append(citation)
     if changed:
         bulk_update_with_history(changed, ["url", "protected_url"], user=user,
-                                 reason="Protection of a source changed: addresses moved")
+                                 reason=IDENTITY_ADDRESSES_MOVED)
     if sealed:
         scrub_citation_history(sealed)
 
@@ -319,7 +324,7 @@ def reseal_citation(citation_id, *, user) -> None:
     if Lineages.for_case(citation.source.case_id).is_protected(citation):
         citation.protected_url, citation.url = citation.url, ""
         bulk_update_with_history([citation], ["url", "protected_url"], user=user,
-                                 reason="A protected relay was added: address moved")
+                                 reason=RELAY_ADDRESS_MOVED)
         scrub_citation_history([citation.pk])
 
 

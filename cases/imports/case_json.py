@@ -23,7 +23,7 @@ from ..enums import (
     TaskState,
 )
 from ..exports import FORMAT_NAME, FORMAT_VERSION
-from ..history import bulk_create_with_history
+from ..history import IMPORTED_CASE_EXPORT, bulk_create_with_history
 from ..links import NOTE_MAX_LENGTH
 from ..models import Citation, Claim, CommentRequest, Incident, IncidentLink, Source, Task
 from ..models.source import bulk_create_relays
@@ -443,7 +443,7 @@ class CaseJSONImporter(Importer):
     def write(self, report, *, progress: Progress | None = None) -> int:
         user, case = self.user, self.case
         done = progress or (lambda count: None)
-        reason = "Imported from a case export (JSON)"
+        reason = IMPORTED_CASE_EXPORT
         if self.summary and not case.summary.strip():
             case.summary = self.summary
             case._history_user = user

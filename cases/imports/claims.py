@@ -41,7 +41,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from capture.tasks import citations_saved
 
 from ..enums import CitationRelation, Credibility, FigureQualifier, VerificationStatus
-from ..history import bulk_create_with_history
+from ..history import bulk_create_with_history, imported_claims_reason
 from ..identities import Lineages
 from ..models import Citation, Claim, Incident, Source
 from ..models.source import MAX_RELAYS, bulk_create_relays
@@ -406,8 +406,7 @@ class ClaimImporter(TabularImporter):
 
     def write(self, report, *, progress=None):
         counts = report.counts
-        reason = (f"Imported from a file ({counts['claims']} claims, "
-                  f"{counts['citations']} citations)")
+        reason = imported_claims_reason(counts["claims"], counts["citations"])
         saved = []
         for start in range(0, len(report.records), BATCH_SIZE):
             batch = report.records[start:start + BATCH_SIZE]

@@ -28,7 +28,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from ..enums import FigureQualifier, GeoPrecision, Reliability, SourceKind
-from ..history import bulk_create_with_history, copy_create_with_history
+from ..history import (
+    bulk_create_with_history,
+    copy_create_with_history,
+    imported_records_reason,
+)
 from ..identities import PROTECTED_ADDRESS
 from ..models import Incident, IncidentType, Source, SourceIdentity
 from ..models.incident import COUNT_FIELDS, count_balance_error, count_reading_errors
@@ -345,7 +349,7 @@ class IncidentImporter(TabularImporter):
 
     def write(self, report, *, progress=None):
         written = 0
-        reason = f"Imported from a file ({report.total_rows} incidents)"
+        reason = imported_records_reason(report.total_rows, "incidents")
         if connection.vendor == "postgresql":
             now = timezone.now()
             rows = []
@@ -512,7 +516,7 @@ class SourceImporter(TabularImporter):
 
     def write(self, report, *, progress=None):
         names_to_pk = {name.lower(): pk for name, pk in self.existing.items()}
-        reason = f"Imported from a file ({report.total_rows} sources)"
+        reason = imported_records_reason(report.total_rows, "sources")
         identities = []
         for layer in self.layers:
             sources = []
