@@ -6,6 +6,15 @@ from django.http import FileResponse, Http404
 
 from .models import CustodyEntry
 
+#: A thumbnail: the top of the picture (a screen's 4:3, where a page starts), this wide.
+THUMBNAIL_WIDTH = 480
+
+
+def thumbnail_cache_key(sha256: str) -> str:
+    """Where a file's thumbnail is cached (views/evidence.py draws it; a purge drops it:
+    manage.py purge_deleted_evidence)."""
+    return f"evidence-thumbnail:{sha256}:{THUMBNAIL_WIDTH}"
+
 
 def download_response(evidence, user) -> FileResponse:
     """The file as an attachment, its download logged as `user`'s; Http404 when storage has

@@ -27,8 +27,8 @@ from cases.deletion import (
     recently_deleted,
     restore_record,
 )
+from cases.evidence_files import thumbnail_cache_key
 from cases.models import CustodyEntry, Evidence
-from cases.views.evidence import thumbnail_cache_key
 
 from .factories import EvidenceFactory, UserFactory
 

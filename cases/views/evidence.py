@@ -19,20 +19,13 @@ from capture.domain import withheld_from
 from capture.models import CaptureFile
 
 from ..deletion import evidence_is_purged
-from ..evidence_files import download_response
+from ..evidence_files import THUMBNAIL_WIDTH, download_response, thumbnail_cache_key
 from ..models import CustodyEntry, Evidence
 from .case_page import case_view
 
 #: The stored types a thumbnail is made of (detected from the content when stored).
 THUMBNAIL_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
-#: A thumbnail: the top of the picture (a screen's 4:3, where a page starts), this wide.
-THUMBNAIL_WIDTH = 480
 THUMBNAIL_CACHE_SECONDS = 24 * 60 * 60
-
-
-def thumbnail_cache_key(sha256: str) -> str:
-    """Where a file's thumbnail is cached (a purge drops it: manage.py purge_deleted_evidence)."""
-    return f"evidence-thumbnail:{sha256}:{THUMBNAIL_WIDTH}"
 
 
 def capture_of(evidence):

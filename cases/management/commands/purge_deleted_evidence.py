@@ -22,8 +22,8 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from ...deletion import RESTORE_DAYS, purge_evidence, purgeable_evidence
+from ...evidence_files import thumbnail_cache_key
 from ...models import Evidence
-from ...views.evidence import thumbnail_cache_key
 
 
 def describe(evidence: Evidence) -> str:
