@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F, Prefetch
+from django.http import Http404
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 from drf_spectacular.types import OpenApiTypes
@@ -39,7 +40,7 @@ from capture.models import Capture, CaptureFile
 from capture.tasks import ask_for_capture
 from cases import links as linking
 from cases import workflow
-from cases.deletion import without_deleted_evidence
+from cases.deletion import EVIDENCE_PURGED, evidence_is_purged, without_deleted_evidence
 from cases.enums import IncidentLinkKind, Role
 from cases.evidence_files import download_response
 from cases.models import (
@@ -532,13 +533,23 @@ class ReadOnlyCaseDataViewSet(LoginNotRequiredMixin, KnownQueryParametersMixin,
     http_method_names = ["get", "head", "options"]
 
 
+EVIDENCE_PURGED_410 = OpenApiResponse(
+    description="The file was purged from storage (manage.py purge_deleted_evidence) after "
+                "its deletion from the workspace (code `evidence_purged`): it cannot be "
+                "downloaded or restored; its record, hashes and chain of custody are kept.",
+    response=CODED_ERROR)
+
+
 @extend_schema_view(
     list=extend_schema(summary="Evidence files of your cases"),
     retrieve=extend_schema(summary="One evidence file: its hashes, custody and capture"),
     download=extend_schema(
         summary="The evidence file itself",
-        description="Logged in the file's chain of custody (a download by you).",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY}),
+        description="Logged in the file's chain of custody (a download by you). A file "
+                    "deleted from the workspace is still given (as on its page) until it is "
+                    "purged from storage; then the answer is 410 (`evidence_purged`).",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                   (410, "application/json"): EVIDENCE_PURGED_410}),
 )
 class EvidenceViewSet(ReadOnlyCaseDataViewSet):
     """Evidence files, with their SHA-256, chain of custody and download link; a web
@@ -568,7 +579,15 @@ class EvidenceViewSet(ReadOnlyCaseDataViewSet):
             renderer_classes=[JSONRenderer, FileRenderer])
     def download(self, request, pk=None):
         evidence = get_object_or_404(evidence_visible_to(request.user), pk=pk)
-        return download_response(evidence, request.user)
+        try:
+            return download_response(evidence, request.user)
+        except Http404:
+            # Missing from storage: purged (410, as the evidence page's download), or lost.
+            if evidence_is_purged(evidence):
+                return Response({"detail": _("This file was purged from storage after its "
+                                             "deletion: it cannot be downloaded."),
+                                 "code": EVIDENCE_PURGED}, status=410)
+            raise
 
 
 @extend_schema_view(

@@ -14,16 +14,22 @@
 A capture of a protected source's address is for the case's source handlers only
 (capture.domain.withheld_from): anyone else is told that a capture exists and when it was
 made, never its address, title, screenshot or files.
+
+A capture's file deleted from the workspace, or purged from storage since (cases/deletion.py,
+manage.py purge_deleted_evidence), is shown as such, without a thumbnail or a download: its
+state is read with the files, in the same query (`_files_with_state`), not one per file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from background import Status, TaskState, states
@@ -33,8 +39,9 @@ from capture.models import Capture, CaptureFile
 from capture.tasks import ask_for_capture
 from capture.watch import attach_watch_states
 
+from ..deletion import CUSTODY_DELETED, CUSTODY_PURGED, CUSTODY_RESTORED, RESTORE_DAYS
 from ..identities import citation_address
-from ..models import Citation, Incident
+from ..models import Citation, CustodyEntry, Incident
 from ..models.source import relays_prefetch
 from .case_page import case_view
 
@@ -51,6 +58,8 @@ class ShownCapture:
     #: capture.details (address, final address, title, headers, manifest), None when
     #: withheld from this reader.
     details: dict | None
+    #: role → RemovedFile, for the files of `files` deleted from the workspace or purged.
+    removed: dict = field(default_factory=dict)
 
     @property
     def withheld(self) -> bool:
@@ -76,15 +85,68 @@ class ShownCapture:
 
     @property
     def screenshot(self):
+        """The screenshot for the thumbnail: none when it was deleted or purged."""
+        if CaptureFile.Role.SCREENSHOT in self.removed:
+            return None
         return self.files.get(CaptureFile.Role.SCREENSHOT)
 
-    @property
-    def downloads(self) -> list:
-        """(label, evidence) of each file, in the order a reader wants them."""
+    def _labelled(self) -> list:
         labels = [(CaptureFile.Role.FILE, _("file as served")), (CaptureFile.Role.ARCHIVE, "WACZ"),
                   (CaptureFile.Role.PDF, "PDF"), (CaptureFile.Role.SCREENSHOT, "PNG"),
                   (CaptureFile.Role.MANIFEST, _("manifest"))]
-        return [(label, self.files[role]) for role, label in labels if role in self.files]
+        return [(role, label) for role, label in labels if role in self.files]
+
+    @property
+    def downloads(self) -> list:
+        """(label, evidence) of each file in force, in the order a reader wants them."""
+        return [(label, self.files[role]) for role, label in self._labelled()
+                if role not in self.removed]
+
+    @property
+    def removed_files(self) -> list:
+        """(label, evidence, RemovedFile) of each file deleted or purged, in the same order."""
+        return [(label, self.files[role], self.removed[role]) for role, label in self._labelled()
+                if role in self.removed]
+
+
+@dataclass(frozen=True)
+class RemovedFile:
+    """A capture's file no longer in force: deleted from the workspace, or purged."""
+
+    purged: bool
+    #: When it was deleted from the workspace.
+    deleted_at: dt.datetime | None
+    #: Deleted (not purged) within the restore window: "Recently deleted" offers it.
+    restorable: bool
+
+
+def _files_with_state():
+    """A capture's files with their evidence and, in the same query, whether each was deleted
+    from the workspace and not restored since (its last deletion or restore, and when) and
+    whether it was purged from storage: cases/deletion.py's custody entries."""
+    last = (CustodyEntry.objects.filter(evidence=OuterRef("evidence_id"),
+                                        action__in=[CUSTODY_DELETED, CUSTODY_RESTORED])
+            .order_by("-at", "-pk"))
+    return (CaptureFile.objects.select_related("evidence")
+            .annotate(evidence_last_action=Subquery(last.values("action")[:1]),
+                      evidence_last_at=Subquery(last.values("at")[:1]),
+                      evidence_purged=Exists(CustodyEntry.objects.filter(
+                          evidence=OuterRef("evidence_id"), action=CUSTODY_PURGED))))
+
+
+def _removed(files, now) -> dict:
+    """role → RemovedFile for `files` (read by `_files_with_state`) deleted or purged."""
+    cutoff = now - dt.timedelta(days=RESTORE_DAYS)
+    removed = {}
+    for f in files:
+        deleted = f.evidence_last_action == CUSTODY_DELETED
+        if f.evidence_purged or deleted:
+            deleted_at = f.evidence_last_at if deleted else None
+            removed[f.role] = RemovedFile(
+                purged=f.evidence_purged, deleted_at=deleted_at,
+                restorable=(not f.evidence_purged and deleted_at is not None
+                            and deleted_at >= cutoff))
+    return removed
 
 
 def shown_captures(citations, access) -> dict[int, list[ShownCapture]]:
@@ -95,19 +157,21 @@ def shown_captures(citations, access) -> dict[int, list[ShownCapture]]:
         return {}
     captures = list(
         Capture.objects.filter(citation_id__in=ids).select_related("requested_by")
-        .prefetch_related(Prefetch("files", queryset=CaptureFile.objects.select_related(
-            "evidence")))
+        .prefetch_related(Prefetch("files", queryset=_files_with_state()))
         .order_by("-requested_at", "-pk"))
     at_work = [c.task_id for c in captures if c.task_id and c.status != Capture.Status.DONE]
     tasks = states(at_work) if at_work else {}
     handler = access.can_handle_sources
+    now = timezone.now()
     shown: dict[int, list[ShownCapture]] = {pk: [] for pk in ids}
     for capture in captures:
         if withheld_from(capture, handler=handler):
             item = ShownCapture(capture, {}, tasks.get(capture.task_id), None)
         else:
-            item = ShownCapture(capture, {f.role: f.evidence for f in capture.files.all()},
-                                tasks.get(capture.task_id), capture.details)
+            files = capture.files.all()
+            item = ShownCapture(capture, {f.role: f.evidence for f in files},
+                                tasks.get(capture.task_id), capture.details,
+                                _removed(files, now))
         shown[capture.citation_id].append(item)
     return shown
 
