@@ -20,7 +20,7 @@ import copy
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models
+from django.db import connections, models
 from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -190,14 +190,58 @@ SourceField = _visible(Source)
 
 class _RelayList(serializers.ManyRelatedField):
     """A citation's relays: a list longer than the limit is refused before any of its ids
-    is looked up (one query each), whatever its length, judged as sent by the rule every
-    writer applies (relay_errors): an id sent twice is refused with it."""
+    is looked up, whatever its length, judged as sent by the rule every writer applies
+    (relay_errors): an id sent twice is refused with it. The ids are looked up in one query
+    for the whole list, not one each, and refused as DRF's field refuses them one by one:
+    the first id in the list that is no whole number (`incorrect_type`) or names no source
+    of your cases (`does_not_exist`)."""
 
     def to_internal_value(self, data):
         if isinstance(data, list) and len(data) > MAX_RELAYS:
             # As sent, not yet parsed: 7 and "7" name one source.
             raise DjangoValidationError(relay_errors(None, None, [str(pk) for pk in data]))
-        return super().to_internal_value(data)
+        if isinstance(data, str) or not hasattr(data, "__iter__"):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if not self.allow_empty and len(data) == 0:
+            self.fail("empty")
+        child = self.child_relation
+        if child.pk_field is not None:  # not ours: DRF's lookups, one by one
+            return super().to_internal_value(data)
+        items = list(data)
+        queryset = child.get_queryset()
+        key_range = connections[queryset.db].ops.integer_field_range(
+            queryset.model._meta.pk.get_internal_type())
+        keys = [_sent_key(queryset.model, item, key_range) for item in items]
+        wanted = {key for key in keys if isinstance(key, int)}
+        found = queryset.in_bulk(wanted) if wanted else {}
+        sources = []
+        for item, key in zip(items, keys, strict=True):
+            if key is _NOT_A_KEY:
+                child.fail("incorrect_type", data_type=type(item).__name__)
+            if key not in found:
+                child.fail("does_not_exist", pk_value=item)
+            sources.append(found[key])
+        return sources
+
+
+#: A relay id that is no whole number (DRF's `incorrect_type`).
+_NOT_A_KEY = object()
+
+
+def _sent_key(model, item, key_range):
+    """The id `item` names as sent, read as a lookup by `model`'s primary key reads it (an
+    int); None for an id no record can have (null, or beyond the key's `key_range`);
+    _NOT_A_KEY for what is no whole number (a bool, 1.5, "x", a list)."""
+    if isinstance(item, bool) or (isinstance(item, float) and not item.is_integer()):
+        return _NOT_A_KEY
+    try:
+        key = model._meta.pk.get_prep_value(item)
+    except (TypeError, ValueError, OverflowError):
+        return _NOT_A_KEY
+    if key is None:
+        return None
+    low, high = key_range
+    return key if (low is None or key >= low) and (high is None or key <= high) else None
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -289,3 +289,114 @@ def test_claims_import_refuses_a_relay_named_twice_in_other_capitals(case, outle
     assert [(row.number, [e.code for e in row.errors]) for row in report.error_rows] == [
         (3, ["relay_repeated"])]
     assert stored() == before
+
+
+# --- the API's lookup of the relays sent: one query for the whole list ---------------------------
+
+def _relays_serializer(case, outlet, reporter, given):
+    """A change of a citation's relays to `given` (ids as sent), as the writing view makes it."""
+    request = APIRequestFactory().get("/")
+    request.user = reporter
+    memberships_of(request)  # read once per request, before the write
+    stored_citation = CitationFactory(claim=ClaimFactory(case=case), source=outlet)
+    return CitationSerializer(
+        Citation.objects.select_related("source").get(pk=stored_citation.pk),
+        data={"relays": given}, partial=True, context={"request": request})
+
+
+@pytest.mark.parametrize("relay_count", [1, 6])
+def test_api_relays_write_looks_the_sources_up_in_one_query(case, outlet, relays, reporter,
+                                                            relay_count,
+                                                            django_assert_num_queries):
+    """Validating a citation's new relays costs the same at one relay and at six: the sources
+    sent are looked up in one query for the list, not one query per relay."""
+    given = relays[:relay_count]
+    serializer = _relays_serializer(case, outlet, reporter, [s.pk for s in given])
+
+    # the sources sent (one query); then the model's checks of the citation as it would be
+    # saved: the case's reached-via links (attribution), its stored relays, its claim, that
+    # its claim and source exist, and its check constraints (in a savepoint: three)
+    with django_assert_num_queries(9):
+        assert serializer.is_valid(), serializer.errors
+
+    assert serializer.validated_data["relay_sources"] == given
+
+
+@pytest.mark.parametrize("relay_count", [1, 6])
+def test_api_relays_write_costs_one_lookup_and_only_the_rows_per_relay(
+        case, outlet, relays, reporter, relay_count, django_assert_num_queries):
+    """The whole PATCH that sets a citation's relays: what it reads and writes once (the sources
+    sent among them: one query, whatever their number), then only each relay's row, written
+    with its history row in a savepoint of its own (four queries; Citation.save's
+    write_relays)."""
+    given = relays[:relay_count]
+    citation = CitationFactory(claim=ClaimFactory(case=case), source=outlet)
+    api = token_client(reporter)
+    address = f"{API}/citations/{citation.pk}/"
+    header = version(api, address)
+
+    with django_assert_num_queries(PATCH_RELAYS_BASE + 4 * relay_count):
+        response = api.patch(address, {"relays": [s.pk for s in given]}, format="json",
+                             **header)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["relays"] == [s.pk for s in given]
+    assert citation.relay_ids == [s.pk for s in given]
+    assert CitationRelay.history.filter(citation_id=citation.pk).count() == relay_count
+
+
+# The queries of a PATCH setting relays that do not grow with them: the token, a savepoint,
+# the citation (locked), the memberships, the sources sent, the validation's reads (as in the
+# test above), the citation's update with its history row, its stored relays, the answer's
+# read-back of the relays, the savepoints' releases.
+PATCH_RELAYS_BASE = 20
+
+
+def _refusal(response):
+    body = response.json()
+    return body["relays"], body["codes"]["relays"]
+
+
+@pytest.mark.parametrize(("sent", "message", "code"), [
+    # The first id that fails is refused, as DRF's field refuses them one by one.
+    (lambda r, f: [r[1].pk, 999999, "x"], 'Invalid pk "999999" - object does not exist.',
+     "does_not_exist"),
+    (lambda r, f: [r[1].pk, "x", 999999], "Incorrect type. Expected pk value, received str.",
+     "incorrect_type"),
+    (lambda r, f: [True], "Incorrect type. Expected pk value, received bool.",
+     "incorrect_type"),
+    (lambda r, f: [r[1].pk + 0.5], "Incorrect type. Expected pk value, received float.",
+     "incorrect_type"),
+    (lambda r, f: [[r[1].pk]], "Incorrect type. Expected pk value, received list.",
+     "incorrect_type"),
+    (lambda r, f: [None], 'Invalid pk "None" - object does not exist.', "does_not_exist"),
+    (lambda r, f: [2**70], f'Invalid pk "{2**70}" - object does not exist.', "does_not_exist"),
+    # A source of a case the writer is no member of does not exist for them.
+    (lambda r, f: [r[1].pk, f.pk], 'Invalid pk "{foreign}" - object does not exist.',
+     "does_not_exist"),
+])
+def test_api_refuses_each_relay_id_as_sent(case, citation, relays, reporter, sent, message,
+                                           code):
+    foreign = SourceFactory(name="Someone else's")
+    api = token_client(reporter)
+    address = f"{API}/citations/{citation.pk}/"
+    before = stored()
+
+    response = api.patch(address, {"relays": sent(relays, foreign)}, format="json",
+                         **version(api, address))
+
+    assert response.status_code == 400, response.content
+    assert _refusal(response) == ([message.replace("{foreign}", str(foreign.pk))], [code])
+    assert stored() == before
+
+
+def test_api_takes_relay_ids_sent_as_text_or_whole_floats(citation, relays, reporter):
+    """What the lookup by id took one by one, the one query takes too: "7" and 7.0 name 7."""
+    api = token_client(reporter)
+    address = f"{API}/citations/{citation.pk}/"
+
+    response = api.patch(address, {"relays": [str(relays[2].pk), float(relays[3].pk)]},
+                         format="json", **version(api, address))
+
+    assert response.status_code == 200, response.content
+    assert citation.relay_ids == [relays[2].pk, relays[3].pk]
