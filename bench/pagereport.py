@@ -43,6 +43,20 @@ AFTER_A_CHANGE = ["case timeline, after a change", "claims board, after a change
 # shared with other work at the time (load 6-8 on 2 cores): compare within a line only.
 PROFILING_NOTES = """## Profiling and fixes (before → after)
 
+Session 11 (2026-12-07, a new machine, the bench databases generated afresh). Every query
+count is the previous run's; every target judged against a ratio (the floor, the stock
+admin, the capture save) is met; every time target missed is an absolute one, on a machine
+about twice as slow as the previous run's for the same code: the stock admin's changelist
+851.1 ms against 401.5 (2.1×), the bare floors 18.0 and 42.5 ms against 7.8 and 17.5 (2.3×,
+2.4×), a citation save with capture off 19.1 ms against 8.8 (2.2×, bench/results/captures.md),
+the trivial view 5.0 against 3.3 (1.5×). The search's candidate queries, EXPLAIN (ANALYZE,
+BUFFERS) on this database, while other work loaded the machine (load average about 1.5): claims 24 ms (8,297 rows read one by one for 1,000 matches, about
+2.9 µs a row against session 10's 1.5), incidents 40 ms (8,687 rows, then 8 ms ranking the
+1,000 candidates with trigram similarity), citations 23 ms, sources 4 ms, each plan the one
+session 10 describes. Divided by the machine's 2.1×, the search's p95 (227.5 ms) would be
+about 108 ms: still over its target. The captures pages now tell a deleted or purged file
+apart in the query that reads the files (same query counts).
+
 Session 10 (2026-12-06/07, a new machine, the bench databases generated afresh). Where the
 search page's time goes (in-process, quiet machine, p50 about 118 ms): the candidate
 queries about 36 ms in PostgreSQL (each frequent word's 1,000 candidates found by reading
