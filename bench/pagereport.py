@@ -48,9 +48,10 @@ count is the previous run's; every target judged against a ratio (the floor, the
 admin, the capture save) is met; every time target missed is an absolute one, on a machine
 about twice as slow as the previous run's for the same code: the stock admin's changelist
 851.1 ms against 401.5 (2.1×), the bare floors 18.0 and 42.5 ms against 7.8 and 17.5 (2.3×,
-2.4×), a citation save with capture off 19.1 ms against 8.8 (2.2×, bench/results/captures.md),
-the trivial view 5.0 against 3.3 (1.5×). The search's candidate queries, EXPLAIN (ANALYZE,
-BUFFERS) on this database, while other work loaded the machine (load average about 1.5): claims 24 ms (8,297 rows read one by one for 1,000 matches, about
+2.4×), a citation save with capture off 19.1 ms against 8.8 (2.2×,
+bench/results/captures.md), the trivial view 5.0 against 3.3 (1.5×). The search's candidate
+queries, EXPLAIN (ANALYZE, BUFFERS) on this database, while other work loaded the machine
+(load average about 1.5): claims 24 ms (8,297 rows read one by one for 1,000 matches, about
 2.9 µs a row against session 10's 1.5), incidents 40 ms (8,687 rows, then 8 ms ranking the
 1,000 candidates with trigram similarity), citations 23 ms, sources 4 ms, each plan the one
 session 10 describes. Divided by the machine's 2.1×, the search's p95 (227.5 ms) would be
