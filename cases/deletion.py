@@ -139,19 +139,28 @@ def consequences(record) -> Consequences:
     return result
 
 
-def _last_deletion_or_restore():
-    return (CustodyEntry.objects.filter(evidence=OuterRef("pk"),
-                                        action__in=[CUSTODY_DELETED, CUSTODY_RESTORED])
-            .order_by("-at", "-pk").values("action")[:1])
+def _custody(evidence_ref: str, *actions):
+    return CustodyEntry.objects.filter(evidence=OuterRef(evidence_ref), action__in=actions)
+
+
+def evidence_state(evidence_ref: str = "pk") -> dict:
+    """Annotations of an evidence file's state in the workspace, read in the query of rows
+    that are evidence (`evidence_ref` "pk") or point at it (e.g. "evidence_id"): its last
+    deletion or restore (`evidence_last_action`, None when neither, and
+    `evidence_last_at`) and whether it was purged (`evidence_purged`)."""
+    last = _custody(evidence_ref, CUSTODY_DELETED, CUSTODY_RESTORED).order_by("-at", "-pk")
+    return {"evidence_last_action": models.Subquery(last.values("action")[:1]),
+            "evidence_last_at": models.Subquery(last.values("at")[:1]),
+            "evidence_purged": Exists(_custody(evidence_ref, CUSTODY_PURGED))}
 
 
 def without_deleted_evidence(evidence):
     """`evidence` (a queryset) without the files deleted in the workspace and not restored
     since: for the evidence lists and counts, which keep to the case's evidence in force."""
-    return (evidence.annotate(_last_deletion_or_restore=models.Subquery(
-        _last_deletion_or_restore()))
-        .filter(models.Q(_last_deletion_or_restore__isnull=True)
-                | models.Q(_last_deletion_or_restore=CUSTODY_RESTORED)))
+    last_action = evidence_state()["evidence_last_action"]
+    return (evidence.annotate(evidence_last_action=last_action)
+            .filter(models.Q(evidence_last_action__isnull=True)
+                    | models.Q(evidence_last_action=CUSTODY_RESTORED)))
 
 
 def evidence_is_deleted(evidence) -> bool:
@@ -166,19 +175,12 @@ def evidence_is_purged(evidence) -> bool:
     return CustodyEntry.objects.filter(evidence=evidence, action=CUSTODY_PURGED).exists()
 
 
-def _purged():
-    return CustodyEntry.objects.filter(evidence=OuterRef("pk"), action=CUSTODY_PURGED)
-
-
 def purgeable_evidence(older_than: dt.datetime):
     """Evidence deleted in the workspace before `older_than`, not restored since and not
     purged yet, by id: what `manage.py purge_deleted_evidence` removes from storage."""
-    last = _last_deletion_or_restore()
-    return (Evidence.objects
-            .annotate(_last_action=models.Subquery(last),
-                      _last_at=models.Subquery(last.values("at")[:1]))
-            .filter(_last_action=CUSTODY_DELETED, _last_at__lt=older_than)
-            .exclude(Exists(_purged()))
+    return (Evidence.objects.annotate(**evidence_state())
+            .filter(evidence_last_action=CUSTODY_DELETED, evidence_last_at__lt=older_than,
+                    evidence_purged=False)
             .order_by("pk"))
 
 
@@ -216,7 +218,8 @@ def purge_evidence(candidates, actor, note: str) -> PurgeOutcome:
         held |= models.Q(**{f"{attname}__in": names})
     held_elsewhere = set()
     for values in (Evidence.objects.filter(held).exclude(pk__in=ids)
-                   .exclude(Exists(_purged())).values_list(*file_fields)):
+                   .exclude(Exists(_custody("pk", CUSTODY_PURGED)))
+                   .values_list(*file_fields)):
         held_elsewhere.update(values)
     for evidence in candidates:
         files = stored_names(evidence)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.contrib import messages
-from django.db.models import Exists, OuterRef, Prefetch, Subquery
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,9 +39,9 @@ from capture.models import Capture, CaptureFile
 from capture.tasks import ask_for_capture
 from capture.watch import attach_watch_states
 
-from ..deletion import CUSTODY_DELETED, CUSTODY_PURGED, CUSTODY_RESTORED, RESTORE_DAYS
+from ..deletion import CUSTODY_DELETED, RESTORE_DAYS, evidence_state
 from ..identities import citation_address
-from ..models import Citation, CustodyEntry, Incident
+from ..models import Citation, Incident
 from ..models.source import relays_prefetch
 from .case_page import case_view
 
@@ -121,17 +121,10 @@ class RemovedFile:
 
 
 def _files_with_state():
-    """A capture's files with their evidence and, in the same query, whether each was deleted
-    from the workspace and not restored since (its last deletion or restore, and when) and
-    whether it was purged from storage: cases/deletion.py's custody entries."""
-    last = (CustodyEntry.objects.filter(evidence=OuterRef("evidence_id"),
-                                        action__in=[CUSTODY_DELETED, CUSTODY_RESTORED])
-            .order_by("-at", "-pk"))
-    return (CaptureFile.objects.select_related("evidence")
-            .annotate(evidence_last_action=Subquery(last.values("action")[:1]),
-                      evidence_last_at=Subquery(last.values("at")[:1]),
-                      evidence_purged=Exists(CustodyEntry.objects.filter(
-                          evidence=OuterRef("evidence_id"), action=CUSTODY_PURGED))))
+    """A capture's files with their evidence and, in the same query, each file's state in
+    the workspace (cases/deletion.py's `evidence_state`)."""
+    return CaptureFile.objects.select_related("evidence").annotate(
+        **evidence_state("evidence_id"))
 
 
 def _removed(files, now) -> dict:
