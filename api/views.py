@@ -10,7 +10,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F, Prefetch
-from django.http import Http404
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 from drf_spectacular.types import OpenApiTypes
@@ -40,9 +39,9 @@ from capture.models import Capture, CaptureFile
 from capture.tasks import ask_for_capture
 from cases import links as linking
 from cases import workflow
-from cases.deletion import EVIDENCE_PURGED, evidence_is_purged, without_deleted_evidence
+from cases.deletion import EVIDENCE_PURGED, without_deleted_evidence
 from cases.enums import IncidentLinkKind, Role
-from cases.evidence_files import download_response
+from cases.evidence_files import EvidencePurged, download_response
 from cases.models import (
     Case,
     CaseLink,
@@ -581,13 +580,10 @@ class EvidenceViewSet(ReadOnlyCaseDataViewSet):
         evidence = get_object_or_404(evidence_visible_to(request.user), pk=pk)
         try:
             return download_response(evidence, request.user)
-        except Http404:
-            # Missing from storage: purged (410, as the evidence page's download), or lost.
-            if evidence_is_purged(evidence):
-                return Response({"detail": _("This file was purged from storage after its "
-                                             "deletion: it cannot be downloaded."),
-                                 "code": EVIDENCE_PURGED}, status=410)
-            raise
+        except EvidencePurged:  # 410, as the evidence page's download
+            return Response({"detail": _("This file was purged from storage after its "
+                                         "deletion: it cannot be downloaded."),
+                             "code": EVIDENCE_PURGED}, status=410)
 
 
 @extend_schema_view(

@@ -19,7 +19,12 @@ from capture.domain import withheld_from
 from capture.models import CaptureFile
 
 from ..deletion import evidence_is_purged
-from ..evidence_files import THUMBNAIL_WIDTH, download_response, thumbnail_cache_key
+from ..evidence_files import (
+    THUMBNAIL_WIDTH,
+    EvidencePurged,
+    download_response,
+    thumbnail_cache_key,
+)
 from ..models import CustodyEntry, Evidence
 from .case_page import case_view
 
@@ -86,11 +91,8 @@ def evidence_download(request, case_page, pk):
         return _thumbnail(evidence)
     try:
         return download_response(evidence, request.user)
-    except Http404:
-        # Missing from storage: purged (its page says so), or lost.
-        if evidence_is_purged(evidence):
-            return _detail_page(case_page, evidence, status=410)
-        raise
+    except EvidencePurged:
+        return _detail_page(case_page, evidence, status=410)  # its page says so
 
 
 def _thumbnail(evidence) -> HttpResponse:
