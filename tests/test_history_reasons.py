@@ -184,13 +184,21 @@ def test_record_history_says_a_link_given_back_by_a_restore_in_english_and_russi
     assert russian[2]["heading"] == "Создано"
 
 
-def test_record_history_gives_reasons_in_words_and_no_deletion_token(
-        client, case, editor, second_editor, viewer, reporter):
+@pytest.fixture
+def moved_and_restored(client, case, editor, second_editor, reporter):
+    """A claim moved by the workflow, and an incident deleted and restored through the
+    pages: (claim, incident)."""
     moved = ClaimFactory(case=case, statement="Ten soldiers fled.")
     workflow.transition(moved, S.IN_REVIEW, actor=reporter, note="Checking the video.")
     incident = IncidentFactory(case=case, title="Desertion at the ground")
     _delete(client, case, "incident", incident, editor)
     _restore(client, case, "incident", incident.pk, second_editor)
+    return moved, incident
+
+
+def test_record_history_gives_reasons_in_words_and_no_deletion_token(
+        client, case, viewer, moved_and_restored):
+    moved, incident = moved_and_restored
 
     client.force_login(viewer)
     assert [(card["heading"], card["reason"]) for card in _cards(client, case, "claim",
@@ -246,12 +254,8 @@ def test_record_history_of_a_restored_protected_relay_names_its_codename_only(
 # --- the back office's history ------------------------------------------------------------
 
 def test_admin_history_reads_a_restore_as_restored_and_reasons_in_words(
-        client, case, editor, second_editor, staff_editor, reporter):
-    moved = ClaimFactory(case=case, statement="Ten soldiers fled.")
-    workflow.transition(moved, S.IN_REVIEW, actor=reporter, note="Checking the video.")
-    incident = IncidentFactory(case=case, title="Desertion at the ground")
-    _delete(client, case, "incident", incident, editor)
-    _restore(client, case, "incident", incident.pk, second_editor)
+        client, staff_editor, moved_and_restored):
+    moved, incident = moved_and_restored
 
     client.force_login(staff_editor)
     assert _admin_rows(client, "incident", incident.pk) == [
