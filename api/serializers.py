@@ -25,6 +25,7 @@ from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_countries.serializers import CountryFieldMixin
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -38,7 +39,8 @@ from capture.models import Capture, CaptureFile
 from capture.tasks import citations_saved
 from cases import links as linking
 from cases.access import handles_sources, role_in
-from cases.enums import Role, VerificationStatus
+from cases.deletion import CUSTODY_DELETED, CUSTODY_PURGED, evidence_state
+from cases.enums import EvidenceState, Role, VerificationStatus
 from cases.forms.verification import ProposalInput, TransitionInput
 from cases.identities import (
     PROTECTED_ADDRESS,
@@ -720,6 +722,53 @@ class TimestampSerializer(serializers.Serializer):
         return base64.b64encode(bytes(capture.timestamp_token)).decode()
 
 
+def with_evidence_state(rows, evidence_ref: str = "pk"):
+    """`rows` (evidence, `evidence_ref` "pk", or capture files, "evidence_id") with each
+    file's state in the workspace read in their own query, for `EvidenceStateField`,
+    `purged_at` and `download`: cases.deletion's `evidence_state`, and when the file was
+    purged (`evidence_purged_at`)."""
+    purge = CustodyEntry.objects.filter(evidence=models.OuterRef(evidence_ref),
+                                        action=CUSTODY_PURGED).order_by("at", "pk")
+    return rows.annotate(**evidence_state(evidence_ref),
+                         evidence_purged_at=models.Subquery(purge.values("at")[:1]))
+
+
+class EvidenceStateField(serializers.ChoiceField):
+    """An evidence file's state in the workspace (cases.enums.EvidenceState), from the
+    annotations `with_evidence_state` gave its row (the file, or a capture's file)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=EvidenceState.choices, source="*", read_only=True, **kwargs)
+
+    def to_representation(self, row):
+        if row.evidence_purged:
+            return EvidenceState.PURGED.value
+        if row.evidence_last_action == CUSTODY_DELETED:
+            return EvidenceState.DELETED.value
+        return EvidenceState.KEPT.value
+
+
+class EvidenceStateFieldSchema(OpenApiSerializerFieldExtension):
+    """One named enum, `EvidenceStateEnum`, for the evidence's and the capture files'
+    `state`: left to drf-spectacular, it would take the name of the tasks' `StateEnum`."""
+
+    target_class = EvidenceStateField
+
+    def get_name(self):
+        return "EvidenceStateEnum"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": list(EvidenceState.values)}
+
+
+EVIDENCE_STATE_HELP = _(
+    "The file's state in the workspace: `kept`; `deleted` (deleted from the workspace, the "
+    "file still stored and given by `download`; restorable for a while); `purged` (removed "
+    "from storage after its deletion: no `download`, its record, hashes and chain of custody "
+    "are kept).")
+PURGED_AT_HELP = _("When the file was purged from storage; null unless it was.")
+
+
 class CaptureFileSerializer(serializers.ModelSerializer):
     # A string, not an enum in the schema: there, "role" names the members' roles.
     role = serializers.CharField(help_text="`archive` (WACZ), `screenshot` (PNG), `pdf` or "
@@ -728,14 +777,21 @@ class CaptureFileSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="evidence.original_name")
     size = serializers.IntegerField(source="evidence.size")
     sha256 = serializers.CharField(source="evidence.sha256")
-    download = serializers.SerializerMethodField(help_text="The file (a member of the case; "
-                                                           "logged in its chain of custody).")
+    state = EvidenceStateField(help_text=EVIDENCE_STATE_HELP)
+    purged_at = serializers.DateTimeField(source="evidence_purged_at", read_only=True,
+                                          allow_null=True, help_text=PURGED_AT_HELP)
+    download = serializers.SerializerMethodField(help_text=_(
+        "The file (a member of the case; logged in its chain of custody); null once it was "
+        "purged from storage."))
 
     class Meta:
         model = CaptureFile
-        fields = ["role", "evidence", "name", "size", "sha256", "download"]
+        fields = ["role", "evidence", "name", "size", "sha256", "state", "purged_at",
+                  "download"]
 
-    def get_download(self, capture_file) -> str:
+    def get_download(self, capture_file) -> str | None:
+        if capture_file.evidence_purged:
+            return None
         return evidence_download_url(self.context["request"], capture_file.evidence_id)
 
 
@@ -859,8 +915,11 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
     created_by = _username_field(read_only=True)
     captured_by = _username_field(read_only=True)
-    download = serializers.SerializerMethodField(help_text="The file (logged in its chain of "
-                                                           "custody).")
+    state = EvidenceStateField(help_text=EVIDENCE_STATE_HELP)
+    purged_at = serializers.DateTimeField(source="evidence_purged_at", read_only=True,
+                                          allow_null=True, help_text=PURGED_AT_HELP)
+    download = serializers.SerializerMethodField(help_text=_(
+        "The file (logged in its chain of custody); null once it was purged from storage."))
     custody = CustodyEntrySerializer(many=True, read_only=True,
                                      help_text="The chain of custody, oldest first.")
     capture_role = serializers.SerializerMethodField(
@@ -873,11 +932,13 @@ class EvidenceSerializer(serializers.ModelSerializer):
         model = Evidence
         fields = ["id", "case", "claim", "incident", "original_name", "description",
                   "content_type", "size", "sha256", "original_sha256", "origin_url",
-                  "captured_by", "captured_at", "created_by", "created_at", "download",
-                  "custody", "capture_role", "capture"]
+                  "captured_by", "captured_at", "created_by", "created_at", "state",
+                  "purged_at", "download", "custody", "capture_role", "capture"]
         read_only_fields = fields
 
-    def get_download(self, evidence) -> str:
+    def get_download(self, evidence) -> str | None:
+        if evidence.evidence_purged:
+            return None
         return evidence_download_url(self.context["request"], evidence.pk)
 
     @staticmethod

@@ -564,14 +564,15 @@ class EvidenceViewSet(ReadOnlyCaseDataViewSet):
         evidence = evidence_visible_to(self.request.user)
         if self.action == "list":  # a file deleted in the workspace is listed no more
             evidence = without_deleted_evidence(evidence)
-        return (evidence
+        # Each file's state (and its capture's files'), read with the rows.
+        return (s.with_evidence_state(evidence)
                 .select_related("created_by", "captured_by",
                                 "capture_file__capture__requested_by")
                 .prefetch_related(
                     Prefetch("custody", CustodyEntry.objects.select_related("actor")
                              .order_by("at", "pk")),
-                    Prefetch("capture_file__capture__files",
-                             CaptureFile.objects.select_related("evidence")))
+                    Prefetch("capture_file__capture__files", s.with_evidence_state(
+                        CaptureFile.objects.select_related("evidence"), "evidence_id")))
                 .order_by("-captured_at", "pk"))
 
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None,
@@ -603,8 +604,8 @@ class CaptureViewSet(ReadOnlyCaseDataViewSet):
     def get_queryset(self):
         return (Capture.objects.visible_to(self.request.user)
                 .select_related("requested_by")
-                .prefetch_related(Prefetch("files", CaptureFile.objects.select_related(
-                    "evidence")))
+                .prefetch_related(Prefetch("files", s.with_evidence_state(
+                    CaptureFile.objects.select_related("evidence"), "evidence_id")))
                 .order_by("-requested_at", "-pk"))
 
     def get_serializer(self, *args, **kwargs):

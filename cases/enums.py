@@ -198,3 +198,12 @@ class IncidentLinkKind(models.TextChoices):
     SAME_EVENT = "same_event", pgettext_lazy("incident link", "Same event")
     FOLLOW_UP = "follow_up", pgettext_lazy("incident link", "Follow-up")
     RELATED = "related", pgettext_lazy("incident link", "Related")
+
+
+class EvidenceState(models.TextChoices):
+    """An evidence file's state in the workspace (cases/deletion.py): in force, deleted (the
+    file still stored, restorable within the restore window) or purged from storage."""
+
+    KEPT = "kept", pgettext_lazy("evidence state", "Kept")
+    DELETED = "deleted", pgettext_lazy("evidence state", "Deleted")
+    PURGED = "purged", pgettext_lazy("evidence state", "Purged from storage")
