@@ -39,7 +39,7 @@ from capture.models import Capture, CaptureFile
 from capture.tasks import citations_saved
 from cases import links as linking
 from cases.access import handles_sources, role_in
-from cases.deletion import CUSTODY_DELETED, CUSTODY_PURGED, evidence_state
+from cases.deletion import state_of
 from cases.enums import EvidenceState, Role, VerificationStatus
 from cases.forms.verification import ProposalInput, TransitionInput
 from cases.identities import (
@@ -722,30 +722,16 @@ class TimestampSerializer(serializers.Serializer):
         return base64.b64encode(bytes(capture.timestamp_token)).decode()
 
 
-def with_evidence_state(rows, evidence_ref: str = "pk"):
-    """`rows` (evidence, `evidence_ref` "pk", or capture files, "evidence_id") with each
-    file's state in the workspace read in their own query, for `EvidenceStateField`,
-    `purged_at` and `download`: cases.deletion's `evidence_state`, and when the file was
-    purged (`evidence_purged_at`)."""
-    purge = CustodyEntry.objects.filter(evidence=models.OuterRef(evidence_ref),
-                                        action=CUSTODY_PURGED).order_by("at", "pk")
-    return rows.annotate(**evidence_state(evidence_ref),
-                         evidence_purged_at=models.Subquery(purge.values("at")[:1]))
-
-
 class EvidenceStateField(serializers.ChoiceField):
     """An evidence file's state in the workspace (cases.enums.EvidenceState), from the
-    annotations `with_evidence_state` gave its row (the file, or a capture's file)."""
+    annotations cases.deletion's `evidence_state` gave its row (the file, or a capture's
+    file)."""
 
     def __init__(self, **kwargs):
         super().__init__(choices=EvidenceState.choices, source="*", read_only=True, **kwargs)
 
     def to_representation(self, row):
-        if row.evidence_purged:
-            return EvidenceState.PURGED.value
-        if row.evidence_last_action == CUSTODY_DELETED:
-            return EvidenceState.DELETED.value
-        return EvidenceState.KEPT.value
+        return state_of(row).value
 
 
 class EvidenceStateFieldSchema(OpenApiSerializerFieldExtension):
@@ -790,7 +776,7 @@ class CaptureFileSerializer(serializers.ModelSerializer):
                   "download"]
 
     def get_download(self, capture_file) -> str | None:
-        if capture_file.evidence_purged:
+        if capture_file.evidence_purged_at is not None:
             return None
         return evidence_download_url(self.context["request"], capture_file.evidence_id)
 
@@ -937,7 +923,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_download(self, evidence) -> str | None:
-        if evidence.evidence_purged:
+        if evidence.evidence_purged_at is not None:
             return None
         return evidence_download_url(self.context["request"], evidence.pk)
 

@@ -39,7 +39,7 @@ from capture.models import Capture, CaptureFile
 from capture.tasks import ask_for_capture
 from cases import links as linking
 from cases import workflow
-from cases.deletion import EVIDENCE_PURGED, without_deleted_evidence
+from cases.deletion import EVIDENCE_PURGED, evidence_state, without_deleted_evidence
 from cases.enums import IncidentLinkKind, Role
 from cases.evidence_files import EvidencePurged, download_response
 from cases.models import (
@@ -565,14 +565,15 @@ class EvidenceViewSet(ReadOnlyCaseDataViewSet):
         if self.action == "list":  # a file deleted in the workspace is listed no more
             evidence = without_deleted_evidence(evidence)
         # Each file's state (and its capture's files'), read with the rows.
-        return (s.with_evidence_state(evidence)
+        return (evidence.annotate(**evidence_state())
                 .select_related("created_by", "captured_by",
                                 "capture_file__capture__requested_by")
                 .prefetch_related(
                     Prefetch("custody", CustodyEntry.objects.select_related("actor")
                              .order_by("at", "pk")),
-                    Prefetch("capture_file__capture__files", s.with_evidence_state(
-                        CaptureFile.objects.select_related("evidence"), "evidence_id")))
+                    Prefetch("capture_file__capture__files",
+                             CaptureFile.objects.select_related("evidence").annotate(
+                                 **evidence_state("evidence_id"))))
                 .order_by("-captured_at", "pk"))
 
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None,
@@ -604,8 +605,8 @@ class CaptureViewSet(ReadOnlyCaseDataViewSet):
     def get_queryset(self):
         return (Capture.objects.visible_to(self.request.user)
                 .select_related("requested_by")
-                .prefetch_related(Prefetch("files", s.with_evidence_state(
-                    CaptureFile.objects.select_related("evidence"), "evidence_id")))
+                .prefetch_related(Prefetch("files", CaptureFile.objects.select_related(
+                    "evidence").annotate(**evidence_state("evidence_id"))))
                 .order_by("-requested_at", "-pk"))
 
     def get_serializer(self, *args, **kwargs):

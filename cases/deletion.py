@@ -36,6 +36,7 @@ from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from .enums import EvidenceState
 from .history import RESTORED_REASON, is_history_tracked
 from .models import (
     Case,
@@ -147,11 +148,24 @@ def evidence_state(evidence_ref: str = "pk") -> dict:
     """Annotations of an evidence file's state in the workspace, read in the query of rows
     that are evidence (`evidence_ref` "pk") or point at it (e.g. "evidence_id"): its last
     deletion or restore (`evidence_last_action`, None when neither, and
-    `evidence_last_at`) and whether it was purged (`evidence_purged`)."""
+    `evidence_last_at`) and when it was purged (`evidence_purged_at`, None when it was
+    not). `state_of` reads them."""
     last = _custody(evidence_ref, CUSTODY_DELETED, CUSTODY_RESTORED).order_by("-at", "-pk")
+    purge = _custody(evidence_ref, CUSTODY_PURGED).order_by("at", "pk")
     return {"evidence_last_action": models.Subquery(last.values("action")[:1]),
             "evidence_last_at": models.Subquery(last.values("at")[:1]),
-            "evidence_purged": Exists(_custody(evidence_ref, CUSTODY_PURGED))}
+            "evidence_purged_at": models.Subquery(purge.values("at")[:1])}
+
+
+def state_of(row) -> EvidenceState:
+    """The state in the workspace of the file `row` is or points at, from the annotations
+    `evidence_state` gave it: purged, else deleted when its last deletion was not undone by
+    a restore, else kept."""
+    if row.evidence_purged_at is not None:
+        return EvidenceState.PURGED
+    if row.evidence_last_action == CUSTODY_DELETED:
+        return EvidenceState.DELETED
+    return EvidenceState.KEPT
 
 
 def without_deleted_evidence(evidence):
@@ -180,7 +194,7 @@ def purgeable_evidence(older_than: dt.datetime):
     purged yet, by id: what `manage.py purge_deleted_evidence` removes from storage."""
     return (Evidence.objects.annotate(**evidence_state())
             .filter(evidence_last_action=CUSTODY_DELETED, evidence_last_at__lt=older_than,
-                    evidence_purged=False)
+                    evidence_purged_at__isnull=True)
             .order_by("pk"))
 
 

@@ -39,7 +39,8 @@ from capture.models import Capture, CaptureFile
 from capture.tasks import ask_for_capture
 from capture.watch import attach_watch_states
 
-from ..deletion import CUSTODY_DELETED, RESTORE_DAYS, evidence_state
+from ..deletion import RESTORE_DAYS, evidence_state, state_of
+from ..enums import EvidenceState
 from ..identities import citation_address
 from ..models import Citation, Incident
 from ..models.source import relays_prefetch
@@ -132,13 +133,12 @@ def _removed(files, now) -> dict:
     cutoff = now - dt.timedelta(days=RESTORE_DAYS)
     removed = {}
     for f in files:
-        deleted = f.evidence_last_action == CUSTODY_DELETED
-        if f.evidence_purged or deleted:
-            deleted_at = f.evidence_last_at if deleted else None
+        state = state_of(f)
+        if state != EvidenceState.KEPT:
+            deleted_at = f.evidence_last_at if state == EvidenceState.DELETED else None
             removed[f.role] = RemovedFile(
-                purged=f.evidence_purged, deleted_at=deleted_at,
-                restorable=(not f.evidence_purged and deleted_at is not None
-                            and deleted_at >= cutoff))
+                purged=state == EvidenceState.PURGED, deleted_at=deleted_at,
+                restorable=deleted_at is not None and deleted_at >= cutoff)
     return removed
 
 
