@@ -115,8 +115,6 @@ class RemovedFile:
     """A capture's file no longer in force: deleted from the workspace, or purged."""
 
     purged: bool
-    #: When it was deleted from the workspace.
-    deleted_at: dt.datetime | None
     #: Deleted (not purged) within the restore window: "Recently deleted" offers it.
     restorable: bool
 
@@ -135,10 +133,9 @@ def _removed(files, now) -> dict:
     for f in files:
         state = state_of(f)
         if state != EvidenceState.KEPT:
-            deleted_at = f.evidence_last_at if state == EvidenceState.DELETED else None
             removed[f.role] = RemovedFile(
-                purged=state == EvidenceState.PURGED, deleted_at=deleted_at,
-                restorable=deleted_at is not None and deleted_at >= cutoff)
+                purged=state == EvidenceState.PURGED,
+                restorable=state == EvidenceState.DELETED and f.evidence_last_at >= cutoff)
     return removed
 
 
