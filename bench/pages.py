@@ -30,6 +30,7 @@ measured page reads one. Plain HTTP on 127.0.0.1, so SECURE_SSL_REDIRECT is off 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -470,8 +471,11 @@ def main(argv=None) -> int:
         raw = json.loads(Path(args.report_only).read_text())
         for key in ("scale", "seed", "requests", "wrk_seconds", "wrk_connections"):
             setattr(args, key, raw[key])
+        # None for a run recorded before its figures kept its time.
+        finished_at = (dt.datetime.fromisoformat(raw["finished_at"]) if "finished_at" in raw
+                       else None)
         report, ok = write_report(args, raw["big"], raw["small"], raw["wrk"], raw["machine"],
-                                  raw["seconds"], raw.get("previous"))
+                                  raw["seconds"], raw.get("previous"), finished_at=finished_at)
         Path(args.output).write_text(report)
         print(report)
         return 0 if ok else 1
@@ -510,7 +514,9 @@ def main(argv=None) -> int:
             "cache": f"Redis ({BENCH_CACHE_URL})" if "CACHE_URL" in env
             else "each process's local memory (no Redis answered)"}
     raw = {"big": big, "small": small, "wrk": wrk, "machine": host,
-           "seconds": time.perf_counter() - started, "scale": args.scale, "seed": args.seed,
+           "seconds": time.perf_counter() - started,
+           "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+           "scale": args.scale, "seed": args.seed,
            "requests": args.requests, "wrk_seconds": args.wrk_seconds,
            "wrk_connections": args.wrk_connections, "previous": previous}
     for run in (big, small):
@@ -518,7 +524,8 @@ def main(argv=None) -> int:
         for page in run["pages"].values():
             page["sql"] = [redact(sql) for sql in page["sql"]]
     output.with_suffix(".json").write_text(json.dumps(raw, indent=1))
-    report, ok = write_report(args, big, small, wrk, raw["machine"], raw["seconds"], previous)
+    report, ok = write_report(args, big, small, wrk, raw["machine"], raw["seconds"], previous,
+                              finished_at=dt.datetime.fromisoformat(raw["finished_at"]))
     output.write_text(report)
     print(report)
     print(f"written to {output}")
