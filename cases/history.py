@@ -52,14 +52,14 @@ import datetime
 import functools
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models.signals import post_delete, post_migrate, pre_delete, pre_migrate
 from django.utils import timezone
 from django.utils.functional import lazy
-from django.utils.translation import gettext, npgettext, pgettext
+from django.utils.translation import gettext, npgettext, pgettext, pgettext_lazy
 from simple_history import models as simple_history_models
 from simple_history.utils import bulk_create_with_history as _bulk_create_with_history
 from simple_history.utils import get_history_manager_for_model
@@ -1009,4 +1009,111 @@ def history_entries(rows, fields, names: dict, *, part: str = "",
             entries.append(HistoryEntry(row.history_date, actor, row.history_type, part,
                                         tuple(changes), row.history_change_reason or ""))
         previous = row if row.history_type != "-" else None
+    return entries
+
+
+# --- reading history: a citation's relays -----------------------------------------------------
+#
+# A citation's relays (the sources its statement came through, in order) are CitationRelay rows
+# with a history of their own. The members' history page of a claim (cases/views/
+# record_history.py) and the back office's history of a citation
+# (cases/admin/keys.py, citation_relay_history below) read it here, the same way.
+
+def relay_history_rows(citation_ids, names_wanted) -> list:
+    """The history rows of the relays of these citations, oldest first (one query)."""
+    from .models import CitationRelay
+
+    rows = list(CitationRelay.history.filter(citation_id__in=list(citation_ids))
+                .select_related("history_user").order_by("history_date", "history_id"))
+    names_wanted.append((shown_fields(CitationRelay, hidden=frozenset({"citation"})), rows))
+    return rows
+
+
+def relay_entries(rows, names, part_of, removals) -> tuple[list[HistoryEntry], list]:
+    """Each relay added to, removed from or moved within a citation, as a change of that
+    citation (`part_of`: citation id → the part's name): "via" from empty to a source, or
+    back. A relay a restore brought back is no change: it is returned apart, with its place
+    among the relays, as the value it was restored with (`with_restored_relays` reads it
+    with its citation's restore). A relay deleted with its citation (the same deletion's
+    reason, among `removals`: (part, reason) of the citations' "-" entries) is left out: the
+    citation's removal says it."""
+    from .models import Source
+
+    empty = pgettext_lazy("a field's value in a record's history", "empty")
+    label = pgettext_lazy("a citation came through these sources", "via")
+    entries, restored, position = [], [], {}
+    for row in rows:
+        name = names.get((Source, row.source_id)) or gettext("a deleted source")
+        user = row.history_user
+        actor = (user.get_full_name() or user.get_username() if user is not None
+                 else gettext("system"))
+        before = position.get(row.id, row.position)  # its place before this row
+        position[row.id] = row.position
+        if row.history_type == "+" and row.history_change_reason == RESTORED_REASON:
+            restored.append((row.position, HistoryEntry(
+                row.history_date, actor, "+", part_of(row.citation_id),
+                (FieldChange(str(label), "", name),), RESTORED_REASON)))
+            continue
+        if (row.history_type == "-" and row.history_change_reason
+                and (part_of(row.citation_id), row.history_change_reason) in removals):
+            continue
+        if row.history_type == "+":
+            change = FieldChange(str(label), str(empty), name)
+        elif row.history_type == "-":
+            change = FieldChange(str(label), name, str(empty))
+        else:
+            change = FieldChange(
+                gettext("place of %(source)s among the relays") % {"source": name},
+                str(before + 1), str(row.position + 1))
+        entries.append(HistoryEntry(row.history_date, actor, "~", part_of(row.citation_id),
+                                    (change,), row.history_change_reason or ""))
+    return entries, restored
+
+
+def with_restored_relays(entries, restored_relays) -> list[HistoryEntry]:
+    """`entries` with each relay a restore brought back read among the values of its
+    citation's restore (the restore nearest in time: one citation may be deleted and
+    restored more than once), in the relays' order; a relay whose citation's restore is not
+    among `entries` stays an entry of its own, a restore of that citation's part."""
+    entries = list(entries)
+    extra: dict[int, list] = {}
+    alone = []
+    for place, relay in restored_relays:
+        candidates = [index for index, entry in enumerate(entries)
+                      if entry.restored and entry.part == relay.part]
+        if not candidates:
+            alone.append(relay)
+            continue
+        nearest = min(candidates, key=lambda index: abs(entries[index].at - relay.at))
+        extra.setdefault(nearest, []).append((place, relay.changes))
+    for index, relays in extra.items():
+        relays.sort(key=lambda relay: relay[0])
+        entries[index] = replace(entries[index], changes=entries[index].changes + tuple(
+            change for _place, changes in relays for change in changes))
+    return entries + alone
+
+
+def citation_relay_history(citation_id) -> list[HistoryEntry]:
+    """The changes to one citation's relays, newest first, as the back office's history of
+    the citation lists them beside its own rows: each relay added, removed or moved, by whom,
+    when and why, read as the claim's history page reads them (relay_entries). A source is
+    named by its name, a protected one's codename: nothing of its identity.
+
+    At most three queries however long the history: the relays' rows, their sources' names,
+    and the reasons of the citation's deletions (a relay deleted with its citation is left
+    out: the citation's own "Deleted" row says it). The citation's own rows are simple-
+    history's, so a relay a restore brought back is an entry of its own."""
+    from .models import Citation
+
+    names_wanted: list = []
+    rows = relay_history_rows([citation_id], names_wanted)
+    if not rows:
+        return []
+    names = related_names(names_wanted)
+    removals = {("", reason) for reason in Citation.history.filter(
+        id=citation_id, history_type="-").values_list("history_change_reason", flat=True)
+        if reason}
+    entries, restored = relay_entries(rows, names, lambda _citation_id: "", removals)
+    entries = with_restored_relays([], restored) + entries
+    entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries

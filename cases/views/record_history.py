@@ -18,28 +18,27 @@ query each, however long the history (tests/test_record_history.py pins the coun
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import groupby
 
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.urls import reverse
 from django.utils.functional import Promise
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..history import (
-    RESTORED_REASON,
-    FieldChange,
-    HistoryEntry,
     history_entries,
     related_names,
+    relay_entries,
+    relay_history_rows,
     shown_fields,
+    with_restored_relays,
 )
 from ..identities import IDENTITY_FIELDS
 from ..models import (
     Citation,
-    CitationRelay,
     Claim,
     CommentRequest,
     Evidence,
@@ -115,75 +114,6 @@ def _citation_parts(claim_id, names_wanted, *, handler: bool):
             for _citation_id, group in groupby(rows, key=lambda row: row.id)]
 
 
-def _relay_rows(citation_ids, names_wanted):
-    """The history rows of the relays of these citations, oldest first (one query)."""
-    rows = list(CitationRelay.history.filter(citation_id__in=list(citation_ids))
-                .select_related("history_user").order_by("history_date", "history_id"))
-    names_wanted.append((shown_fields(CitationRelay, hidden=frozenset({"citation"})), rows))
-    return rows
-
-
-def _relay_entries(rows, names, part_of, removals) -> tuple[list[HistoryEntry], list]:
-    """Each relay added to, removed from or moved within a citation, as a change of that
-    citation (`part_of`: citation id → the part's name): "via" from empty to a source, or
-    back. A relay a restore brought back is no change: it is returned apart, with its place
-    among the relays, as the value it was restored with (`_with_restored_relays` reads it
-    with its citation's restore). A relay deleted with its citation (the same deletion's
-    reason, among `removals`: (part, reason) of the citations' "-" entries) is left out: the
-    citation's removal says it."""
-    empty = pgettext_lazy("a field's value in a record's history", "empty")
-    label = pgettext_lazy("a citation came through these sources", "via")
-    entries, restored, position = [], [], {}
-    for row in rows:
-        name = names.get((Source, row.source_id)) or gettext("a deleted source")
-        user = row.history_user
-        actor = (user.get_full_name() or user.get_username() if user is not None
-                 else gettext("system"))
-        position[row.id] = row.position
-        if row.history_type == "+" and row.history_change_reason == RESTORED_REASON:
-            restored.append((row.position, HistoryEntry(
-                row.history_date, actor, "+", part_of(row.citation_id),
-                (FieldChange(str(label), "", name),), RESTORED_REASON)))
-            continue
-        if (row.history_type == "-" and row.history_change_reason
-                and (part_of(row.citation_id), row.history_change_reason) in removals):
-            continue
-        if row.history_type == "+":
-            change = FieldChange(str(label), str(empty), name)
-        elif row.history_type == "-":
-            change = FieldChange(str(label), name, str(empty))
-        else:
-            change = FieldChange(
-                gettext("place of %(source)s among the relays") % {"source": name},
-                str(position.get(row.id, 0) + 1), str(row.position + 1))
-        entries.append(HistoryEntry(row.history_date, actor, "~", part_of(row.citation_id),
-                                    (change,), row.history_change_reason or ""))
-    return entries, restored
-
-
-def _with_restored_relays(entries, restored_relays) -> list[HistoryEntry]:
-    """`entries` with each relay a restore brought back read among the values of its
-    citation's restore (the restore nearest in time: one citation may be deleted and
-    restored more than once), in the relays' order; a relay whose citation's restore is not
-    among `entries` stays an entry of its own, a restore of that citation's part."""
-    entries = list(entries)
-    extra: dict[int, list] = {}
-    alone = []
-    for place, relay in restored_relays:
-        candidates = [index for index, entry in enumerate(entries)
-                      if entry.restored and entry.part == relay.part]
-        if not candidates:
-            alone.append(relay)
-            continue
-        nearest = min(candidates, key=lambda index: abs(entries[index].at - relay.at))
-        extra.setdefault(nearest, []).append((place, relay.changes))
-    for index, relays in extra.items():
-        relays.sort(key=lambda relay: relay[0])
-        entries[index] = replace(entries[index], changes=entries[index].changes + tuple(
-            change for _place, changes in relays for change in changes))
-    return entries + alone
-
-
 def _identity_rows(source_id, names_wanted):
     rows = list(SourceIdentity.history.filter(source_id=source_id)
                 .select_related("history_user").order_by("history_date", "history_id"))
@@ -226,7 +156,7 @@ def _history_page(case_page, kind: _Kind, pk: int):
     names_wanted = [(fields, rows)]
     citations = (_citation_parts(pk, names_wanted, handler=handler)
                  if kind.model is Claim else [])
-    relay_rows = (_relay_rows({rows[0].id for rows, _f, _w in citations}, names_wanted)
+    relay_rows = (relay_history_rows({rows[0].id for rows, _f, _w in citations}, names_wanted)
                   if citations else [])
     identity_rows, identity_fields = (_identity_rows(pk, names_wanted)
                                       if kind.model is Source and handler else ([], []))
@@ -248,8 +178,8 @@ def _history_page(case_page, kind: _Kind, pk: int):
             part=parts[citation_rows[0].id])
     removals = {(entry.part, entry.reason) for entry in entries
                 if entry.part and entry.deleted and entry.reason}
-    relay_entries, restored_relays = _relay_entries(relay_rows, names, parts.get, removals)
-    entries = _with_restored_relays(entries, restored_relays) + relay_entries
+    relays, restored_relays = relay_entries(relay_rows, names, parts.get, removals)
+    entries = with_restored_relays(entries, restored_relays) + relays
     identity_entries = history_entries(identity_rows, identity_fields, names,
                                        part=gettext("Identity (source handlers only)"))
     entries += identity_entries
