@@ -595,8 +595,9 @@ def test_gunicorn_serves_the_headers_without_a_version(gunicorn):
 
 def test_our_copy_of_simple_historys_template_differs_only_by_the_inline_style():
     """templates/simple_history/object_history_list.html overrides the package's to drop an
-    inline style, and to read a row's kind and change reason through cases/history.py
-    (cases/templatetags/history_display.py: "Restored", not "Created"; reasons in words);
+    inline style, to read a row's kind and change reason through cases/history.py
+    (cases/templatetags/history_display.py: "Restored", not "Created"; reasons in words),
+    and to list a citation's relay changes below the rows;
     after an upgrade of django-simple-history this says to copy it again. Any other
     difference, or a package template that no longer has one of these lines, fails."""
     import simple_history
@@ -612,6 +613,10 @@ def test_our_copy_of_simple_historys_template_differs_only_by_the_inline_style()
         ("<td>{{ record.get_history_type_display }}</td>",
          "<td>{{ record|history_row_action }}</td>"),
         ("{{ record.history_change_reason }}", "{{ record|history_row_reason }}"),
+        # A citation's relay changes, below the list (templates/simple_history/
+        # relay_history.html; tests/test_admin_citation_history.py).
+        ("</p>\n", '</p>\n{% if relay_history %}{% include "simple_history/relay_history.html" %}'
+                   "{% endif %}\n"),
     ]
     expected = theirs
     for package_line, our_line in intended:

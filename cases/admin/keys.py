@@ -2,12 +2,17 @@
 
 Django's change view turns an id that is not the model's key into its "does not exist"
 answer; django-simple-history's history and revert views filter by the raw ids and raised
-ValueError (a 500) for `abc` or `1.0`."""
+ValueError (a 500) for `abc` or `1.0`.
+
+The history page also lists the changes to a record's parts that have a history of their own
+(a citation's relays): see KeyCheckedHistoryAdmin.part_history_context."""
 
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
+
+from ..history import citation_relay_history
 
 
 def history_ids_or_404(model, object_id, version_id=None) -> None:
@@ -28,7 +33,20 @@ class KeyCheckedHistoryAdmin(SimpleHistoryAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         history_ids_or_404(self.model, object_id)
-        return super().history_view(request, object_id, extra_context)
+        return super().history_view(request, object_id, {
+            **(extra_context or {}), **self.part_history_context(request, object_id)})
+
+    def part_history_context(self, request, object_id) -> dict:
+        """What the history page lists beside the record's own rows: the changes to its
+        parts kept in history tables of their own. For a citation, its relays
+        (`relay_history`, read by cases/history.py as the claim's history page reads them;
+        templates/simple_history/relay_history.html). Reached after the admin's scoping has
+        let the user see the record (CaseScopedAdmin.history_view)."""
+        from ..models import Citation
+
+        if self.model is Citation:
+            return {"relay_history": citation_relay_history(unquote(object_id))}
+        return {}
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         history_ids_or_404(self.model, object_id, version_id)
