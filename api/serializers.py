@@ -776,7 +776,7 @@ class CaptureFileSerializer(serializers.ModelSerializer):
                   "download"]
 
     def get_download(self, capture_file) -> str | None:
-        if capture_file.evidence_purged_at is not None:
+        if state_of(capture_file) == EvidenceState.PURGED:
             return None
         return evidence_download_url(self.context["request"], capture_file.evidence_id)
 
@@ -923,7 +923,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_download(self, evidence) -> str | None:
-        if evidence.evidence_purged_at is not None:
+        if state_of(evidence) == EvidenceState.PURGED:
             return None
         return evidence_download_url(self.context["request"], evidence.pk)
 

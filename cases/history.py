@@ -1114,6 +1114,7 @@ def citation_relay_history(citation_id) -> list[HistoryEntry]:
         id=citation_id, history_type="-").values_list("history_change_reason", flat=True)
         if reason}
     entries, restored = relay_entries(rows, names, lambda _citation_id: "", removals)
-    entries = with_restored_relays([], restored) + entries
+    # The citation's own restores are simple-history's rows: each restored relay stands alone.
+    entries = [relay for _place, relay in restored] + entries
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries

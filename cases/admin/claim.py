@@ -2,12 +2,14 @@
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from capture.tasks import citations_saved
 
+from ..history import citation_relay_history
 from ..models import Citation, CitationRelay, Claim, VerificationEvent
 from ..models.source import MAX_RELAYS, relay_errors, relays_prefetch
 from .changelist import LargeTableAdminMixin
@@ -195,6 +197,11 @@ class CitationAdmin(LargeTableAdminMixin, CaseScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related(relays_prefetch())
+
+    def part_history_context(self, request, object_id) -> dict:
+        """Beside the citation's own rows, its relays' changes (cases/history.py,
+        templates/simple_history/relay_history.html)."""
+        return {"relay_history": citation_relay_history(unquote(object_id))}
 
     @admin.display(description=_("via"))
     def relay_names(self, obj):

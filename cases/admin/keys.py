@@ -12,8 +12,6 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
-from ..history import citation_relay_history
-
 
 def history_ids_or_404(model, object_id, version_id=None) -> None:
     """Http404 unless `object_id` can be a key of `model` (and `version_id` of its history)."""
@@ -38,14 +36,9 @@ class KeyCheckedHistoryAdmin(SimpleHistoryAdmin):
 
     def part_history_context(self, request, object_id) -> dict:
         """What the history page lists beside the record's own rows: the changes to its
-        parts kept in history tables of their own. For a citation, its relays
-        (`relay_history`, read by cases/history.py as the claim's history page reads them;
-        templates/simple_history/relay_history.html). Reached after the admin's scoping has
-        let the user see the record (CaseScopedAdmin.history_view)."""
-        from ..models import Citation
-
-        if self.model is Citation:
-            return {"relay_history": citation_relay_history(unquote(object_id))}
+        parts kept in history tables of their own (none here; the citation's admin gives its
+        relays'). Reached after the admin's scoping has let the user see the record
+        (CaseScopedAdmin.history_view)."""
         return {}
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
